@@ -1,0 +1,29 @@
+# lichen: `make devnet` and `make test` work on a fresh machine with only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: devnet devnet-down test install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lichen needs Python 3.11 or newer (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+devnet: $(STAMP)
+	$(BIN)/lichen devnet up --nodes 3
+	$(BIN)/python -m devnet.demo
+
+devnet-down: $(STAMP)
+	$(BIN)/lichen devnet down
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .devnet build *.egg-info .pytest_cache .hypothesis
