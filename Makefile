@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 devnet: $(STAMP)
-	$(BIN)/lichen devnet up --nodes 3
-	$(BIN)/python -m devnet.demo
+	$(BIN)/lichen devnet up --nodes 1
+	$(BIN)/lichen devnet demo
 
 devnet-down: $(STAMP)
 	$(BIN)/lichen devnet down

@@ -1,0 +1,66 @@
+"""A small blocking HTTP client for the node API (the CLI talks to nodes only through it)."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+@dataclass
+class ApiError(Exception):
+    """The node refused: a reason code and a sentence, or a connection failure."""
+    code: str
+    message: str
+    status: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        return self._call(urllib.request.Request(self.url + path), timeout)
+
+    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        return self._call(req, timeout)
+
+    def _call(self, req: urllib.request.Request, timeout: float | None) -> dict:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                doc = json.loads(exc.read())
+                raise ApiError(doc.get("error", "HTTP_ERROR"), doc.get("message", ""), exc.code) from None
+            except (ValueError, AttributeError):
+                raise ApiError("HTTP_ERROR", f"HTTP {exc.code} from {self.url}", exc.code) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError("UNREACHABLE", f"cannot reach the node at {self.url}: {reason}") from None
+
+    # -- the API, by name -------------------------------------------------------------------
+    def status(self) -> dict:
+        return self.get("/v1/status")
+
+    def account(self, address_hex: str) -> dict:
+        return self.get(f"/v1/accounts/{address_hex}")
+
+    def submit(self, raw: bytes) -> dict:
+        return self.post("/v1/txs", {"tx": raw.hex()})
+
+    def submit_batch(self, raws: list[bytes]) -> list[dict]:
+        return self.post("/v1/txs", {"txs": [r.hex() for r in raws]})["results"]
+
+    def tx(self, hash_hex: str, wait: float = 0) -> dict:
+        suffix = f"?wait={wait}" if wait else ""
+        return self.get(f"/v1/txs/{hash_hex}{suffix}", timeout=wait + self.timeout)
+
+    def block(self, height: str | int) -> dict:
+        return self.get(f"/v1/blocks/{height}")

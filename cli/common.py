@@ -1,0 +1,143 @@
+"""Options and helpers shared by every command group."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from node.crypto import KeyPair, parse_address
+from node.types import Payload, sign_tx
+
+from .client import ApiError, Client
+
+DEFAULT_DEVNET = ".devnet"
+console = Console()
+err_console = Console(stderr=True)
+
+
+def devnet_file(dir_: str | Path = DEFAULT_DEVNET) -> Path:
+    return Path(dir_) / "devnet.json"
+
+
+def default_node_url() -> str | None:
+    """LICHEN_NODE, else the first node of ./.devnet."""
+    if os.environ.get("LICHEN_NODE"):
+        return os.environ["LICHEN_NODE"]
+    f = devnet_file()
+    if f.exists():
+        nodes = json.loads(f.read_text()).get("nodes", [])
+        if nodes:
+            return nodes[0]["url"]
+    return None
+
+
+def node_option(f):
+    return click.option("--node", "node_url", default=default_node_url, show_default="LICHEN_NODE or the first node of ./.devnet",
+                        help="URL of the node to talk to.")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+def wait_option(f):
+    return click.option("--no-wait", is_flag=True, help="Return once the node admits it, without waiting for the commit.")(f)
+
+
+def client_for(node_url: str | None) -> Client:
+    if not node_url:
+        raise click.UsageError("no node to talk to: pass --node URL, set LICHEN_NODE, or run "
+                               "`lichen devnet up` here")
+    return Client(node_url)
+
+
+def load_key(spec: str) -> KeyPair:
+    """A key file path, or the name of a key in ./.devnet/keys (e.g. `alice`)."""
+    for candidate in (Path(spec), Path(DEFAULT_DEVNET) / "keys" / f"{spec}.key"):
+        if candidate.is_file():
+            try:
+                return KeyPair.load(candidate)
+            except (ValueError, KeyError) as exc:
+                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}")
+    raise click.BadParameter(f"no key file {spec!r} (nor .devnet/keys/{spec}.key)")
+
+
+def resolve_address(spec: str) -> bytes:
+    """A hex address, a key file, or the name of a devnet key."""
+    try:
+        return parse_address(spec)
+    except ValueError:
+        pass
+    return load_key(spec).address
+
+
+def fail(code: str, message: str) -> None:
+    """Print the reason code on stderr and exit non-zero."""
+    err_console.print(f"[bold red]{code}[/]: {message}", highlight=False)
+    sys.exit(1)
+
+
+def emit_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2))
+
+
+def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
+                    timeout: float = 30.0) -> dict:
+    """Sign with the sender's next nonce and submit; by default wait for the outcome.
+
+    Raises ApiError when the node refuses admission (the reason code says why)."""
+    chain_id = bytes.fromhex(client.status()["chain_id"])
+    nonce = client.account(key.address_hex)["next_nonce"]
+    tx = sign_tx(key, chain_id, nonce, payload)
+    client.submit(tx.raw)
+    if not wait:
+        return {"hash": tx.hash_hex, "status": "pending"}
+    return wait_final(client, tx.hash_hex, timeout)
+
+
+def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: bool,
+              as_json: bool, describe: str) -> dict:
+    """What every submitting command does: submit, report, exit non-zero on a rejection."""
+    try:
+        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait)
+    except ApiError as err:
+        if as_json:
+            emit_json({"error": err.code, "message": err.message})
+        fail(err.code, err.message)
+    report(result, describe, as_json)
+    return result
+
+
+def wait_final(client: Client, hash_hex: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        result = client.tx(hash_hex, wait=max(0.1, min(5.0, left)))
+        if result["status"] in ("committed", "failed") or left <= 0:
+            if result["status"] not in ("committed", "failed"):
+                result = {**result, "error": "TIMEOUT",
+                          "message": f"not committed within {timeout:.0f}s; still {result['status']}"}
+            return result
+
+
+def report(result: dict, describe: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+    short = result["hash"][:16]
+    if result["status"] == "committed":
+        if not as_json:
+            console.print(f"[green]✔[/] {describe}: committed at height {result['height']} (tx {short}…)",
+                          highlight=False)
+        return
+    if result["status"] == "pending" and "error" not in result:
+        if not as_json:
+            console.print(f"[yellow]…[/] {describe}: admitted, pending (tx {result['hash']})", highlight=False)
+        return
+    code = result.get("code") or result.get("error", "FAILED")
+    where = f" in block {result['height']}" if result.get("height") else ""
+    fail(code, f"{describe} failed{where}: {result.get('message', '')}")

@@ -1,0 +1,301 @@
+"""lichen devnet: a local network of node daemons in one folder (default ./.devnet).
+
+    .devnet/devnet.json     the nodes: name, url, config, pid
+    .devnet/genesis.json    shared by every node
+    .devnet/keys/*.key      regulator, institutions (inst0..), customers alice, bob, carol
+    .devnet/node0/          config.json, data (LevelDB), node.log
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from devnet import key_names, make_genesis
+from node.config import NodeConfig
+from node.crypto import KeyPair
+
+from .client import ApiError, Client
+from .common import DEFAULT_DEVNET, console, emit_json, json_option
+from .render import short
+
+SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP, "CONT": signal.SIGCONT}
+
+
+def dir_option(f):
+    return click.option("--dir", "dir_", default=DEFAULT_DEVNET, show_default=True,
+                        type=click.Path(file_okay=False), help="The devnet folder.")(f)
+
+
+class Devnet:
+    """The devnet folder and its processes."""
+
+    def __init__(self, dir_: str | Path):
+        self.dir = Path(dir_)
+        self.file = self.dir / "devnet.json"
+
+    def exists(self) -> bool:
+        return self.file.exists()
+
+    def load(self) -> dict:
+        if not self.exists():
+            raise click.ClickException(f"no devnet in {self.dir}; start one with `lichen devnet up`")
+        return json.loads(self.file.read_text())
+
+    def save(self, doc: dict) -> None:
+        self.file.write_text(json.dumps(doc, indent=2) + "\n")
+
+    def node(self, doc: dict, name: str) -> dict:
+        for n in doc["nodes"]:
+            if n["name"] == name:
+                return n
+        raise click.ClickException(f"no node {name!r}; nodes are {', '.join(n['name'] for n in doc['nodes'])}")
+
+    def alive(self, n: dict) -> bool:
+        return pid_alive(n.get("pid"))
+
+    def start(self, n: dict) -> int:
+        log = open(self.dir / n["name"] / "node.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "node", "run", "--config", n["config"]],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=Path(__file__).resolve().parent.parent)
+        log.close()
+        return proc.pid
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+@click.group()
+def devnet() -> None:
+    """Run a local multi-node network for development and testing."""
+
+
+@devnet.command("up")
+@click.option("--nodes", default=1, show_default=True, type=click.IntRange(1, 7))
+@click.option("--observers", default=0, show_default=True, type=click.IntRange(0, 3),
+              help="How many of the nodes are observers (non-voting).")
+@click.option("--base-port", default=7100, show_default=True, type=click.IntRange(1024, 65000))
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
+@dir_option
+@json_option
+def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
+    """Create fresh keys and genesis, start the daemons, wait until blocks can commit."""
+    net = Devnet(dir_)
+    if net.exists() and any(net.alive(n) for n in net.load()["nodes"]):
+        raise click.ClickException(f"a devnet is already running in {dir_}; `lichen devnet down --dir {dir_}` first")
+    if observers >= nodes:
+        raise click.ClickException("at least one node must be a validator")
+    if nodes > 1:
+        raise click.ClickException("multi-node devnets need the Raft consensus, which is not built yet; use --nodes 1")
+    taken = [p for p in range(base_port, base_port + nodes) if not port_free("127.0.0.1", p)]
+    if taken:
+        raise click.ClickException(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
+    if net.dir.exists():
+        shutil.rmtree(net.dir)
+    doc = create_files(net, nodes, observers, base_port)
+    for n in doc["nodes"]:
+        n["pid"] = net.start(n)
+    net.save(doc)
+    wait_ready(net, doc, timeout)
+    if as_json:
+        emit_json(collect_status(net, doc))
+    else:
+        print_status(collect_status(net, doc))
+        console.print(f"devnet up in {dir_}; keys in {dir_}/keys; `lichen devnet down` to stop it.")
+
+
+def create_files(net: Devnet, nodes: int, observers: int, base_port: int) -> dict:
+    net.dir.mkdir(parents=True)
+    keys = {name: KeyPair.generate() for name in key_names(nodes)}
+    for name, kp in keys.items():
+        kp.save(net.dir / "keys" / f"{name}.key", name)
+    urls = [f"http://127.0.0.1:{base_port + i}" for i in range(nodes)]
+    genesis = make_genesis(keys, urls, int(time.time() * 1000), observers)
+    genesis.save(net.dir / "genesis.json")
+    token = secrets.token_hex(16)
+    (net.dir / "admin.token").write_text(token + "\n")
+    doc = {"chain_id": genesis.chain_id.hex(), "nodes": []}
+    for i in range(nodes):
+        name = f"node{i}"
+        folder = net.dir / name
+        folder.mkdir()
+        config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
+                            data_dir=".", listen=f"127.0.0.1:{base_port + i}", devnet=True,
+                            admin_token=token)
+        config.save(folder / "config.json")
+        doc["nodes"].append({"name": name, "institution": f"inst{i}", "url": urls[i],
+                             "config": str((folder / "config.json").resolve()), "pid": None})
+    return doc
+
+
+def wait_ready(net: Devnet, doc: dict, timeout: float) -> None:
+    """Until every node serves and one of them is leader; fail fast if a daemon dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = []
+        for n in doc["nodes"]:
+            if not net.alive(n):
+                tail = (net.dir / n["name"] / "node.log").read_text()[-2000:]
+                raise click.ClickException(f"{n['name']} exited during start-up; its log ends:\n{tail}")
+            try:
+                statuses.append(Client(n["url"], timeout=1).status())
+            except ApiError:
+                statuses.append(None)
+        if all(statuses) and any(s["role"] == "leader" for s in statuses):
+            return
+        time.sleep(0.2)
+    raise click.ClickException(f"the devnet did not elect a leader within {timeout:.0f}s; see `lichen devnet logs NODE`")
+
+
+def collect_status(net: Devnet, doc: dict) -> list[dict]:
+    rows = []
+    for n in doc["nodes"]:
+        row = {"name": n["name"], "institution": n["institution"], "url": n["url"],
+               "pid": n.get("pid"), "alive": net.alive(n)}
+        try:
+            row.update(Client(n["url"], timeout=2).status())
+            row["serving"] = True
+        except ApiError:
+            row["serving"] = False
+        rows.append(row)
+    return rows
+
+
+def print_status(rows: list[dict]) -> None:
+    t = Table("node", "inst", "pid", "alive", "role", "term", "height", "block hash", "state hash", "mempool",
+              title="devnet", title_justify="left")
+    for r in rows:
+        alive = "[green]yes[/]" if r["alive"] else "[red]no[/]"
+        if r["serving"]:
+            t.add_row(r["name"], r["institution"], str(r["pid"]), alive, r["role"], str(r["term"]),
+                      str(r["height"]), short(r["block_hash"], 12), short(r["state_hash"], 12),
+                      str(r["mempool_size"]))
+        else:
+            t.add_row(r["name"], r["institution"], str(r["pid"]), alive, "[red]down[/]", "-", "-", "-", "-", "-")
+    console.print(t)
+
+
+@devnet.command("status")
+@dir_option
+@json_option
+def status(dir_, as_json) -> None:
+    """Per node: pid, alive, role, term, height, block and state hashes, pool size."""
+    net = Devnet(dir_)
+    rows = collect_status(net, net.load())
+    if as_json:
+        emit_json(rows)
+    else:
+        print_status(rows)
+
+
+@devnet.command("down")
+@dir_option
+def down(dir_) -> None:
+    """Stop every node of the devnet (TERM, then KILL after 5 s). Files are kept."""
+    net = Devnet(dir_)
+    if not net.exists():
+        console.print(f"no devnet in {dir_}")
+        return
+    doc = net.load()
+    for n in doc["nodes"]:
+        if net.alive(n):
+            os.kill(n["pid"], signal.SIGCONT)  # a paused node cannot handle TERM
+            os.kill(n["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while any(net.alive(n) for n in doc["nodes"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for n in doc["nodes"]:
+        if net.alive(n):
+            os.kill(n["pid"], signal.SIGKILL)
+        n["pid"] = None
+    net.save(doc)
+    console.print(f"devnet in {dir_} stopped")
+
+
+@devnet.command("logs")
+@click.argument("name")
+@click.option("--lines", "-n", default=50, show_default=True)
+@dir_option
+def logs(name, lines, dir_) -> None:
+    """Print the end of a node's log."""
+    net = Devnet(dir_)
+    net.node(net.load(), name)
+    path = net.dir / name / "node.log"
+    text = path.read_text() if path.exists() else ""
+    click.echo("\n".join(text.splitlines()[-lines:]))
+
+
+@devnet.command("kill")
+@click.argument("name")
+@click.option("--signal", "sig", default="KILL", show_default=True, type=click.Choice(list(SIGNALS)))
+@dir_option
+def kill(name, sig, dir_) -> None:
+    """Send a signal to a node (KILL by default; STOP/CONT pause and resume it)."""
+    net = Devnet(dir_)
+    doc = net.load()
+    n = net.node(doc, name)
+    if not net.alive(n):
+        raise click.ClickException(f"{name} is not running")
+    os.kill(n["pid"], SIGNALS[sig])
+    console.print(f"sent {sig} to {name} (pid {n['pid']})")
+
+
+@devnet.command("start")
+@click.argument("name")
+@click.option("--timeout", default=20.0, show_default=True)
+@dir_option
+def start(name, timeout, dir_) -> None:
+    """Start a stopped node again; it resumes from its last committed block."""
+    net = Devnet(dir_)
+    doc = net.load()
+    n = net.node(doc, name)
+    if net.alive(n):
+        raise click.ClickException(f"{name} is already running (pid {n['pid']})")
+    n["pid"] = net.start(n)
+    net.save(doc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not net.alive(n):
+            raise click.ClickException(f"{name} exited; see `lichen devnet logs {name}`")
+        try:
+            s = Client(n["url"], timeout=1).status()
+            console.print(f"{name} started (pid {n['pid']}) at height {s['height']}")
+            return
+        except ApiError:
+            time.sleep(0.2)
+    raise click.ClickException(f"{name} did not start serving within {timeout:.0f}s")

@@ -1,0 +1,43 @@
+"""lichen keys: create and show ed25519 key files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from node.crypto import KeyPair
+
+from .common import emit_json, json_option, load_key
+
+
+@click.group()
+def keys() -> None:
+    """Create and inspect key files (an address is the public key, in hex)."""
+
+
+@keys.command("new")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the key file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+def keys_new(out: str, force: bool, as_json: bool) -> None:
+    """Generate a new key and print its address."""
+    if Path(out).exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it")
+    kp = KeyPair.generate()
+    kp.save(out)
+    if as_json:
+        emit_json({"address": kp.address_hex, "file": out})
+    else:
+        click.echo(kp.address_hex)
+
+
+@keys.command("show")
+@click.argument("file")
+@json_option
+def keys_show(file: str, as_json: bool) -> None:
+    """Print the address of a key file (or of a devnet key name such as `alice`)."""
+    kp = load_key(file)
+    if as_json:
+        emit_json({"address": kp.address_hex})
+    else:
+        click.echo(kp.address_hex)

@@ -1,0 +1,33 @@
+"""The `lichen` command: one click group per noun."""
+from __future__ import annotations
+
+import click
+
+from .account import account
+from .block import block
+from .demo import demo
+from .devnet import devnet
+from .keys import keys
+from .kyc import kyc
+from .license import license
+from .node import node
+from .tx import tx
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lichen")
+def lichen() -> None:
+    """lichen: a permissioned ledger for licensed financial institutions."""
+
+
+for group in (account, block, devnet, keys, kyc, license, node, tx):
+    lichen.add_command(group)
+devnet.add_command(demo)
+
+
+def main() -> None:
+    lichen()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""The HTTP API (DESIGN section 8): JSON by default, msgpack when the client asks for it.
+
+Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import msgpack
+from aiohttp import web
+
+from . import errors as E
+from .crypto import parse_address
+from .daemon import Node, TxStatus
+from .rules import Context, check_kyc
+from .types import Block, Transaction, decode_tx
+
+log = logging.getLogger("lichen.api")
+MSGPACK = "application/msgpack"
+NODE = web.AppKey("node", Node)
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+def wants_msgpack(request: web.Request) -> bool:
+    return MSGPACK in request.headers.get("Accept", "")
+
+
+def reply(request: web.Request, body: dict, status: int = 200) -> web.Response:
+    if wants_msgpack(request):
+        return web.Response(body=msgpack.packb(body, use_bin_type=True), status=status,
+                            content_type=MSGPACK)
+    return web.json_response(body, status=status)
+
+
+def error_reply(request: web.Request, err: E.LedgerError, **extra) -> web.Response:
+    return reply(request, {**err.to_json(), **extra}, err.http_status)
+
+
+def render_value(v):
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (list, tuple)):
+        return [render_value(x) for x in v]
+    return v
+
+
+def render_tx(tx: Transaction) -> dict:
+    payload = {k: render_value(v) for k, v in tx.payload.__dict__.items()}
+    return {"hash": tx.hash_hex, "kind": tx.kind, "sender": tx.sender.hex(), "nonce": tx.nonce,
+            "payload": payload}
+
+
+def render_status(tx_hash: bytes, s: TxStatus) -> dict:
+    out: dict = {"hash": tx_hash.hex(), "status": s.status}
+    if s.receipt is not None:
+        out.update(height=s.receipt.height, index=s.receipt.index)
+        if not s.receipt.ok:
+            out.update(code=s.receipt.code, message=s.receipt.message)
+    elif s.code:
+        out.update(height=None, code=s.code, message=s.message, dropped=True)
+    return out
+
+
+# ---- middleware: every failure is a JSON error ------------------------------------------------
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except E.LedgerError as err:
+        return error_reply(request, err)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_reply(request, E.TooLarge(f"request body over {exc.max_size} bytes"))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status, "HTTP_ERROR")
+            return reply(request, {"error": code, "message": exc.reason}, exc.status)
+        raise
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return reply(request, {"error": "INTERNAL", "message": "internal error"}, 500)
+
+
+def build_app(node: Node) -> web.Application:
+    app = web.Application(client_max_size=node.config.max_request_bytes,
+                          middlewares=[errors_as_json])
+    app[NODE] = node
+    app.router.add_get("/v1/status", get_status)
+    app.router.add_post("/v1/txs", post_txs)
+    app.router.add_get("/v1/txs/{hash}", get_tx)
+    app.router.add_get("/v1/blocks/latest", get_latest_block)
+    app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/blocks/{height}/raw", get_block_raw)
+    app.router.add_get("/v1/accounts/{address}", get_account)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+
+async def get_status(request: web.Request) -> web.Response:
+    return reply(request, request.app[NODE].status())
+
+
+async def read_submission(request: web.Request) -> tuple[list[bytes], bool]:
+    """The posted transactions as raw bytes, and whether the client sent a batch."""
+    body = await request.read()
+    if request.content_type == MSGPACK or request.content_type == "application/octet-stream":
+        return _msgpack_submission(body)
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise E.Malformed("body is not valid JSON") from None
+    if isinstance(doc, dict) and isinstance(doc.get("tx"), str):
+        return [_unhex(doc["tx"])], False
+    if isinstance(doc, dict) and isinstance(doc.get("txs"), list):
+        return [_unhex(t) for t in doc["txs"]], True
+    raise E.Malformed('expected {"tx": HEX} or {"txs": [HEX, ...]}')
+
+
+def _unhex(v) -> bytes:
+    if not isinstance(v, str):
+        raise E.Malformed("transactions are hex strings of their msgpack encoding")
+    try:
+        return bytes.fromhex(v)
+    except ValueError:
+        raise E.Malformed("transaction is not valid hex") from None
+
+
+def _msgpack_submission(body: bytes) -> tuple[list[bytes], bool]:
+    if body[:1] == b"\x96":  # a bare signed transaction (an array of 6)
+        return [body], False
+    try:
+        obj = msgpack.unpackb(body, raw=False, max_ext_len=0)
+    except Exception:
+        raise E.Malformed("body is not valid msgpack") from None
+    if isinstance(obj, bytes):
+        return [obj], False
+    if isinstance(obj, list) and all(isinstance(t, bytes) for t in obj):
+        return obj, True
+    raise E.Malformed("expected a signed transaction, or an array of them as bin")
+
+
+async def post_txs(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    raws, batch = await read_submission(request)
+    if len(raws) > node.config.max_batch_txs:
+        raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
+    results = [_submit_one(node, raw) for raw in raws]
+    if batch:
+        return reply(request, {"results": results})
+    result = results[0]
+    if "error" in result:
+        return reply(request, result, _status_of(result["error"]))
+    return reply(request, result, 202)
+
+
+def _submit_one(node: Node, raw: bytes) -> dict:
+    from .codec import sha256
+    try:
+        tx = node.submit(raw)
+        return {"hash": tx.hash_hex, "status": "pending"}
+    except E.LedgerError as err:
+        return {"hash": sha256(raw).hex(), **err.to_json()}
+
+
+def _status_of(code: str) -> int:
+    for cls in E.ALL_ERRORS:
+        if cls.code == code:
+            return cls.http_status
+    return 422
+
+
+def _parse_hash(text: str) -> bytes:
+    try:
+        h = bytes.fromhex(text)
+    except ValueError:
+        h = b""
+    if len(h) != 32:
+        raise E.Malformed("a transaction hash is 64 hex digits")
+    return h
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    tx_hash = _parse_hash(request.match_info["hash"])
+    try:
+        wait = min(float(request.query.get("wait", "0")), 60.0)
+    except ValueError:
+        raise E.Malformed("wait is a number of seconds") from None
+    status = await node.wait_for(tx_hash, wait)
+    body = render_status(tx_hash, status)
+    if status.receipt is not None:
+        raw = node.store.block_bytes(status.receipt.height)
+        block = Block.decode(raw)
+        body["tx"] = render_tx(decode_tx(block.txs[status.receipt.index]))
+    return reply(request, body)
+
+
+def _block_height(node: Node, text: str) -> int:
+    if text == "latest":
+        return node.tip.height
+    if not text.isdigit():
+        raise E.Malformed("height is a non-negative integer or 'latest'")
+    return int(text)
+
+
+def render_block(node: Node, height: int) -> dict:
+    raw = node.store.block_bytes(height)
+    if raw is None:
+        raise E.NotFound(f"no block at height {height} (the chain is at {node.tip.height})")
+    block = Block.decode(raw)
+    h = block.header
+    txs = []
+    for raw_tx in block.txs:
+        tx = decode_tx(raw_tx)
+        receipt = node.store.receipt(tx.hash)
+        entry = render_tx(tx)
+        if receipt is not None and not receipt.ok:
+            entry.update(code=receipt.code, message=receipt.message)
+        entry["status"] = "committed" if receipt is None or receipt.ok else "failed"
+        txs.append(entry)
+    return {"height": h.height, "hash": block.hash.hex(), "prev_hash": h.prev_hash.hex(),
+            "tx_root": h.tx_root.hex(), "timestamp": h.timestamp, "proposer": h.proposer.hex(),
+            "term": h.term, "state_hash": (node.store.state_hash_at(height) or b"").hex(),
+            "tx_count": len(txs), "txs": txs}
+
+
+async def get_block(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    return reply(request, render_block(node, _block_height(node, request.match_info["height"])))
+
+
+async def get_latest_block(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    if node.tip.height == 0:
+        raise E.NotFound("no block has been committed yet")
+    return reply(request, render_block(node, node.tip.height))
+
+
+async def get_block_raw(request: web.Request) -> web.Response:
+    """The block's canonical bytes, for peers catching up and for offline verification."""
+    node = request.app[NODE]
+    height = _block_height(node, request.match_info["height"])
+    raw = node.store.block_bytes(height)
+    if raw is None:
+        raise E.NotFound(f"no block at height {height}")
+    return web.Response(body=raw, content_type="application/octet-stream")
+
+
+async def get_account(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    try:
+        address = parse_address(request.match_info["address"])
+    except ValueError as exc:
+        raise E.Malformed(str(exc)) from None
+    acct = node.state.account(address)
+    pending_nonce = node.mempool.view.account(address).nonce
+    body = {"address": address.hex(), "nonce": acct.nonce, "next_nonce": pending_nonce,
+            "balances": dict(sorted(acct.balances.items())), "frozen": acct.frozen,
+            "attestation": None, "kyc": _kyc_standing(node, address)}
+    if acct.attestation is not None:
+        a = acct.attestation
+        body["attestation"] = {"issuer": a.issuer, "tier": a.tier, "jurisdiction": a.jurisdiction,
+                               "expires_at": a.expires_at, "evidence_hash": a.evidence_hash.hex(),
+                               "revoked": a.revoked}
+    inst = node.genesis.institution_by_key(address)
+    if inst is not None:
+        body["institution"] = {"name": inst.name, "roles": sorted(node.state.roles(inst.name))}
+    return reply(request, body)
+
+
+def _kyc_standing(node: Node, address: bytes) -> dict:
+    """Whether the account could transact at the last block's time, and if not, why."""
+    try:
+        check_kyc(node.state, Context(node.tip.timestamp), address, "account")
+        return {"valid": True}
+    except E.LedgerError as err:
+        return {"valid": False, **err.to_json()}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return reply(request, {"ok": True})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    node.metrics.mempool.set(len(node.mempool))
+    return web.Response(body=node.metrics.render(), content_type="text/plain")

@@ -1,0 +1,55 @@
+"""A node's configuration file (JSON), as an operator writes it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str  # e.g. node0; used in logs
+    key_file: str  # the institution's node key (node.crypto.KeyPair JSON)
+    genesis: str  # path to the shared genesis.json
+    data_dir: str  # LevelDB lives in data_dir/db
+    listen: str = "127.0.0.1:7100"  # host:port for the HTTP API and the peer websocket
+    devnet: bool = False  # enables fault injection and the admin endpoint
+    admin_token: str = ""  # required by the admin endpoint (devnet only)
+    block_max_txs: int = 2000
+    block_max_bytes: int = 4 * 1024 * 1024
+    block_interval_ms: int = 25  # a block is cut when this passes with txs waiting, or when full
+    max_inflight_blocks: int = 4  # proposed but not yet committed
+    tick_ms: int = 100  # one consensus tick
+    mempool_max_txs: int = 50_000
+    mempool_max_bytes: int = 64 * 1024 * 1024
+    mempool_max_per_sender: int = 5_000
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_batch_txs: int = 5_000
+    log_level: str = "INFO"
+    seed: int | None = None  # consensus jitter seed; random when unset
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NodeConfig":
+        path = Path(path)
+        doc = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = set(doc) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
+        # relative paths are relative to the config file's folder
+        for key in ("key_file", "genesis", "data_dir"):
+            if key in doc and not Path(doc[key]).is_absolute():
+                doc[key] = str((path.parent / doc[key]).resolve())
+        return cls(**doc)
+
+    def save(self, path: str | Path) -> None:
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
+        Path(path).write_text(json.dumps(body, indent=2) + "\n")

@@ -1,0 +1,230 @@
+"""Genesis: the file every node of a network shares. Its canonical hash is the chain id.
+
+The JSON form is what operators edit; `Genesis.canonical()` turns it into msgpack arrays in a
+fixed order (lists sorted by their natural key), so two files that say the same thing in a
+different order or layout name the same chain.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .codec import pack, sha256
+from .crypto import parse_address
+from .types import ROLES, _asset, _institution, _jurisdiction
+
+
+class GenesisError(ValueError):
+    """The genesis file is not valid; the message says where."""
+
+
+@dataclass(frozen=True)
+class Institution:
+    name: str
+    key: bytes  # node key; also signs the institution's transactions
+    address: str  # where its node serves the HTTP API and peer websocket, e.g. http://host:port
+    jurisdiction: str
+    roles: tuple[str, ...]  # licensed roles at genesis, sorted
+
+
+@dataclass(frozen=True)
+class Asset:
+    code: str
+    issuer: str  # institution name
+    decimals: int
+
+
+@dataclass(frozen=True)
+class TierLimit:
+    per_tx: int  # largest single transfer, minor units
+    daily: int  # rolling 24 h total sent, minor units
+
+
+@dataclass(frozen=True)
+class Tier:
+    tier: int
+    name: str
+    limits: dict[str, TierLimit]  # asset code -> limits; an asset not listed cannot be sent
+
+
+@dataclass(frozen=True)
+class GenesisAttestation:
+    subject: bytes
+    issuer: str
+    tier: int
+    jurisdiction: str
+    expires_at: int  # unix ms
+    evidence_hash: bytes
+
+
+@dataclass(frozen=True)
+class GenesisBalance:
+    account: bytes
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Genesis:
+    chain_name: str
+    genesis_time: int  # unix ms; the timestamp of height 0
+    regulator: bytes
+    institutions: tuple[Institution, ...]
+    assets: tuple[Asset, ...]
+    tiers: tuple[Tier, ...]
+    blocked_jurisdictions: tuple[str, ...]
+    attestations: tuple[GenesisAttestation, ...]
+    balances: tuple[GenesisBalance, ...]
+
+    # -- lookups --------------------------------------------------------------------------
+    def institution(self, name: str) -> Institution | None:
+        return next((i for i in self.institutions if i.name == name), None)
+
+    def institution_by_key(self, key: bytes) -> Institution | None:
+        return next((i for i in self.institutions if i.key == key), None)
+
+    def asset(self, code: str) -> Asset | None:
+        return next((a for a in self.assets if a.code == code), None)
+
+    def tier(self, level: int) -> Tier | None:
+        return next((t for t in self.tiers if t.tier == level), None)
+
+    # -- identity -------------------------------------------------------------------------
+    def canonical(self) -> list:
+        return [
+            self.chain_name, self.genesis_time, self.regulator,
+            [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)] for i in self.institutions],
+            [[a.code, a.issuer, a.decimals] for a in self.assets],
+            [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
+             for t in self.tiers],
+            list(self.blocked_jurisdictions),
+            [[a.subject, a.issuer, a.tier, a.jurisdiction, a.expires_at, a.evidence_hash]
+             for a in self.attestations],
+            [[b.account, b.asset, b.amount] for b in self.balances],
+        ]
+
+    @property
+    def chain_id(self) -> bytes:
+        return sha256(pack(self.canonical()))
+
+    # -- JSON -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "Genesis":
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise GenesisError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Genesis":
+        try:
+            g = _parse(doc)
+        except GenesisError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None
+        _check_references(g)
+        return g
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_name": self.chain_name,
+            "genesis_time": self.genesis_time,
+            "regulator": self.regulator.hex(),
+            "institutions": [{"name": i.name, "key": i.key.hex(), "address": i.address,
+                              "jurisdiction": i.jurisdiction, "roles": list(i.roles)}
+                             for i in self.institutions],
+            "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals}
+                       for a in self.assets],
+            "tiers": [{"tier": t.tier, "name": t.name,
+                       "limits": {c: {"per_tx": lim.per_tx, "daily": lim.daily}
+                                  for c, lim in sorted(t.limits.items())}} for t in self.tiers],
+            "blocked_jurisdictions": list(self.blocked_jurisdictions),
+            "attestations": [{"subject": a.subject.hex(), "issuer": a.issuer, "tier": a.tier,
+                              "jurisdiction": a.jurisdiction, "expires_at": a.expires_at,
+                              "evidence_hash": a.evidence_hash.hex()} for a in self.attestations],
+            "balances": [{"account": b.account.hex(), "asset": b.asset, "amount": b.amount}
+                         for b in self.balances],
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _nonneg_int(v: Any, what: str) -> int:
+    if type(v) is not int or v < 0:
+        raise GenesisError(f"{what} must be a non-negative integer (minor units), got {v!r}")
+    return v
+
+
+def _parse(doc: dict[str, Any]) -> Genesis:
+    institutions = []
+    for i in doc["institutions"]:
+        roles = tuple(sorted(set(i["roles"])))
+        for r in roles:
+            if r not in ROLES:
+                raise GenesisError(f"institution {i['name']}: unknown role {r!r}")
+        institutions.append(Institution(
+            name=_institution("institution name", i["name"]), key=parse_address(i["key"]),
+            address=str(i.get("address", "")), jurisdiction=_jurisdiction("jurisdiction", i["jurisdiction"]),
+            roles=roles))
+    tiers = [Tier(tier=_nonneg_int(t["tier"], "tier"), name=str(t.get("name", "")),
+                  limits={_asset("asset", c): TierLimit(_nonneg_int(v["per_tx"], f"tier {t['tier']} {c} per_tx"),
+                                                        _nonneg_int(v["daily"], f"tier {t['tier']} {c} daily"))
+                          for c, v in t["limits"].items()})
+             for t in doc["tiers"]]
+    return Genesis(
+        chain_name=str(doc["chain_name"]),
+        genesis_time=_nonneg_int(doc["genesis_time"], "genesis_time"),
+        regulator=parse_address(doc["regulator"]),
+        institutions=tuple(sorted(institutions, key=lambda i: i.name)),
+        assets=tuple(sorted((Asset(_asset("asset code", a["code"]), a["issuer"],
+                                   _nonneg_int(a["decimals"], "decimals")) for a in doc["assets"]),
+                            key=lambda a: a.code)),
+        tiers=tuple(sorted(tiers, key=lambda t: t.tier)),
+        blocked_jurisdictions=tuple(sorted({_jurisdiction("jurisdiction", j)
+                                            for j in doc.get("blocked_jurisdictions", [])})),
+        attestations=tuple(sorted((GenesisAttestation(
+            subject=parse_address(a["subject"]), issuer=a["issuer"], tier=_nonneg_int(a["tier"], "tier"),
+            jurisdiction=_jurisdiction("jurisdiction", a["jurisdiction"]),
+            expires_at=_nonneg_int(a["expires_at"], "expires_at"),
+            evidence_hash=bytes.fromhex(a.get("evidence_hash", "00" * 32)))
+            for a in doc.get("attestations", [])), key=lambda a: a.subject)),
+        balances=tuple(sorted((GenesisBalance(parse_address(b["account"]), _asset("asset", b["asset"]),
+                                              _nonneg_int(b["amount"], "amount"))
+                               for b in doc.get("balances", [])), key=lambda b: (b.account, b.asset))),
+    )
+
+
+def _check_references(g: Genesis) -> None:
+    """Every name a genesis uses must be defined in it, once."""
+    names = [i.name for i in g.institutions]
+    if len(set(names)) != len(names):
+        raise GenesisError("institution names must be unique")
+    if len({i.key for i in g.institutions}) != len(names):
+        raise GenesisError("institution keys must be unique")
+    if len({a.code for a in g.assets}) != len(g.assets):
+        raise GenesisError("asset codes must be unique")
+    if len({t.tier for t in g.tiers}) != len(g.tiers):
+        raise GenesisError("tier numbers must be unique")
+    for a in g.assets:
+        if g.institution(a.issuer) is None:
+            raise GenesisError(f"asset {a.code}: issuer {a.issuer!r} is not an institution")
+    for t in g.tiers:
+        for code in t.limits:
+            if g.asset(code) is None:
+                raise GenesisError(f"tier {t.tier}: unknown asset {code}")
+    for a in g.attestations:
+        if g.institution(a.issuer) is None:
+            raise GenesisError(f"attestation of {a.subject.hex()}: unknown issuer {a.issuer!r}")
+        if g.tier(a.tier) is None:
+            raise GenesisError(f"attestation of {a.subject.hex()}: unknown tier {a.tier}")
+    if len({a.subject for a in g.attestations}) != len(g.attestations):
+        raise GenesisError("at most one attestation per subject")
+    for b in g.balances:
+        if g.asset(b.asset) is None:
+            raise GenesisError(f"balance of {b.account.hex()}: unknown asset {b.asset}")
+    if not any("validator" in i.roles for i in g.institutions):
+        raise GenesisError("genesis needs at least one validator")

@@ -1,0 +1,192 @@
+"""The transaction pool: admits only what the ledger rules accept, and says so when full.
+
+Admission applies the same rule functions as block execution (node.rules), against a
+speculative overlay: committed state plus every pending transaction, in order. So a sender's
+second payment is judged after the first, on nonce, balance and limits alike.
+
+Transactions with a nonce a little ahead of the sender's next are held in a small per-sender
+window and promoted, in order, once the gap fills.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from itertools import islice
+from dataclasses import dataclass, field
+
+from . import errors as E
+from .rules import Context, SignatureCache, admit, check_chain, check_signature
+from .state import Overlay, State
+from .types import Transaction
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    max_txs: int = 50_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_per_sender: int = 5_000
+    future_window: int = 64  # how far ahead of the next nonce a tx may be held
+
+
+@dataclass
+class Dropped:
+    """A pending transaction dropped after a block made it invalid."""
+    tx: Transaction
+    error: E.LedgerError
+
+
+@dataclass
+class _Sender:
+    ready: int = 0  # pending txs applied to the speculative view
+    future: dict[int, Transaction] = field(default_factory=dict)  # nonce -> held tx
+
+
+class Mempool:
+    def __init__(self, state: State, sigs: SignatureCache, limits: PoolLimits = PoolLimits(),
+                 clock=time.time):
+        self.state = state
+        self.sigs = sigs
+        self.limits = limits
+        self.clock = clock
+        self.ready: OrderedDict[bytes, Transaction] = OrderedDict()  # admission order
+        self.senders: dict[bytes, _Sender] = {}
+        self.nbytes = 0
+        self.view = Overlay(state)
+        self.last_block_time = state.genesis.genesis_time
+
+    def __len__(self) -> int:
+        return len(self.ready) + sum(len(s.future) for s in self.senders.values())
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.ready or any(
+            t.hash == tx_hash for s in self.senders.values() for t in s.future.values())
+
+    def context(self) -> Context:
+        """Admission judges against now, never earlier than the last block."""
+        return Context(max(int(self.clock() * 1000), self.last_block_time))
+
+    # -- admission --------------------------------------------------------------------------
+    def add(self, tx: Transaction) -> None:
+        """Admit tx or raise the LedgerError that says why not. Nothing changes on a raise."""
+        if tx.hash in self.ready:
+            raise E.Duplicate("transaction is already pending")
+        sender = self.senders.get(tx.sender) or _Sender()
+        self.check_room(tx, sender)
+        expected = self.view.account(tx.sender).nonce
+        if tx.nonce > expected:
+            self.hold_future(tx, sender, expected)
+        else:
+            admit(self.view, tx, self.context(), self.sigs)
+            self._append_ready(tx, sender)
+            self._promote(tx.sender)
+
+    def check_room(self, tx: Transaction, sender: _Sender) -> None:
+        if len(self) >= self.limits.max_txs or self.nbytes + len(tx.raw) > self.limits.max_bytes:
+            raise E.MempoolFull(f"pool holds {len(self)} transactions ({self.nbytes} bytes)")
+        if sender.ready + len(sender.future) >= self.limits.max_per_sender:
+            raise E.MempoolFull(f"sender has {self.limits.max_per_sender} pending transactions")
+
+    def hold_future(self, tx: Transaction, sender: _Sender, expected: int) -> None:
+        if tx.nonce > expected + self.limits.future_window:
+            raise E.BadNonce(f"nonce {tx.nonce} is too far ahead of the next nonce {expected}")
+        if tx.nonce in sender.future:
+            raise E.Duplicate(f"a transaction with nonce {tx.nonce} is already held")
+        check_chain(tx, self.state.genesis)
+        check_signature(tx, self.sigs)
+        sender.future[tx.nonce] = tx
+        self.senders[tx.sender] = sender
+        self.nbytes += len(tx.raw)
+
+    def _append_ready(self, tx: Transaction, sender: _Sender) -> None:
+        self.ready[tx.hash] = tx
+        sender.ready += 1
+        self.senders[tx.sender] = sender
+        self.nbytes += len(tx.raw)
+
+    def _promote(self, address: bytes) -> list[Dropped]:
+        """Move held txs whose turn has come into the ready queue, in nonce order."""
+        sender = self.senders[address]
+        dropped = []
+        while True:
+            tx = sender.future.pop(self.view.account(address).nonce, None)
+            if tx is None:
+                break
+            self.nbytes -= len(tx.raw)
+            try:
+                admit(self.view, tx, self.context(), self.sigs)
+            except E.LedgerError as err:
+                dropped.append(Dropped(tx, err))
+                continue
+            self._append_ready(tx, sender)
+        self._forget_if_idle(address)
+        return dropped
+
+    def _forget_if_idle(self, address: bytes) -> None:
+        s = self.senders.get(address)
+        if s is not None and s.ready == 0 and not s.future:
+            del self.senders[address]
+
+    # -- block production -----------------------------------------------------------------
+    def take(self, max_txs: int, max_bytes: int, skip: set[bytes] | None = None) -> list[Transaction]:
+        """The oldest ready transactions, in admission order (so each sender's in nonce order)."""
+        out, size = [], 0
+        for h, tx in self.ready.items():
+            if skip and h in skip:
+                continue
+            if len(out) >= max_txs or size + len(tx.raw) > max_bytes:
+                break
+            out.append(tx)
+            size += len(tx.raw)
+        return out
+
+    # -- after a block ----------------------------------------------------------------------
+    def block_committed(self, tx_hashes: list[bytes], all_ok: bool, timestamp: int) -> list[Dropped]:
+        """Remove what the block committed; re-check the rest against the new state.
+
+        Fast path: the block committed exactly the head of our queue, all successfully, so the
+        speculative view already holds its effects and the rest stay valid as they were.
+        """
+        self.last_block_time = max(self.last_block_time, timestamp)
+        head = list(islice(self.ready.keys(), len(tx_hashes)))
+        if all_ok and head == tx_hashes:
+            for h in tx_hashes:
+                self._remove_ready(h)
+            if not self.ready:
+                self.view = Overlay(self.state)
+            return []
+        return self.recheck(set(tx_hashes))
+
+    def recheck(self, committed: set[bytes] = frozenset()) -> list[Dropped]:
+        """Rebuild the speculative view from committed state, dropping what no longer passes."""
+        pending = [tx for h, tx in self.ready.items() if h not in committed]
+        held = [tx for s in self.senders.values() for tx in s.future.values()]
+        self.ready.clear()
+        self.senders.clear()
+        self.nbytes = 0
+        self.view = Overlay(self.state)
+        dropped = []
+        ctx = self.context()
+        for tx in pending:
+            sender = self.senders.get(tx.sender) or _Sender()
+            try:
+                admit(self.view, tx, ctx, self.sigs)
+            except E.LedgerError as err:
+                dropped.append(Dropped(tx, err))
+                continue
+            self._append_ready(tx, sender)
+        for tx in held:
+            sender = self.senders.get(tx.sender) or _Sender()
+            if tx.nonce >= self.view.account(tx.sender).nonce and tx.nonce not in sender.future:
+                sender.future[tx.nonce] = tx
+                self.senders[tx.sender] = sender
+                self.nbytes += len(tx.raw)
+        for address in list(self.senders):
+            dropped += self._promote(address)
+        return dropped
+
+    def _remove_ready(self, tx_hash: bytes) -> None:
+        tx = self.ready.pop(tx_hash)
+        self.nbytes -= len(tx.raw)
+        sender = self.senders[tx.sender]
+        sender.ready -= 1
+        self._forget_if_idle(tx.sender)

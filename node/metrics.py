@@ -1,0 +1,25 @@
+"""Prometheus metrics, one registry per node (several nodes can share a process in tests)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.committed = Counter("lichen_committed_txs", "Transactions committed successfully", registry=r)
+        self.failed = Counter("lichen_failed_txs", "Transactions committed with a failed receipt",
+                              ["reason"], registry=r)
+        self.rejected = Counter("lichen_rejected_txs", "Submissions refused at admission",
+                                ["reason"], registry=r)
+        self.dropped = Counter("lichen_dropped_txs", "Pending transactions a block made invalid",
+                               ["reason"], registry=r)
+        self.blocks = Counter("lichen_blocks", "Blocks executed", registry=r)
+        self.height = Gauge("lichen_block_height", "Height of the last executed block", registry=r)
+        self.mempool = Gauge("lichen_mempool_size", "Transactions in the pool", registry=r)
+        self.signatures = Gauge("lichen_signatures_verified", "Signatures verified since start", registry=r)
+        self.term = Gauge("lichen_raft_term", "Current consensus term", registry=r)
+        self.fsyncs = Counter("lichen_raft_syncs", "Synced consensus log writes", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

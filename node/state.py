@@ -1,0 +1,224 @@
+"""The ledger state: records, a base state, and copy-on-write overlays.
+
+State is three kinds of record, each under a byte key:
+    b"a" + address -> Account        balances, nonce, attestation, frozen flag, spend buckets
+    b"l" + name    -> roles          an institution's licensed roles at this height
+    b"s" + code    -> supply         units of an asset in existence
+Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
+`changes()` are what the store writes and what the state hash covers, sorted by key so the
+hash never depends on dict order.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import msgpack
+
+from .codec import pack, sha256
+from .genesis import Genesis
+
+HOUR_MS = 3_600_000
+WINDOW_HOURS = 24  # the rolling limit window, counted in whole hours of block time
+
+
+@dataclass
+class Attestation:
+    issuer: str  # institution name
+    tier: int
+    jurisdiction: str
+    expires_at: int  # unix ms
+    evidence_hash: bytes  # hash of the off-chain KYC file; no personal data on chain
+    revoked: bool = False
+
+    def to_wire(self) -> list:
+        return [self.issuer, self.tier, self.jurisdiction, self.expires_at, self.evidence_hash,
+                self.revoked]
+
+
+@dataclass
+class Account:
+    nonce: int = 0  # the next nonce this account must use
+    balances: dict[str, int] = field(default_factory=dict)
+    attestation: Attestation | None = None
+    frozen: bool = False
+    # asset -> hour bucket (timestamp // HOUR_MS) -> amount sent in that hour
+    spent: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def balance(self, asset: str) -> int:
+        return self.balances.get(asset, 0)
+
+    def sent_in_window(self, asset: str, timestamp: int) -> int:
+        """Total sent in the WINDOW_HOURS hour buckets ending at timestamp's hour."""
+        first = timestamp // HOUR_MS - WINDOW_HOURS + 1
+        return sum(v for h, v in self.spent.get(asset, {}).items() if h >= first)
+
+    def record_spend(self, asset: str, amount: int, timestamp: int) -> None:
+        hour = timestamp // HOUR_MS
+        first = hour - WINDOW_HOURS + 1
+        buckets = {h: v for h, v in self.spent.get(asset, {}).items() if h >= first}
+        buckets[hour] = buckets.get(hour, 0) + amount
+        self.spent[asset] = buckets
+
+    def copy(self) -> "Account":
+        return Account(self.nonce, dict(self.balances), copy.copy(self.attestation), self.frozen,
+                       {a: dict(b) for a, b in self.spent.items()})
+
+    def to_wire(self) -> list:
+        return [
+            self.nonce,
+            sorted([a, v] for a, v in self.balances.items() if v),
+            self.attestation.to_wire() if self.attestation else None,
+            self.frozen,
+            sorted([a, sorted([h, v] for h, v in b.items())] for a, b in self.spent.items() if b),
+        ]
+
+    @classmethod
+    def from_wire(cls, w: list) -> "Account":
+        nonce, balances, att, frozen, spent = w
+        return cls(nonce, {a: v for a, v in balances}, Attestation(*att) if att else None, frozen,
+                   {a: {h: v for h, v in b} for a, b in spent})
+
+
+ACCOUNT, LICENSE, SUPPLY = b"a", b"l", b"s"
+
+
+class StateView:
+    """Reads and writes of ledger records. Rules take a StateView and never see storage."""
+
+    genesis: Genesis
+
+    def account(self, address: bytes) -> Account:
+        """The account for reading. Never mutate it: use account_mut."""
+        raise NotImplementedError
+
+    def account_mut(self, address: bytes) -> Account:
+        raise NotImplementedError
+
+    def roles(self, institution: str) -> frozenset[str]:
+        raise NotImplementedError
+
+    def set_roles(self, institution: str, roles: frozenset[str]) -> None:
+        raise NotImplementedError
+
+    def supply(self, asset: str) -> int:
+        raise NotImplementedError
+
+    def set_supply(self, asset: str, amount: int) -> None:
+        raise NotImplementedError
+
+
+class State(StateView):
+    """Committed state, all in memory; the store loads it at start and persists changes."""
+
+    def __init__(self, genesis: Genesis):
+        self.genesis = genesis
+        self.accounts: dict[bytes, Account] = {}
+        self.licenses: dict[str, frozenset[str]] = {}
+        self.supplies: dict[str, int] = {}
+
+    @classmethod
+    def from_genesis(cls, genesis: Genesis) -> "State":
+        s = cls(genesis)
+        for inst in genesis.institutions:
+            s.licenses[inst.name] = frozenset(inst.roles)
+        for a in genesis.attestations:
+            s._acct(a.subject).attestation = Attestation(
+                a.issuer, a.tier, a.jurisdiction, a.expires_at, a.evidence_hash)
+        for b in genesis.balances:
+            acct = s._acct(b.account)
+            acct.balances[b.asset] = acct.balance(b.asset) + b.amount
+            s.supplies[b.asset] = s.supplies.get(b.asset, 0) + b.amount
+        return s
+
+    def _acct(self, address: bytes) -> Account:
+        return self.accounts.setdefault(address, Account())
+
+    def account(self, address: bytes) -> Account:
+        return self.accounts.get(address) or Account()
+
+    def account_mut(self, address: bytes) -> Account:
+        return self._acct(address)
+
+    def roles(self, institution: str) -> frozenset[str]:
+        return self.licenses.get(institution, frozenset())
+
+    def set_roles(self, institution: str, roles: frozenset[str]) -> None:
+        self.licenses[institution] = roles
+
+    def supply(self, asset: str) -> int:
+        return self.supplies.get(asset, 0)
+
+    def set_supply(self, asset: str, amount: int) -> None:
+        self.supplies[asset] = amount
+
+    # -- persistence: records as (key, value) byte pairs --------------------------------------
+    def records(self) -> list[tuple[bytes, bytes]]:
+        """Every record, sorted by key (for the genesis state hash and full dumps)."""
+        return sorted(
+            [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in self.accounts.items()]
+            + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in self.licenses.items()]
+            + [(SUPPLY + c.encode(), pack(v)) for c, v in self.supplies.items()])
+
+    def load_record(self, key: bytes, value: bytes) -> None:
+        kind, rest = key[:1], key[1:]
+        obj = msgpack.unpackb(value, raw=False)
+        if kind == ACCOUNT:
+            self.accounts[rest] = Account.from_wire(obj)
+        elif kind == LICENSE:
+            self.licenses[rest.decode()] = frozenset(obj)
+        elif kind == SUPPLY:
+            self.supplies[rest.decode()] = obj
+
+    def genesis_hash(self) -> bytes:
+        """State hash at height 0: chain id and every genesis record."""
+        return sha256(pack([self.genesis.chain_id, [list(r) for r in self.records()]]))
+
+
+class Overlay(StateView):
+    """Copy-on-write changes over a parent view. `commit()` pushes them into the parent."""
+
+    def __init__(self, parent: StateView):
+        self.parent = parent
+        self.genesis = parent.genesis
+        self.accounts: dict[bytes, Account] = {}
+        self.licenses: dict[str, frozenset[str]] = {}
+        self.supplies: dict[str, int] = {}
+
+    def account(self, address: bytes) -> Account:
+        acct = self.accounts.get(address)
+        return acct if acct is not None else self.parent.account(address)
+
+    def account_mut(self, address: bytes) -> Account:
+        acct = self.accounts.get(address)
+        if acct is None:
+            acct = self.accounts[address] = self.parent.account(address).copy()
+        return acct
+
+    def roles(self, institution: str) -> frozenset[str]:
+        r = self.licenses.get(institution)
+        return r if r is not None else self.parent.roles(institution)
+
+    def set_roles(self, institution: str, roles: frozenset[str]) -> None:
+        self.licenses[institution] = roles
+
+    def supply(self, asset: str) -> int:
+        v = self.supplies.get(asset)
+        return v if v is not None else self.parent.supply(asset)
+
+    def set_supply(self, asset: str, amount: int) -> None:
+        self.supplies[asset] = amount
+
+    def changes(self) -> list[tuple[bytes, bytes]]:
+        """Changed records as sorted (key, encoded value) pairs."""
+        return sorted(
+            [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in self.accounts.items()]
+            + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in self.licenses.items()]
+            + [(SUPPLY + c.encode(), pack(v)) for c, v in self.supplies.items()])
+
+    def commit(self) -> None:
+        """Apply these changes to the parent (the overlay's records become the parent's)."""
+        assert isinstance(self.parent, State), "overlays commit only into the committed State"
+        self.parent.accounts.update(self.accounts)
+        self.parent.licenses.update(self.licenses)
+        self.parent.supplies.update(self.supplies)

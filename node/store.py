@@ -1,0 +1,162 @@
+"""LevelDB store (plyvel): one database per node, one key prefix per kind of record.
+
+    B + height        -> block bytes            H + block hash -> height
+    T + tx hash       -> [height, index, code, message]  (the receipt)
+    C + height        -> [state_hash, raft_index]        (per-block commit record)
+    S + state key     -> state record (node.state)
+    L + raft index    -> raft entry             m + name -> metadata (tip, chain id, hard state)
+
+Each block goes in with its receipts, state changes and the new tip in one atomic write batch,
+so a node killed at any instant restarts at a complete block with a consistent state.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+import plyvel
+
+from .codec import pack
+from .execution import BlockResult, ChainTip
+from .genesis import Genesis
+from .state import State
+from .types import Receipt
+
+BLOCK, BLOCK_HASH, TX, COMMIT, STATE, RAFT_LOG, META = b"B", b"H", b"T", b"C", b"S", b"L", b"m"
+_TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"
+_RAFT_END = RAFT_LOG + b"\xff" * 9  # past every log key
+
+
+def _u64(n: int) -> bytes:
+    return struct.pack(">Q", n)
+
+
+class StoreError(Exception):
+    """The store cannot be used (another chain's, or corrupt); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TxLocation:
+    height: int
+    index: int
+    code: str
+    message: str
+
+
+class Store:
+    def __init__(self, path: str | Path, genesis: Genesis):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = plyvel.DB(str(path), create_if_missing=True)
+        except plyvel.Error as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        self.genesis = genesis
+        chain_id = self.db.get(_CHAIN)
+        if chain_id is None:
+            self._initialise()
+        elif chain_id != genesis.chain_id:
+            self.db.close()
+            raise StoreError(
+                f"the store at {path} belongs to chain {chain_id.hex()[:16]}..., but the genesis "
+                f"names chain {genesis.chain_id.hex()[:16]}...; use the right genesis or a new data dir")
+
+    def _initialise(self) -> None:
+        state = State.from_genesis(self.genesis)
+        tip = ChainTip(0, self.genesis.chain_id, self.genesis.genesis_time, state.genesis_hash())
+        with self.db.write_batch(sync=True) as wb:
+            for k, v in state.records():
+                wb.put(STATE + k, v)
+            wb.put(COMMIT + _u64(0), pack([tip.state_hash, 0]))
+            wb.put(_TIP, pack([tip.height, tip.block_hash, tip.timestamp, tip.state_hash, 0]))
+            wb.put(_CHAIN, self.genesis.chain_id)
+
+    def close(self) -> None:
+        if not self.db.closed:
+            self.db.close()
+
+    # -- state and tip ----------------------------------------------------------------------
+    def load_state(self) -> State:
+        state = State(self.genesis)
+        for k, v in self.db.iterator(prefix=STATE):
+            state.load_record(k[1:], v)
+        return state
+
+    def tip(self) -> ChainTip:
+        height, block_hash, ts, state_hash, _ = msgpack.unpackb(self.db.get(_TIP))
+        return ChainTip(height, block_hash, ts, state_hash)
+
+    def applied_index(self) -> int:
+        """The Raft log index of the last applied block (0 before any)."""
+        return msgpack.unpackb(self.db.get(_TIP))[4]
+
+    # -- blocks -----------------------------------------------------------------------------
+    def write_block(self, result: BlockResult, raft_index: int, sync: bool = False) -> ChainTip:
+        """Block, receipts, state changes and the new tip, in one atomic batch."""
+        b = result.block
+        h = b.header
+        tip = ChainTip(h.height, b.hash, h.timestamp, result.state_hash)
+        with self.db.write_batch(sync=sync) as wb:
+            wb.put(BLOCK + _u64(h.height), b.encode())
+            wb.put(BLOCK_HASH + b.hash, _u64(h.height))
+            for r in result.receipts:
+                wb.put(TX + r.tx_hash, pack(r.to_wire()))
+            for k, v in result.changes:
+                wb.put(STATE + k, v)
+            wb.put(COMMIT + _u64(h.height), pack([result.state_hash, raft_index]))
+            wb.put(_TIP, pack([tip.height, tip.block_hash, tip.timestamp, tip.state_hash, raft_index]))
+        return tip
+
+    def skip_entry(self, raft_index: int) -> None:
+        """Record that a committed log entry carried no block (no-op or invalid block)."""
+        t = msgpack.unpackb(self.db.get(_TIP))
+        t[4] = raft_index
+        self.db.put(_TIP, pack(t))
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self.db.get(BLOCK + _u64(height))
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        v = self.db.get(BLOCK_HASH + block_hash)
+        return None if v is None else struct.unpack(">Q", v)[0]
+
+    def state_hash_at(self, height: int) -> bytes | None:
+        v = self.db.get(COMMIT + _u64(height))
+        return None if v is None else msgpack.unpackb(v)[0]
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        v = self.db.get(TX + tx_hash)
+        return None if v is None else Receipt.from_wire(tx_hash, msgpack.unpackb(v))
+
+    # -- Raft hard state and log --------------------------------------------------------------
+    def save_raft(self, hard_state: list | None, entries: list[tuple[int, bytes]],
+                  sync: bool = True) -> None:
+        """Hard state and new entries in one synced batch, before any message goes out.
+
+        Entries are (index, encoded entry); an appended entry replaces any with its index, and
+        entries after the first new one are dropped (a leader overwrote a conflicting suffix).
+        """
+        with self.db.write_batch(sync=sync) as wb:
+            if entries:
+                first = entries[0][0]
+                for k, _ in self.db.iterator(start=RAFT_LOG + _u64(first), stop=_RAFT_END):
+                    wb.delete(k)
+                for index, data in entries:
+                    wb.put(RAFT_LOG + _u64(index), data)
+            if hard_state is not None:
+                wb.put(_HARD, pack(hard_state))
+
+    def hard_state(self) -> list | None:
+        v = self.db.get(_HARD)
+        return None if v is None else msgpack.unpackb(v)
+
+    def raft_entries(self, lo: int = 0) -> list[tuple[int, bytes]]:
+        return [(struct.unpack(">Q", k[1:])[0], v)
+                for k, v in self.db.iterator(start=RAFT_LOG + _u64(lo), stop=_RAFT_END)]
+
+    def compact_raft_log(self, upto: int) -> None:
+        """Drop log entries <= upto: their blocks are in the block store."""
+        with self.db.write_batch() as wb:
+            for k, _ in self.db.iterator(start=RAFT_LOG, stop=RAFT_LOG + _u64(upto + 1)):
+                wb.delete(k)
