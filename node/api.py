@@ -71,8 +71,9 @@ async def errors_as_json(request: web.Request, handler):
         return await handler(request)
     except E.LedgerError as err:
         return error_reply(request, err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_reply(request, E.TooLarge(f"request body over {exc.max_size} bytes"))
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[NODE].config.max_request_bytes
+        return error_reply(request, E.TooLarge(f"request body over the {limit}-byte limit"))
     except web.HTTPException as exc:
         if exc.status >= 400:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status, "HTTP_ERROR")

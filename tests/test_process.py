@@ -1,0 +1,126 @@
+"""Real daemon processes through the CLI and the HTTP API: kill -9 loses nothing committed."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.client import ApiError, Client
+from node.crypto import KeyPair
+from node.types import Transfer, sign_tx
+
+from .conftest import free_port
+
+pytestmark = pytest.mark.slow
+LICHEN = [sys.executable, "-m", "cli.main"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    proc = subprocess.run(LICHEN + list(args), capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lichen {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def devnet(tmp_path):
+    """A one-node devnet in tmp_path, stopped (by pid) however the test ends."""
+    d = tmp_path / "devnet"
+    lichen("devnet", "up", "--nodes", "1", "--dir", str(d), "--base-port", str(free_port()))
+    try:
+        yield d
+    finally:
+        lichen("devnet", "down", "--dir", str(d), check=False)
+        for n in json.loads((d / "devnet.json").read_text())["nodes"]:
+            if n.get("pid"):
+                try:
+                    os.kill(n["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def node_url(d: Path) -> str:
+    return json.loads((d / "devnet.json").read_text())["nodes"][0]["url"]
+
+
+def test_cli_demo_flows_and_reason_codes(devnet):
+    out = lichen("devnet", "demo", "--dir", str(devnet)).stdout
+    assert "KYC_MISSING" in out and "LIMIT_EXCEEDED" in out and "committed at height" in out
+    url = node_url(devnet)
+    keys = str(devnet / "keys")
+    carol = json.loads(lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json").stdout)
+    assert carol["balances"] == {"EUR": 1500} and carol["kyc"]["valid"]
+    # a rejection: non-zero exit, reason code on stderr
+    bad = lichen("tx", "transfer", "--key", f"{keys}/carol.key", "--to", f"{keys}/alice.key",
+                 "--asset", "EUR", "--amount", "99999", "--node", url, check=False)
+    assert bad.returncode != 0 and "INSUFFICIENT_FUNDS" in bad.stderr
+    ok = lichen("tx", "transfer", "--key", f"{keys}/carol.key", "--to", f"{keys}/alice.key",
+                "--asset", "EUR", "--amount", "500", "--node", url, "--json")
+    doc = json.loads(ok.stdout)
+    assert doc["status"] == "committed"
+    shown = json.loads(lichen("tx", "show", doc["hash"], "--node", url, "--json").stdout)
+    assert shown["height"] == doc["height"] and shown["tx"]["payload"]["amount"] == 500
+
+
+def test_sigkill_during_submissions_loses_no_acknowledged_commit(devnet):
+    url = node_url(devnet)
+    client = Client(url, timeout=3)
+    alice = KeyPair.load(devnet / "keys" / "alice.key")
+    bob = KeyPair.load(devnet / "keys" / "bob.key")
+    chain_id = bytes.fromhex(client.status()["chain_id"])
+    acked: dict[str, int] = {}  # tx hash -> height the node acknowledged
+    block_hashes: dict[int, str] = {}
+    stop = threading.Event()
+
+    def submit_stream() -> None:
+        nonce = 0
+        while not stop.is_set():
+            batch = [sign_tx(alice, chain_id, nonce + i, Transfer("USD", bob.address, 1, ""))
+                     for i in range(20)]
+            try:
+                client.submit_batch([t.raw for t in batch])
+                for t in batch:
+                    doc = client.tx(t.hash_hex, wait=2)
+                    if doc["status"] == "committed":
+                        acked[t.hash_hex] = doc["height"]
+                        if doc["height"] not in block_hashes:
+                            block_hashes[doc["height"]] = client.block(doc["height"])["hash"]
+            except ApiError:
+                return  # the node is gone
+            nonce += 20
+
+    worker = threading.Thread(target=submit_stream)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lichen("devnet", "kill", "node0", "--dir", str(devnet), "--signal", "KILL")
+    stop.set()
+    worker.join(15)
+    assert not worker.is_alive()
+    assert len(acked) >= 100, "the stream should have committed a good number of transfers"
+
+    lichen("devnet", "start", "node0", "--dir", str(devnet))
+    after = Client(url)
+    for tx_hash, height in acked.items():
+        doc = after.tx(tx_hash)
+        assert doc["status"] == "committed" and doc["height"] == height, tx_hash
+    for height, block_hash in block_hashes.items():
+        assert after.block(height)["hash"] == block_hash
+    status = after.status()
+    top = after.block(status["height"])
+    assert status["state_hash"] == top["state_hash"] and status["block_hash"] == top["hash"]
+    # the restarted node goes on committing from where it stopped
+    nonce = after.account(alice.address_hex)["next_nonce"]
+    t = sign_tx(alice, chain_id, nonce, Transfer("USD", bob.address, 1, ""))
+    after.submit(t.raw)
+    assert after.tx(t.hash_hex, wait=5)["status"] == "committed"
