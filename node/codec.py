@@ -13,9 +13,6 @@ import msgpack
 
 from .errors import Malformed
 
-MAX_DEPTH = 8  # our structures nest at most a few levels; deeper input is hostile
-
-
 def pack(obj: Any) -> bytes:
     """Encode with the canonical options (bin type for bytes, no floats expected)."""
     return msgpack.packb(obj, use_bin_type=True)
@@ -26,7 +23,10 @@ def sha256(data: bytes) -> bytes:
 
 
 def unpack_canonical(data: bytes, max_len: int) -> Any:
-    """Decode untrusted bytes; raise Malformed unless they are the canonical encoding."""
+    """Decode untrusted bytes; raise Malformed unless they are the canonical encoding.
+
+    Callers check every field's type (node.types), which is what keeps floats, maps and other
+    stray types out; msgpack's own limits bound length and nesting."""
     if not isinstance(data, (bytes, bytearray)):
         raise Malformed("expected bytes")
     try:
@@ -38,22 +38,6 @@ def unpack_canonical(data: bytes, max_len: int) -> Any:
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
             msgpack.StackError, UnicodeDecodeError) as exc:
         raise Malformed(f"not valid msgpack: {exc.__class__.__name__}") from None
-    check_plain(obj)
     if pack(obj) != bytes(data):
         raise Malformed("non-canonical encoding")
     return obj
-
-
-def check_plain(obj: Any, depth: int = 0) -> None:
-    """Only arrays, ints, bools, None, bytes and str, nested at most MAX_DEPTH: no floats, no maps."""
-    if depth > MAX_DEPTH:
-        raise Malformed("nested too deeply")
-    if isinstance(obj, list):
-        for item in obj:
-            check_plain(item, depth + 1)
-    elif isinstance(obj, float):
-        raise Malformed("floats are not allowed")
-    elif isinstance(obj, dict):
-        raise Malformed("maps are not allowed")
-    elif not isinstance(obj, (int, bytes, str, type(None))):
-        raise Malformed(f"unexpected type {type(obj).__name__}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from nacl.bindings import crypto_sign_open
@@ -32,8 +33,12 @@ class KeyPair:
     def address_hex(self) -> str:
         return self.address.hex()
 
+    @cached_property
+    def _signing_key(self) -> SigningKey:
+        return SigningKey(self.seed)
+
     def sign(self, message: bytes) -> bytes:
-        return SigningKey(self.seed).sign(message).signature
+        return self._signing_key.sign(message).signature
 
     def save(self, path: str | Path, name: str = "") -> None:
         """Write the key file (JSON, readable by its owner only)."""

@@ -130,7 +130,7 @@ class Node:
             return
         try:
             block = Block.decode(entry.data)
-            result = execute_block(self.state, block, self.tip, self.sigs)
+            result = execute_block(self.state, block, self.tip, self.sigs, self.mempool.ready.get)
         except (InvalidBlock, E.LedgerError) as exc:
             log.warning("skipping committed entry %d: %s", entry.index, exc)
             self.store.skip_entry(entry.index)

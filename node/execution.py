@@ -6,6 +6,7 @@ node: execution reads only the block (its timestamp, never the local clock) and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from . import errors as E
 from .codec import pack, sha256
@@ -13,7 +14,7 @@ from .crypto import KeyPair, verify
 from .merkle import merkle_root
 from .rules import Context, SignatureCache, apply_rules, bump_nonce, check_envelope
 from .state import Overlay, State
-from .types import Block, BlockHeader, Receipt, decode_tx
+from .types import Block, BlockHeader, Receipt, Transaction, decode_tx
 
 
 @dataclass(frozen=True)
@@ -67,23 +68,28 @@ def validate_block(block: Block, tip: ChainTip, state: State) -> list[bytes]:
     return tx_hashes
 
 
-def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCache) -> BlockResult:
-    """Run every transaction of a valid block against state; nothing is committed here."""
+def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCache,
+                  known: Callable[[bytes], Transaction | None] = lambda h: None) -> BlockResult:
+    """Run every transaction of a valid block against state; nothing is committed here.
+
+    `known` looks up transactions this node already decoded (its pool), so their bytes are
+    not decoded twice; a tx's hash is the hash of those bytes, so the two cannot differ."""
     tx_hashes = validate_block(block, tip, state)
     ctx = Context(timestamp=block.header.timestamp)
     view = Overlay(state)
-    receipts = [execute_tx(view, raw, h, block.header.height, i, ctx, sigs)
+    receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
                 for i, (raw, h) in enumerate(zip(block.txs, tx_hashes))]
     changes = view.changes()
     state_hash = next_state_hash(tip.state_hash, block.header.height, block.hash, changes, receipts)
     return BlockResult(block, receipts, view, changes, state_hash, tx_hashes)
 
 
-def execute_tx(view: Overlay, raw: bytes, tx_hash: bytes, height: int, index: int, ctx: Context,
-               sigs: SignatureCache) -> Receipt:
+def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: int, index: int,
+               ctx: Context, sigs: SignatureCache) -> Receipt:
     """One transaction. Envelope failures change nothing; a rule failure consumes the nonce."""
     try:
-        tx = decode_tx(raw)
+        if isinstance(tx, bytes):
+            tx = decode_tx(tx)
         check_envelope(view, tx, sigs)
     except E.LedgerError as err:
         return Receipt(tx_hash, height, index, err.code, err.message)

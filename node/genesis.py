@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +79,34 @@ class Genesis:
     attestations: tuple[GenesisAttestation, ...]
     balances: tuple[GenesisBalance, ...]
 
-    # -- lookups --------------------------------------------------------------------------
+    # -- lookups (the rules call these for every transaction: indexed once) ----------------
+    @cached_property
+    def _by_name(self) -> dict[str, Institution]:
+        return {i.name: i for i in self.institutions}
+
+    @cached_property
+    def _by_key(self) -> dict[bytes, Institution]:
+        return {i.key: i for i in self.institutions}
+
+    @cached_property
+    def _assets(self) -> dict[str, Asset]:
+        return {a.code: a for a in self.assets}
+
+    @cached_property
+    def _tiers(self) -> dict[int, Tier]:
+        return {t.tier: t for t in self.tiers}
+
     def institution(self, name: str) -> Institution | None:
-        return next((i for i in self.institutions if i.name == name), None)
+        return self._by_name.get(name)
 
     def institution_by_key(self, key: bytes) -> Institution | None:
-        return next((i for i in self.institutions if i.key == key), None)
+        return self._by_key.get(key)
 
     def asset(self, code: str) -> Asset | None:
-        return next((a for a in self.assets if a.code == code), None)
+        return self._assets.get(code)
 
     def tier(self, level: int) -> Tier | None:
-        return next((t for t in self.tiers if t.tier == level), None)
+        return self._tiers.get(level)
 
     # -- identity -------------------------------------------------------------------------
     def canonical(self) -> list:
@@ -105,7 +122,7 @@ class Genesis:
             [[b.account, b.asset, b.amount] for b in self.balances],
         ]
 
-    @property
+    @cached_property
     def chain_id(self) -> bytes:
         return sha256(pack(self.canonical()))
 

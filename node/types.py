@@ -91,14 +91,14 @@ class Payload:
     _CHECKS: ClassVar[tuple]
 
     def to_wire(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]  # type: ignore[arg-type]
+        return [getattr(self, n) for n in _FIELD_NAMES[type(self)]]
 
     @classmethod
     def from_wire(cls, items: Any) -> "Payload":
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        names = _FIELD_NAMES[cls]
         if type(items) is not list or len(items) != len(names):
             raise Malformed(f"{cls.KIND} payload must be an array of {len(names)} fields")
-        return cls(*(check(n, v) for check, n, v in zip(cls._CHECKS, names, items)))
+        return cls(*[check(n, v) for check, n, v in zip(cls._CHECKS, names, items)])
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke,
                         LicenseGrant, LicenseRevoke, Freeze, Unfreeze)
 }
+_FIELD_NAMES = {p: tuple(f.name for f in fields(p)) for p in PAYLOADS.values()}
 
 
 # ---- transactions ---------------------------------------------------------------------------
