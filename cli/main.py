@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .account import account
+from .bench import bench
 from .block import block
 from .demo import demo
 from .devnet import devnet
@@ -20,7 +21,7 @@ def lichen() -> None:
     """lichen: a permissioned ledger for licensed financial institutions."""
 
 
-for group in (account, block, devnet, keys, kyc, license, node, tx):
+for group in (account, bench, block, devnet, keys, kyc, license, node, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 

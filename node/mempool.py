@@ -20,6 +20,11 @@ from .state import Overlay, State
 from .types import Transaction
 
 
+# Time-dependent rules (attestation expiry, the rolling limit window) can turn a pending tx
+# invalid without any tx touching it: re-check everything at least this often in block time.
+RECHECK_EVERY_MS = 1000
+
+
 @dataclass(frozen=True)
 class PoolLimits:
     max_txs: int = 50_000
@@ -53,6 +58,7 @@ class Mempool:
         self.nbytes = 0
         self.view = Overlay(state)
         self.last_block_time = state.genesis.genesis_time
+        self.last_recheck_time = self.last_block_time
 
     def __len__(self) -> int:
         return len(self.ready) + sum(len(s.future) for s in self.senders.values())
@@ -148,7 +154,8 @@ class Mempool:
         """
         self.last_block_time = max(self.last_block_time, timestamp)
         head = list(islice(self.ready.keys(), len(tx_hashes)))
-        if all_ok and head == tx_hashes:
+        time_moved = timestamp - self.last_recheck_time >= RECHECK_EVERY_MS
+        if all_ok and head == tx_hashes and not time_moved:
             for h in tx_hashes:
                 self._remove_ready(h)
             if not self.ready:
@@ -158,6 +165,7 @@ class Mempool:
 
     def recheck(self, committed: set[bytes] = frozenset()) -> list[Dropped]:
         """Rebuild the speculative view from committed state, dropping what no longer passes."""
+        self.last_recheck_time = self.last_block_time
         pending = [tx for h, tx in self.ready.items() if h not in committed]
         held = [tx for s in self.senders.values() for tx in s.future.values()]
         self.ready.clear()

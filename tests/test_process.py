@@ -124,3 +124,13 @@ def test_sigkill_during_submissions_loses_no_acknowledged_commit(devnet):
     t = sign_tx(alice, chain_id, nonce, Transfer("USD", bob.address, 1, ""))
     after.submit(t.raw)
     assert after.tx(t.hash_hex, wait=5)["status"] == "committed"
+
+
+def test_bench_reports_commits_and_latency(devnet):
+    out = lichen("bench", "--dir", str(devnet), "--accounts", "20", "--duration", "2",
+                 "--rate", "300", "--json").stdout
+    report = json.loads(out)
+    assert report["rejected"] == {}
+    assert report["committed"] == report["submitted"] > 0
+    assert report["committed_per_s"] > 0
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
