@@ -197,16 +197,16 @@ def collect_status(net: Devnet, doc: dict) -> list[dict]:
 
 
 def print_status(rows: list[dict]) -> None:
-    t = Table("node", "inst", "pid", "alive", "role", "term", "height", "block hash", "state hash", "mempool",
+    t = Table("node", "pid", "alive", "role", "term", "height", "block", "state", "pool",
               title="devnet", title_justify="left")
     for r in rows:
         alive = "[green]yes[/]" if r["alive"] else "[red]no[/]"
         if r["serving"]:
-            t.add_row(r["name"], r["institution"], str(r["pid"]), alive, r["role"], str(r["term"]),
-                      str(r["height"]), short(r["block_hash"], 12), short(r["state_hash"], 12),
+            t.add_row(r["name"], str(r["pid"]), alive, r["role"], str(r["term"]),
+                      str(r["height"]), short(r["block_hash"], 8), short(r["state_hash"], 8),
                       str(r["mempool_size"]))
         else:
-            t.add_row(r["name"], r["institution"], str(r["pid"]), alive, "[red]down[/]", "-", "-", "-", "-", "-")
+            t.add_row(r["name"], str(r["pid"]), alive, "[red]down[/]", "-", "-", "-", "-", "-")
     console.print(t)
 
 

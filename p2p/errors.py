@@ -1,0 +1,55 @@
+"""Every error the p2p layer raises, in one place, so callers and tests can name the exact type."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class P2PError(Exception):
+    """Base of all p2p errors."""
+
+
+class FrameError(P2PError, ValueError):
+    """Bytes from the wire are not a well-formed frame (or a frame cannot be encoded)."""
+
+
+class FrameTooLarge(FrameError):
+    """A frame exceeds the configured size limit."""
+
+
+class Refusal(str, Enum):
+    """Why a handshake was refused. Stable upper-case codes, as in DESIGN.md section 3."""
+
+    WRONG_CHAIN = "WRONG_CHAIN"  # the peer belongs to another network (different genesis)
+    WRONG_VERSION = "WRONG_VERSION"  # the peer speaks another p2p protocol version
+    NOT_LICENSED = "NOT_LICENSED"  # the peer's node key is not in the licensed set
+    BAD_SIGNATURE = "BAD_SIGNATURE"  # AUTH does not prove the key over *our* fresh challenge
+    SELF_CONNECTION = "SELF_CONNECTION"  # we reached ourselves (own address in the peer table)
+    UNEXPECTED_PEER = "UNEXPECTED_PEER"  # we dialed one node id and another one answered
+    PROTOCOL_VIOLATION = "PROTOCOL_VIOLATION"  # frames out of order or of the wrong kind
+    TIMEOUT = "TIMEOUT"  # the handshake did not finish in time
+
+
+class HandshakeRefused(P2PError):
+    """The peer failed the handshake; `reason` says which rule it broke."""
+
+    def __init__(self, reason: Refusal, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class TransportClosed(P2PError, ConnectionError):
+    """The connection is gone; no more frames can be sent or received on it."""
+
+
+class DialFailed(P2PError, ConnectionError):
+    """A peer address could not be reached."""
+
+
+class FaultFilterDisabled(P2PError, RuntimeError):
+    """Fault injection was requested on a node not started in devnet mode."""
+
+
+class RequestFailed(P2PError):
+    """A REQUEST got no usable RESPONSE: peer not connected, disconnected, timed out, or errored."""
