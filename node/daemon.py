@@ -197,10 +197,12 @@ class Node:
             tx = decode_tx(raw)
             if self.store.receipt(tx.hash) is not None:
                 raise E.Duplicate("transaction is already committed")
-            self.mempool.add(tx)
+            dropped = self.mempool.add(tx)
         except E.LedgerError as err:
             self.metrics.rejected.labels(err.code).inc()
             raise
+        for d in dropped:
+            self._note_dropped(d)
         self._dropped.pop(tx.hash, None)
         self.metrics.mempool.set(len(self.mempool))
         return tx

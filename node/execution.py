@@ -63,6 +63,8 @@ def validate_block(block: Block, tip: ChainTip, state: State) -> list[bytes]:
     if not verify(h.proposer, h.hash, block.signature):
         raise InvalidBlock(f"block {h.height} proposer signature does not verify")
     tx_hashes = [sha256(raw) for raw in block.txs]
+    if len(set(tx_hashes)) != len(tx_hashes):
+        raise InvalidBlock(f"block {h.height} holds a transaction twice")
     if merkle_root(tx_hashes) != h.tx_root:
         raise InvalidBlock(f"block {h.height} Merkle root does not match its transactions")
     return tx_hashes

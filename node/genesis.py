@@ -14,6 +14,7 @@ from typing import Any
 
 from .codec import pack, sha256
 from .crypto import parse_address
+from .errors import LedgerError
 from .types import ROLES, _asset, _institution, _jurisdiction
 
 
@@ -140,6 +141,8 @@ class Genesis:
             g = _parse(doc)
         except GenesisError:
             raise
+        except LedgerError as exc:  # a field validator from node.types
+            raise GenesisError(f"genesis: {exc.message}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None
         _check_references(g)

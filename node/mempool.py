@@ -72,8 +72,10 @@ class Mempool:
         return Context(max(int(self.clock() * 1000), self.last_block_time))
 
     # -- admission --------------------------------------------------------------------------
-    def add(self, tx: Transaction) -> None:
-        """Admit tx or raise the LedgerError that says why not. Nothing changes on a raise."""
+    def add(self, tx: Transaction) -> list[Dropped]:
+        """Admit tx or raise the LedgerError that says why not. Nothing changes on a raise.
+
+        Returns the held txs that failed when tx filled their nonce gap."""
         if tx.hash in self.ready:
             raise E.Duplicate("transaction is already pending")
         sender = self.senders.get(tx.sender) or _Sender()
@@ -81,10 +83,10 @@ class Mempool:
         expected = self.view.account(tx.sender).nonce
         if tx.nonce > expected:
             self.hold_future(tx, sender, expected)
-        else:
-            admit(self.view, tx, self.context(), self.sigs)
-            self._append_ready(tx, sender)
-            self._promote(tx.sender)
+            return []
+        admit(self.view, tx, self.context(), self.sigs)
+        self._append_ready(tx, sender)
+        return self._promote(tx.sender)
 
     def check_room(self, tx: Transaction, sender: _Sender) -> None:
         if len(self) >= self.limits.max_txs or self.nbytes + len(tx.raw) > self.limits.max_bytes:
@@ -184,10 +186,13 @@ class Mempool:
             self._append_ready(tx, sender)
         for tx in held:
             sender = self.senders.get(tx.sender) or _Sender()
-            if tx.nonce >= self.view.account(tx.sender).nonce and tx.nonce not in sender.future:
-                sender.future[tx.nonce] = tx
-                self.senders[tx.sender] = sender
-                self.nbytes += len(tx.raw)
+            expected = self.view.account(tx.sender).nonce
+            if tx.nonce < expected:
+                dropped.append(Dropped(tx, E.BadNonce(f"nonce {tx.nonce} was used by another transaction")))
+                continue
+            sender.future[tx.nonce] = tx
+            self.senders[tx.sender] = sender
+            self.nbytes += len(tx.raw)
         for address in list(self.senders):
             dropped += self._promote(address)
         return dropped

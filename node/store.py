@@ -101,7 +101,8 @@ class Store:
             wb.put(BLOCK + _u64(h.height), b.encode())
             wb.put(BLOCK_HASH + b.hash, _u64(h.height))
             for r in result.receipts:
-                wb.put(TX + r.tx_hash, pack(r.to_wire()))
+                if r.ok or not self.db.get(TX + r.tx_hash):  # a replay never overwrites a receipt
+                    wb.put(TX + r.tx_hash, pack(r.to_wire()))
             for k, v in result.changes:
                 wb.put(STATE + k, v)
             wb.put(COMMIT + _u64(h.height), pack([result.state_hash, raft_index]))

@@ -21,9 +21,9 @@ MAX_MEMO_BYTES = 256
 MAX_AMOUNT = 2**63 - 1
 HASH_LEN = 32
 ROLES = ("validator", "kyc_issuer", "asset_issuer", "observer")
-_ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
-_JURISDICTION = re.compile(r"^[A-Z]{2}$")
-_INSTITUTION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ASSET_CODE = re.compile(r"[A-Z][A-Z0-9]{1,11}")
+_JURISDICTION = re.compile(r"[A-Z]{2}")
+_INSTITUTION = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 # ---- field validators: each raises Malformed with the field's name --------------------------
@@ -55,7 +55,7 @@ def _hash(name: str, v: Any) -> bytes:
 def _str(name: str, v: Any, pattern: re.Pattern | None = None, max_bytes: int = 64) -> str:
     if type(v) is not str or len(v.encode()) > max_bytes:
         raise Malformed(f"{name} must be a string of at most {max_bytes} bytes")
-    if pattern is not None and not pattern.match(v):
+    if pattern is not None and not pattern.fullmatch(v):
         raise Malformed(f"{name} {v!r} is not of the form {pattern.pattern}")
     return v
 

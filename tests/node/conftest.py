@@ -1,0 +1,59 @@
+"""Fixtures for the ledger unit tests; the world they describe is in support.py."""
+from __future__ import annotations
+
+import pytest
+
+from node.crypto import KeyPair
+from node.genesis import Genesis
+from node.rules import SignatureCache
+from node.state import State
+from node.types import Payload, sign_tx
+
+from .support import NAMES, Chain, Keys, Ledger, genesis_doc, key_for
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    return Keys(*(key_for(n) for n in NAMES))
+
+
+@pytest.fixture(scope="session")
+def genesis(keys) -> Genesis:
+    return Genesis.from_json(genesis_doc(keys))
+
+
+@pytest.fixture(scope="session")
+def other_genesis(keys) -> Genesis:
+    doc = genesis_doc(keys)
+    doc["chain_name"] = "another-chain"
+    return Genesis.from_json(doc)
+
+
+@pytest.fixture
+def state(genesis) -> State:
+    return State.from_genesis(genesis)
+
+
+@pytest.fixture
+def ledger(genesis) -> Ledger:
+    return Ledger(genesis)
+
+
+@pytest.fixture
+def make_chain(genesis, keys):
+    def make(sigs: SignatureCache | None = None) -> Chain:
+        return Chain(genesis, keys.bank_a, sigs)
+    return make
+
+
+@pytest.fixture
+def chain(make_chain) -> Chain:
+    return make_chain()
+
+
+@pytest.fixture
+def signer(genesis):
+    """sign(key, payload, nonce) for this chain."""
+    def sign(key: KeyPair, payload: Payload, nonce: int, chain_id: bytes | None = None):
+        return sign_tx(key, chain_id or genesis.chain_id, nonce, payload)
+    return sign
