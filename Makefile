@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 devnet: $(STAMP)
-	$(BIN)/lichen devnet up --nodes 1
+	$(BIN)/lichen devnet up --nodes 3
 	$(BIN)/lichen devnet demo
 
 devnet-down: $(STAMP)

@@ -26,9 +26,11 @@ class Client:
     def get(self, path: str, timeout: float | None = None) -> dict:
         return self._call(urllib.request.Request(self.url + path), timeout)
 
-    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
+    def post(self, path: str, body: dict, timeout: float | None = None,
+             headers: dict | None = None) -> dict:
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+                                     headers={"Content-Type": "application/json", **(headers or {})},
+                                     method="POST")
         return self._call(req, timeout)
 
     def _call(self, req: urllib.request.Request, timeout: float | None) -> dict:

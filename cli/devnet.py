@@ -106,7 +106,7 @@ def devnet() -> None:
 
 
 @devnet.command("up")
-@click.option("--nodes", default=1, show_default=True, type=click.IntRange(1, 7))
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 7))
 @click.option("--observers", default=0, show_default=True, type=click.IntRange(0, 3),
               help="How many of the nodes are observers (non-voting).")
 @click.option("--base-port", default=7100, show_default=True, type=click.IntRange(1024, 65000))
@@ -120,8 +120,6 @@ def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
         raise click.ClickException(f"a devnet is already running in {dir_}; `lichen devnet down --dir {dir_}` first")
     if observers >= nodes:
         raise click.ClickException("at least one node must be a validator")
-    if nodes > 1:
-        raise click.ClickException("multi-node devnets need the Raft consensus, which is not built yet; use --nodes 1")
     taken = [p for p in range(base_port, base_port + nodes) if not port_free("127.0.0.1", p)]
     if taken:
         raise click.ClickException(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
@@ -159,6 +157,7 @@ def create_files(net: Devnet, nodes: int, observers: int, base_port: int) -> dic
                             admin_token=token)
         config.save(folder / "config.json")
         doc["nodes"].append({"name": name, "institution": f"inst{i}", "url": urls[i],
+                             "node_id": keys[f"inst{i}"].address_hex,
                              "config": str((folder / "config.json").resolve()), "pid": None})
     return doc
 
@@ -299,3 +298,61 @@ def start(name, timeout, dir_) -> None:
         except ApiError:
             time.sleep(0.2)
     raise click.ClickException(f"{name} did not start serving within {timeout:.0f}s")
+
+
+# ---- faults (devnet mode only: each node's admin endpoint, with the devnet's token) ----------
+
+def admin(net: Devnet, n: dict, body: dict) -> dict:
+    token = (net.dir / "admin.token").read_text().strip()
+    req = Client(n["url"], timeout=3)
+    try:
+        return req.post("/v1/admin/faults", body, headers={"Authorization": f"Bearer {token}"})
+    except ApiError as err:
+        raise click.ClickException(f"{n['name']}: {err}")
+
+
+def running(net: Devnet, doc: dict) -> list[dict]:
+    return [n for n in doc["nodes"] if net.alive(n)]
+
+
+@devnet.command("partition")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--from", "from_", multiple=True, help="Cut only from these nodes (default: from all others).")
+@dir_option
+def partition(names, from_, dir_) -> None:
+    """Cut NAMES off from the rest (or from --from nodes), in both directions."""
+    net = Devnet(dir_)
+    doc = net.load()
+    cut = [net.node(doc, name) for name in names]
+    others = [net.node(doc, name) for name in from_] if from_ else \
+        [n for n in doc["nodes"] if n["name"] not in names]
+    for n in cut:
+        if net.alive(n):
+            admin(net, n, {"partition": [o["node_id"] for o in others]})
+    for o in others:
+        if net.alive(o):
+            admin(net, o, {"partition": [n["node_id"] for n in cut]})
+    console.print(f"cut {', '.join(names)} off from {', '.join(o['name'] for o in others)}")
+
+
+@devnet.command("lossy")
+@click.argument("name")
+@click.option("--drop", required=True, type=click.FloatRange(0, 1), help="Fraction of frames to drop.")
+@dir_option
+def lossy(name, drop, dir_) -> None:
+    """Make NAME drop a fraction of the frames it sends and receives."""
+    net = Devnet(dir_)
+    doc = net.load()
+    admin(net, net.node(doc, name), {"lossy": {"peers": None, "fraction": drop}})
+    console.print(f"{name} now drops {drop:.0%} of its peer frames")
+
+
+@devnet.command("heal")
+@dir_option
+def heal(dir_) -> None:
+    """Remove every partition and lossy link."""
+    net = Devnet(dir_)
+    doc = net.load()
+    for n in running(net, doc):
+        admin(net, n, {"heal": True})
+    console.print("healed: every link is whole again")

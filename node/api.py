@@ -4,6 +4,7 @@ Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 
@@ -19,6 +20,7 @@ from .types import Block, Transaction, decode_tx
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
 NODE = web.AppKey("node", Node)
+AdminRefused = E._error("AdminRefused", "UNAUTHORIZED", "Admin call without the devnet token.", 401)
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -97,6 +99,8 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/accounts/{address}", get_account)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if node.config.devnet:  # fault injection exists only on devnet nodes
+        app.router.add_post("/v1/admin/faults", post_faults)
     return app
 
 
@@ -291,3 +295,41 @@ async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
     node.metrics.mempool.set(len(node.mempool))
     return web.Response(body=node.metrics.render(), content_type="text/plain")
+
+
+# ---- devnet administration ----------------------------------------------------------------------
+
+def check_admin_token(request: web.Request) -> None:
+    token = request.app[NODE].config.admin_token
+    given = request.headers.get("Authorization", "")
+    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise AdminRefused("the admin endpoint needs the devnet's token (Authorization: Bearer ...)")
+
+
+async def post_faults(request: web.Request) -> web.Response:
+    """{"partition": [node ids]} | {"lossy": {"peers": [ids] | null, "fraction": f}} | {"heal": true}"""
+    check_admin_token(request)
+    node = request.app[NODE]
+    try:
+        doc = await request.json()
+    except ValueError:
+        raise E.Malformed("body is not valid JSON") from None
+    faults = node.p2p.faults
+    if not isinstance(doc, dict):
+        raise E.Malformed("expected a JSON object")
+    if doc.get("heal"):
+        faults.heal()
+    elif isinstance(doc.get("partition"), list):
+        faults.partition([str(p) for p in doc["partition"]])
+    elif isinstance(doc.get("lossy"), dict):
+        lossy = doc["lossy"]
+        fraction = lossy.get("fraction")
+        if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+            raise E.Malformed("lossy.fraction is a number from 0 to 1")
+        faults.lossy(lossy.get("peers"), float(fraction))
+    else:
+        raise E.Malformed('expected "partition", "lossy" or "heal"')
+    log.warning("devnet faults now %s", faults.state())
+    st = faults.state()
+    return reply(request, {"ok": True, "partitioned": sorted(st.partitioned), "loss": st.loss,
+                           "loss_all": st.loss_all})

@@ -1,21 +1,27 @@
-"""The node daemon: consensus, store, pool and HTTP API wired together on one asyncio loop.
+"""The node daemon: consensus, peers, store, pool and HTTP API wired together on one asyncio loop.
 
-The loop that handles consensus output is in one place (`_drain_ready`) and always runs in
-this order: persist hard state and new entries in one synced batch, send messages, execute
-committed blocks (one atomic batch each), advance.
+Everything that touches the Raft core happens in `_drain_ready`, synchronously, in this order:
+persist hard state and new entries in one synced LevelDB batch, send messages, execute committed
+blocks (one atomic batch each), advance. Because no await separates those steps, nothing else
+can call into the core between ready() and advance(). Ticks, peer messages and proposals only
+feed the core and kick the loop, so many of them share one synced write (group commit).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import time
 from dataclasses import dataclass
 
-import msgpack
 from aiohttp import web
 
+from consensus import (Config as RaftConfig, Entry, EntryType, HardState, MemoryStorage, Message,
+                       NotLeader, ProposalDropped, Raft, Ready, Role)
+from p2p import P2PConfig, PeerManager, RequestFailed
+
 from . import errors as E
-from .codec import pack
 from .config import NodeConfig
 from .crypto import KeyPair
 from .execution import BlockResult, ChainTip, InvalidBlock, build_block, execute_block
@@ -23,11 +29,14 @@ from .genesis import Genesis
 from .mempool import Dropped, Mempool, PoolLimits
 from .metrics import Metrics
 from .rules import SignatureCache
-from .solo import Entry, SoloCore
 from .store import Store
 from .types import Block, Receipt, Transaction, decode_tx
 
 log = logging.getLogger("lichen.node")
+
+LOG_TAIL = 256  # applied entries kept in the Raft log so briefly lagging peers catch up by append
+CATCH_UP_BATCH = 64  # blocks per fetch when catching up beyond the log
+PEER_ROLES = ("validator", "observer")
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class TxStatus:
 
 class Node:
     def __init__(self, config: NodeConfig, genesis: Genesis | None = None,
-                 key: KeyPair | None = None):
+                 key: KeyPair | None = None, dialer=None):
         self.config = config
         self.genesis = genesis or Genesis.load(config.genesis)
         self.key = key or KeyPair.load(config.key_file)
@@ -55,52 +64,100 @@ class Node:
         self.mempool = Mempool(self.state, self.sigs, PoolLimits(
             config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender))
         self.mempool.last_block_time = self.tip.timestamp
-        self.core = SoloCore(self.id, self.store.hard_state(), self._last_log_index(),
-                             self.store.applied_index(), self._read_entries)
+        seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
+        self.log_storage = self._raft_storage()
+        self.raft = Raft(self._raft_config(seed), self.log_storage)
+        self.p2p = PeerManager(
+            signing_seed=self.key.seed, chain_id=self.genesis.chain_id, peers=self._peer_table(),
+            is_licensed=self._is_licensed_peer, on_raft=self._on_raft, on_txs=self._on_peer_txs,
+            on_request=self._on_peer_request, raft_sender_of=_raft_sender, dialer=dialer,
+            devnet=config.devnet, seed=seed, config=P2PConfig(max_frame_size=4 * 1024 * 1024))
         self._proposed: set[bytes] = set()  # tx hashes in proposed, not yet executed blocks
         self._proposal_tip = self.tip
         self._inflight = 0
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
         self._dropped: dict[bytes, E.LedgerError] = {}  # recent drops, for status queries
         self._kick = asyncio.Event()
+        self._catching_up: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
-        self.started_at = time.time()
+        self._last_cut = time.monotonic()
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    # -- set-up -----------------------------------------------------------------------------------
+    def _members(self, role: str) -> list[str]:
+        return sorted(i.key.hex() for i in self.genesis.institutions
+                      if role in self.state.roles(i.name))
+
+    def _raft_config(self, seed: int) -> RaftConfig:
+        ticks_per_s = 1000 / self.config.tick_ms
+        return RaftConfig(
+            id=self.id, voters=self._members("validator"),
+            learners=[m for m in self._members("observer") if m not in self._members("validator")],
+            election_tick=max(2, round(ticks_per_s)), heartbeat_tick=1, rng=random.Random(seed),
+            max_inflight=64, max_entries_per_msg=16, max_bytes_per_msg=1024 * 1024,
+            applied=self.store.applied_index())
+
+    def _raft_storage(self) -> MemoryStorage:
+        """The Raft log as persisted: hard state, compaction point, the entries after it."""
+        hard = self.store.hard_state()
+        storage = MemoryStorage(HardState.from_wire(hard) if hard else HardState())
+        index, term = self.store.raft_compacted()
+        if index:
+            storage.apply_snapshot(index, term)
+        storage.append([Entry.from_wire(_unpack(raw)) for _, raw in self.store.raft_entries(index + 1)])
+        return storage
+
+    def _peer_table(self) -> dict[str, str]:
+        return {i.key.hex(): i.address for i in self.genesis.institutions
+                if i.address and i.key != self.key.address}
+
+    def _is_licensed_peer(self, key: bytes) -> bool:
+        inst = self.genesis.institution_by_key(key)
+        return inst is not None and any(r in self.state.roles(inst.name) for r in PEER_ROLES)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         from .api import build_app
-        self._runner = web.AppRunner(build_app(self), access_log=None)
+        app = build_app(self)
+        self.p2p.mount(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        self._drain_ready()  # replay committed entries not yet applied before the crash
+        await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+        await self.p2p.start()
+        if self.raft.conf_state.voters == {self.id}:
+            self.raft.campaign()  # alone: no one to wait for
+        self._drain_ready()  # replays committed entries not applied before a crash
         self._tasks = [asyncio.create_task(self._ready_loop(), name="ready"),
+                       asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self._producer_loop(), name="producer")]
         log.info("%s serving on http://%s at height %d", self.config.name, self.config.listen,
                  self.tip.height)
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        for t in self._tasks + ([self._catching_up] if self._catching_up else []):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.p2p.close()
         if self._runner is not None:
             await self._runner.cleanup()
         self.store.close()
 
-    # -- consensus seam -------------------------------------------------------------------------
-    def _last_log_index(self) -> int:
-        entries = self.store.raft_entries()
-        return entries[-1][0] if entries else self.store.applied_index()
+    # -- feeding the core ---------------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        interval = self.config.tick_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self.raft.tick()
+            self._kick.set()
 
-    def _read_entries(self, lo: int, hi: int) -> list[Entry]:
-        out = []
-        for index, data in self.store.raft_entries(lo):
-            if index >= hi:
-                break
-            term, payload = msgpack.unpackb(data)
-            out.append(Entry(index, term, payload))
-        return out
+    def _on_raft(self, peer_id: str, payload: list) -> None:
+        try:
+            msg = Message.from_wire(payload)
+        except ValueError as exc:
+            log.warning("dropping a malformed Raft message from %s: %s", peer_id[:12], exc)
+            return
+        self.raft.step(msg)
+        self._kick.set()
 
     async def _ready_loop(self) -> None:
         while True:
@@ -109,38 +166,73 @@ class Node:
             try:
                 self._drain_ready()
             except Exception:
-                log.exception("consensus loop failed; stopping the node to protect its data")
-                raise
+                log.critical("consensus loop failed; stopping the node to protect its data",
+                             exc_info=True)
+                os._exit(70)  # a node that cannot persist or apply must not keep answering
 
     def _drain_ready(self) -> None:
-        while self.core.has_ready():
-            rd = self.core.ready()
-            self.store.save_raft(rd.hard_state, [(e.index, pack([e.term, e.data])) for e in rd.entries])
-            self.metrics.fsyncs.inc()
-            # (messages go out here once peers exist)
+        while self.raft.has_ready():
+            rd = self.raft.ready()
+            self._persist(rd)
+            for m in rd.messages:
+                self.p2p.send_raft(m.to, m.to_wire())
             for entry in rd.committed_entries:
                 self._apply_entry(entry)
-            self.core.advance(rd)
+            if rd.snapshot is not None:
+                self._start_catch_up(rd.snapshot)
+            self.raft.advance(rd)
+            if rd.soft_state is not None:
+                self._role_changed(rd.soft_state.role)
             if rd.committed_entries:
-                self.store.compact_raft_log(rd.committed_entries[-1].index)
+                self._compact_log()
 
+    def _persist(self, rd: Ready) -> None:
+        if not rd.entries and rd.hard_state is None:
+            return
+        self.store.save_raft(rd.hard_state.to_wire() if rd.hard_state else None,
+                             [(e.index, _pack(e.to_wire())) for e in rd.entries],
+                             sync=rd.must_sync)
+        self.log_storage.append(rd.entries)
+        if rd.hard_state is not None:
+            self.log_storage.set_hard_state(rd.hard_state)
+        if rd.must_sync:
+            self.metrics.fsyncs.inc()
+
+    def _compact_log(self) -> None:
+        """Keep only LOG_TAIL applied entries: older blocks live in the block store."""
+        upto = self.store.applied_index() - LOG_TAIL
+        if upto > self.log_storage.snapshot_meta()[0] + LOG_TAIL:
+            term = self.log_storage.term(upto)
+            self.store.compact_raft_log(upto, term)
+            self.log_storage.compact(upto)
+
+    def _role_changed(self, role: Role) -> None:
+        log.info("%s is now %s (term %d, leader %s)", self.config.name, self.role,
+                 self.raft.term, (self.raft.leader_id or "-")[:12])
+        self.metrics.term.set(self.raft.term)
+        self._proposed.clear()  # what we proposed as leader may be lost: offer it again
+        self._proposal_tip = self.tip
+        self._inflight = 0
+
+    # -- applying committed entries -------------------------------------------------------------------
     def _apply_entry(self, entry: Entry) -> None:
-        if not entry.data:
+        if entry.type != EntryType.NORMAL or not entry.data:
             self.store.skip_entry(entry.index)
             return
         try:
             block = Block.decode(entry.data)
             result = execute_block(self.state, block, self.tip, self.sigs, self.mempool.ready.get)
         except (InvalidBlock, E.LedgerError) as exc:
-            log.warning("skipping committed entry %d: %s", entry.index, exc)
+            # Every node sees the same committed entry and skips it alike (e.g. a block an old
+            # leader proposed on a tip that a newer leader's block replaced).
+            log.info("skipping committed entry %d: %s", entry.index, exc)
             self.store.skip_entry(entry.index)
-            self._inflight = max(0, self._inflight - 1)
             return
-        self.tip = self.store.write_block(result, entry.index)
-        result.overlay.commit()
-        self._after_block(result)
+        self._commit_block(result, entry.index)
 
-    def _after_block(self, result: BlockResult) -> None:
+    def _commit_block(self, result: BlockResult, raft_index: int) -> None:
+        self.tip = self.store.write_block(result, raft_index)
+        result.overlay.commit()
         self._inflight = max(0, self._inflight - 1)
         if self._proposal_tip.height < self.tip.height:
             self._proposal_tip = self.tip
@@ -167,31 +259,81 @@ class Node:
         self._dropped[d.tx.hash] = d.error
         self._resolve(d.tx.hash, TxStatus("failed", None, d.error.code, d.error.message))
 
-    # -- block production -----------------------------------------------------------------------
+    # -- catching up beyond the log: fetch blocks from a peer's block store ---------------------------
+    def _start_catch_up(self, request) -> None:
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(request.index, request.term,
+                                                                   request.leader))
+
+    async def _catch_up(self, index: int, term: int, peer: str) -> None:
+        log.info("%s catching up to log index %d from %s", self.config.name, index, peer[:12])
+        try:
+            while self.store.applied_index() < index:
+                batch = await self.p2p.request(peer, ["blocks", self.tip.height + 1, CATCH_UP_BATCH])
+                if not self._apply_fetched(batch, index):
+                    break
+        except (RequestFailed, ValueError, TypeError, E.LedgerError, InvalidBlock) as exc:
+            log.warning("catch-up from %s failed: %s", peer[:12], exc)
+            self.raft.snapshot_failed()
+            self._kick.set()
+            return
+        if self.store.applied_index() < index:
+            self.store.skip_entry(index)  # the entries after the last block were no-ops
+        self.store.reset_raft_log(index, term)
+        self.log_storage.apply_snapshot(index, term)
+        self.raft.snapshot_installed(index, term)
+        log.info("%s caught up to height %d", self.config.name, self.tip.height)
+        self._kick.set()
+
+    def _apply_fetched(self, batch: list, upto: int) -> bool:
+        """Execute fetched blocks (verifying each); False when there is nothing more to take."""
+        took = False
+        for raw, raft_index in batch:
+            if raft_index > upto:
+                return False
+            result = execute_block(self.state, Block.decode(raw), self.tip, self.sigs)
+            self._commit_block(result, raft_index)
+            took = True
+        return took
+
+    async def _on_peer_request(self, peer_id: str, payload):
+        if (type(payload) is list and len(payload) == 3 and payload[0] == "blocks"
+                and type(payload[1]) is int and type(payload[2]) is int):
+            return self.store.blocks_from(payload[1], min(payload[2], CATCH_UP_BATCH), 2 * 1024 * 1024)
+        raise ValueError("unknown request")
+
+    # -- block production -------------------------------------------------------------------------------
     async def _producer_loop(self) -> None:
         interval = self.config.block_interval_ms / 1000
         while True:
-            await asyncio.sleep(interval)
-            self.produce_block()
+            await asyncio.sleep(interval / 2)
+            if self.produce_block() is not None:
+                self._drain_ready()
 
     def produce_block(self) -> Block | None:
-        """Leader only: cut a block from the pool if there is anything to include."""
-        if self.core.role != "leader" or self._inflight >= self.config.max_inflight_blocks:
+        """Leader only: cut a block from the pool when it is full or the interval has passed."""
+        if self.raft.role != Role.LEADER or self._inflight >= self.config.max_inflight_blocks:
             return None
+        if self._inflight == 0 and self.store.applied_index() < self.raft.status().last_index:
+            return None  # a new leader first applies what its log holds (its no-op included)
         txs = self.mempool.take(self.config.block_max_txs, self.config.block_max_bytes, self._proposed)
-        if not txs:
+        due = (time.monotonic() - self._last_cut) * 1000 >= self.config.block_interval_ms
+        if not txs or (len(txs) < self.config.block_max_txs and not due):
             return None
         block = build_block(self._proposal_tip, [t.raw for t in txs], [t.hash for t in txs],
-                            int(time.time() * 1000), self.key, self.core.term)
-        self.core.propose(block.encode())
+                            int(time.time() * 1000), self.key, self.raft.term)
+        try:
+            self.raft.propose(block.encode())
+        except (NotLeader, ProposalDropped):
+            return None
+        self._last_cut = time.monotonic()
         self._proposed.update(t.hash for t in txs)
         self._proposal_tip = ChainTip(block.header.height, block.hash, block.header.timestamp, b"")
         self._inflight += 1
-        self._kick.set()
         return block
 
-    # -- submissions and queries ---------------------------------------------------------------
-    def submit(self, raw: bytes) -> Transaction:
+    # -- submissions and queries -------------------------------------------------------------------------
+    def submit(self, raw: bytes, gossip: bool = True) -> Transaction:
         """Admit one encoded transaction to the pool, or raise the LedgerError saying why not."""
         try:
             tx = decode_tx(raw)
@@ -204,8 +346,19 @@ class Node:
         for d in dropped:
             self._note_dropped(d)
         self._dropped.pop(tx.hash, None)
-        self.metrics.mempool.set(len(self.mempool))
+        if gossip:
+            self.p2p.broadcast_txs([tx.raw])
         return tx
+
+    def _on_peer_txs(self, peer_id: str, raws: list[bytes]) -> list[bool]:
+        verdicts = []
+        for raw in raws:
+            try:
+                self.submit(raw, gossip=False)  # p2p forwards the admitted ones itself
+                verdicts.append(True)
+            except E.LedgerError:
+                verdicts.append(False)
+        return verdicts
 
     def tx_status(self, tx_hash: bytes) -> TxStatus:
         r = self.store.receipt(tx_hash)
@@ -242,23 +395,45 @@ class Node:
             if not fut.done():
                 fut.set_result(status)
 
+    @property
+    def role(self) -> str:
+        if self.id not in self.raft.conf_state.voters:
+            return "observer"
+        return {Role.LEADER: "leader", Role.FOLLOWER: "follower"}.get(self.raft.role, "candidate")
+
     def status(self) -> dict:
         return {
             "node_id": self.id,
             "name": self.config.name,
             "institution": self.institution.name if self.institution else None,
-            "role": self.core.role,
-            "term": self.core.term,
-            "leader_id": self.core.leader_id,
-            "commit_index": self.core.commit,
+            "role": self.role,
+            "term": self.raft.term,
+            "leader_id": self.raft.leader_id,
+            "commit_index": self.raft.status().commit,
+            "applied_index": self.store.applied_index(),
             "height": self.tip.height,
             "block_hash": self.tip.block_hash.hex(),
             "state_hash": self.tip.state_hash.hex(),
             "timestamp": self.tip.timestamp,
             "mempool_size": len(self.mempool),
-            "peers": [],
+            "peers": sorted(self.p2p.connected_peers()),
             "chain_id": self.genesis.chain_id.hex(),
         }
+
+
+def _pack(obj) -> bytes:
+    from .codec import pack
+    return pack(obj)
+
+
+def _unpack(raw: bytes):
+    import msgpack
+    return msgpack.unpackb(raw, raw=False)
+
+
+def _raft_sender(payload: list) -> str | None:
+    """The sender a Raft message claims (field 1 of its wire form), for p2p's forgery check."""
+    return payload[1] if len(payload) > 1 and isinstance(payload[1], str) else None
 
 
 async def run_node(config: NodeConfig) -> None:

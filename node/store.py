@@ -26,6 +26,7 @@ from .types import Receipt
 
 BLOCK, BLOCK_HASH, TX, COMMIT, STATE, RAFT_LOG, META = b"B", b"H", b"T", b"C", b"S", b"L", b"m"
 _TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"
+_COMPACTED = META + b"raft_compacted"  # [index, term] of the last entry dropped from the log
 _RAFT_END = RAFT_LOG + b"\xff" * 9  # past every log key
 
 
@@ -156,8 +157,34 @@ class Store:
         return [(struct.unpack(">Q", k[1:])[0], v)
                 for k, v in self.db.iterator(start=RAFT_LOG + _u64(lo), stop=_RAFT_END)]
 
-    def compact_raft_log(self, upto: int) -> None:
-        """Drop log entries <= upto: their blocks are in the block store."""
+    def compact_raft_log(self, upto: int, term: int) -> None:
+        """Drop log entries <= upto (applied: their blocks are in the block store)."""
+        if upto <= self.raft_compacted()[0]:
+            return
         with self.db.write_batch() as wb:
             for k, _ in self.db.iterator(start=RAFT_LOG, stop=RAFT_LOG + _u64(upto + 1)):
                 wb.delete(k)
+            wb.put(_COMPACTED, pack([upto, term]))
+
+    def reset_raft_log(self, index: int, term: int) -> None:
+        """After catching up out of band to (index, term): the log restarts after index."""
+        with self.db.write_batch(sync=True) as wb:
+            for k, _ in self.db.iterator(start=RAFT_LOG, stop=_RAFT_END):
+                wb.delete(k)
+            wb.put(_COMPACTED, pack([index, term]))
+
+    def raft_compacted(self) -> tuple[int, int]:
+        v = self.db.get(_COMPACTED)
+        return (0, 0) if v is None else tuple(msgpack.unpackb(v))  # type: ignore[return-value]
+
+    def blocks_from(self, height: int, limit: int, max_bytes: int) -> list[list]:
+        """[block bytes, raft index] for heights from `height` on: what a peer catching up fetches."""
+        out, size = [], 0
+        while len(out) < limit:
+            raw = self.block_bytes(height)
+            if raw is None or (out and size + len(raw) > max_bytes):
+                break
+            out.append([raw, msgpack.unpackb(self.db.get(COMMIT + _u64(height)))[1]])
+            size += len(raw)
+            height += 1
+        return out

@@ -185,11 +185,13 @@ def test_compact_raft_log_drops_entries_up_to_the_index(genesis, db_path):
     store = Store(db_path, genesis)
     try:
         store.save_raft(None, [(i, i.to_bytes(2, "big")) for i in range(1, 301)])
-        store.compact_raft_log(256)
+        store.compact_raft_log(256, 3)
         assert [i for i, _ in store.raft_entries()] == list(range(257, 301))
-        store.compact_raft_log(10)  # already gone: nothing happens
+        assert store.raft_compacted() == (256, 3)
+        store.compact_raft_log(10, 1)  # already gone: nothing happens
         assert store.raft_entries()[0] == (257, (257).to_bytes(2, "big"))
-        store.compact_raft_log(300)
-        assert store.raft_entries() == []
+        assert store.raft_compacted() == (256, 3)
+        store.compact_raft_log(300, 4)
+        assert store.raft_entries() == [] and store.raft_compacted() == (300, 4)
     finally:
         store.close()
