@@ -39,7 +39,7 @@ def _freeze_command(name: str, payload_type):
     @node_option
     @json_option
     @wait_option
-    def command(address, key, node_url, as_json, no_wait) -> None:
+    def command(address, key, node_url, as_json, no_wait, timeout) -> None:
         submit_tx(node_url, load_key(key), payload_type(resolve_address(address)), no_wait, as_json,
                   f"{name} {address}")
     command.__doc__ = f"{name.capitalize()} an account (regulator only)."

@@ -46,6 +46,8 @@ def json_option(f):
 
 
 def wait_option(f):
+    f = click.option("--timeout", default=30.0, show_default=True,
+                     help="Seconds to wait for the commit before giving up with TIMEOUT.")(f)
     return click.option("--no-wait", is_flag=True, help="Return once the node admits it, without waiting for the commit.")(f)
 
 
@@ -103,8 +105,9 @@ def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
 def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: bool,
               as_json: bool, describe: str) -> dict:
     """What every submitting command does: submit, report, exit non-zero on a rejection."""
+    timeout = click.get_current_context().params.get("timeout", 30.0)
     try:
-        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait)
+        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait, timeout=timeout)
     except ApiError as err:
         if as_json:
             emit_json({"error": err.code, "message": err.message})

@@ -38,7 +38,7 @@ def kyc() -> None:
 @node_option
 @json_option
 @wait_option
-def attest(key, subject, tier, jurisdiction, expires, evidence, node_url, as_json, no_wait) -> None:
+def attest(key, subject, tier, jurisdiction, expires, evidence, node_url, as_json, no_wait, timeout) -> None:
     """Attest a customer. No personal data goes on chain: only a hash of the evidence."""
     address = resolve_address(subject)
     evidence_hash = hashlib.sha256((evidence or f"kyc:{address.hex()}").encode()).digest()
@@ -52,7 +52,7 @@ def attest(key, subject, tier, jurisdiction, expires, evidence, node_url, as_jso
 @node_option
 @json_option
 @wait_option
-def revoke(key, subject, node_url, as_json, no_wait) -> None:
+def revoke(key, subject, node_url, as_json, no_wait, timeout) -> None:
     """Revoke an attestation this institution issued."""
     submit_tx(node_url, load_key(key), KycRevoke(resolve_address(subject)), no_wait, as_json,
               f"revoke attestation of {subject}")

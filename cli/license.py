@@ -21,7 +21,7 @@ def _license_command(name: str, payload_type, verb: str):
     @node_option
     @json_option
     @wait_option
-    def command(key, institution, role, node_url, as_json, no_wait) -> None:
+    def command(key, institution, role, node_url, as_json, no_wait, timeout) -> None:
         submit_tx(node_url, load_key(key), payload_type(institution, role), no_wait, as_json,
                   f"{verb} {role} license of {institution}")
     command.__doc__ = f"{verb.capitalize()} an institution's license for a role."

@@ -30,7 +30,7 @@ def tx() -> None:
 @node_option
 @json_option
 @wait_option
-def transfer(key, to, asset, amount, memo, node_url, as_json, no_wait) -> None:
+def transfer(key, to, asset, amount, memo, node_url, as_json, no_wait, timeout) -> None:
     """Pay AMOUNT of ASSET to an account. Both parties need valid KYC."""
     kp = load_key(key)
     payload = Transfer(asset.upper(), resolve_address(to), amount, memo)
@@ -45,7 +45,7 @@ def transfer(key, to, asset, amount, memo, node_url, as_json, no_wait) -> None:
 @node_option
 @json_option
 @wait_option
-def issue(key, asset, to, amount, node_url, as_json, no_wait) -> None:
+def issue(key, asset, to, amount, node_url, as_json, no_wait, timeout) -> None:
     """Issue new units of an asset (its licensed issuer only)."""
     payload = Issue(asset.upper(), resolve_address(to), amount)
     submit_tx(node_url, load_key(key), payload, no_wait, as_json, f"issue {amount} {asset.upper()} to {to}")
@@ -58,7 +58,7 @@ def issue(key, asset, to, amount, node_url, as_json, no_wait) -> None:
 @node_option
 @json_option
 @wait_option
-def redeem(key, asset, amount, node_url, as_json, no_wait) -> None:
+def redeem(key, asset, amount, node_url, as_json, no_wait, timeout) -> None:
     """Burn units of an asset from the issuer's own account (holders pay them back first)."""
     submit_tx(node_url, load_key(key), Redeem(asset.upper(), amount), no_wait, as_json,
               f"redeem {amount} {asset.upper()}")

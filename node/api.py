@@ -12,6 +12,7 @@ import msgpack
 from aiohttp import web
 
 from . import errors as E
+from .codec import sha256
 from .crypto import parse_address
 from .daemon import Node, TxStatus
 from .rules import Context, check_kyc
@@ -154,7 +155,7 @@ async def post_txs(request: web.Request) -> web.Response:
     raws, batch = await read_submission(request)
     if len(raws) > node.config.max_batch_txs:
         raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
-    results = [_submit_one(node, raw) for raw in raws]
+    results = [_result_of(raw, r) for raw, r in zip(raws, node.submit_many(raws))]
     if batch:
         return reply(request, {"results": results})
     result = results[0]
@@ -163,13 +164,10 @@ async def post_txs(request: web.Request) -> web.Response:
     return reply(request, result, 202)
 
 
-def _submit_one(node: Node, raw: bytes) -> dict:
-    from .codec import sha256
-    try:
-        tx = node.submit(raw)
-        return {"hash": tx.hash_hex, "status": "pending"}
-    except E.LedgerError as err:
-        return {"hash": sha256(raw).hex(), **err.to_json()}
+def _result_of(raw: bytes, r: Transaction | E.LedgerError) -> dict:
+    if isinstance(r, E.LedgerError):
+        return {"hash": sha256(raw).hex(), **r.to_json()}
+    return {"hash": r.hash_hex, "status": "pending"}
 
 
 def _status_of(code: str) -> int:

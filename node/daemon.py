@@ -333,28 +333,48 @@ class Node:
         return block
 
     # -- submissions and queries -------------------------------------------------------------------------
-    def submit(self, raw: bytes, gossip: bool = True) -> Transaction:
-        """Admit one encoded transaction to the pool, or raise the LedgerError saying why not."""
+    def submit(self, raw: bytes) -> Transaction:
+        """Admit one encoded transaction to the pool and gossip it, or raise the LedgerError
+        saying why not."""
+        tx = self.admit(raw)
+        self.p2p.broadcast_txs([raw])
+        return tx
+
+    def submit_many(self, raws: list[bytes]) -> list[Transaction | E.LedgerError]:
+        """Admit a batch; gossip the admitted ones in one go. Per tx: the tx or the error."""
+        out: list[Transaction | E.LedgerError] = []
+        for raw in raws:
+            try:
+                out.append(self.admit(raw))
+            except E.LedgerError as err:
+                out.append(err)
+        self.p2p.broadcast_txs([t.raw for t in out if isinstance(t, Transaction)])
+        return out
+
+    def admit(self, raw: bytes) -> Transaction:
+        """Decode and admit to the pool (no gossip)."""
         try:
             tx = decode_tx(raw)
-            if self.store.receipt(tx.hash) is not None:
-                raise E.Duplicate("transaction is already committed")
-            dropped = self.mempool.add(tx)
+            try:
+                dropped = self.mempool.add(tx)
+            except E.BadNonce:
+                if self.store.receipt(tx.hash) is not None:  # only a stale nonce can be a replay
+                    raise E.Duplicate("transaction is already committed") from None
+                raise
         except E.LedgerError as err:
             self.metrics.rejected.labels(err.code).inc()
             raise
         for d in dropped:
             self._note_dropped(d)
         self._dropped.pop(tx.hash, None)
-        if gossip:
-            self.p2p.broadcast_txs([tx.raw])
         return tx
 
     def _on_peer_txs(self, peer_id: str, raws: list[bytes]) -> list[bool]:
+        """Gossip from a peer: p2p forwards the admitted ones itself."""
         verdicts = []
         for raw in raws:
             try:
-                self.submit(raw, gossip=False)  # p2p forwards the admitted ones itself
+                self.admit(raw)
                 verdicts.append(True)
             except E.LedgerError:
                 verdicts.append(False)

@@ -55,17 +55,17 @@ class Mempool:
         self.clock = clock
         self.ready: OrderedDict[bytes, Transaction] = OrderedDict()  # admission order
         self.senders: dict[bytes, _Sender] = {}
+        self.held: set[bytes] = set()  # hashes of txs held for a future nonce
         self.nbytes = 0
         self.view = Overlay(state)
         self.last_block_time = state.genesis.genesis_time
         self.last_recheck_time = self.last_block_time
 
     def __len__(self) -> int:
-        return len(self.ready) + sum(len(s.future) for s in self.senders.values())
+        return len(self.ready) + len(self.held)
 
     def __contains__(self, tx_hash: bytes) -> bool:
-        return tx_hash in self.ready or any(
-            t.hash == tx_hash for s in self.senders.values() for t in s.future.values())
+        return tx_hash in self.ready or tx_hash in self.held
 
     def context(self) -> Context:
         """Admission judges against now, never earlier than the last block."""
@@ -101,8 +101,12 @@ class Mempool:
             raise E.Duplicate(f"a transaction with nonce {tx.nonce} is already held")
         check_chain(tx, self.state.genesis)
         check_signature(tx, self.sigs)
+        self._hold(tx, sender)
+
+    def _hold(self, tx: Transaction, sender: _Sender) -> None:
         sender.future[tx.nonce] = tx
         self.senders[tx.sender] = sender
+        self.held.add(tx.hash)
         self.nbytes += len(tx.raw)
 
     def _append_ready(self, tx: Transaction, sender: _Sender) -> None:
@@ -119,6 +123,7 @@ class Mempool:
             tx = sender.future.pop(self.view.account(address).nonce, None)
             if tx is None:
                 break
+            self.held.discard(tx.hash)
             self.nbytes -= len(tx.raw)
             try:
                 admit(self.view, tx, self.context(), self.sigs)
@@ -172,6 +177,7 @@ class Mempool:
         held = [tx for s in self.senders.values() for tx in s.future.values()]
         self.ready.clear()
         self.senders.clear()
+        self.held.clear()
         self.nbytes = 0
         self.view = Overlay(self.state)
         dropped = []
@@ -190,9 +196,7 @@ class Mempool:
             if tx.nonce < expected:
                 dropped.append(Dropped(tx, E.BadNonce(f"nonce {tx.nonce} was used by another transaction")))
                 continue
-            sender.future[tx.nonce] = tx
-            self.senders[tx.sender] = sender
-            self.nbytes += len(tx.raw)
+            self._hold(tx, sender)
         for address in list(self.senders):
             dropped += self._promote(address)
         return dropped

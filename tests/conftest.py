@@ -34,3 +34,23 @@ def single_node_config(tmp_path, devnet_keys):
                         genesis=str(tmp_path / "genesis.json"), data_dir=str(tmp_path / "node0"),
                         listen=f"127.0.0.1:{port}", block_interval_ms=5)
     return config, genesis, devnet_keys
+
+
+def free_port_range(n: int) -> int:
+    """A base port with n consecutive free loopback ports after it."""
+    import random
+    for _ in range(200):
+        base = random.randint(20_000, 60_000)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")

@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,35 +13,16 @@ from node.crypto import KeyPair
 from node.types import Transfer, sign_tx
 
 from .conftest import free_port
+from .procs import lichen, running_devnet
 
 pytestmark = pytest.mark.slow
-LICHEN = [sys.executable, "-m", "cli.main"]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-    proc = subprocess.run(LICHEN + list(args), capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"lichen {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture
 def devnet(tmp_path):
     """A one-node devnet in tmp_path, stopped (by pid) however the test ends."""
-    d = tmp_path / "devnet"
-    lichen("devnet", "up", "--nodes", "1", "--dir", str(d), "--base-port", str(free_port()))
-    try:
+    with running_devnet(tmp_path / "devnet", 1, free_port()) as d:
         yield d
-    finally:
-        lichen("devnet", "down", "--dir", str(d), check=False)
-        for n in json.loads((d / "devnet.json").read_text())["nodes"]:
-            if n.get("pid"):
-                try:
-                    os.kill(n["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def node_url(d: Path) -> str:

@@ -112,6 +112,8 @@ def test_single_voter_elects_itself_and_commits_after_its_own_persist():
     assert raft.role == Role.LEADER
     index = raft.propose(b"block")
     rd = raft.ready()
+    assert (rd.soft_state.role, rd.soft_state.leader) == (Role.LEADER, "solo")
+    assert (rd.hard_state.term, rd.hard_state.vote) == (1, "solo")
     assert [e.index for e in rd.entries] == [1, index]  # the leader's no-op, then ours
     assert rd.committed_entries == []  # not committed before it is on disk
     assert rd.must_sync
@@ -125,6 +127,20 @@ def test_single_voter_elects_itself_and_commits_after_its_own_persist():
     raft.advance(rd)
     assert not raft.has_ready()
     assert raft.status().applied == index
+
+
+def test_config_refuses_settings_that_cannot_work():
+    rng = random.Random(0)
+    with pytest.raises(ValueError):
+        Config("a", ["a"], election_tick=1, heartbeat_tick=1, rng=rng)
+    with pytest.raises(ValueError):
+        Config("a", ["a"], max_inflight=0, rng=rng)
+    with pytest.raises(ValueError):
+        Raft(Config("a", ["a"], applied=5, rng=rng), MemoryStorage())  # applied past the log
+    raft = Raft(Config("a", ["a"], rng=rng), MemoryStorage())
+    raft.campaign()
+    with pytest.raises(TypeError):
+        raft.propose("text")
 
 
 def test_propose_on_a_follower_names_the_leader():

@@ -1,0 +1,84 @@
+"""Helpers for tests that run real daemons through the CLI: start, inspect, always stop."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from cli.client import ApiError, Client
+
+LICHEN = [sys.executable, "-m", "cli.main"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    proc = subprocess.run(LICHEN + list(args), capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lichen {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@contextmanager
+def running_devnet(d: Path, nodes: int, base_port: int) -> Iterator[Path]:
+    """`lichen devnet up` in d; on exit `devnet down`, then SIGKILL any pid it left."""
+    try:
+        lichen("devnet", "up", "--nodes", str(nodes), "--dir", str(d), "--base-port", str(base_port))
+        yield d
+    finally:
+        lichen("devnet", "down", "--dir", str(d), check=False)
+        f = d / "devnet.json"
+        if f.exists():
+            for n in json.loads(f.read_text())["nodes"]:
+                if n.get("pid"):
+                    try:
+                        os.kill(n["pid"], signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+
+def nodes_of(d: Path) -> dict[str, dict]:
+    return {n["name"]: n for n in json.loads((d / "devnet.json").read_text())["nodes"]}
+
+
+def client(d: Path, name: str, timeout: float = 3) -> Client:
+    return Client(nodes_of(d)[name]["url"], timeout=timeout)
+
+
+def statuses(d: Path, names: list[str] | None = None) -> dict[str, dict | None]:
+    out = {}
+    for name in names or list(nodes_of(d)):
+        try:
+            out[name] = client(d, name, timeout=2).status()
+        except ApiError:
+            out[name] = None
+    return out
+
+
+def leader_of(d: Path, names: list[str] | None = None) -> str | None:
+    leaders = [n for n, s in statuses(d, names).items() if s and s["role"] == "leader"]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def wait_until(what: str, predicate: Callable[[], object], timeout: float = 15) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting until {what}")
+
+
+def converged(d: Path, names: list[str] | None = None) -> bool:
+    """Every named node serves and reports the same (height, block hash, state hash)."""
+    st = statuses(d, names)
+    if any(s is None for s in st.values()):
+        return False
+    return len({(s["height"], s["block_hash"], s["state_hash"]) for s in st.values()}) == 1
