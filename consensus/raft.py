@@ -162,7 +162,10 @@ class Raft:
                              f"{self.log.last_index()}: storage is corrupt")
         self.log.committed = max(self.log.committed, hard.commit)
         if config.applied > self.log.committed:
-            raise ValueError(f"applied {config.applied} is past the commit {self.log.committed}")
+            raise ValueError(
+                f"applied {config.applied} is past the commit {self.log.committed}: the state is "
+                "ahead of the Raft log (an interrupted catch-up must record "
+                "storage.apply_snapshot(index, term) atomically with the state it fetched)")
         self.log.applied = self.log.applying = max(self.log.applied, config.applied)
         self.term = hard.term
         self.vote = hard.vote
@@ -278,11 +281,12 @@ class Raft:
         if index <= self.log.applied:
             return
         self.log.restore(index)
+        target = self.lead
         if self._installing is not None and self._installing.index <= index:
-            target = self.lead or self._installing.leader
+            target = target or self._installing.leader
             self._installing = None
-        else:
-            target = self.lead
+        elif self._installing is not None:
+            self._snapshot_surfaced = False  # a later point is wanted: ask for it again
         if target is not None:
             self._send(MT.APPEND_RESP, target, index=self.log.last_index())
 

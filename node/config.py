@@ -20,6 +20,7 @@ class NodeConfig:
     block_interval_ms: int = 25  # a block is cut when this passes with txs waiting, or when full
     max_inflight_blocks: int = 4  # proposed but not yet committed
     tick_ms: int = 100  # one consensus tick
+    log_tail: int = 256  # applied Raft entries kept so briefly lagging peers catch up by append
     mempool_max_txs: int = 50_000
     mempool_max_bytes: int = 64 * 1024 * 1024
     mempool_max_per_sender: int = 5_000

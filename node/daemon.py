@@ -34,7 +34,6 @@ from .types import Block, Receipt, Transaction, decode_tx
 
 log = logging.getLogger("lichen.node")
 
-LOG_TAIL = 256  # applied entries kept in the Raft log so briefly lagging peers catch up by append
 CATCH_UP_BATCH = 64  # blocks per fetch when catching up beyond the log
 PEER_ROLES = ("validator", "observer")
 
@@ -156,6 +155,10 @@ class Node:
         except ValueError as exc:
             log.warning("dropping a malformed Raft message from %s: %s", peer_id[:12], exc)
             return
+        if msg.frm != peer_id:
+            log.warning("dropping a Raft message from %s that claims to be from %s",
+                        peer_id[:12], msg.frm[:12])
+            return
         self.raft.step(msg)
         self._kick.set()
 
@@ -199,9 +202,10 @@ class Node:
             self.metrics.fsyncs.inc()
 
     def _compact_log(self) -> None:
-        """Keep only LOG_TAIL applied entries: older blocks live in the block store."""
-        upto = self.store.applied_index() - LOG_TAIL
-        if upto > self.log_storage.snapshot_meta()[0] + LOG_TAIL:
+        """Keep only `log_tail` applied entries: older blocks live in the block store."""
+        tail = self.config.log_tail
+        upto = self.store.applied_index() - tail
+        if upto > self.log_storage.snapshot_meta()[0] + tail:
             term = self.log_storage.term(upto)
             self.store.compact_raft_log(upto, term)
             self.log_storage.compact(upto)
@@ -230,8 +234,8 @@ class Node:
             return
         self._commit_block(result, entry.index)
 
-    def _commit_block(self, result: BlockResult, raft_index: int) -> None:
-        self.tip = self.store.write_block(result, raft_index)
+    def _commit_block(self, result: BlockResult, raft_index: int, fetched: bool = False) -> None:
+        self.tip = self.store.write_block(result, raft_index, restart_log=fetched)
         result.overlay.commit()
         self._inflight = max(0, self._inflight - 1)
         if self._proposal_tip.height < self.tip.height:
@@ -292,7 +296,8 @@ class Node:
             if raft_index > upto:
                 return False
             result = execute_block(self.state, Block.decode(raw), self.tip, self.sigs)
-            self._commit_block(result, raft_index)
+            self._commit_block(result, raft_index, fetched=True)
+            self.metrics.fetched.inc()
             took = True
         return took
 

@@ -19,6 +19,7 @@ class Metrics:
         self.mempool = Gauge("lichen_mempool_size", "Transactions in the pool", registry=r)
         self.signatures = Gauge("lichen_signatures_verified", "Signatures verified since start", registry=r)
         self.term = Gauge("lichen_raft_term", "Current consensus term", registry=r)
+        self.fetched = Counter("lichen_blocks_fetched", "Blocks fetched from peers to catch up", registry=r)
         self.fsyncs = Counter("lichen_raft_syncs", "Synced consensus log writes", registry=r)
 
     def render(self) -> bytes:

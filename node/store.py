@@ -93,8 +93,13 @@ class Store:
         return msgpack.unpackb(self.db.get(_TIP))[4]
 
     # -- blocks -----------------------------------------------------------------------------
-    def write_block(self, result: BlockResult, raft_index: int, sync: bool = False) -> ChainTip:
-        """Block, receipts, state changes and the new tip, in one atomic batch."""
+    def write_block(self, result: BlockResult, raft_index: int, sync: bool = False,
+                    restart_log: bool = False) -> ChainTip:
+        """Block, receipts, state changes and the new tip, in one atomic batch.
+
+        restart_log: the block was fetched from a peer, not taken from our Raft log, so the
+        log restarts after it (in the same batch, so a crash cannot leave the applied index
+        ahead of the log)."""
         b = result.block
         h = b.header
         tip = ChainTip(h.height, b.hash, h.timestamp, result.state_hash)
@@ -108,6 +113,10 @@ class Store:
                 wb.put(STATE + k, v)
             wb.put(COMMIT + _u64(h.height), pack([result.state_hash, raft_index]))
             wb.put(_TIP, pack([tip.height, tip.block_hash, tip.timestamp, tip.state_hash, raft_index]))
+            if restart_log:
+                for k, _ in self.db.iterator(start=RAFT_LOG, stop=_RAFT_END):
+                    wb.delete(k)
+                wb.put(_COMPACTED, pack([raft_index, h.term]))
         return tip
 
     def skip_entry(self, raft_index: int) -> None:

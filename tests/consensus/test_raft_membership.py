@@ -100,6 +100,22 @@ def test_snapshot_ready_surfaces_once_and_holds_back_committed_entries():
     assert (status.commit, status.applied, status.last_index) == (50, 50, 50)
 
 
+def test_installing_an_earlier_point_than_wanted_asks_again_for_the_later_one():
+    storage = MemoryStorage()
+    raft = Raft(Config("b", ABC, rng=random.Random(0)), storage)
+    for index in (50, 80):  # the leader compacted further while we were fetching
+        raft.step(Message(MessageType.SNAPSHOT, "a", "b", term=1, snapshot_index=index,
+                          snapshot_term=1))
+        rd = raft.ready()
+        assert rd.snapshot.index == index
+        raft.advance(rd)
+    storage.apply_snapshot(50, 1)
+    raft.snapshot_installed(50, 1)  # an application that finished the first request first
+    rd = raft.ready()
+    assert rd.snapshot is not None and rd.snapshot.index == 80
+    assert [(m.type, m.index) for m in rd.messages] == [(MessageType.APPEND_RESP, 50)]
+
+
 # -- leadership transfer --------------------------------------------------------------------------
 
 def test_leadership_transfer_catches_the_target_up_then_hands_over():
