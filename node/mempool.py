@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from itertools import islice
 from dataclasses import dataclass, field
 
 from . import errors as E
@@ -22,7 +21,14 @@ from .types import Transaction
 
 # Time-dependent rules (attestation expiry, the rolling limit window) can turn a pending tx
 # invalid without any tx touching it: re-check everything at least this often in block time.
-RECHECK_EVERY_MS = 1000
+# (A tx that turns invalid in between still gets a failed receipt with its reason; the re-check
+# only spares it the trip. It re-applies the whole pool, so it is kept rare.)
+RECHECK_EVERY_MS = 5000
+
+# Kinds whose successful effects commute with every other pending tx of another sender: they
+# move value and nonces only. A block of these, all ok and all from our pool, leaves the rest of
+# the pool exactly as valid as it was, whatever order the leader chose.
+COMMUTATIVE_KINDS = frozenset({"transfer", "issue", "redeem"})
 
 
 @dataclass(frozen=True)
@@ -156,19 +162,26 @@ class Mempool:
     def block_committed(self, tx_hashes: list[bytes], all_ok: bool, timestamp: int) -> list[Dropped]:
         """Remove what the block committed; re-check the rest against the new state.
 
-        Fast path: the block committed exactly the head of our queue, all successfully, so the
-        speculative view already holds its effects and the rest stay valid as they were.
+        Fast path: every tx of the block succeeded, came from our ready queue, and is of a
+        commutative kind. The speculative view already holds their effects (it holds every
+        pending tx's), and the rest of the pool stays valid as it was, so nothing is re-applied.
         """
         self.last_block_time = max(self.last_block_time, timestamp)
-        head = list(islice(self.ready.keys(), len(tx_hashes)))
         time_moved = timestamp - self.last_recheck_time >= RECHECK_EVERY_MS
-        if all_ok and head == tx_hashes and not time_moved:
+        if all_ok and not time_moved and self._all_pending_and_commutative(tx_hashes):
             for h in tx_hashes:
                 self._remove_ready(h)
-            if not self.ready:
+            if not self.ready and not self.held:
                 self.view = Overlay(self.state)
             return []
         return self.recheck(set(tx_hashes))
+
+    def _all_pending_and_commutative(self, tx_hashes: list[bytes]) -> bool:
+        for h in tx_hashes:
+            tx = self.ready.get(h)
+            if tx is None or tx.kind not in COMMUTATIVE_KINDS:
+                return False
+        return True
 
     def recheck(self, committed: set[bytes] = frozenset()) -> list[Dropped]:
         """Rebuild the speculative view from committed state, dropping what no longer passes."""

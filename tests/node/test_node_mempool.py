@@ -328,15 +328,16 @@ def test_pool_tx_failing_in_its_block_is_removed_and_the_rest_rechecked(chain, p
     assert n0.hash not in pool and len(pool) == 0
 
 
-def test_pool_rechecks_time_dependent_rules_once_block_time_moves_a_second(chain, pool, keys,
-                                                                          signer):
+def test_pool_rechecks_time_dependent_rules_once_block_time_moves_enough(chain, pool, keys,
+                                                                        signer):
+    from node.mempool import RECHECK_EVERY_MS
     heads = [pay(signer, keys.bob, keys.alice, 10, n) for n in range(2)]
     from_erin = pay(signer, keys.erin, keys.bob, 10, 0, "EUR")
     for tx in heads + [from_erin]:
         pool.add(tx)
-    _, dropped = commit_block(chain, pool, heads[:1], ERIN_EXPIRES - 500)
+    _, dropped = commit_block(chain, pool, heads[:1], ERIN_EXPIRES - RECHECK_EVERY_MS // 2)
     assert dropped == [] and from_erin.hash in pool
-    _, dropped = commit_block(chain, pool, heads[1:], ERIN_EXPIRES + 600)
+    _, dropped = commit_block(chain, pool, heads[1:], ERIN_EXPIRES + RECHECK_EVERY_MS // 2 + 100)
     assert [(d.tx.hash, type(d.error)) for d in dropped] == [(from_erin.hash, E.KycExpired)]
     assert len(pool) == 0
 
