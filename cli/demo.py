@@ -62,11 +62,14 @@ def demo(dir_) -> None:
                   f"{'valid' if carol_doc['kyc']['valid'] else carol_doc['kyc']['error']}.\n")
     print_status(collect_status(net, doc))
     console.print("""
-[bold]Try next[/]
-  lichen account show carol                  balances, nonce, KYC standing
+[bold]Try next[/] (after `source .venv/bin/activate`)
+  lichen account show carol
   lichen tx transfer --key bob --to alice --asset EUR --amount 2500
-  lichen kyc revoke --key inst2 --subject carol   then pay carol again: KYC_REVOKED
-  lichen account freeze bob --key regulator       then bob pays: FROZEN
+  lichen kyc revoke --key inst2 --subject carol    # carol: KYC_REVOKED
+  lichen account freeze bob --key regulator        # bob: FROZEN
   lichen block show latest
-  lichen devnet kill node0 && lichen devnet start node0   it comes back at its last block
-  lichen devnet down""")
+  lichen devnet kill node0; lichen devnet status   # a new leader
+  lichen devnet start node0                        # it catches up
+  lichen devnet partition node2; lichen devnet heal
+  lichen bench --duration 10 --rate 1000
+  lichen devnet down""", highlight=False)
