@@ -214,7 +214,12 @@ class Node:
         log.info("%s is now %s (term %d, leader %s)", self.config.name, self.role,
                  self.raft.term, (self.raft.leader_id or "-")[:12])
         self.metrics.term.set(self.raft.term)
-        self._proposed.clear()  # what we proposed as leader may be lost: offer it again
+        self._restart_proposals()
+
+    def _restart_proposals(self) -> None:
+        """Build the next block on the executed tip again, and offer every pooled tx again:
+        what we proposed may be lost (leader change) or void (skipped)."""
+        self._proposed.clear()
         self._proposal_tip = self.tip
         self._inflight = 0
 
@@ -231,6 +236,7 @@ class Node:
             # leader proposed on a tip that a newer leader's block replaced).
             log.info("skipping committed entry %d: %s", entry.index, exc)
             self.store.skip_entry(entry.index)
+            self._restart_proposals()  # anything we chained on it is void too
             return
         self._commit_block(result, entry.index)
 
