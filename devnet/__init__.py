@@ -38,7 +38,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         institutions.append({"name": inst["name"], "key": keys[inst["name"]].address_hex,
                              "address": node_urls[i] if i < len(node_urls) else "",
                              "jurisdiction": inst["jurisdiction"], "roles": roles})
-    assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"]} for i in insts]
+    assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
+               "clawback": i.get("clawback", False)} for i in insts]
     tiers = [{"tier": tier["tier"], "name": tier["name"],
               "limits": {a["code"]: {"per_tx": tier["per_tx"], "daily": tier["daily"]} for a in assets}}
              for tier in t["tiers"]]

@@ -51,6 +51,9 @@ JurisdictionBlocked = _error(
     "JurisdictionBlocked", "JURISDICTION_BLOCKED", "Account's jurisdiction is blocked.")
 LimitExceeded = _error("LimitExceeded", "LIMIT_EXCEEDED", "Over the tier's transfer limit.")
 InsufficientFunds = _error("InsufficientFunds", "INSUFFICIENT_FUNDS", "Balance too low.")
+AssetFrozen = _error("AssetFrozen", "ASSET_FROZEN", "The asset is frozen: nothing of it moves.")
+ClawbackDisabled = _error("ClawbackDisabled", "CLAWBACK_DISABLED",
+                          "The asset was not created clawback-able.")
 SelfTransfer = _error("SelfTransfer", "SELF_TRANSFER", "Sender and recipient are the same.")
 
 # Pool and node

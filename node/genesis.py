@@ -36,6 +36,7 @@ class Asset:
     code: str
     issuer: str  # institution name
     decimals: int
+    clawback: bool = False  # whether its issuer may take units back (set at creation only)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Genesis:
         return [
             self.chain_name, self.genesis_time, self.regulator,
             [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)] for i in self.institutions],
-            [[a.code, a.issuer, a.decimals] for a in self.assets],
+            [[a.code, a.issuer, a.decimals, a.clawback] for a in self.assets],
             [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
              for t in self.tiers],
             list(self.blocked_jurisdictions),
@@ -156,8 +157,8 @@ class Genesis:
             "institutions": [{"name": i.name, "key": i.key.hex(), "address": i.address,
                               "jurisdiction": i.jurisdiction, "roles": list(i.roles)}
                              for i in self.institutions],
-            "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals}
-                       for a in self.assets],
+            "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
+                        "clawback": a.clawback} for a in self.assets],
             "tiers": [{"tier": t.tier, "name": t.name,
                        "limits": {c: {"per_tx": lim.per_tx, "daily": lim.daily}
                                   for c, lim in sorted(t.limits.items())}} for t in self.tiers],
@@ -176,6 +177,12 @@ class Genesis:
 def _nonneg_int(v: Any, what: str) -> int:
     if type(v) is not int or v < 0:
         raise GenesisError(f"{what} must be a non-negative integer (minor units), got {v!r}")
+    return v
+
+
+def _bool(v: Any, what: str) -> bool:
+    if type(v) is not bool:
+        raise GenesisError(f"{what} must be true or false, got {v!r}")
     return v
 
 
@@ -201,8 +208,9 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         regulator=parse_address(doc["regulator"]),
         institutions=tuple(sorted(institutions, key=lambda i: i.name)),
         assets=tuple(sorted((Asset(_asset("asset code", a["code"]), a["issuer"],
-                                   _nonneg_int(a["decimals"], "decimals")) for a in doc["assets"]),
-                            key=lambda a: a.code)),
+                                   _nonneg_int(a["decimals"], "decimals"),
+                                   _bool(a.get("clawback", False), f"asset {a['code']} clawback"))
+                             for a in doc["assets"]), key=lambda a: a.code)),
         tiers=tuple(sorted(tiers, key=lambda t: t.tier)),
         blocked_jurisdictions=tuple(sorted({_jurisdiction("jurisdiction", j)
                                             for j in doc.get("blocked_jurisdictions", [])})),

@@ -12,8 +12,9 @@ from . import errors as E
 from .crypto import verify
 from .genesis import Genesis, Institution, Tier
 from .state import Account, Attestation, StateView
-from .types import (MAX_AMOUNT, Freeze, Issue, KycAttest, KycRevoke, LicenseGrant,
-                    LicenseRevoke, Redeem, Transaction, Transfer, Unfreeze)
+from .types import (MAX_AMOUNT, AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, KycAttest,
+                    KycRevoke, LicenseGrant, LicenseRevoke, Redeem, Transaction, Transfer,
+                    Unfreeze)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,11 @@ def check_asset(view: StateView, code: str):
     return asset
 
 
+def check_asset_not_frozen(view: StateView, code: str) -> None:
+    if view.asset_frozen(code):
+        raise E.AssetFrozen(f"{code} is frozen")
+
+
 def check_limits(status: KycStatus, acct: Account, asset: str, amount: int, ctx: Context) -> None:
     """Per-transaction and rolling 24 h limits of the sender's tier."""
     if status.tier is None:
@@ -184,6 +190,7 @@ def check_no_overflow(current: int, amount: int, what: str) -> None:
 
 def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
     check_asset(view, p.asset)
+    check_asset_not_frozen(view, p.asset)
     if p.to == tx.sender:
         raise E.SelfTransfer("sender and recipient are the same account")
     sender_status = check_party(view, ctx, tx.sender, "sender")
@@ -210,6 +217,7 @@ def check_asset_issuer(view: StateView, sender: bytes, code: str) -> None:
 
 def apply_issue(view: StateView, tx: Transaction, p: Issue, ctx: Context) -> None:
     check_asset_issuer(view, tx.sender, p.asset)
+    check_asset_not_frozen(view, p.asset)
     check_party(view, ctx, p.to, "recipient")
     check_no_overflow(view.supply(p.asset), p.amount, f"{p.asset} supply")
 
@@ -220,6 +228,7 @@ def apply_issue(view: StateView, tx: Transaction, p: Issue, ctx: Context) -> Non
 
 def apply_redeem(view: StateView, tx: Transaction, p: Redeem, ctx: Context) -> None:
     check_asset_issuer(view, tx.sender, p.asset)
+    check_asset_not_frozen(view, p.asset)
     check_funds(view.account(tx.sender), p.asset, p.amount)
 
     view.account_mut(tx.sender).balances[p.asset] -= p.amount
@@ -279,6 +288,38 @@ def apply_unfreeze(view: StateView, tx: Transaction, p: Unfreeze, ctx: Context) 
     view.account_mut(p.account).frozen = False
 
 
+def check_asset_controller(view: StateView, sender: bytes, code: str) -> None:
+    """The regulator, or the asset's licensed issuer."""
+    check_asset(view, code)
+    if sender != view.genesis.regulator:
+        check_asset_issuer(view, sender, code)
+
+
+def apply_asset_freeze(view: StateView, tx: Transaction, p: AssetFreeze, ctx: Context) -> None:
+    check_asset_controller(view, tx.sender, p.asset)
+    view.set_asset_frozen(p.asset, True)
+
+
+def apply_asset_unfreeze(view: StateView, tx: Transaction, p: AssetUnfreeze, ctx: Context) -> None:
+    check_asset_controller(view, tx.sender, p.asset)
+    view.set_asset_frozen(p.asset, False)
+
+
+def apply_clawback(view: StateView, tx: Transaction, p: Clawback, ctx: Context) -> None:
+    """Enforcement: works on frozen assets and frozen accounts alike; needs no KYC standing."""
+    check_asset_issuer(view, tx.sender, p.asset)
+    if not view.genesis.asset(p.asset).clawback:  # type: ignore[union-attr]
+        raise E.ClawbackDisabled(f"{p.asset} was not created clawback-able")
+    if p.account == tx.sender:
+        raise E.SelfTransfer("an issuer cannot claw back from itself")
+    check_funds(view.account(p.account), p.asset, p.amount)
+    check_no_overflow(view.account(tx.sender).balance(p.asset), p.amount, "issuer's balance")
+
+    view.account_mut(p.account).balances[p.asset] -= p.amount
+    issuer = view.account_mut(tx.sender)
+    issuer.balances[p.asset] = issuer.balance(p.asset) + p.amount
+
+
 APPLY = {
     "transfer": apply_transfer,
     "issue": apply_issue,
@@ -289,6 +330,9 @@ APPLY = {
     "license_revoke": apply_license_revoke,
     "freeze": apply_freeze,
     "unfreeze": apply_unfreeze,
+    "asset_freeze": apply_asset_freeze,
+    "asset_unfreeze": apply_asset_unfreeze,
+    "clawback": apply_clawback,
 }
 
 

@@ -4,6 +4,7 @@ State is three kinds of record, each under a byte key:
     b"a" + address -> Account        balances, nonce, attestation, frozen flag, spend buckets
     b"l" + name    -> roles          an institution's licensed roles at this height
     b"s" + code    -> supply         units of an asset in existence
+    b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -80,7 +81,16 @@ class Account:
                    {a: {h: v for h, v in b} for a, b in spent})
 
 
-ACCOUNT, LICENSE, SUPPLY = b"a", b"l", b"s"
+ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN = b"a", b"l", b"s", b"f"
+
+
+def encode_records(v: "State | Overlay") -> list[tuple[bytes, bytes]]:
+    """A state's (or an overlay's changed) records as sorted (key, encoded value) pairs."""
+    return sorted(
+        [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in v.accounts.items()]
+        + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in v.licenses.items()]
+        + [(SUPPLY + c.encode(), pack(n)) for c, n in v.supplies.items()]
+        + [(ASSET_FROZEN + c.encode(), pack(f)) for c, f in v.frozen_assets.items()])
 
 
 class StateView:
@@ -107,6 +117,12 @@ class StateView:
     def set_supply(self, asset: str, amount: int) -> None:
         raise NotImplementedError
 
+    def asset_frozen(self, asset: str) -> bool:
+        raise NotImplementedError
+
+    def set_asset_frozen(self, asset: str, frozen: bool) -> None:
+        raise NotImplementedError
+
 
 class State(StateView):
     """Committed state, all in memory; the store loads it at start and persists changes."""
@@ -116,6 +132,7 @@ class State(StateView):
         self.accounts: dict[bytes, Account] = {}
         self.licenses: dict[str, frozenset[str]] = {}
         self.supplies: dict[str, int] = {}
+        self.frozen_assets: dict[str, bool] = {}
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> "State":
@@ -152,13 +169,16 @@ class State(StateView):
     def set_supply(self, asset: str, amount: int) -> None:
         self.supplies[asset] = amount
 
+    def asset_frozen(self, asset: str) -> bool:
+        return self.frozen_assets.get(asset, False)
+
+    def set_asset_frozen(self, asset: str, frozen: bool) -> None:
+        self.frozen_assets[asset] = frozen
+
     # -- persistence: records as (key, value) byte pairs --------------------------------------
     def records(self) -> list[tuple[bytes, bytes]]:
         """Every record, sorted by key (for the genesis state hash and full dumps)."""
-        return sorted(
-            [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in self.accounts.items()]
-            + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in self.licenses.items()]
-            + [(SUPPLY + c.encode(), pack(v)) for c, v in self.supplies.items()])
+        return encode_records(self)
 
     def load_record(self, key: bytes, value: bytes) -> None:
         kind, rest = key[:1], key[1:]
@@ -169,6 +189,8 @@ class State(StateView):
             self.licenses[rest.decode()] = frozenset(obj)
         elif kind == SUPPLY:
             self.supplies[rest.decode()] = obj
+        elif kind == ASSET_FROZEN:
+            self.frozen_assets[rest.decode()] = obj
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -184,6 +206,7 @@ class Overlay(StateView):
         self.accounts: dict[bytes, Account] = {}
         self.licenses: dict[str, frozenset[str]] = {}
         self.supplies: dict[str, int] = {}
+        self.frozen_assets: dict[str, bool] = {}
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -209,12 +232,16 @@ class Overlay(StateView):
     def set_supply(self, asset: str, amount: int) -> None:
         self.supplies[asset] = amount
 
+    def asset_frozen(self, asset: str) -> bool:
+        v = self.frozen_assets.get(asset)
+        return v if v is not None else self.parent.asset_frozen(asset)
+
+    def set_asset_frozen(self, asset: str, frozen: bool) -> None:
+        self.frozen_assets[asset] = frozen
+
     def changes(self) -> list[tuple[bytes, bytes]]:
         """Changed records as sorted (key, encoded value) pairs."""
-        return sorted(
-            [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in self.accounts.items()]
-            + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in self.licenses.items()]
-            + [(SUPPLY + c.encode(), pack(v)) for c, v in self.supplies.items()])
+        return encode_records(self)
 
     def commit(self) -> None:
         """Apply these changes to the parent (the overlay's records become the parent's)."""
@@ -222,3 +249,4 @@ class Overlay(StateView):
         self.parent.accounts.update(self.accounts)
         self.parent.licenses.update(self.licenses)
         self.parent.supplies.update(self.supplies)
+        self.parent.frozen_assets.update(self.frozen_assets)

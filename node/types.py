@@ -82,6 +82,12 @@ def _memo(name: str, v: Any) -> str:
     return _str(name, v, None, MAX_MEMO_BYTES)
 
 
+def _reason(name: str, v: Any) -> str:
+    if v == "":
+        raise Malformed(f"{name} must say why")
+    return _str(name, v, None, MAX_MEMO_BYTES)
+
+
 # ---- payloads: one frozen dataclass per kind, fields in wire order ---------------------------
 
 class Payload:
@@ -180,9 +186,36 @@ class Unfreeze(Payload):
     account: bytes
 
 
+@dataclass(frozen=True)
+class AssetFreeze(Payload):
+    """Stop every movement of an asset (by the regulator or the asset's issuer)."""
+    KIND = "asset_freeze"
+    _CHECKS = (_asset,)
+    asset: str
+
+
+@dataclass(frozen=True)
+class AssetUnfreeze(Payload):
+    KIND = "asset_unfreeze"
+    _CHECKS = (_asset,)
+    asset: str
+
+
+@dataclass(frozen=True)
+class Clawback(Payload):
+    """The issuer takes units of its asset back from an account, with the reason on record.
+    Only for assets created clawback-able; the units go to the issuer's own account."""
+    KIND = "clawback"
+    _CHECKS = (_asset, _address, _amount, _reason)
+    asset: str
+    account: bytes
+    amount: int
+    reason: str
+
+
 PAYLOADS: dict[str, type[Payload]] = {
-    p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke,
-                        LicenseGrant, LicenseRevoke, Freeze, Unfreeze)
+    p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
+                        LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback)
 }
 _FIELD_NAMES = {p: tuple(f.name for f in fields(p)) for p in PAYLOADS.values()}
 

@@ -3,7 +3,7 @@
 The genesis (times in unix ms, T0 on a whole hour so rolling-window tests are exact):
 
     regulator
-    bank_a  US  validator, kyc_issuer, asset_issuer    issues USD
+    bank_a  US  validator, kyc_issuer, asset_issuer    issues USD (clawback-able)
     bank_b  DE  validator, kyc_issuer, asset_issuer    issues EUR and GBP
     pay_c   GB  observer                               (licensed, but for nothing useful)
 
@@ -86,7 +86,7 @@ def genesis_doc(k: Keys) -> dict:
             {"name": "pay_c", "key": k.pay_c.address_hex, "address": "http://127.0.0.1:3",
              "jurisdiction": "GB", "roles": ["observer"]},
         ],
-        "assets": [{"code": "USD", "issuer": "bank_a", "decimals": 2},
+        "assets": [{"code": "USD", "issuer": "bank_a", "decimals": 2, "clawback": True},
                    {"code": "EUR", "issuer": "bank_b", "decimals": 2},
                    {"code": "GBP", "issuer": "bank_b", "decimals": 2}],
         "tiers": [

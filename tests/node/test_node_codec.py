@@ -11,9 +11,10 @@ from node import errors as E
 from node.codec import pack, sha256, unpack_canonical
 from node.crypto import KeyPair, verify
 from node.execution import ChainTip, build_block
-from node.types import (MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, Block, BlockHeader, Freeze,
-                        Issue, KycAttest, KycRevoke, LicenseGrant, LicenseRevoke, Redeem,
-                        Transfer, Unfreeze, decode_tx, sign_tx)
+from node.types import (MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze, AssetUnfreeze,
+                        Block, BlockHeader, Clawback, Freeze, Issue, KycAttest, KycRevoke,
+                        LicenseGrant, LicenseRevoke, Redeem, Transfer, Unfreeze, decode_tx,
+                        sign_tx)
 
 FAST = settings(max_examples=75, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -46,6 +47,9 @@ PAYLOAD_STRATEGIES = {
     "license_revoke": st.builds(LicenseRevoke, institutions, roles),
     "freeze": st.builds(Freeze, addresses),
     "unfreeze": st.builds(Unfreeze, addresses),
+    "asset_freeze": st.builds(AssetFreeze, asset_codes),
+    "asset_unfreeze": st.builds(AssetUnfreeze, asset_codes),
+    "clawback": st.builds(Clawback, asset_codes, addresses, amounts, memos.filter(bool)),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 
