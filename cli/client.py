@@ -66,3 +66,23 @@ class Client:
 
     def block(self, height: str | int) -> dict:
         return self.get(f"/v1/blocks/{height}")
+
+    # -- verifiable records ---------------------------------------------------------------------
+    def proof(self, hash_hex: str) -> dict:
+        return self.get(f"/v1/proofs/{hash_hex}")
+
+    def genesis(self) -> dict:
+        return self.get("/v1/genesis")
+
+    def block_raw(self, height: int) -> bytes:
+        """The block's canonical bytes (the JSON form is for reading, these are for checking)."""
+        req = urllib.request.Request(f"{self.url}/v1/blocks/{height}/raw")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            raise ApiError("NOT_FOUND" if exc.code == 404 else "HTTP_ERROR",
+                           f"HTTP {exc.code} fetching block {height} from {self.url}", exc.code) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError("UNREACHABLE", f"cannot reach the node at {self.url}: {reason}") from None

@@ -4,8 +4,11 @@ from __future__ import annotations
 import click
 
 from .account import account
+from .asset import asset
+from .audit import audit
 from .bench import bench
 from .block import block
+from .chain import chain
 from .demo import demo
 from .devnet import devnet
 from .keys import keys
@@ -21,7 +24,7 @@ def lichen() -> None:
     """lichen: a permissioned ledger for licensed financial institutions."""
 
 
-for group in (account, bench, block, devnet, keys, kyc, license, node, tx):
+for group in (account, asset, audit, bench, block, chain, devnet, keys, kyc, license, node, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 

@@ -1,12 +1,16 @@
 """lichen tx: payments, issuance and redemption, and looking transactions up."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from node.types import Issue, Redeem, Transfer
+from node.verify import verify_tx_proof
 
 from .client import ApiError
-from .common import (client_for, emit_json, fail, json_option, load_key, node_option,
+from .common import (client_for, console, emit_json, fail, json_option, load_key, node_option,
                      resolve_address, submit_tx, wait_option)
 from .render import print_tx
 
@@ -78,3 +82,85 @@ def show(tx_hash, node_url, as_json) -> None:
         emit_json(doc)
     else:
         print_tx(doc)
+
+
+# ---- verifiable records: inclusion proofs ---------------------------------------------------
+
+@tx.command("proof")
+@click.argument("tx_hash")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Save the proof to this file (JSON) instead of printing it.")
+@node_option
+def proof(tx_hash, out, node_url) -> None:
+    """Fetch the Merkle inclusion proof of a committed transaction (for `tx verify` later)."""
+    try:
+        doc = client_for(node_url).proof(tx_hash)
+    except ApiError as err:
+        fail(err.code, err.message)
+    if out:
+        Path(out).write_text(json.dumps(doc, indent=2) + "\n")
+        console.print(f"proof of tx {tx_hash[:16]}… in block {doc['header']['height']} "
+                      f"written to {out}", highlight=False)
+    else:
+        emit_json(doc)
+
+
+@tx.command("verify")
+@click.argument("tx_hash")
+@click.option("--header-hash", help="A block hash you trust (from another node, a regulator's "
+              "record, ...): the proof must be for that block.")
+@click.option("--proof-file", type=click.Path(exists=True, dir_okay=False),
+              help="Verify a proof saved with `lichen tx proof --out` instead of fetching one.")
+@node_option
+@json_option
+def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
+    """Check offline that a transaction is in a block: header hash, proposer signature, Merkle path.
+
+    Exits non-zero with BAD_PROOF when any check fails."""
+    trusted = _hash_arg("--header-hash", header_hash) if header_hash else None
+    doc = _load_proof(tx_hash, proof_file, node_url)
+    ok, reason = verify_tx_proof(doc, trusted)
+    if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():
+        ok, reason = False, f"the proof is for tx {doc.get('tx_hash')}, not {tx_hash}"
+    header = doc.get("header") if isinstance(doc.get("header"), dict) else {}
+    result = {"ok": ok, "reason": reason, "tx_hash": tx_hash.lower(), "height": header.get("height"),
+              "block_hash": doc.get("block_hash"), "trusted_header_hash": trusted.hex() if trusted else None,
+              "receipt": doc.get("receipt")}
+    if as_json:
+        emit_json(result)
+    if not ok:
+        fail("BAD_PROOF", reason)
+    if not as_json:
+        console.print(f"[green]OK[/] {reason}", highlight=False)
+        console.print("  checked against the trusted header hash" if trusted else
+                      "  [yellow]the block hash is the node's word[/]: pass --header-hash to pin it "
+                      "to a block you trust", highlight=False)
+        receipt = doc.get("receipt")
+        if receipt:
+            outcome = f"failed {receipt['code']}: {receipt['message']}" if receipt["code"] else "ok"
+            console.print(f"  receipt (as the node reports it): {outcome}", highlight=False)
+
+
+def _load_proof(tx_hash: str, proof_file: str | None, node_url: str | None) -> dict:
+    if not proof_file:
+        try:
+            return client_for(node_url).proof(tx_hash)
+        except ApiError as err:
+            fail(err.code, err.message)
+    try:
+        doc = json.loads(Path(proof_file).read_text())
+    except ValueError as exc:
+        fail("BAD_PROOF", f"{proof_file} is not JSON: {exc}")
+    if not isinstance(doc, dict):
+        fail("BAD_PROOF", f"{proof_file} does not hold a proof (a JSON object)")
+    return doc
+
+
+def _hash_arg(option: str, value: str) -> bytes:
+    try:
+        h = bytes.fromhex(value)
+    except ValueError:
+        h = b""
+    if len(h) != 32:
+        raise click.BadParameter("a block hash is 64 hex digits", param_hint=option)
+    return h

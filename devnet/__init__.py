@@ -17,12 +17,14 @@ def load_template() -> dict:
 
 
 def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
-                 observers: int = 0) -> Genesis:
+                 observers: int = 0, spare_urls: list[str] = ()) -> Genesis:
     """A devnet genesis: institution i runs node i (validator, KYC issuer, issuer of its
     currency); institutions without a node are still licensed issuers, so a one-node devnet
-    has foreign currencies too. The last `observers` nodes are observers, not validators."""
+    has foreign currencies too. The last `observers` nodes are observers, not validators.
+    `spare_urls` give the institutions after the nodes an address, so the regulator can license
+    one of them as a validator or observer later and its node can join (`devnet add-node`)."""
     t = load_template()
-    n_inst = max(len(node_urls), t["min_institutions"])
+    n_inst = max(len(node_urls) + len(spare_urls), t["min_institutions"])
     if n_inst > len(t["institutions"]):
         raise ValueError(f"the devnet template has {len(t['institutions'])} institutions")
     insts = t["institutions"][:n_inst]
@@ -35,8 +37,9 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
             roles = ["observer"]
         else:
             roles = ["kyc_issuer", "asset_issuer"]
+        urls = list(node_urls) + list(spare_urls)
         institutions.append({"name": inst["name"], "key": keys[inst["name"]].address_hex,
-                             "address": node_urls[i] if i < len(node_urls) else "",
+                             "address": urls[i] if i < len(urls) else "",
                              "jurisdiction": inst["jurisdiction"], "roles": roles})
     assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
                "clawback": i.get("clawback", False)} for i in insts]
@@ -63,8 +66,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
     })
 
 
-def key_names(n_nodes: int) -> list[str]:
+def key_names(n_institutions: int) -> list[str]:
     t = load_template()
-    n_inst = max(n_nodes, t["min_institutions"])
+    n_inst = max(n_institutions, t["min_institutions"])
     return (["regulator"] + [i["name"] for i in t["institutions"][:n_inst]]
             + [c["name"] for c in t["customers"]])

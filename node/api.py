@@ -17,6 +17,7 @@ from .crypto import parse_address
 from .daemon import Node, TxStatus
 from .rules import Context, check_kyc
 from .types import Block, Transaction, decode_tx
+from .verify import tx_proof
 
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
@@ -99,6 +100,9 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/blocks/{height}/raw", get_block_raw)
     app.router.add_get("/v1/accounts/{address}", get_account)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/v1/proofs/{hash}", get_proof)
+    app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/metrics", metrics)
     if node.config.devnet:  # fault injection exists only on devnet nodes
         app.router.add_post("/v1/admin/faults", post_faults)
@@ -287,6 +291,65 @@ def _kyc_standing(node: Node, address: bytes) -> dict:
 
 async def healthz(request: web.Request) -> web.Response:
     return reply(request, {"ok": True})
+
+
+# ---- readiness: what an orchestrator waits for before sending traffic --------------------------
+
+MAX_APPLY_LAG = 32  # committed Raft entries not yet applied before a node counts as behind
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 when the node can serve current data and take part in commits; 503 with reasons."""
+    node = request.app[NODE]
+    reasons = not_ready_reasons(node)
+    raft = node.raft.status()
+    body = {"ready": not reasons, "role": node.role, "leader_id": node.raft.leader_id,
+            "commit_index": raft.commit, "applied_index": node.store.applied_index(),
+            "peers": len(node.p2p.connected_peers())}
+    if reasons:
+        return reply(request, {**body, "reasons": reasons, "error": "NOT_READY",
+                               "message": "; ".join(reasons)}, 503)
+    return reply(request, body)
+
+
+def not_ready_reasons(node: Node) -> list[str]:
+    reasons = []
+    if node.raft.leader_id is None:
+        reasons.append("no known leader")
+    peers = set(node.p2p.connected_peers())
+    voters = node.raft.conf_state.voters
+    if node.role == "observer":
+        if not peers & voters:
+            reasons.append("not connected to any validator")
+    else:
+        quorum = len(voters) // 2 + 1
+        reachable = 1 + len(peers & (voters - {node.id}))  # itself and the voters it reaches
+        if reachable < quorum:
+            reasons.append(f"connected to {reachable - 1} of {len(voters) - 1} other validators; "
+                           f"a quorum needs {quorum - 1}")
+    lag = node.raft.status().commit - node.store.applied_index()
+    if lag > MAX_APPLY_LAG:
+        reasons.append(f"catching up: {lag} committed entries not yet applied")
+    return reasons
+
+
+# ---- verifiable records -------------------------------------------------------------------------
+
+async def get_proof(request: web.Request) -> web.Response:
+    """The Merkle inclusion proof of a committed transaction, with its block header."""
+    node = request.app[NODE]
+    tx_hash = _parse_hash(request.match_info["hash"])
+    receipt = node.store.receipt(tx_hash)
+    if receipt is None:
+        raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
+    block = Block.decode(node.store.block_bytes(receipt.height))
+    return reply(request, tx_proof(block, receipt.index, receipt))
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
+    node = request.app[NODE]
+    return reply(request, node.genesis.to_json())
 
 
 async def metrics(request: web.Request) -> web.Response:
