@@ -106,9 +106,11 @@ def devnet() -> None:
 
 
 @devnet.command("up")
-@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 7))
-@click.option("--observers", default=0, show_default=True, type=click.IntRange(0, 3),
-              help="How many of the nodes are observers (non-voting).")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 7),
+              help="Validator nodes (Raft voters).")
+@click.option("--observers", default=0, show_default=True, type=click.IntRange(0, 6),
+              help="Observer nodes in addition (e.g. a regulator's or an auditor's): they follow "
+                   "and verify the chain but never vote.")
 @click.option("--base-port", default=7100, show_default=True, type=click.IntRange(1024, 65000))
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
 @dir_option
@@ -118,9 +120,10 @@ def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
     net = Devnet(dir_)
     if net.exists() and any(net.alive(n) for n in net.load()["nodes"]):
         raise click.ClickException(f"a devnet is already running in {dir_}; `lichen devnet down --dir {dir_}` first")
-    if observers >= nodes:
-        raise click.ClickException("at least one node must be a validator")
-    taken = [p for p in range(base_port, base_port + nodes) if not port_free("127.0.0.1", p)]
+    if nodes + observers > MAX_INSTITUTIONS:
+        raise click.ClickException(f"the devnet genesis has {MAX_INSTITUTIONS} institutions: "
+                                   f"--nodes plus --observers is at most that")
+    taken = [p for p in range(base_port, base_port + nodes + observers) if not port_free("127.0.0.1", p)]
     if taken:
         raise click.ClickException(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
     if net.dir.exists():
@@ -137,29 +140,38 @@ def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
         console.print(f"devnet up in {dir_}; keys in {dir_}/keys; `lichen devnet down` to stop it.")
 
 
-def create_files(net: Devnet, nodes: int, observers: int, base_port: int) -> dict:
+MAX_INSTITUTIONS = 7  # the template's; the ones without a node can join later (add-node)
+
+
+def create_files(net: Devnet, validators: int, observers: int, base_port: int) -> dict:
     net.dir.mkdir(parents=True)
-    keys = {name: KeyPair.generate() for name in key_names(nodes)}
+    keys = {name: KeyPair.generate() for name in key_names(MAX_INSTITUTIONS)}
     for name, kp in keys.items():
         kp.save(net.dir / "keys" / f"{name}.key", name)
-    urls = [f"http://127.0.0.1:{base_port + i}" for i in range(nodes)]
-    genesis = make_genesis(keys, urls, int(time.time() * 1000), observers)
+    urls = [f"http://127.0.0.1:{base_port + i}" for i in range(MAX_INSTITUTIONS)]
+    nodes = validators + observers
+    genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
+                           spare_urls=urls[nodes:])
     genesis.save(net.dir / "genesis.json")
     token = secrets.token_hex(16)
     (net.dir / "admin.token").write_text(token + "\n")
-    doc = {"chain_id": genesis.chain_id.hex(), "nodes": []}
+    doc = {"chain_id": genesis.chain_id.hex(), "base_port": base_port, "nodes": []}
     for i in range(nodes):
-        name = f"node{i}"
-        folder = net.dir / name
-        folder.mkdir()
-        config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
-                            data_dir=".", listen=f"127.0.0.1:{base_port + i}", devnet=True,
-                            admin_token=token)
-        config.save(folder / "config.json")
-        doc["nodes"].append({"name": name, "institution": f"inst{i}", "url": urls[i],
-                             "node_id": keys[f"inst{i}"].address_hex,
-                             "config": str((folder / "config.json").resolve()), "pid": None})
+        doc["nodes"].append(write_node_files(net, i, keys[f"inst{i}"].address_hex, base_port, token))
     return doc
+
+
+def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: str) -> dict:
+    """node<i>/config.json for institution inst<i>; returns its devnet.json entry."""
+    name = f"node{i}"
+    folder = net.dir / name
+    folder.mkdir()
+    config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
+                        data_dir=".", listen=f"127.0.0.1:{base_port + i}", devnet=True,
+                        admin_token=token)
+    config.save(folder / "config.json")
+    return {"name": name, "institution": f"inst{i}", "url": f"http://127.0.0.1:{base_port + i}",
+            "node_id": node_id, "config": str((folder / "config.json").resolve()), "pid": None}
 
 
 def wait_ready(net: Devnet, doc: dict, timeout: float) -> None:
@@ -303,10 +315,14 @@ def start(name, timeout, dir_) -> None:
 # ---- faults (devnet mode only: each node's admin endpoint, with the devnet's token) ----------
 
 def admin(net: Devnet, n: dict, body: dict) -> dict:
+    return admin_call(net, n, "/v1/admin/faults", body)
+
+
+def admin_call(net: Devnet, n: dict, path: str, body: dict) -> dict:
+    """A node's admin endpoint, with the devnet's token."""
     token = (net.dir / "admin.token").read_text().strip()
-    req = Client(n["url"], timeout=3)
     try:
-        return req.post("/v1/admin/faults", body, headers={"Authorization": f"Bearer {token}"})
+        return Client(n["url"], timeout=3).post(path, body, headers={"Authorization": f"Bearer {token}"})
     except ApiError as err:
         raise click.ClickException(f"{n['name']}: {err}")
 
@@ -356,3 +372,92 @@ def heal(dir_) -> None:
     for n in running(net, doc):
         admin(net, n, {"heal": True})
     console.print("healed: every link is whole again")
+
+
+# ---- growing the network and handing leadership over -----------------------------------------
+
+@devnet.command("add-node")
+@click.option("--role", type=click.Choice(["validator", "observer"]), default="validator", show_default=True)
+@click.option("--timeout", default=30.0, show_default=True)
+@dir_option
+def add_node(role, timeout, dir_) -> None:
+    """License the next institution of the genesis for ROLE (as the regulator) and start its node.
+
+    A new validator joins as a non-voting learner, catches up, and is then promoted to voter.
+    """
+    from node.types import LicenseGrant
+    from .common import sign_and_submit
+    net = Devnet(dir_)
+    doc = net.load()
+    i = len(doc["nodes"])
+    if i >= MAX_INSTITUTIONS:
+        raise click.ClickException(f"the devnet genesis has {MAX_INSTITUTIONS} institutions; all run nodes")
+    base_port = doc.get("base_port", 7100)
+    if not port_free("127.0.0.1", base_port + i):
+        raise click.ClickException(f"port {base_port + i} is in use")
+    live = running(net, doc)
+    if not live:
+        raise click.ClickException("no node is running to take the license transaction")
+    regulator = KeyPair.load(net.dir / "keys" / "regulator.key")
+    try:
+        result = sign_and_submit(Client(live[0]["url"]), regulator, LicenseGrant(f"inst{i}", role), wait=True)
+    except ApiError as err:
+        raise click.ClickException(f"licensing inst{i} failed: {err}")
+    if result["status"] != "committed":
+        raise click.ClickException(f"licensing inst{i} failed: {result.get('code')} {result.get('message', '')}")
+    console.print(f"regulator licensed inst{i} as {role} (height {result['height']})")
+    token = (net.dir / "admin.token").read_text().strip()
+    node_id = KeyPair.load(net.dir / "keys" / f"inst{i}.key").address_hex
+    n = write_node_files(net, i, node_id, base_port, token)
+    doc["nodes"].append(n)
+    n["pid"] = net.start(n)
+    net.save(doc)
+    want = "voters" if role == "validator" else "learners"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not net.alive(n):
+            raise click.ClickException(f"{n['name']} exited; see `lichen devnet logs {n['name']}`")
+        try:
+            st = Client(n["url"], timeout=1).status()
+            if node_id in st[want] and st["height"] >= result["height"]:
+                console.print(f"{n['name']} (inst{i}) joined as {'a voter' if want == 'voters' else 'an observer'} "
+                              f"at height {st['height']}")
+                return
+        except ApiError:
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"{n['name']} did not join as {role} within {timeout:.0f}s")
+
+
+@devnet.command("transfer-leader")
+@click.argument("name")
+@click.option("--timeout", default=10.0, show_default=True)
+@dir_option
+def transfer_leader(name, timeout, dir_) -> None:
+    """Hand leadership to NAME (for maintenance of the current leader)."""
+    net = Devnet(dir_)
+    doc = net.load()
+    target = net.node(doc, name)
+    leaders = [n for n in running(net, doc) if _status_or_none(n).get("role") == "leader"]
+    if not leaders:
+        raise click.ClickException("no leader right now; try again in a moment")
+    leader = leaders[0]
+    if leader["name"] == name:
+        console.print(f"{name} is already the leader")
+        return
+    t0 = time.monotonic()
+    admin_call(net, leader, "/v1/admin/transfer-leader", {"to": target["node_id"]})
+    while time.monotonic() - t0 < timeout:
+        if _status_or_none(target).get("role") == "leader":
+            console.print(f"{name} is leader after {(time.monotonic() - t0) * 1000:.0f} ms "
+                          f"(was {leader['name']})")
+            return
+        time.sleep(0.02)
+    raise click.ClickException(f"{name} did not become leader within {timeout:.0f}s")
+
+
+def _status_or_none(n: dict) -> dict:
+    try:
+        return Client(n["url"], timeout=2).status()
+    except ApiError:
+        return {}

@@ -106,6 +106,8 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/metrics", metrics)
     if node.config.devnet:  # fault injection exists only on devnet nodes
         app.router.add_post("/v1/admin/faults", post_faults)
+    if node.config.admin_token:  # operators' maintenance calls, behind the token
+        app.router.add_post("/v1/admin/transfer-leader", post_transfer_leader)
     return app
 
 
@@ -394,3 +396,18 @@ async def post_faults(request: web.Request) -> web.Response:
     st = faults.state()
     return reply(request, {"ok": True, "partitioned": sorted(st.partitioned), "loss": st.loss,
                            "loss_all": st.loss_all})
+
+
+async def post_transfer_leader(request: web.Request) -> web.Response:
+    """{"to": node id}: hand leadership to that voter (on the leader; others answer NOT_LEADER)."""
+    check_admin_token(request)
+    node = request.app[NODE]
+    try:
+        doc = await request.json()
+    except ValueError:
+        raise E.Malformed("body is not valid JSON") from None
+    target = doc.get("to") if isinstance(doc, dict) else None
+    if not isinstance(target, str):
+        raise E.Malformed('expected {"to": NODE_ID}')
+    node.transfer_leadership(target)
+    return reply(request, {"ok": True, "from": node.id, "to": target})

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from consensus import (Config as RaftConfig, Entry, EntryType, HardState, MemoryStorage, Message,
-                       NotLeader, ProposalDropped, Raft, Ready, Role)
+from consensus import (Config as RaftConfig, ConfState, Entry, EntryType, HardState, MemoryStorage,
+                       Message, NotLeader, ProposalDropped, Raft, Ready, Role)
 from p2p import P2PConfig, PeerManager, RequestFailed
 
 from . import errors as E
@@ -35,6 +35,7 @@ from .types import Block, Receipt, Transaction, decode_tx
 log = logging.getLogger("lichen.node")
 
 CATCH_UP_BATCH = 64  # blocks per fetch when catching up beyond the log
+FORWARD_BATCH = 1000  # pooled txs per request when handing the pool to a new leader
 PEER_ROLES = ("validator", "observer")
 
 
@@ -69,8 +70,10 @@ class Node:
         self.p2p = PeerManager(
             signing_seed=self.key.seed, chain_id=self.genesis.chain_id, peers=self._peer_table(),
             is_licensed=self._is_licensed_peer, on_raft=self._on_raft, on_txs=self._on_peer_txs,
+            on_peer_up=self._on_peer_up,
             on_request=self._on_peer_request, raft_sender_of=_raft_sender, dialer=dialer,
             devnet=config.devnet, seed=seed, config=P2PConfig(max_frame_size=4 * 1024 * 1024))
+        self._peers = self._peer_table()
         self._proposed: set[bytes] = set()  # tx hashes in proposed, not yet executed blocks
         self._proposal_tip = self.tip
         self._inflight = 0
@@ -99,7 +102,9 @@ class Node:
     def _raft_storage(self) -> MemoryStorage:
         """The Raft log as persisted: hard state, compaction point, the entries after it."""
         hard = self.store.hard_state()
-        storage = MemoryStorage(HardState.from_wire(hard) if hard else HardState())
+        conf = self.store.raft_conf()
+        storage = MemoryStorage(HardState.from_wire(hard) if hard else HardState(),
+                                ConfState.from_wire(conf) if conf else None)
         index, term = self.store.raft_compacted()
         if index:
             storage.apply_snapshot(index, term)
@@ -107,8 +112,12 @@ class Node:
         return storage
 
     def _peer_table(self) -> dict[str, str]:
+        """Every other institution licensed to run a node (validator or observer) right now, and
+        every Raft member (a revoked one stays connected until the membership drops it)."""
+        members = self.raft.conf_state.members
         return {i.key.hex(): i.address for i in self.genesis.institutions
-                if i.address and i.key != self.key.address}
+                if i.address and i.key != self.key.address
+                and (self._is_licensed_peer(i.key) or i.key.hex() in members)}
 
     def _is_licensed_peer(self, key: bytes) -> bool:
         inst = self.genesis.institution_by_key(key)
@@ -147,6 +156,7 @@ class Node:
         while True:
             await asyncio.sleep(interval)
             self.raft.tick()
+            self._reconcile_membership()
             self._kick.set()
 
     def _on_raft(self, peer_id: str, payload: list) -> None:
@@ -215,6 +225,27 @@ class Node:
                  self.raft.term, (self.raft.leader_id or "-")[:12])
         self.metrics.term.set(self.raft.term)
         self._restart_proposals()
+        self._forward_pool_to_leader()
+
+    def _on_peer_up(self, peer_id: str) -> None:
+        if peer_id == self.raft.leader_id:
+            self._forward_pool_to_leader()
+
+    def _forward_pool_to_leader(self) -> None:
+        """Gossip is sent once; what reached our pool while the leader was unreachable (or not
+        yet leader) would wait forever. So a new or reconnected leader gets our pool."""
+        leader = self.raft.leader_id
+        if leader is None or leader == self.id or not self.mempool.ready:
+            return
+        raws = [tx.raw for tx in self.mempool.ready.values()]
+        for i in range(0, len(raws), FORWARD_BATCH):
+            asyncio.ensure_future(self._forward(leader, raws[i:i + FORWARD_BATCH]))
+
+    async def _forward(self, peer: str, raws: list[bytes]) -> None:
+        try:
+            await self.p2p.request(peer, ["txs", raws])
+        except RequestFailed as exc:
+            log.info("forwarding %d pooled txs to %s failed: %s", len(raws), peer[:12], exc)
 
     def _restart_proposals(self) -> None:
         """Build the next block on the executed tip again, and offer every pooled tx again:
@@ -225,6 +256,9 @@ class Node:
 
     # -- applying committed entries -------------------------------------------------------------------
     def _apply_entry(self, entry: Entry) -> None:
+        if entry.type == EntryType.CONF_CHANGE:
+            self._apply_conf_change(entry)
+            return
         if entry.type != EntryType.NORMAL or not entry.data:
             self.store.skip_entry(entry.index)
             return
@@ -239,6 +273,22 @@ class Node:
             self._restart_proposals()  # anything we chained on it is void too
             return
         self._commit_block(result, entry.index)
+
+    def _apply_conf_change(self, entry: Entry) -> None:
+        """A membership change the leader derived from the licenses: every node applies it at
+        the same log index, and keeps it with its applied index."""
+        try:
+            conf = ConfState.from_wire(_unpack(entry.data))
+        except (ValueError, TypeError) as exc:
+            log.error("skipping malformed membership change at %d: %s", entry.index, exc)
+            self.store.skip_entry(entry.index)
+            return
+        self.raft.apply_conf_change(conf)
+        self.log_storage.set_conf_state(conf)
+        self.store.skip_entry(entry.index, conf.to_wire())
+        self._refresh_peers()
+        log.info("%s: membership now voters=%s learners=%s", self.config.name,
+                 _short_ids(conf.voters), _short_ids(conf.learners))
 
     def _commit_block(self, result: BlockResult, raft_index: int, fetched: bool = False) -> None:
         self.tip = self.store.write_block(result, raft_index, restart_log=fetched)
@@ -257,10 +307,62 @@ class Node:
             self._resolve(r.tx_hash, TxStatus("committed" if r.ok else "failed", r))
         for d in self.mempool.block_committed(result.tx_hashes, all_ok, self.tip.timestamp):
             self._note_dropped(d)
+        self._refresh_peers()
         self.metrics.blocks.inc()
         self.metrics.height.set(self.tip.height)
         self.metrics.mempool.set(len(self.mempool))
         self.metrics.signatures.set(self.sigs.verified)
+
+    def _refresh_peers(self) -> None:
+        """Licenses may have changed: dial who is licensed now, drop who no longer is."""
+        table = self._peer_table()
+        if table != self._peers:
+            for gone in set(self._peers) - set(table):
+                asyncio.ensure_future(self.p2p.disconnect(gone))
+            self._peers = table
+            self.p2p.set_peers(table)
+
+    # -- membership follows the licenses (leader only) ------------------------------------------------
+    def _reconcile_membership(self) -> None:
+        """One step from the Raft membership towards what the licenses say.
+
+        New validators join as learners, catch up, and only then become voters; a validator
+        whose license was revoked leaves (an observer is kept as a learner). One change at a
+        time: the core refuses a second while one is pending.
+        """
+        if self.raft.role != Role.LEADER:
+            return
+        change = self._next_membership_change()
+        if change is None:
+            return
+        try:
+            self.raft.propose_conf_change(_pack(change.to_wire()))
+        except (NotLeader, ProposalDropped):
+            return
+        log.info("%s proposes membership voters=%s learners=%s", self.config.name,
+                 _short_ids(change.voters), _short_ids(change.learners))
+
+    def _next_membership_change(self) -> ConfState | None:
+        conf = self.raft.conf_state
+        voters, learners = set(conf.voters), set(conf.learners)
+        want_voters = set(self._members("validator"))
+        want_learners = set(self._members("observer")) - want_voters
+        for node in sorted(want_voters - voters - learners):
+            return ConfState(voters, learners | {node})  # join as a learner first
+        status = self.raft.status()
+        for node in sorted(learners & want_voters):
+            progress = status.progress.get(node)
+            if progress is not None and progress.match >= status.commit:
+                return ConfState(voters | {node}, learners - {node})  # caught up: promote
+        for node in sorted(voters - want_voters):
+            if len(voters) > 1:
+                keep = {node} if node in want_learners else set()
+                return ConfState(voters - {node}, learners | keep)
+        for node in sorted(want_learners - learners - voters):
+            return ConfState(voters, learners | {node})
+        for node in sorted(learners - want_voters - want_learners):
+            return ConfState(voters, learners - {node})
+        return None
 
     def _note_dropped(self, d: Dropped) -> None:
         self.metrics.dropped.labels(d.error.code).inc()
@@ -289,11 +391,25 @@ class Node:
             return
         if self.store.applied_index() < index:
             self.store.skip_entry(index)  # the entries after the last block were no-ops
+        await self._adopt_peer_membership(peer)
         self.store.reset_raft_log(index, term)
         self.log_storage.apply_snapshot(index, term)
         self.raft.snapshot_installed(index, term)
         log.info("%s caught up to height %d", self.config.name, self.tip.height)
         self._kick.set()
+
+    async def _adopt_peer_membership(self, peer: str) -> None:
+        """Membership changes in the skipped log range are not in the blocks: take the
+        leader's current membership (a later change in the log is applied again, harmlessly)."""
+        try:
+            conf = ConfState.from_wire(await self.p2p.request(peer, ["conf"]))
+        except (RequestFailed, ValueError, TypeError) as exc:
+            log.warning("could not fetch the membership from %s: %s", peer[:12], exc)
+            return
+        if conf != self.raft.conf_state:
+            self.raft.apply_conf_change(conf)
+            self.log_storage.set_conf_state(conf)
+            self.store.skip_entry(self.store.applied_index(), conf.to_wire())
 
     def _apply_fetched(self, batch: list, upto: int) -> bool:
         """Execute fetched blocks (verifying each); False when there is nothing more to take."""
@@ -311,6 +427,13 @@ class Node:
         if (type(payload) is list and len(payload) == 3 and payload[0] == "blocks"
                 and type(payload[1]) is int and type(payload[2]) is int):
             return self.store.blocks_from(payload[1], min(payload[2], CATCH_UP_BATCH), 2 * 1024 * 1024)
+        if payload == ["conf"]:
+            return self.raft.conf_state.to_wire()
+        if (type(payload) is list and len(payload) == 2 and payload[0] == "txs"
+                and type(payload[1]) is list and len(payload[1]) <= FORWARD_BATCH
+                and all(type(t) is bytes for t in payload[1])):
+            admitted = self.submit_many(payload[1])
+            return sum(1 for r in admitted if isinstance(r, Transaction))
         raise ValueError("unknown request")
 
     # -- block production -------------------------------------------------------------------------------
@@ -426,10 +549,25 @@ class Node:
             if not fut.done():
                 fut.set_result(status)
 
+    def transfer_leadership(self, target: str) -> None:
+        """Hand leadership to another voter (maintenance); raises the reason it cannot."""
+        try:
+            self.raft.transfer_leader(target)
+        except NotLeader as exc:
+            raise E.NotLeaderError(f"this node is not the leader; the leader is {exc.leader or 'unknown'}") from None
+        except ValueError as exc:
+            raise E.Malformed(str(exc)) from None
+        self._kick.set()
+
     @property
     def role(self) -> str:
-        if self.id not in self.raft.conf_state.voters:
-            return "observer"
+        conf = self.raft.conf_state
+        if not self._is_licensed_peer(self.key.address):
+            return "unlicensed"  # e.g. a validator whose license the regulator revoked
+        if self.id in conf.learners:
+            return "observer"  # a learner: follows the chain, never votes
+        if self.id not in conf.voters:
+            return "joining"  # licensed, not yet in the membership
         return {Role.LEADER: "leader", Role.FOLLOWER: "follower"}.get(self.raft.role, "candidate")
 
     def status(self) -> dict:
@@ -448,6 +586,8 @@ class Node:
             "timestamp": self.tip.timestamp,
             "mempool_size": len(self.mempool),
             "peers": sorted(self.p2p.connected_peers()),
+            "voters": sorted(self.raft.conf_state.voters),
+            "learners": sorted(self.raft.conf_state.learners),
             "chain_id": self.genesis.chain_id.hex(),
         }
 
@@ -460,6 +600,10 @@ def _pack(obj) -> bytes:
 def _unpack(raw: bytes):
     import msgpack
     return msgpack.unpackb(raw, raw=False)
+
+
+def _short_ids(ids) -> str:
+    return "[" + ",".join(sorted(i[:8] for i in ids)) + "]"
 
 
 def _raft_sender(payload: list) -> str | None:

@@ -61,6 +61,7 @@ Duplicate = _error("Duplicate", "DUPLICATE", "Transaction already pending or com
 MempoolFull = _error("MempoolFull", "MEMPOOL_FULL", "Pool is full; retry later.", 503)
 NotFound = _error("NotFound", "NOT_FOUND", "No such object.", 404)
 Unavailable = _error("Unavailable", "UNAVAILABLE", "Node cannot serve this now.", 503)
+NotLeaderError = _error("NotLeaderError", "NOT_LEADER", "Only the leader can do this.", 409)
 
 
 ALL_ERRORS: tuple[type[LedgerError], ...] = tuple(

@@ -27,6 +27,7 @@ from .types import Receipt
 BLOCK, BLOCK_HASH, TX, COMMIT, STATE, RAFT_LOG, META = b"B", b"H", b"T", b"C", b"S", b"L", b"m"
 _TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"
 _COMPACTED = META + b"raft_compacted"  # [index, term] of the last entry dropped from the log
+_CONF = META + b"raft_conf"  # the Raft membership as last applied: [voters, learners]
 _RAFT_END = RAFT_LOG + b"\xff" * 9  # past every log key
 
 
@@ -119,11 +120,19 @@ class Store:
                 wb.put(_COMPACTED, pack([raft_index, h.term]))
         return tip
 
-    def skip_entry(self, raft_index: int) -> None:
-        """Record that a committed log entry carried no block (no-op or invalid block)."""
+    def skip_entry(self, raft_index: int, conf: list | None = None) -> None:
+        """Record that a committed log entry carried no block (a no-op, an invalid block, or a
+        membership change, whose new membership `conf` goes in the same batch)."""
         t = msgpack.unpackb(self.db.get(_TIP))
         t[4] = raft_index
-        self.db.put(_TIP, pack(t))
+        with self.db.write_batch() as wb:
+            wb.put(_TIP, pack(t))
+            if conf is not None:
+                wb.put(_CONF, pack(conf))
+
+    def raft_conf(self) -> list | None:
+        v = self.db.get(_CONF)
+        return None if v is None else msgpack.unpackb(v)
 
     def block_bytes(self, height: int) -> bytes | None:
         return self.db.get(BLOCK + _u64(height))
