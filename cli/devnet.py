@@ -112,10 +112,13 @@ def devnet() -> None:
               help="Observer nodes in addition (e.g. a regulator's or an auditor's): they follow "
                    "and verify the chain but never vote.")
 @click.option("--base-port", default=7100, show_default=True, type=click.IntRange(1024, 65000))
+@click.option("--license-policy", type=click.Choice(["regulator", "majority"]), default="regulator",
+              show_default=True, help="Who changes licenses: the regulator, or a validator majority "
+                                      "(lichen governance propose/approve).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
 @dir_option
 @json_option
-def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
+def up(nodes, observers, base_port, license_policy, timeout, dir_, as_json) -> None:
     """Create fresh keys and genesis, start the daemons, wait until blocks can commit."""
     net = Devnet(dir_)
     if net.exists() and any(net.alive(n) for n in net.load()["nodes"]):
@@ -128,7 +131,7 @@ def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
         raise click.ClickException(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
     if net.dir.exists():
         shutil.rmtree(net.dir)
-    doc = create_files(net, nodes, observers, base_port)
+    doc = create_files(net, nodes, observers, base_port, license_policy)
     for n in doc["nodes"]:
         n["pid"] = net.start(n)
     net.save(doc)
@@ -143,7 +146,8 @@ def up(nodes, observers, base_port, timeout, dir_, as_json) -> None:
 MAX_INSTITUTIONS = 7  # the template's; the ones without a node can join later (add-node)
 
 
-def create_files(net: Devnet, validators: int, observers: int, base_port: int) -> dict:
+def create_files(net: Devnet, validators: int, observers: int, base_port: int,
+                 license_policy: str = "regulator") -> dict:
     net.dir.mkdir(parents=True)
     keys = {name: KeyPair.generate() for name in key_names(MAX_INSTITUTIONS)}
     for name, kp in keys.items():
@@ -151,7 +155,7 @@ def create_files(net: Devnet, validators: int, observers: int, base_port: int) -
     urls = [f"http://127.0.0.1:{base_port + i}" for i in range(MAX_INSTITUTIONS)]
     nodes = validators + observers
     genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
-                           spare_urls=urls[nodes:])
+                           spare_urls=urls[nodes:], license_policy=license_policy)
     genesis.save(net.dir / "genesis.json")
     token = secrets.token_hex(16)
     (net.dir / "admin.token").write_text(token + "\n")
@@ -385,8 +389,6 @@ def add_node(role, timeout, dir_) -> None:
 
     A new validator joins as a non-voting learner, catches up, and is then promoted to voter.
     """
-    from node.types import LicenseGrant
-    from .common import sign_and_submit
     net = Devnet(dir_)
     doc = net.load()
     i = len(doc["nodes"])
@@ -398,14 +400,7 @@ def add_node(role, timeout, dir_) -> None:
     live = running(net, doc)
     if not live:
         raise click.ClickException("no node is running to take the license transaction")
-    regulator = KeyPair.load(net.dir / "keys" / "regulator.key")
-    try:
-        result = sign_and_submit(Client(live[0]["url"]), regulator, LicenseGrant(f"inst{i}", role), wait=True)
-    except ApiError as err:
-        raise click.ClickException(f"licensing inst{i} failed: {err}")
-    if result["status"] != "committed":
-        raise click.ClickException(f"licensing inst{i} failed: {result.get('code')} {result.get('message', '')}")
-    console.print(f"regulator licensed inst{i} as {role} (height {result['height']})")
+    result = license_new_institution(net, Client(live[0]["url"]), f"inst{i}", role)
     token = (net.dir / "admin.token").read_text().strip()
     node_id = KeyPair.load(net.dir / "keys" / f"inst{i}.key").address_hex
     n = write_node_files(net, i, node_id, base_port, token)
@@ -427,6 +422,41 @@ def add_node(role, timeout, dir_) -> None:
             pass
         time.sleep(0.2)
     raise click.ClickException(f"{n['name']} did not join as {role} within {timeout:.0f}s")
+
+
+def license_new_institution(net: Devnet, client: Client, institution: str, role: str) -> dict:
+    """The regulator grants the license; on a majority-governed chain the devnet's validator
+    institutions propose and approve it instead. Returns the deciding tx's outcome."""
+    from node.types import GovernanceApprove, GovernancePropose, LicenseGrant
+    from .common import sign_and_submit
+    genesis = json.loads((net.dir / "genesis.json").read_text())
+    key = lambda name: KeyPair.load(net.dir / "keys" / f"{name}.key")  # noqa: E731
+
+    def submit(signer: str, payload) -> dict:
+        try:
+            result = sign_and_submit(client, key(signer), payload, wait=True)
+        except ApiError as err:
+            raise click.ClickException(f"licensing {institution} failed: {err}")
+        if result["status"] != "committed":
+            raise click.ClickException(f"licensing {institution} failed: {result.get('code')} "
+                                       f"{result.get('message', '')}")
+        return result
+
+    if genesis.get("license_policy", "regulator") == "regulator":
+        result = submit("regulator", LicenseGrant(institution, role))
+        console.print(f"regulator licensed {institution} as {role} (height {result['height']})")
+        return result
+    voters = [i["name"] for i in genesis["institutions"] if "validator" in i["roles"]]
+    expires = int(time.time() * 1000) + 86_400_000
+    result = submit(voters[0], GovernancePropose("license_grant", institution, role, expires))
+    proposal = result["hash"]
+    console.print(f"{voters[0]} proposed licensing {institution} as {role}: proposal {proposal[:16]}…")
+    for approver in voters[1:]:
+        if client.get(f"/v1/proposals/{proposal}")["status"] == "applied":
+            break
+        result = submit(approver, GovernanceApprove(bytes.fromhex(proposal)))
+        console.print(f"{approver} approved (height {result['height']})")
+    return result
 
 
 @devnet.command("transfer-leader")

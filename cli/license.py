@@ -10,7 +10,10 @@ from .common import json_option, load_key, node_option, submit_tx, wait_option
 
 @click.group()
 def license() -> None:
-    """Grant or revoke an institution's licensed roles (regulator only)."""
+    """Grant or revoke an institution's licensed roles (regulator only).
+
+    On a chain whose genesis sets "license_policy": "majority" these are refused with
+    GOVERNANCE_REQUIRED: the validators decide there (`lichen governance`)."""
 
 
 def _license_command(name: str, payload_type, verb: str):

@@ -11,6 +11,7 @@ from .block import block
 from .chain import chain
 from .demo import demo
 from .devnet import devnet
+from .governance import governance
 from .keys import keys
 from .kyc import kyc
 from .license import license
@@ -24,7 +25,8 @@ def lichen() -> None:
     """lichen: a permissioned ledger for licensed financial institutions."""
 
 
-for group in (account, asset, audit, bench, block, chain, devnet, keys, kyc, license, node, tx):
+for group in (account, asset, audit, bench, block, chain, devnet, governance, keys, kyc, license,
+              node, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 

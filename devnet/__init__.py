@@ -17,12 +17,15 @@ def load_template() -> dict:
 
 
 def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
-                 observers: int = 0, spare_urls: list[str] = ()) -> Genesis:
+                 observers: int = 0, spare_urls: list[str] = (),
+                 license_policy: str = "regulator") -> Genesis:
     """A devnet genesis: institution i runs node i (validator, KYC issuer, issuer of its
     currency); institutions without a node are still licensed issuers, so a one-node devnet
     has foreign currencies too. The last `observers` nodes are observers, not validators.
     `spare_urls` give the institutions after the nodes an address, so the regulator can license
-    one of them as a validator or observer later and its node can join (`devnet add-node`)."""
+    one of them as a validator or observer later and its node can join (`devnet add-node`).
+    `license_policy` "majority" hands license changes to a majority of the validators
+    (`lichen governance`) instead of the regulator."""
     t = load_template()
     n_inst = max(len(node_urls) + len(spare_urls), t["min_institutions"])
     if n_inst > len(t["institutions"]):
@@ -62,7 +65,7 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         "chain_name": t["chain_name"], "genesis_time": now_ms, "regulator": keys["regulator"].address_hex,
         "institutions": institutions, "assets": assets, "tiers": tiers,
         "blocked_jurisdictions": t["blocked_jurisdictions"],
-        "attestations": attestations, "balances": balances,
+        "attestations": attestations, "balances": balances, "license_policy": license_policy,
     })
 
 

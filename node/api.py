@@ -99,6 +99,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/blocks/{height}/raw", get_block_raw)
     app.router.add_get("/v1/accounts/{address}", get_account)
+    app.router.add_get("/v1/proposals/{id}", get_proposal)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -289,6 +290,22 @@ def _kyc_standing(node: Node, address: bytes) -> dict:
         return {"valid": True}
     except E.LedgerError as err:
         return {"valid": False, **err.to_json()}
+
+
+async def get_proposal(request: web.Request) -> web.Response:
+    """A governance proposal: what it changes, who approved, open or applied, and whether it
+    is still within its time (judged at the last block's timestamp)."""
+    node = request.app[NODE]
+    proposal_id = _parse_hash(request.match_info["id"])
+    p = node.state.proposal(proposal_id)
+    if p is None:
+        raise E.NotFound("no such proposal")
+    from node.governance import validators
+    return reply(request, {
+        "id": proposal_id.hex(), "action": p.action, "institution": p.institution, "role": p.role,
+        "expires_at": p.expires_at, "expired": p.expires_at <= node.tip.timestamp,
+        "proposer": p.proposer, "approvals": list(p.approvals), "status": p.status,
+        "validators": sorted(validators(node.state))})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -56,11 +56,27 @@ ClawbackDisabled = _error("ClawbackDisabled", "CLAWBACK_DISABLED",
                           "The asset was not created clawback-able.")
 SelfTransfer = _error("SelfTransfer", "SELF_TRANSFER", "Sender and recipient are the same.")
 
+# Governance of licenses (genesis `license_policy`)
+GovernanceRequired = _error(
+    "GovernanceRequired", "GOVERNANCE_REQUIRED",
+    "License changes on this chain need a validator majority (governance_propose).")
+GovernanceDisabled = _error(
+    "GovernanceDisabled", "GOVERNANCE_DISABLED",
+    "License changes on this chain are the regulator's alone (license_grant/license_revoke).")
+UnknownProposal = _error("UnknownProposal", "UNKNOWN_PROPOSAL", "No such governance proposal.")
+ProposalExpired = _error("ProposalExpired", "PROPOSAL_EXPIRED",
+                         "The proposal expired at the block's time.")
+ProposalClosed = _error("ProposalClosed", "PROPOSAL_CLOSED",
+                        "The proposal was already applied; it takes no more approvals.")
+AlreadyApproved = _error("AlreadyApproved", "ALREADY_APPROVED",
+                         "This institution already approved the proposal.")
+
 # Pool and node
 Duplicate = _error("Duplicate", "DUPLICATE", "Transaction already pending or committed.", 409)
 MempoolFull = _error("MempoolFull", "MEMPOOL_FULL", "Pool is full; retry later.", 503)
 NotFound = _error("NotFound", "NOT_FOUND", "No such object.", 404)
 Unavailable = _error("Unavailable", "UNAVAILABLE", "Node cannot serve this now.", 503)
+LastValidator = _error("LastValidator", "LAST_VALIDATOR", "Would leave the chain without validators.")
 NotLeaderError = _error("NotLeaderError", "NOT_LEADER", "Only the leader can do this.", 409)
 
 

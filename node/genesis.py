@@ -22,6 +22,11 @@ class GenesisError(ValueError):
     """The genesis file is not valid; the message says where."""
 
 
+# Who decides license changes: the regulator alone (license_grant / license_revoke), or a strict
+# majority of the institutions licensed as validator at the time (governance_propose / _approve).
+LICENSE_POLICIES = ("regulator", "majority")
+
+
 @dataclass(frozen=True)
 class Institution:
     name: str
@@ -80,6 +85,7 @@ class Genesis:
     blocked_jurisdictions: tuple[str, ...]
     attestations: tuple[GenesisAttestation, ...]
     balances: tuple[GenesisBalance, ...]
+    license_policy: str = "regulator"  # one of LICENSE_POLICIES
 
     # -- lookups (the rules call these for every transaction: indexed once) ----------------
     @cached_property
@@ -122,6 +128,7 @@ class Genesis:
             [[a.subject, a.issuer, a.tier, a.jurisdiction, a.expires_at, a.evidence_hash]
              for a in self.attestations],
             [[b.account, b.asset, b.amount] for b in self.balances],
+            self.license_policy,  # always present: the same rules, whichever way it is written
         ]
 
     @cached_property
@@ -168,6 +175,7 @@ class Genesis:
                               "evidence_hash": a.evidence_hash.hex()} for a in self.attestations],
             "balances": [{"account": b.account.hex(), "asset": b.asset, "amount": b.amount}
                          for b in self.balances],
+            "license_policy": self.license_policy,
         }
 
     def save(self, path: str | Path) -> None:
@@ -183,6 +191,13 @@ def _nonneg_int(v: Any, what: str) -> int:
 def _bool(v: Any, what: str) -> bool:
     if type(v) is not bool:
         raise GenesisError(f"{what} must be true or false, got {v!r}")
+    return v
+
+
+def _license_policy(v: Any) -> str:
+    if v not in LICENSE_POLICIES:
+        raise GenesisError(f"license_policy must be one of {', '.join(LICENSE_POLICIES)}, "
+                           f"got {v!r}")
     return v
 
 
@@ -223,6 +238,7 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         balances=tuple(sorted((GenesisBalance(parse_address(b["account"]), _asset("asset", b["asset"]),
                                               _nonneg_int(b["amount"], "amount"))
                                for b in doc.get("balances", [])), key=lambda b: (b.account, b.asset))),
+        license_policy=_license_policy(doc.get("license_policy", "regulator")),
     )
 
 

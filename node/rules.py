@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from . import errors as E
 from .crypto import verify
 from .genesis import Genesis, Institution, Tier
+from .governance import (REGULATOR, apply_governance_approve, apply_governance_propose,
+                         change_license, check_institution, check_keeps_a_validator,
+                         check_policy)
 from .state import Account, Attestation, StateView
 from .types import (MAX_AMOUNT, AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, KycAttest,
                     KycRevoke, LicenseGrant, LicenseRevoke, Redeem, Transaction, Transfer,
@@ -259,23 +262,15 @@ def apply_kyc_revoke(view: StateView, tx: Transaction, p: KycRevoke, ctx: Contex
     view.account_mut(p.subject).attestation.revoked = True  # type: ignore[union-attr]
 
 
-def check_institution(view: StateView, name: str) -> Institution:
-    inst = view.genesis.institution(name)
-    if inst is None:
-        raise E.UnknownInstitution(f"no institution named {name!r}")
-    return inst
-
-
-def apply_license_grant(view: StateView, tx: Transaction, p: LicenseGrant, ctx: Context) -> None:
+def apply_license_change(view: StateView, tx: Transaction, p: LicenseGrant | LicenseRevoke,
+                         ctx: Context) -> None:
+    """license_grant / license_revoke: the regulator's, unless genesis gives licenses to a
+    validator majority (node.governance)."""
+    check_policy(view, REGULATOR)
     check_regulator(view, tx.sender)
     check_institution(view, p.institution)
-    view.set_roles(p.institution, view.roles(p.institution) | {p.role})
-
-
-def apply_license_revoke(view: StateView, tx: Transaction, p: LicenseRevoke, ctx: Context) -> None:
-    check_regulator(view, tx.sender)
-    check_institution(view, p.institution)
-    view.set_roles(p.institution, view.roles(p.institution) - {p.role})
+    check_keeps_a_validator(view, p.KIND, p.institution, p.role)
+    change_license(view, p.KIND, p.institution, p.role)
 
 
 def apply_freeze(view: StateView, tx: Transaction, p: Freeze, ctx: Context) -> None:
@@ -326,13 +321,15 @@ APPLY = {
     "redeem": apply_redeem,
     "kyc_attest": apply_kyc_attest,
     "kyc_revoke": apply_kyc_revoke,
-    "license_grant": apply_license_grant,
-    "license_revoke": apply_license_revoke,
+    "license_grant": apply_license_change,
+    "license_revoke": apply_license_change,
     "freeze": apply_freeze,
     "unfreeze": apply_unfreeze,
     "asset_freeze": apply_asset_freeze,
     "asset_unfreeze": apply_asset_unfreeze,
     "clawback": apply_clawback,
+    "governance_propose": apply_governance_propose,
+    "governance_approve": apply_governance_approve,
 }
 
 

@@ -1,10 +1,11 @@
 """The ledger state: records, a base state, and copy-on-write overlays.
 
-State is three kinds of record, each under a byte key:
+State is these kinds of record, each under a byte key:
     b"a" + address -> Account        balances, nonce, attestation, frozen flag, spend buckets
     b"l" + name    -> roles          an institution's licensed roles at this height
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
+    b"p" + id      -> Proposal       a governance proposal of a license change (node.governance)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -12,7 +13,7 @@ hash never depends on dict order.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import msgpack
 
@@ -81,7 +82,39 @@ class Account:
                    {a: {h: v for h, v in b} for a, b in spent})
 
 
-ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN = b"a", b"l", b"s", b"f"
+OPEN, APPLIED = "open", "applied"  # a proposal's status; expiry is judged by time, not stored
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed license change and the validator institutions that approved it.
+
+    Immutable: an approval replaces the record (so overlays can share it without copying)."""
+    action: str  # "license_grant" or "license_revoke"
+    institution: str
+    role: str
+    expires_at: int  # unix ms, judged against the block's timestamp
+    proposer: str  # institution name
+    approvals: tuple[str, ...]  # institution names, sorted; the proposer's among them
+    status: str = OPEN
+
+    def approved_by(self, institution: str) -> "Proposal":
+        return replace(self, approvals=tuple(sorted({*self.approvals, institution})))
+
+    def applied(self) -> "Proposal":
+        return replace(self, status=APPLIED)
+
+    def to_wire(self) -> list:
+        return [self.action, self.institution, self.role, self.expires_at, self.proposer,
+                sorted(self.approvals), self.status]
+
+    @classmethod
+    def from_wire(cls, w: list) -> "Proposal":
+        action, institution, role, expires_at, proposer, approvals, status = w
+        return cls(action, institution, role, expires_at, proposer, tuple(approvals), status)
+
+
+ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 
 
 def encode_records(v: "State | Overlay") -> list[tuple[bytes, bytes]]:
@@ -90,7 +123,8 @@ def encode_records(v: "State | Overlay") -> list[tuple[bytes, bytes]]:
         [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in v.accounts.items()]
         + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in v.licenses.items()]
         + [(SUPPLY + c.encode(), pack(n)) for c, n in v.supplies.items()]
-        + [(ASSET_FROZEN + c.encode(), pack(f)) for c, f in v.frozen_assets.items()])
+        + [(ASSET_FROZEN + c.encode(), pack(f)) for c, f in v.frozen_assets.items()]
+        + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()])
 
 
 class StateView:
@@ -123,6 +157,12 @@ class StateView:
     def set_asset_frozen(self, asset: str, frozen: bool) -> None:
         raise NotImplementedError
 
+    def proposal(self, proposal_id: bytes) -> Proposal | None:
+        raise NotImplementedError
+
+    def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
+        raise NotImplementedError
+
 
 class State(StateView):
     """Committed state, all in memory; the store loads it at start and persists changes."""
@@ -133,6 +173,7 @@ class State(StateView):
         self.licenses: dict[str, frozenset[str]] = {}
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
+        self.proposals: dict[bytes, Proposal] = {}
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> "State":
@@ -175,6 +216,12 @@ class State(StateView):
     def set_asset_frozen(self, asset: str, frozen: bool) -> None:
         self.frozen_assets[asset] = frozen
 
+    def proposal(self, proposal_id: bytes) -> Proposal | None:
+        return self.proposals.get(proposal_id)
+
+    def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
+        self.proposals[proposal_id] = proposal
+
     # -- persistence: records as (key, value) byte pairs --------------------------------------
     def records(self) -> list[tuple[bytes, bytes]]:
         """Every record, sorted by key (for the genesis state hash and full dumps)."""
@@ -191,6 +238,8 @@ class State(StateView):
             self.supplies[rest.decode()] = obj
         elif kind == ASSET_FROZEN:
             self.frozen_assets[rest.decode()] = obj
+        elif kind == PROPOSAL:
+            self.proposals[rest] = Proposal.from_wire(obj)
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -207,6 +256,7 @@ class Overlay(StateView):
         self.licenses: dict[str, frozenset[str]] = {}
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
+        self.proposals: dict[bytes, Proposal] = {}
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -239,6 +289,13 @@ class Overlay(StateView):
     def set_asset_frozen(self, asset: str, frozen: bool) -> None:
         self.frozen_assets[asset] = frozen
 
+    def proposal(self, proposal_id: bytes) -> Proposal | None:
+        p = self.proposals.get(proposal_id)
+        return p if p is not None else self.parent.proposal(proposal_id)
+
+    def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
+        self.proposals[proposal_id] = proposal
+
     def changes(self) -> list[tuple[bytes, bytes]]:
         """Changed records as sorted (key, encoded value) pairs."""
         return encode_records(self)
@@ -250,3 +307,4 @@ class Overlay(StateView):
         self.parent.licenses.update(self.licenses)
         self.parent.supplies.update(self.supplies)
         self.parent.frozen_assets.update(self.frozen_assets)
+        self.parent.proposals.update(self.proposals)

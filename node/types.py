@@ -21,6 +21,7 @@ MAX_MEMO_BYTES = 256
 MAX_AMOUNT = 2**63 - 1
 HASH_LEN = 32
 ROLES = ("validator", "kyc_issuer", "asset_issuer", "observer")
+LICENSE_ACTIONS = ("license_grant", "license_revoke")  # what a governance proposal may do
 _ASSET_CODE = re.compile(r"[A-Z][A-Z0-9]{1,11}")
 _JURISDICTION = re.compile(r"[A-Z]{2}")
 _INSTITUTION = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -75,6 +76,12 @@ def _institution(name: str, v: Any) -> str:
 def _role(name: str, v: Any) -> str:
     if v not in ROLES:
         raise Malformed(f"{name} must be one of {', '.join(ROLES)}")
+    return v
+
+
+def _license_action(name: str, v: Any) -> str:
+    if v not in LICENSE_ACTIONS:
+        raise Malformed(f"{name} must be one of {', '.join(LICENSE_ACTIONS)}")
     return v
 
 
@@ -213,9 +220,31 @@ class Clawback(Payload):
     reason: str
 
 
+@dataclass(frozen=True)
+class GovernancePropose(Payload):
+    """A validator institution proposes a license change (genesis license_policy "majority").
+
+    The proposal's id is this transaction's hash; the proposer's own approval counts."""
+    KIND = "governance_propose"
+    _CHECKS = (_license_action, _institution, _role, lambda n, v: _int(n, v, 0, MAX_AMOUNT))
+    action: str  # one of LICENSE_ACTIONS
+    institution: str
+    role: str
+    expires_at: int  # unix ms, judged against the block's timestamp
+
+
+@dataclass(frozen=True)
+class GovernanceApprove(Payload):
+    """Another validator institution approves a pending proposal."""
+    KIND = "governance_approve"
+    _CHECKS = (_hash,)
+    proposal: bytes  # the proposal id: the hash of its governance_propose transaction
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
-                        LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback)
+                        LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
+                        GovernancePropose, GovernanceApprove)
 }
 _FIELD_NAMES = {p: tuple(f.name for f in fields(p)) for p in PAYLOADS.values()}
 

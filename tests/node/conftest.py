@@ -9,7 +9,7 @@ from node.rules import SignatureCache
 from node.state import State
 from node.types import Payload, sign_tx
 
-from .support import NAMES, Chain, Keys, Ledger, genesis_doc, key_for
+from .support import NAMES, Chain, Keys, Ledger, genesis_doc, key_for, majority_genesis_doc
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +29,12 @@ def other_genesis(keys) -> Genesis:
     return Genesis.from_json(doc)
 
 
+@pytest.fixture(scope="session")
+def majority_genesis(keys) -> Genesis:
+    """Licenses decided by a majority of the validators (bank_a, bank_b, pay_c)."""
+    return Genesis.from_json(majority_genesis_doc(keys))
+
+
 @pytest.fixture
 def state(genesis) -> State:
     return State.from_genesis(genesis)
@@ -37,6 +43,12 @@ def state(genesis) -> State:
 @pytest.fixture
 def ledger(genesis) -> Ledger:
     return Ledger(genesis)
+
+
+@pytest.fixture
+def gov(majority_genesis) -> Ledger:
+    """A Ledger on the majority genesis."""
+    return Ledger(majority_genesis)
 
 
 @pytest.fixture

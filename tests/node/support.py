@@ -18,6 +18,10 @@ The genesis (times in unix ms, T0 on a whole hour so rolling-window tests are ex
     erin   tier 2, SG, by bank_b, expires at T0 + 2 h     EUR 10_000
     bank_a USD 1_000_000 ; bank_b EUR 1_000_000
 
+A second genesis, `majority_genesis_doc`, is the same world with license_policy "majority":
+pay_c is a validator too (three validators: a majority is two), and obs_d (GB) is an observer
+institution, licensed but not a validator.
+
 `Ledger` drives node.rules.admit on one Overlay; `Chain` builds, executes and commits blocks.
 conftest.py hands them out as fixtures.
 """
@@ -44,7 +48,7 @@ ERIN_EXPIRES = T0 + 2 * HOUR
 YEAR_LATER = T0 + 365 * DAY
 
 NAMES = ("regulator", "bank_a", "bank_b", "pay_c", "alice", "bob", "carol", "dave", "erin",
-         "frank")
+         "frank", "obs_d")
 
 
 def key_for(name: str) -> KeyPair:
@@ -63,6 +67,7 @@ class Keys:
     dave: KeyPair
     erin: KeyPair
     frank: KeyPair  # never mentioned in genesis
+    obs_d: KeyPair  # an observer institution of the majority genesis only
 
 
 def genesis_doc(k: Keys) -> dict:
@@ -107,6 +112,17 @@ def genesis_doc(k: Keys) -> dict:
                      bal(k.erin, "EUR", 10_000),
                      bal(k.bank_a, "USD", 1_000_000), bal(k.bank_b, "EUR", 1_000_000)],
     }
+
+
+def majority_genesis_doc(k: Keys) -> dict:
+    """genesis_doc under license_policy "majority", with three validators and an observer."""
+    doc = genesis_doc(k)
+    doc["license_policy"] = "majority"
+    doc["institutions"][2]["roles"] = ["validator"]  # pay_c
+    doc["institutions"].append(
+        {"name": "obs_d", "key": k.obs_d.address_hex, "address": "http://127.0.0.1:4",
+         "jurisdiction": "GB", "roles": ["observer"]})
+    return doc
 
 
 class Ledger:

@@ -11,10 +11,10 @@ from node import errors as E
 from node.codec import pack, sha256, unpack_canonical
 from node.crypto import KeyPair, verify
 from node.execution import ChainTip, build_block
-from node.types import (MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze, AssetUnfreeze,
-                        Block, BlockHeader, Clawback, Freeze, Issue, KycAttest, KycRevoke,
-                        LicenseGrant, LicenseRevoke, Redeem, Transfer, Unfreeze, decode_tx,
-                        sign_tx)
+from node.types import (LICENSE_ACTIONS, MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze,
+                        AssetUnfreeze, Block, BlockHeader, Clawback, Freeze, GovernanceApprove,
+                        GovernancePropose, Issue, KycAttest, KycRevoke, LicenseGrant,
+                        LicenseRevoke, Redeem, Transfer, Unfreeze, decode_tx, sign_tx)
 
 FAST = settings(max_examples=75, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -50,6 +50,9 @@ PAYLOAD_STRATEGIES = {
     "asset_freeze": st.builds(AssetFreeze, asset_codes),
     "asset_unfreeze": st.builds(AssetUnfreeze, asset_codes),
     "clawback": st.builds(Clawback, asset_codes, addresses, amounts, memos.filter(bool)),
+    "governance_propose": st.builds(GovernancePropose, st.sampled_from(LICENSE_ACTIONS),
+                                    institutions, roles, st.integers(0, MAX_AMOUNT)),
+    "governance_approve": st.builds(GovernanceApprove, hashes),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 
@@ -281,6 +284,12 @@ def test_negative_nonce_is_malformed():
     [CHAIN, "license_grant", ALICE.address, 0, ["bank_a", "admin"], SIG],  # unknown role
     [CHAIN, "license_grant", ALICE.address, 0, ["bank a", "validator"], SIG],
     [CHAIN, "license_grant", ALICE.address, 0, ["", "validator"], SIG],
+    [CHAIN, "governance_propose", ALICE.address, 0, ["grant", "bank_a", "validator", 1], SIG],
+    [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "king", 1], SIG],
+    [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "observer", -1], SIG],
+    [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "validator"], SIG],
+    [CHAIN, "governance_approve", ALICE.address, 0, [CHAIN[:31]], SIG],  # not a 32-byte id
+    [CHAIN, "governance_approve", ALICE.address, 0, [CHAIN.hex()], SIG],
     [CHAIN, "freeze", ALICE.address, 0, [BOB, BOB], SIG],
     [CHAIN, 7, ALICE.address, 0, [BOB], SIG],  # kind not a string
     [[[[[[[[[[[CHAIN]]]]]]]]]], "freeze", ALICE.address, 0, [BOB], SIG],  # nested too deep
