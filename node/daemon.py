@@ -50,7 +50,7 @@ class TxStatus:
 
 class Node:
     def __init__(self, config: NodeConfig, genesis: Genesis | None = None,
-                 key: KeyPair | None = None, dialer=None):
+                 key: KeyPair | None = None, dialer=None, db=None):
         self.config = config
         self.genesis = genesis or Genesis.load(config.genesis)
         self.key = key or KeyPair.load(config.key_file)
@@ -58,7 +58,7 @@ class Node:
         self.id = self.key.address_hex
         self.metrics = Metrics()
         self.sigs = SignatureCache()
-        self.store = Store(f"{config.data_dir}/db", self.genesis)
+        self.store = Store(f"{config.data_dir}/db", self.genesis, db)
         self.state = self.store.load_state()
         self.tip = self.store.tip()
         self.mempool = Mempool(self.state, self.sigs, PoolLimits(

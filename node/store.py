@@ -48,12 +48,16 @@ class TxLocation:
 
 
 class Store:
-    def __init__(self, path: str | Path, genesis: Genesis):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = plyvel.DB(str(path), create_if_missing=True)
-        except plyvel.Error as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+    def __init__(self, path: str | Path, genesis: Genesis, db=None):
+        """`db`: a plyvel-like database to use instead of opening one at `path` (tests pass a
+        fault-injecting one that loses unsynced writes)."""
+        if db is None:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            try:
+                db = plyvel.DB(str(path), create_if_missing=True)
+            except plyvel.Error as exc:
+                raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        self.db = db
         self.genesis = genesis
         chain_id = self.db.get(_CHAIN)
         if chain_id is None:

@@ -21,10 +21,10 @@ def make_cluster(tmp_path, n=3, **overrides):
     genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(n)],
                            int(time.time() * 1000))
 
-    def node(i: int) -> Node:
+    def node(i: int, db=None) -> Node:
         cfg = NodeConfig(name=f"node{i}", key_file="", genesis="", data_dir=str(tmp_path / f"node{i}"),
                          listen=f"127.0.0.1:{base + i}", seed=i, **overrides)
-        return Node(cfg, genesis, keys[f"inst{i}"])
+        return Node(cfg, genesis, keys[f"inst{i}"], db=db)
     return keys, genesis, node
 
 
