@@ -64,6 +64,10 @@ class Devnet:
     def alive(self, n: dict) -> bool:
         return pid_alive(n.get("pid"))
 
+    def log_tail(self, name: str, lines: int = 8) -> str:
+        path = self.dir / name / "node.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+
     def start(self, n: dict) -> int:
         log = open(self.dir / n["name"] / "node.log", "ab")
         proc = subprocess.Popen(
@@ -185,8 +189,8 @@ def wait_ready(net: Devnet, doc: dict, timeout: float) -> None:
         statuses = []
         for n in doc["nodes"]:
             if not net.alive(n):
-                tail = (net.dir / n["name"] / "node.log").read_text()[-2000:]
-                raise click.ClickException(f"{n['name']} exited during start-up; its log ends:\n{tail}")
+                raise click.ClickException(f"{n['name']} exited during start-up; its log ends:\n"
+                                           f"{net.log_tail(n['name'])}")
             try:
                 statuses.append(Client(n["url"], timeout=1).status())
             except ApiError:
@@ -306,7 +310,7 @@ def start(name, timeout, dir_) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not net.alive(n):
-            raise click.ClickException(f"{name} exited; see `lichen devnet logs {name}`")
+            raise click.ClickException(f"{name} exited; its log ends:\n{net.log_tail(name)}")
         try:
             s = Client(n["url"], timeout=1).status()
             console.print(f"{name} started (pid {n['pid']}) at height {s['height']}")

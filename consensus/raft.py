@@ -610,7 +610,9 @@ class Raft:
     def _handle_heartbeat(self, m: Message) -> None:
         # The leader caps the commit at what it knows we hold; stay within our log regardless.
         self.log.commit_to(min(m.commit, self.log.last_index()))
-        self._send(MT.HEARTBEAT_RESP, m.frm)
+        # Our last index rides along: a node whose log was wiped (an operator's resync) tells
+        # the leader it no longer holds what it once acknowledged.
+        self._send(MT.HEARTBEAT_RESP, m.frm, index=self.log.last_index())
 
     def _handle_snapshot(self, m: Message) -> None:
         index, term = m.snapshot_index, m.snapshot_term
@@ -683,6 +685,12 @@ class Raft:
 
     def _handle_heartbeat_resp(self, m: Message, pr: Progress) -> None:
         pr.probe_sent = False  # a probe may have been lost: allow another
+        if m.index < pr.match and pr.state != ProgressState.SNAPSHOT:
+            # Raft assumes logs survive; a wiped-and-resynced follower's did not. Relearn where
+            # it is instead of waiting for a write to be rejected. (Lowering match never lowers
+            # the commit index: the leader's commit only moves forward.)
+            pr.match = m.index
+            pr.become_probe()
         if pr.state == ProgressState.SNAPSHOT:
             self._send_snapshot(m.frm, pr)  # idempotent: re-ask in case the request was lost
             return

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from consensus import (Config as RaftConfig, ConfState, Entry, EntryType, HardState, MemoryStorage,
-                       Message, NotLeader, ProposalDropped, Raft, Ready, Role)
+                       Message, MessageType, NotLeader, ProposalDropped, Raft, Ready, Role)
 from p2p import P2PConfig, PeerManager, RequestFailed
 
 from . import errors as E
@@ -169,7 +169,17 @@ class Node:
             log.warning("dropping a Raft message from %s that claims to be from %s",
                         peer_id[:12], msg.frm[:12])
             return
+        if msg.type in (MessageType.PREVOTE, MessageType.VOTE) and self._resyncing():
+            return  # a wiped node votes again only once it holds what was committed
         self.raft.step(msg)
+
+    def _resyncing(self) -> bool:
+        until = self.store.resync_until()
+        if until and self.store.applied_index() >= until:
+            self.store.set_resync_until(0)
+            log.info("%s has caught up after its resync and votes again", self.config.name)
+            return False
+        return bool(until)
         self._kick.set()
 
     async def _ready_loop(self) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import msgpack
 import plyvel
 
-from .codec import pack
+from .codec import pack, sha256
 from .execution import BlockResult, ChainTip
 from .genesis import Genesis
 from .state import State
@@ -28,6 +28,7 @@ BLOCK, BLOCK_HASH, TX, COMMIT, STATE, RAFT_LOG, META = b"B", b"H", b"T", b"C", b
 _TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"
 _COMPACTED = META + b"raft_compacted"  # [index, term] of the last entry dropped from the log
 _CONF = META + b"raft_conf"  # the Raft membership as last applied: [voters, learners]
+_RESYNC = META + b"resync_until"  # after a wipe: the log index to reach before voting again
 _RAFT_END = RAFT_LOG + b"\xff" * 9  # past every log key
 
 
@@ -55,7 +56,7 @@ class Store:
             Path(path).mkdir(parents=True, exist_ok=True)
             try:
                 db = plyvel.DB(str(path), create_if_missing=True)
-            except plyvel.Error as exc:
+            except (plyvel.Error, OSError) as exc:
                 raise StoreError(f"cannot open the store at {path}: {exc}") from None
         self.db = db
         self.genesis = genesis
@@ -67,6 +68,8 @@ class Store:
             raise StoreError(
                 f"the store at {path} belongs to chain {chain_id.hex()[:16]}..., but the genesis "
                 f"names chain {genesis.chain_id.hex()[:16]}...; use the right genesis or a new data dir")
+        else:
+            self._check_tip(path)
 
     def _initialise(self) -> None:
         state = State.from_genesis(self.genesis)
@@ -77,6 +80,20 @@ class Store:
             wb.put(COMMIT + _u64(0), pack([tip.state_hash, 0]))
             wb.put(_TIP, pack([tip.height, tip.block_hash, tip.timestamp, tip.state_hash, 0]))
             wb.put(_CHAIN, self.genesis.chain_id)
+
+    def _check_tip(self, path) -> None:
+        """Refuse a store whose tip is not a stored block: it was damaged outside the node."""
+        try:
+            tip = self.tip()
+            raw = self.block_bytes(tip.height) if tip.height else None
+            ok = tip.height == 0 or (raw is not None and sha256(pack(msgpack.unpackb(raw)[0])) == tip.block_hash)
+        except (ValueError, TypeError, IndexError, msgpack.UnpackException):
+            ok = False
+        if not ok:
+            self.db.close()
+            raise StoreError(f"the store at {path} is corrupt: its tip is not a stored block. "
+                             f"`lichen node verify --config ...` checks it; `lichen node resync "
+                             f"--config ... --yes` rebuilds it from the peers")
 
     def close(self) -> None:
         if not self.db.closed:
@@ -133,6 +150,17 @@ class Store:
             wb.put(_TIP, pack(t))
             if conf is not None:
                 wb.put(_CONF, pack(conf))
+
+    def resync_until(self) -> int:
+        v = self.db.get(_RESYNC)
+        return 0 if v is None else msgpack.unpackb(v)
+
+    def set_resync_until(self, index: int) -> None:
+        with self.db.write_batch(sync=True) as wb:
+            if index:
+                wb.put(_RESYNC, pack(index))
+            else:
+                wb.delete(_RESYNC)
 
     def raft_conf(self) -> list | None:
         v = self.db.get(_CONF)

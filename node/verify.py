@@ -17,12 +17,12 @@ state hash with the one the node reports after each block.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import errors as E
 from .codec import sha256
 from .crypto import verify
-from .execution import ChainTip, InvalidBlock, execute_block, validate_block
+from .execution import BlockResult, ChainTip, InvalidBlock, execute_block, validate_block
 from .genesis import Genesis
 from .merkle import merkle_proof, verify_proof
 from .rules import SignatureCache
@@ -149,13 +149,15 @@ class ChainReport:
     reason: str = ""
 
 
-def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]]) -> ChainReport:
+def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
+                 state: State | None = None,
+                 on_block: Callable[[BlockResult], str | None] | None = None) -> ChainReport:
     """Replay `blocks` — (raw block, state hash the node reports after it), heights 1, 2, ... —
     on a fresh genesis state; stop at the first block that breaks a rule.
 
     Nodes skip committed Raft entries that are not valid blocks and never store them, so a
     stored chain is contiguous and every stored block must pass."""
-    state = State.from_genesis(genesis)
+    state = state if state is not None else State.from_genesis(genesis)
     tip = ChainTip(0, genesis.chain_id, genesis.genesis_time, state.genesis_hash())
     sigs = SignatureCache()  # fresh: every signature is checked again, nothing is taken on trust
     checked = executed = failed = 0
@@ -179,6 +181,9 @@ def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]]) -> Cha
             return report(height, str(err))
         if result.state_hash != reported_state_hash:
             return report(height, state_hash_mismatch(height, result.state_hash, reported_state_hash))
+        problem = on_block(result) if on_block is not None else None
+        if problem:
+            return report(height, problem)
         result.overlay.commit()
         tip = ChainTip(height, block.hash, block.header.timestamp, result.state_hash)
         checked += 1
