@@ -315,3 +315,24 @@ def test_crash_loses_only_what_was_not_persisted():
     net.crash("b")
     net.restart("b")
     assert net.status("b").vote == "a" and net.status("b").term == term
+
+
+def test_wiped_follower_is_caught_up_by_heartbeats_alone():
+    """An operator's resync wipes a follower's log. Raft assumes logs survive, so the leader
+    still believes it holds everything; the follower's heartbeat responses carry its last index
+    and the leader replicates again, with no new write needed to trigger a rejection."""
+    from consensus import HardState, MemoryStorage
+    net = Network(ABC, seed=5)
+    leader = net.elect()
+    for i in range(5):
+        last = net.propose(b"cmd%d" % i)
+    net.wait_applied(ABC, last)
+    wiped = next(n for n in ABC if n != leader)
+    term = net.status(leader).term
+    net.crash(wiped)
+    node = net.nodes[wiped]
+    node.storage = MemoryStorage(HardState(term, wiped, 0))  # voted for itself: no double vote
+    node.state, node.confs = [], []
+    net.restart(wiped)
+    net.wait_applied([wiped], last, max_ticks=50)  # idle cluster: heartbeats only
+    assert commands(net, wiped) == commands(net, leader)
