@@ -172,6 +172,7 @@ class Node:
         if msg.type in (MessageType.PREVOTE, MessageType.VOTE) and self._resyncing():
             return  # a wiped node votes again only once it holds what was committed
         self.raft.step(msg)
+        self._kick.set()
 
     def _resyncing(self) -> bool:
         until = self.store.resync_until()
@@ -180,7 +181,6 @@ class Node:
             log.info("%s has caught up after its resync and votes again", self.config.name)
             return False
         return bool(until)
-        self._kick.set()
 
     async def _ready_loop(self) -> None:
         while True:

@@ -99,3 +99,25 @@ async def test_follower_behind_the_compacted_log_catches_up_by_fetching_blocks(c
     assert back.tip.height >= 12
     assert back.metrics.fetched._value.get() > 0  # it caught up through block fetch
     assert back.tx_status(tx.hash).status == "committed"
+
+
+async def test_raft_messages_are_handled_at_once_not_at_the_next_tick(tmp_path):
+    """With a 2 s tick, a commit through a follower that waited for ticks would take seconds;
+    handled as they arrive, messages commit it in a few round trips."""
+    keys, genesis, factory = make_cluster(tmp_path, tick_ms=2000)
+    nodes = [factory(i) for i in range(3)]
+    try:
+        for n in nodes:
+            await n.start()
+        await until("a leader", lambda: any(n.role == "leader" for n in nodes), timeout=20)
+        follower = next(n for n in nodes if n.role == "follower")
+        took = []
+        for tx in transfers(keys, genesis, 0, 3):
+            t0 = time.monotonic()
+            follower.submit(tx.raw)
+            assert (await follower.wait_for(tx.hash, 10)).status == "committed"
+            took.append(time.monotonic() - t0)
+        assert sorted(took)[1] < 1.0, f"commits took {took}: messages waited for ticks"
+    finally:
+        for n in nodes:
+            await n.stop()
