@@ -9,6 +9,7 @@ from .audit import audit
 from .bench import bench
 from .block import block
 from .chain import chain
+from .chaos import chaos
 from .demo import demo
 from .devnet import devnet
 from .governance import governance
@@ -29,6 +30,7 @@ for group in (account, asset, audit, bench, block, chain, devnet, governance, ke
               node, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
+devnet.add_command(chaos)
 
 
 def main() -> None:
