@@ -4,9 +4,11 @@ Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import math
 
 import msgpack
 from aiohttp import web
@@ -15,6 +17,7 @@ from . import errors as E
 from .codec import sha256
 from .crypto import parse_address
 from .daemon import Node, TxStatus
+from .limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
 from .rules import Context, check_kyc
 from .types import Block, Transaction, decode_tx
 from .verify import tx_proof
@@ -22,7 +25,11 @@ from .verify import tx_proof
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
 NODE = web.AppKey("node", Node)
+RATE = web.AppKey("rate", RateLimiter)
+LONG_POLLS = web.AppKey("long_polls", Slots)
+MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
 AdminRefused = E._error("AdminRefused", "UNAUTHORIZED", "Admin call without the devnet token.", 401)
+BodyTimeout = E._error("BodyTimeout", "REQUEST_TIMEOUT", "The request body did not arrive in time.", 408)
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -39,7 +46,14 @@ def reply(request: web.Request, body: dict, status: int = 200) -> web.Response:
 
 
 def error_reply(request: web.Request, err: E.LedgerError, **extra) -> web.Response:
-    return reply(request, {**err.to_json(), **extra}, err.http_status)
+    resp = reply(request, {**err.to_json(), **extra}, err.http_status)
+    if isinstance(err, E.RateLimited):
+        resp.headers["Retry-After"] = retry_after_header(err.retry_after)
+    elif isinstance(err, E.Unavailable):
+        resp.headers["Retry-After"] = "1"
+    elif isinstance(err, BodyTimeout):
+        resp.force_close()  # the rest of the body may still be dribbling in
+    return resp
 
 
 def render_value(v):
@@ -89,9 +103,12 @@ async def errors_as_json(request: web.Request, handler):
 
 
 def build_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=node.config.max_request_bytes,
-                          middlewares=[errors_as_json])
+    cfg = node.config
+    app = web.Application(client_max_size=cfg.max_request_bytes, middlewares=[errors_as_json],
+                          handler_args=handler_args(cfg))
     app[NODE] = node
+    app[RATE] = RateLimiter(cfg.rate_limit_txs_per_s, cfg.rate_limit_burst, cfg.rate_limit_clients)
+    app[LONG_POLLS] = Slots(cfg.max_long_polls, "long-polls")
     app.router.add_get("/v1/status", get_status)
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/txs/{hash}", get_tx)
@@ -105,9 +122,8 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/proofs/{hash}", get_proof)
     app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/metrics", metrics)
-    if node.config.devnet:  # fault injection exists only on devnet nodes
+    if cfg.devnet:  # the admin endpoints exist only on devnet nodes, and want its token
         app.router.add_post("/v1/admin/faults", post_faults)
-    if node.config.admin_token:  # operators' maintenance calls, behind the token
         app.router.add_post("/v1/admin/transfer-leader", post_transfer_leader)
     return app
 
@@ -118,15 +134,34 @@ async def get_status(request: web.Request) -> web.Response:
     return reply(request, request.app[NODE].status())
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, within the body timeout (a client dribbling it gets 408 and is cut off)."""
+    timeout = request.app[NODE].config.http_body_timeout_s
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {timeout:g}s") from None
+
+
+def parse_json(body: bytes):
+    """Untrusted JSON; nesting too deep for the parser is malformed too, not a crash."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise E.Malformed("body is not valid JSON") from None
+
+
+async def read_json(request: web.Request):
+    return parse_json(await read_body(request))
+
+
 async def read_submission(request: web.Request) -> tuple[list[bytes], bool]:
     """The posted transactions as raw bytes, and whether the client sent a batch."""
-    body = await request.read()
+    body = await read_body(request)
     if request.content_type == MSGPACK or request.content_type == "application/octet-stream":
         return _msgpack_submission(body)
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise E.Malformed("body is not valid JSON") from None
+    doc = parse_json(body)
     if isinstance(doc, dict) and isinstance(doc.get("tx"), str):
         return [_unhex(doc["tx"])], False
     if isinstance(doc, dict) and isinstance(doc.get("txs"), list):
@@ -159,9 +194,12 @@ def _msgpack_submission(body: bytes) -> tuple[list[bytes], bool]:
 
 async def post_txs(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    client = client_key(request.remote)
+    request.app[RATE].check(client)  # a client out of tokens is refused before its body is read
     raws, batch = await read_submission(request)
     if len(raws) > node.config.max_batch_txs:
         raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
+    request.app[RATE].take(client, len(raws))  # every tx costs, admitted or not
     results = [_result_of(raw, r) for raw, r in zip(raws, node.submit_many(raws))]
     if batch:
         return reply(request, {"results": results})
@@ -198,10 +236,16 @@ async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE]
     tx_hash = _parse_hash(request.match_info["hash"])
     try:
-        wait = min(float(request.query.get("wait", "0")), 60.0)
+        wait = float(request.query.get("wait", "0"))
     except ValueError:
-        raise E.Malformed("wait is a number of seconds") from None
-    status = await node.wait_for(tx_hash, wait)
+        wait = math.nan
+    if math.isnan(wait):
+        raise E.Malformed("wait is a number of seconds")
+    wait = min(wait, MAX_WAIT_S)
+    status = node.tx_status(tx_hash)
+    if wait > 0 and status.status not in ("committed", "failed"):
+        with request.app[LONG_POLLS].hold():
+            status = await node.wait_for(tx_hash, wait)
     body = render_status(tx_hash, status)
     if status.receipt is not None:
         raw = node.store.block_bytes(status.receipt.height)
@@ -213,8 +257,8 @@ async def get_tx(request: web.Request) -> web.Response:
 def _block_height(node: Node, text: str) -> int:
     if text == "latest":
         return node.tip.height
-    if not text.isdigit():
-        raise E.Malformed("height is a non-negative integer or 'latest'")
+    if not (text.isascii() and text.isdigit()) or len(text) > 20 or int(text) >= 2**64:
+        raise E.Malformed("height is a non-negative 64-bit integer or 'latest'")
     return int(text)
 
 
@@ -382,7 +426,8 @@ async def metrics(request: web.Request) -> web.Response:
 def check_admin_token(request: web.Request) -> None:
     token = request.app[NODE].config.admin_token
     given = request.headers.get("Authorization", "")
-    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if not token or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                            f"Bearer {token}".encode()):
         raise AdminRefused("the admin endpoint needs the devnet's token (Authorization: Bearer ...)")
 
 
@@ -390,10 +435,7 @@ async def post_faults(request: web.Request) -> web.Response:
     """{"partition": [node ids]} | {"lossy": {"peers": [ids] | null, "fraction": f}} | {"heal": true}"""
     check_admin_token(request)
     node = request.app[NODE]
-    try:
-        doc = await request.json()
-    except ValueError:
-        raise E.Malformed("body is not valid JSON") from None
+    doc = await read_json(request)
     faults = node.p2p.faults
     if not isinstance(doc, dict):
         raise E.Malformed("expected a JSON object")
@@ -403,10 +445,12 @@ async def post_faults(request: web.Request) -> web.Response:
         faults.partition([str(p) for p in doc["partition"]])
     elif isinstance(doc.get("lossy"), dict):
         lossy = doc["lossy"]
-        fraction = lossy.get("fraction")
-        if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        fraction, peers = lossy.get("fraction"), lossy.get("peers")
+        if type(fraction) not in (int, float) or not 0 <= fraction <= 1:
             raise E.Malformed("lossy.fraction is a number from 0 to 1")
-        faults.lossy(lossy.get("peers"), float(fraction))
+        if peers is not None and not (isinstance(peers, list) and all(type(p) is str for p in peers)):
+            raise E.Malformed("lossy.peers is a list of node ids, or null for every peer")
+        faults.lossy(peers, float(fraction))
     else:
         raise E.Malformed('expected "partition", "lossy" or "heal"')
     log.warning("devnet faults now %s", faults.state())
@@ -419,10 +463,7 @@ async def post_transfer_leader(request: web.Request) -> web.Response:
     """{"to": node id}: hand leadership to that voter (on the leader; others answer NOT_LEADER)."""
     check_admin_token(request)
     node = request.app[NODE]
-    try:
-        doc = await request.json()
-    except ValueError:
-        raise E.Malformed("body is not valid JSON") from None
+    doc = await read_json(request)
     target = doc.get("to") if isinstance(doc, dict) else None
     if not isinstance(target, str):
         raise E.Malformed('expected {"to": NODE_ID}')

@@ -26,6 +26,21 @@ class NodeConfig:
     mempool_max_per_sender: int = 5_000
     max_request_bytes: int = 4 * 1024 * 1024
     max_batch_txs: int = 5_000
+    # -- limits that protect the node from its clients (node.limits) -------------------------
+    # Submitted transactions per second per client IP (an IPv6 client counts by its /64), as a
+    # token bucket: a batch of 500 costs 500. Over it: 429 RATE_LIMITED with Retry-After, and
+    # nothing of that request is admitted. 0 turns the limit off. The default sits above what
+    # one node executes, so `lichen bench` on a loopback devnet is never throttled by it.
+    rate_limit_txs_per_s: float = 20_000
+    rate_limit_burst: int = 40_000  # txs a client may send at once after a quiet spell
+    rate_limit_clients: int = 10_000  # client buckets kept (least recently seen evicted first)
+    max_long_polls: int = 2_048  # concurrent GET /v1/txs/{h}?wait=...; beyond: 503 UNAVAILABLE
+    max_http_connections: int = 4_096  # open HTTP connections, peers' websockets included
+    max_connections_per_ip: int = 1_024  # of those, from one client IP (IPv6: one /64)
+    http_idle_timeout_s: float = 30.0  # no complete request head by then: closed (0: never)
+    http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408, closed
+    sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
+    p2p_seen_cache_size: int = 100_000  # tx hashes gossip remembers (p2p.SeenCache)
     log_level: str = "INFO"
     seed: int | None = None  # consensus jitter seed; random when unset
 

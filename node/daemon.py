@@ -26,6 +26,7 @@ from .config import NodeConfig
 from .crypto import KeyPair
 from .execution import BlockResult, ChainTip, InvalidBlock, build_block, execute_block
 from .genesis import Genesis
+from .limits import app_runner
 from .mempool import Dropped, Mempool, PoolLimits
 from .metrics import Metrics
 from .rules import SignatureCache
@@ -57,7 +58,7 @@ class Node:
         self.institution = self.genesis.institution_by_key(self.key.address)
         self.id = self.key.address_hex
         self.metrics = Metrics()
-        self.sigs = SignatureCache()
+        self.sigs = SignatureCache(config.sig_cache_size)
         self.store = Store(f"{config.data_dir}/db", self.genesis, db)
         self.state = self.store.load_state()
         self.tip = self.store.tip()
@@ -72,7 +73,8 @@ class Node:
             is_licensed=self._is_licensed_peer, on_raft=self._on_raft, on_txs=self._on_peer_txs,
             on_peer_up=self._on_peer_up,
             on_request=self._on_peer_request, raft_sender_of=_raft_sender, dialer=dialer,
-            devnet=config.devnet, seed=seed, config=P2PConfig(max_frame_size=4 * 1024 * 1024))
+            devnet=config.devnet, seed=seed, config=P2PConfig(max_frame_size=4 * 1024 * 1024,
+                             seen_cache_size=config.p2p_seen_cache_size))
         self._peers = self._peer_table()
         self._proposed: set[bytes] = set()  # tx hashes in proposed, not yet executed blocks
         self._proposal_tip = self.tip
@@ -128,7 +130,7 @@ class Node:
         from .api import build_app
         app = build_app(self)
         self.p2p.mount(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = app_runner(app, self.config)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.config.host, self.config.port).start()
         await self.p2p.start()

@@ -80,6 +80,18 @@ LastValidator = _error("LastValidator", "LAST_VALIDATOR", "Would leave the chain
 NotLeaderError = _error("NotLeaderError", "NOT_LEADER", "Only the leader can do this.", 409)
 
 
+class RateLimited(LedgerError):
+    """The client submitted more transactions than its rate allows; nothing of this request
+    was admitted. `retry_after` (seconds) says when the same request would be accepted."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str = "", retry_after: float = 1.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 ALL_ERRORS: tuple[type[LedgerError], ...] = tuple(
     v for v in list(globals().values())
     if isinstance(v, type) and issubclass(v, LedgerError) and v is not LedgerError
