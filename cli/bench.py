@@ -239,13 +239,15 @@ def report_of(tally: Tally, t0: float, duration: float, nodes: int, accounts: in
 @click.option("--accounts", default=200, show_default=True, type=click.IntRange(2, 100_000))
 @click.option("--duration", default=20.0, show_default=True, help="Seconds of load.")
 @click.option("--rate", default=0.0, show_default=True, help="Offered tx/s in total; 0 = as fast as the network commits.")
-@click.option("--batch", default=100, show_default=True, help="Transactions per POST.")
+@click.option("--batch", default=0, help="Transactions per POST; 0 = 20 with --rate (a steady "
+              "stream), 100 flat out.")
 @click.option("--window", default=6000, show_default=True, help="With --rate 0: most txs submitted but not yet committed.")
 @dir_option
 @json_option
 def bench(accounts, duration, rate, batch, window, dir_, as_json) -> None:
     """Measure committed tx/s and submit-to-commit latency on a running devnet."""
     net = Devnet(dir_)
+    batch = batch or (20 if rate else 100)
     result = asyncio.run(run_bench(net, accounts, duration, rate, batch, window, as_json))
     if as_json:
         emit_json(result)

@@ -17,7 +17,7 @@ class NodeConfig:
     admin_token: str = ""  # required by the admin endpoint (devnet only)
     block_max_txs: int = 2000
     block_max_bytes: int = 1024 * 1024  # one block is one Raft entry and fits one peer frame
-    block_interval_ms: int = 25  # a block is cut when this passes with txs waiting, or when full
+    block_interval_ms: int = 10  # a block is cut when this passes with txs waiting, or when full
     max_inflight_blocks: int = 4  # proposed but not yet committed
     tick_ms: int = 100  # one consensus tick
     log_tail: int = 256  # applied Raft entries kept so briefly lagging peers catch up by append
