@@ -53,7 +53,10 @@ class Devnet:
         return json.loads(self.file.read_text())
 
     def save(self, doc: dict) -> None:
-        self.file.write_text(json.dumps(doc, indent=2) + "\n")
+        """Write devnet.json whole or not at all: other commands may be reading it."""
+        tmp = self.file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        os.replace(tmp, self.file)
 
     def node(self, doc: dict, name: str) -> dict:
         for n in doc["nodes"]:

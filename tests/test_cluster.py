@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.client import ApiError
+from cli.client import ApiError, Client
 from node.crypto import KeyPair
 from node.types import Transfer, sign_tx
 
@@ -37,7 +37,8 @@ class Workload:
         self.bob = KeyPair.load(d / "keys" / "bob.key")
         self.chain_id = bytes.fromhex(client(d, "node0").status()["chain_id"])
         self.acked: dict[str, int] = {}  # tx hash -> height some node acknowledged
-        self.targets = list(nodes_of(d))
+        self.urls = {name: n["url"] for name, n in nodes_of(d).items()}  # fixed for a devnet
+        self.targets = list(self.urls)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -55,7 +56,7 @@ class Workload:
             name = self.targets[i % len(self.targets)]
             i += 1
             try:
-                c = client(self.d, name, timeout=3)
+                c = Client(self.urls[name], timeout=3)
                 nonce = c.account(self.alice.address_hex)["next_nonce"]
                 tx = sign_tx(self.alice, self.chain_id, nonce, Transfer("USD", self.bob.address, 1, ""))
                 c.submit(tx.raw)
