@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass
 
+import msgpack
 from aiohttp import web
 
 from consensus import (Config as RaftConfig, ConfState, Entry, EntryType, HardState, MemoryStorage,
@@ -22,6 +23,7 @@ from consensus import (Config as RaftConfig, ConfState, Entry, EntryType, HardSt
 from p2p import P2PConfig, PeerManager, RequestFailed
 
 from . import errors as E
+from .codec import pack
 from .config import NodeConfig
 from .crypto import KeyPair
 from .execution import BlockResult, ChainTip, InvalidBlock, build_block, execute_block
@@ -110,7 +112,8 @@ class Node:
         index, term = self.store.raft_compacted()
         if index:
             storage.apply_snapshot(index, term)
-        storage.append([Entry.from_wire(_unpack(raw)) for _, raw in self.store.raft_entries(index + 1)])
+        storage.append([Entry.from_wire(msgpack.unpackb(raw))
+                        for _, raw in self.store.raft_entries(index + 1)])
         return storage
 
     def _peer_table(self) -> dict[str, str]:
@@ -215,7 +218,7 @@ class Node:
         if not rd.entries and rd.hard_state is None:
             return
         self.store.save_raft(rd.hard_state.to_wire() if rd.hard_state else None,
-                             [(e.index, _pack(e.to_wire())) for e in rd.entries],
+                             [(e.index, pack(e.to_wire())) for e in rd.entries],
                              sync=rd.must_sync)
         self.log_storage.append(rd.entries)
         if rd.hard_state is not None:
@@ -290,7 +293,7 @@ class Node:
         """A membership change the leader derived from the licenses: every node applies it at
         the same log index, and keeps it with its applied index."""
         try:
-            conf = ConfState.from_wire(_unpack(entry.data))
+            conf = ConfState.from_wire(msgpack.unpackb(entry.data))
         except (ValueError, TypeError) as exc:
             log.error("skipping malformed membership change at %d: %s", entry.index, exc)
             self.store.skip_entry(entry.index)
@@ -348,7 +351,7 @@ class Node:
         if change is None:
             return
         try:
-            self.raft.propose_conf_change(_pack(change.to_wire()))
+            self.raft.propose_conf_change(pack(change.to_wire()))
         except (NotLeader, ProposalDropped):
             return
         log.info("%s proposes membership voters=%s learners=%s", self.config.name,
@@ -602,16 +605,6 @@ class Node:
             "learners": sorted(self.raft.conf_state.learners),
             "chain_id": self.genesis.chain_id.hex(),
         }
-
-
-def _pack(obj) -> bytes:
-    from .codec import pack
-    return pack(obj)
-
-
-def _unpack(raw: bytes):
-    import msgpack
-    return msgpack.unpackb(raw, raw=False)
 
 
 def _short_ids(ids) -> str:
