@@ -75,7 +75,11 @@ def resolve_address(spec: str) -> bytes:
         return parse_address(spec)
     except ValueError:
         pass
-    return load_key(spec).address
+    try:
+        return load_key(spec).address
+    except click.BadParameter:
+        raise click.BadParameter(f"{spec!r} is not a 64-digit hex address, a key file, or a key "
+                                 f"name in .devnet/keys") from None
 
 
 def fail(code: str, message: str) -> None:
