@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from node.types import Freeze, Unfreeze
+from node.ledger.types import Freeze, Unfreeze
 
 from .client import ApiError
 from .common import (client_for, emit_json, fail, json_option, load_key, node_option,

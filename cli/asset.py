@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from node.types import AssetFreeze, AssetUnfreeze, Clawback
+from node.ledger.types import AssetFreeze, AssetUnfreeze, Clawback
 
 from .common import json_option, load_key, node_option, resolve_address, submit_tx, wait_option
 

@@ -19,8 +19,8 @@ import aiohttp
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node.crypto import KeyPair
-from node.types import Issue, KycAttest, Transfer, sign_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Issue, KycAttest, Transfer, sign_tx
 
 from .common import console, emit_json, json_option
 from .devnet import Devnet, dir_option
@@ -151,7 +151,7 @@ async def watch_blocks(session, url: str, tally: Tally, start_height: int, stop:
             height += 1
             async with session.get(f"{url}/v1/blocks/{height}/raw") as r:
                 raw = await r.read()
-            from node.types import Block
+            from node.ledger.types import Block
             now = time.monotonic()
             for tx_raw in Block.decode(raw).txs:
                 h = hashlib.sha256(tx_raw).digest()

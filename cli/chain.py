@@ -7,8 +7,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from node.genesis import Genesis, GenesisError
-from node.verify import ChainReport, verify_chain
+from node.ledger.genesis import Genesis, GenesisError
+from node.ledger.verify import ChainReport, verify_chain
 
 from .client import ApiError, Client
 from .common import client_for, console, emit_json, err_console, fail, json_option, node_option

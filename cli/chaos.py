@@ -51,9 +51,9 @@ import aiohttp
 import click
 from rich.table import Table
 
-from node.crypto import KeyPair
-from node.errors import LedgerError
-from node.types import Block, Issue, KycAttest, Transfer, sign_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.errors import LedgerError
+from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 
 from .bench import post_batch, wait_committed
 from .chain import BadGenesis, verify_node

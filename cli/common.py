@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from node.crypto import KeyPair, parse_address
-from node.types import Payload, sign_tx
+from node.ledger.crypto import KeyPair, parse_address
+from node.ledger.types import Payload, sign_tx
 
 from .client import ApiError, Client
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from node.types import KycAttest, Transfer
+from node.ledger.types import KycAttest, Transfer
 
 from .client import ApiError, Client
 from .common import console, load_key, sign_and_submit

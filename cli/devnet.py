@@ -22,8 +22,8 @@ import click
 from rich.table import Table
 
 from devnet import key_names, make_genesis
-from node.config import NodeConfig
-from node.crypto import KeyPair
+from node.server.config import NodeConfig
+from node.ledger.crypto import KeyPair
 
 from .client import ApiError, Client
 from .common import DEFAULT_DEVNET, console, emit_json, json_option
@@ -434,7 +434,7 @@ def add_node(role, timeout, dir_) -> None:
 def license_new_institution(net: Devnet, client: Client, institution: str, role: str) -> dict:
     """The regulator grants the license; on a majority-governed chain the devnet's validator
     institutions propose and approve it instead. Returns the deciding tx's outcome."""
-    from node.types import GovernanceApprove, GovernancePropose, LicenseGrant
+    from node.ledger.types import GovernanceApprove, GovernancePropose, LicenseGrant
     from .common import sign_and_submit
     genesis = json.loads((net.dir / "genesis.json").read_text())
     key = lambda name: KeyPair.load(net.dir / "keys" / f"{name}.key")  # noqa: E731

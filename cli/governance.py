@@ -9,7 +9,7 @@ import time
 
 import click
 
-from node.types import HASH_LEN, ROLES, GovernanceApprove, GovernancePropose
+from node.ledger.types import HASH_LEN, ROLES, GovernanceApprove, GovernancePropose
 
 from .common import console, json_option, load_key, node_option, submit_tx, wait_option
 

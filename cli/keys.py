@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from node.crypto import KeyPair
+from node.ledger.crypto import KeyPair
 
 from .common import emit_json, json_option, load_key
 

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from node.types import KycAttest, KycRevoke
+from node.ledger.types import KycAttest, KycRevoke
 
 from .common import json_option, load_key, node_option, resolve_address, submit_tx, wait_option
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from node.types import ROLES, LicenseGrant, LicenseRevoke
+from node.ledger.types import ROLES, LicenseGrant, LicenseRevoke
 
 from .common import json_option, load_key, node_option, submit_tx, wait_option
 

@@ -6,9 +6,9 @@ import logging
 
 import click
 
-from node.config import NodeConfig
-from node.genesis import GenesisError
-from node.store import StoreError
+from node.server.config import NodeConfig
+from node.ledger.genesis import GenesisError
+from node.store.db import StoreError
 
 
 @click.group()
@@ -20,7 +20,7 @@ def node() -> None:
 @click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
 def run(config_path: str) -> None:
     """Run the node described by a config file until SIGINT or SIGTERM."""
-    from node.daemon import run_node
+    from node.server.daemon import run_node
     try:
         config = NodeConfig.load(config_path)
     except (ValueError, TypeError, OSError) as exc:
@@ -48,10 +48,11 @@ def _load_config(config_path: str) -> NodeConfig:
 def verify(config_path: str, as_json: bool) -> None:
     """Check a stopped node's store: hash links, Merkle roots, signatures, receipts, and the
     state by re-execution from genesis. Exits non-zero on the first problem."""
-    from node.recovery import verify_store
+    from node.store.recovery import verify_store
     from .common import console, emit_json
     try:
-        report = verify_store(_load_config(config_path))
+        config = _load_config(config_path)
+        report = verify_store(config.data_dir, config.genesis)
     except (GenesisError, StoreError) as exc:
         raise click.ClickException(str(exc))
     c = report.chain
@@ -76,9 +77,9 @@ def verify(config_path: str, as_json: bool) -> None:
 def resync(config_path: str, yes: bool) -> None:
     """Wipe a stopped node's database so that, started again, it fetches the chain from its
     peers (for a store that is lost or fails `lichen node verify`)."""
-    from node.crypto import KeyPair
-    from node.genesis import Genesis
-    from node.recovery import open_stopped_store, wipe_for_resync
+    from node.ledger.crypto import KeyPair
+    from node.ledger.genesis import Genesis
+    from node.store.recovery import open_stopped_store, wipe_for_resync
     from .client import ApiError, Client
     from .common import console
     config = _load_config(config_path)
@@ -87,7 +88,7 @@ def resync(config_path: str, yes: bool) -> None:
     genesis = Genesis.load(config.genesis)
     me = KeyPair.load(config.key_file)
     try:
-        open_stopped_store(config, genesis).close()
+        open_stopped_store(config.data_dir, genesis).close()
     except StoreError as exc:
         if "stop the node first" in str(exc):
             raise click.ClickException(str(exc))
@@ -101,7 +102,7 @@ def resync(config_path: str, yes: bool) -> None:
     if not peers:
         raise click.ClickException("no peer answered: a resync needs a running network to fetch from")
     terms = [p["term"] for p in peers]
-    db = wipe_for_resync(config, genesis, me.address_hex, max(terms),
+    db = wipe_for_resync(config.data_dir, genesis, me.address_hex, max(terms),
                          max(p["commit_index"] for p in peers))
     console.print(f"wiped {db}; it will not vote again in term {max(terms)} or earlier.\n"
                   f"Start the node again (`lichen node run --config {config_path}`, or "

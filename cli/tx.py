@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from node.types import Issue, Redeem, Transfer
-from node.verify import verify_tx_proof
+from node.ledger.types import Issue, Redeem, Transfer
+from node.ledger.verify import verify_tx_proof
 
 from .client import ApiError
 from .common import (client_for, console, emit_json, fail, json_option, load_key, node_option,

@@ -5,8 +5,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from node.crypto import KeyPair
-from node.genesis import Genesis
+from node.ledger.crypto import KeyPair
+from node.ledger.genesis import Genesis
 
 TEMPLATE = Path(__file__).with_name("template.json")
 DAY_MS = 86_400_000

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from devnet import key_names, make_genesis
-from node.config import NodeConfig
-from node.crypto import KeyPair
+from node.server.config import NodeConfig
+from node.ledger.crypto import KeyPair
 
 
 def free_port() -> int:

@@ -7,8 +7,8 @@ import aiohttp
 import msgpack
 import pytest
 
-from node.daemon import Node
-from node.types import KycAttest, Transfer, sign_tx
+from node.server.daemon import Node
+from node.ledger.types import KycAttest, Transfer, sign_tx
 
 
 @pytest.fixture

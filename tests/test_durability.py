@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 
 from consensus import HardState, Message, MessageType
-from node.daemon import Node
-from node.store import Store
+from node.server.daemon import Node
+from node.store.db import Store
 
 from .crashdb import CrashableDB
 from .test_nodes import agreed, make_cluster, transfers, until

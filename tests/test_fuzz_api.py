@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from node.daemon import Node
-from node.types import Transfer, sign_tx
+from node.server.daemon import Node
+from node.ledger.types import Transfer, sign_tx
 
 # One node serves every example of a test: the fixture is function-scoped on purpose.
 FUZZ = settings(max_examples=150, deadline=None, database=None,

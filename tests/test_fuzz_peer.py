@@ -27,12 +27,12 @@ from nacl.signing import SigningKey
 
 from consensus import Entry, EntryType, Message, MessageType
 from devnet import key_names, make_genesis
-from node.codec import sha256
-from node.config import NodeConfig
-from node.crypto import KeyPair
-from node.daemon import Node
-from node.execution import ChainTip, build_block
-from node.types import Block, BlockHeader, Transfer, sign_tx
+from node.ledger.codec import sha256
+from node.server.config import NodeConfig
+from node.ledger.crypto import KeyPair
+from node.server.daemon import Node
+from node.ledger.execution import ChainTip, build_block
+from node.ledger.types import Block, BlockHeader, Transfer, sign_tx
 from p2p import Auth, Handshake, Hello, Raft, Request, Response, Txs, decode, encode
 
 from .conftest import free_port_range

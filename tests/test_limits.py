@@ -16,14 +16,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from node import errors as E
-from node.api import build_app
-from node.config import NodeConfig
-from node.daemon import Node
-from node.limits import (LINGER_S, ConnectionGuard, RateLimiter, Slots, TokenBucket, app_runner,
+from node.ledger import errors as E
+from node.server.api import build_app
+from node.server.config import NodeConfig
+from node.server.daemon import Node
+from node.server.limits import (LINGER_S, ConnectionGuard, RateLimiter, Slots, TokenBucket, app_runner,
                          client_key, retry_after_header)
-from node.rules import SignatureCache
-from node.types import Transfer, sign_tx
+from node.ledger.rules import SignatureCache
+from node.ledger.types import Transfer, sign_tx
 
 from .conftest import free_port
 
@@ -414,7 +414,7 @@ async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(tmp_path):
     duplicate by gossip (the pool then refuses it itself). Needs node.daemon to pass
     config.p2p_seen_cache_size (see the hand-over notes)."""
     from devnet import key_names, make_genesis
-    from node.crypto import KeyPair
+    from node.ledger.crypto import KeyPair
     from p2p import Txs
 
     from .conftest import free_port_range

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from node.crypto import KeyPair
+from node.ledger.crypto import KeyPair
 
 from .conftest import free_port_range
 from .procs import client, converged, leader_of, lichen, nodes_of, running_devnet, statuses, wait_until

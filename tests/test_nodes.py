@@ -7,10 +7,10 @@ import time
 import pytest
 
 from devnet import key_names, make_genesis
-from node.config import NodeConfig
-from node.crypto import KeyPair
-from node.daemon import Node
-from node.types import Transfer, sign_tx
+from node.server.config import NodeConfig
+from node.ledger.crypto import KeyPair
+from node.server.daemon import Node
+from node.ledger.types import Transfer, sign_tx
 
 from .conftest import free_port_range
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cli.client import ApiError, Client
-from node.crypto import KeyPair
-from node.types import Transfer, sign_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Transfer, sign_tx
 
 from .conftest import free_port
 from .procs import lichen, running_devnet

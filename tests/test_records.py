@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from cli.client import ApiError, Client
-from node.api import MAX_APPLY_LAG, not_ready_reasons
-from node.genesis import Genesis
-from node.types import Block, Issue, KycAttest, Transfer, sign_tx
-from node.verify import tx_proof, verify_chain, verify_tx_proof
+from node.server.api import MAX_APPLY_LAG, not_ready_reasons
+from node.ledger.genesis import Genesis
+from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
+from node.ledger.verify import tx_proof, verify_chain, verify_tx_proof
 
 from .conftest import free_port
 from .node.support import HOUR, NAMES, T0, YEAR_LATER, Chain, Keys, genesis_doc, key_for

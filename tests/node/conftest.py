@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from node.crypto import KeyPair
-from node.genesis import Genesis
-from node.rules import SignatureCache
-from node.state import State
-from node.types import Payload, sign_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.genesis import Genesis
+from node.ledger.rules import SignatureCache
+from node.ledger.state import State
+from node.ledger.types import Payload, sign_tx
 
 from .support import NAMES, Chain, Keys, Ledger, genesis_doc, key_for, majority_genesis_doc
 

@@ -32,14 +32,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from node import errors as E
-from node.codec import sha256
-from node.crypto import KeyPair
-from node.execution import BlockResult, ChainTip, build_block, execute_block
-from node.genesis import Genesis
-from node.rules import Context, SignatureCache, admit
-from node.state import Overlay, State
-from node.types import Block, Payload, Transaction, sign_tx
+from node.ledger import errors as E
+from node.ledger.codec import sha256
+from node.ledger.crypto import KeyPair
+from node.ledger.execution import BlockResult, ChainTip, build_block, execute_block
+from node.ledger.genesis import Genesis
+from node.ledger.rules import Context, SignatureCache, admit
+from node.ledger.state import Overlay, State
+from node.ledger.types import Block, Payload, Transaction, sign_tx
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

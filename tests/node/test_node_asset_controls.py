@@ -1,8 +1,8 @@
 """Asset controls: a per-asset freeze (regulator or issuer) and the issuer's clawback."""
 from __future__ import annotations
 
-from node import errors as E
-from node.types import AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, Redeem, Transfer
+from node.ledger import errors as E
+from node.ledger.types import AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, Redeem, Transfer
 
 
 def test_frozen_asset_cannot_be_transferred_issued_or_redeemed(ledger, keys):
@@ -53,7 +53,7 @@ def test_clawback_rules(ledger, keys):
 
 
 def test_asset_freeze_is_part_of_the_state_hash_and_survives_a_reload(chain, keys, signer, genesis):
-    from node.state import State
+    from node.ledger.state import State
     result = chain.run([signer(keys.regulator, AssetFreeze("USD"), 0)], chain.tip.timestamp)
     assert [k for k, _ in result.changes] == [b"a" + keys.regulator.address, b"fUSD"]
     reloaded = State(genesis)

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node import errors as E
-from node.codec import pack, sha256, unpack_canonical
-from node.crypto import KeyPair, verify
-from node.execution import ChainTip, build_block
-from node.types import (LICENSE_ACTIONS, MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze,
+from node.ledger import errors as E
+from node.ledger.codec import pack, sha256, unpack_canonical
+from node.ledger.crypto import KeyPair, verify
+from node.ledger.execution import ChainTip, build_block
+from node.ledger.types import (LICENSE_ACTIONS, MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze,
                         AssetUnfreeze, Block, BlockHeader, Clawback, Freeze, GovernanceApprove,
                         GovernancePropose, Issue, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Redeem, Transfer, Unfreeze, decode_tx, sign_tx)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from node import errors as E
+from node.ledger import errors as E
 
 DESIGN_CODES = ["BAD_SIGNATURE", "WRONG_CHAIN", "BAD_NONCE", "KYC_MISSING", "KYC_EXPIRED",
                 "KYC_REVOKED", "ISSUER_NOT_LICENSED", "NOT_LICENSED", "FROZEN",

@@ -5,14 +5,14 @@ import dataclasses
 
 import pytest
 
-from node.codec import pack, sha256
-from node.execution import (InvalidBlock, build_block, execute_block, next_state_hash,
+from node.ledger.codec import pack, sha256
+from node.ledger.execution import (InvalidBlock, build_block, execute_block, next_state_hash,
                             validate_block)
-from node.merkle import merkle_root
-from node.mempool import Mempool
-from node.rules import SignatureCache
-from node.state import Account, Overlay
-from node.types import (Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke,
+from node.ledger.merkle import merkle_root
+from node.ledger.mempool import Mempool
+from node.ledger.rules import SignatureCache
+from node.ledger.state import Account, Overlay
+from node.ledger.types import (Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke,
                         Transfer, decode_tx)
 
 from .support import ERIN_EXPIRES, HOUR, T0, YEAR_LATER

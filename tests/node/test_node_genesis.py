@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from node.crypto import KeyPair, parse_address, verify
-from node.genesis import Genesis, GenesisError
-from node.state import State
+from node.ledger.crypto import KeyPair, parse_address, verify
+from node.ledger.genesis import Genesis, GenesisError
+from node.ledger.state import State
 
 from .support import T0, genesis_doc
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 
 from devnet import key_names, make_genesis
-from node import errors as E
-from node.crypto import KeyPair
-from node.genesis import Genesis, GenesisError
-from node.governance import validators
-from node.mempool import COMMUTATIVE_KINDS
-from node.state import APPLIED, OPEN, PROPOSAL, Proposal, State
-from node.types import (GovernanceApprove, GovernancePropose, LicenseGrant, LicenseRevoke,
+from node.ledger import errors as E
+from node.ledger.crypto import KeyPair
+from node.ledger.genesis import Genesis, GenesisError
+from node.ledger.governance import validators
+from node.ledger.mempool import COMMUTATIVE_KINDS
+from node.ledger.state import APPLIED, OPEN, PROPOSAL, Proposal, State
+from node.ledger.types import (GovernanceApprove, GovernancePropose, LicenseGrant, LicenseRevoke,
                         Payload, Transaction, sign_tx)
 
 from .support import DAY, HOUR, T0, Chain, genesis_doc, majority_genesis_doc
@@ -219,8 +219,8 @@ def test_devnet_genesis_takes_a_license_policy():
 
 
 def test_the_last_validator_cannot_be_revoked_by_the_regulator(keys):
-    from node.genesis import Genesis
-    from node.types import LicenseRevoke
+    from node.ledger.genesis import Genesis
+    from node.ledger.types import LicenseRevoke
 
     from .support import Ledger, genesis_doc
     doc = genesis_doc(keys)

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from node import errors as E
-from node.codec import sha256
-from node.mempool import Mempool, PoolLimits
-from node.types import (Freeze, Issue, KycAttest, KycRevoke, Redeem, Transfer, Unfreeze,
+from node.ledger import errors as E
+from node.ledger.codec import sha256
+from node.ledger.mempool import Mempool, PoolLimits
+from node.ledger.types import (Freeze, Issue, KycAttest, KycRevoke, Redeem, Transfer, Unfreeze,
                         decode_tx, sign_tx)
 
 from .support import ERIN_EXPIRES, HOUR, T0, Chain
@@ -135,7 +135,7 @@ def test_held_tx_with_a_taken_nonce_is_duplicate(pool, keys, signer):
 
 
 def test_nonce_too_far_ahead_is_bad_nonce(genesis, chain, clock, keys, signer):
-    pool = Mempool(chain.state, chain.sigs, PoolLimits(future_window=4), clock)
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(future_window=4), clock=clock)
     err = rejects(pool, E.BadNonce, pay(signer, keys.alice, keys.bob, 10, 5))
     assert err.code == "BAD_NONCE"
     pool.add(pay(signer, keys.alice, keys.bob, 10, 4))
@@ -163,7 +163,7 @@ def test_held_tx_that_fails_when_promoted_is_not_admitted(pool, keys, signer):
 # ---- bounds ---------------------------------------------------------------------------------
 
 def test_pool_bounded_by_count_is_mempool_full(chain, clock, keys, signer):
-    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=2), clock)
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=2), clock=clock)
     pool.add(pay(signer, keys.alice, keys.bob, 10, 0))
     pool.add(pay(signer, keys.bob, keys.alice, 10, 1))  # held: counts too
     err = rejects(pool, E.MempoolFull, pay(signer, keys.erin, keys.bob, 10, 0, "EUR"))
@@ -174,7 +174,7 @@ def test_pool_bounded_by_count_is_mempool_full(chain, clock, keys, signer):
 def test_pool_bounded_by_bytes_is_mempool_full(chain, clock, keys, signer):
     txs = [pay(signer, keys.alice, keys.bob, 10, n) for n in range(3)]
     limit = len(txs[0].raw) + len(txs[1].raw)
-    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_bytes=limit), clock)
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_bytes=limit), clock=clock)
     pool.add(txs[0])
     pool.add(txs[1])
     assert pool.nbytes == limit
@@ -182,7 +182,7 @@ def test_pool_bounded_by_bytes_is_mempool_full(chain, clock, keys, signer):
 
 
 def test_pool_bounded_per_sender_is_mempool_full(chain, clock, keys, signer):
-    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_per_sender=2), clock)
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_per_sender=2), clock=clock)
     pool.add(pay(signer, keys.alice, keys.bob, 10, 0))
     pool.add(pay(signer, keys.alice, keys.bob, 10, 2))
     rejects(pool, E.MempoolFull, pay(signer, keys.alice, keys.bob, 10, 1))
@@ -190,7 +190,7 @@ def test_pool_bounded_per_sender_is_mempool_full(chain, clock, keys, signer):
 
 
 def test_room_frees_up_after_a_block(chain, clock, keys, signer):
-    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=1), clock)
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=1), clock=clock)
     tx = pay(signer, keys.alice, keys.bob, 10, 0)
     pool.add(tx)
     rejects(pool, E.MempoolFull, pay(signer, keys.bob, keys.alice, 10, 0))
@@ -330,7 +330,7 @@ def test_pool_tx_failing_in_its_block_is_removed_and_the_rest_rechecked(chain, p
 
 def test_pool_rechecks_time_dependent_rules_once_block_time_moves_enough(chain, pool, keys,
                                                                         signer):
-    from node.mempool import RECHECK_EVERY_MS
+    from node.ledger.mempool import RECHECK_EVERY_MS
     heads = [pay(signer, keys.bob, keys.alice, 10, n) for n in range(2)]
     from_erin = pay(signer, keys.erin, keys.bob, 10, 0, "EUR")
     for tx in heads + [from_erin]:

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from node.merkle import EMPTY_ROOT, merkle_proof, merkle_root, verify_proof
+from node.ledger.merkle import EMPTY_ROOT, merkle_proof, merkle_root, verify_proof
 
 
 def items(n: int) -> list[bytes]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 
-from node import errors as E
-from node.codec import pack, sha256
-from node.state import Overlay
-from node.types import (Freeze, Issue, KycAttest, KycRevoke, LicenseGrant, LicenseRevoke,
+from node.ledger import errors as E
+from node.ledger.codec import pack, sha256
+from node.ledger.state import Overlay
+from node.ledger.types import (Freeze, Issue, KycAttest, KycRevoke, LicenseGrant, LicenseRevoke,
                         Redeem, Transfer, Unfreeze, decode_tx)
 
 from .support import DAY, ERIN_EXPIRES, HOUR, T0, YEAR_LATER

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from node.execution import ChainTip
-from node.state import State
-from node.store import Store, StoreError
-from node.types import Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke, Transfer
+from node.ledger.execution import ChainTip
+from node.ledger.state import State
+from node.store.db import Store, StoreError
+from node.ledger.types import Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke, Transfer
 
 from .support import ERIN_EXPIRES, HOUR, T0, YEAR_LATER
 

@@ -13,14 +13,14 @@ import math
 import msgpack
 from aiohttp import web
 
-from . import errors as E
-from .codec import sha256
-from .crypto import parse_address
-from .daemon import Node, TxStatus
-from .limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
-from .rules import Context, check_kyc
-from .types import Block, Transaction, decode_tx
-from .verify import tx_proof
+from node.ledger import errors as E
+from node.ledger.codec import sha256
+from node.ledger.crypto import parse_address
+from node.server.daemon import Node, TxStatus
+from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
+from node.ledger.rules import Context, check_kyc
+from node.ledger.types import Block, Transaction, decode_tx
+from node.ledger.verify import tx_proof
 
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
@@ -344,7 +344,7 @@ async def get_proposal(request: web.Request) -> web.Response:
     p = node.state.proposal(proposal_id)
     if p is None:
         raise E.NotFound("no such proposal")
-    from node.governance import validators
+    from node.ledger.governance import validators
     return reply(request, {
         "id": proposal_id.hex(), "action": p.action, "institution": p.institution, "role": p.role,
         "expires_at": p.expires_at, "expired": p.expires_at <= node.tip.timestamp,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import errors as E
-from .crypto import verify
-from .genesis import Genesis, Institution, Tier
-from .governance import (REGULATOR, apply_governance_approve, apply_governance_propose,
+from node.ledger import errors as E
+from node.ledger.crypto import verify
+from node.ledger.genesis import Genesis, Institution, Tier
+from node.ledger.governance import (REGULATOR, apply_governance_approve, apply_governance_propose,
                          change_license, check_institution, check_keeps_a_validator,
                          check_policy)
-from .state import Account, Attestation, StateView
-from .types import (MAX_AMOUNT, AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, KycAttest,
+from node.ledger.state import Account, Attestation, StateView
+from node.ledger.types import (MAX_AMOUNT, AssetFreeze, AssetUnfreeze, Clawback, Freeze, Issue, KycAttest,
                     KycRevoke, LicenseGrant, LicenseRevoke, Redeem, Transaction, Transfer,
                     Unfreeze)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import msgpack
 
-from .codec import pack, sha256
-from .genesis import Genesis
+from node.ledger.codec import pack, sha256
+from node.ledger.genesis import Genesis
 
 HOUR_MS = 3_600_000
 WINDOW_HOURS = 24  # the rolling limit window, counted in whole hours of block time

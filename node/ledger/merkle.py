@@ -6,7 +6,7 @@ O(log n) and defined for every n.
 """
 from __future__ import annotations
 
-from .codec import sha256
+from node.ledger.codec import sha256
 
 EMPTY_ROOT = sha256(b"")
 

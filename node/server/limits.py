@@ -23,8 +23,8 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from . import errors as E
-from .config import NodeConfig
+from node.ledger import errors as E
+from node.server.config import NodeConfig
 
 log = logging.getLogger("lichen.api")
 

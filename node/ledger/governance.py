@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import errors as E
-from .genesis import LICENSE_POLICIES, Institution
-from .state import OPEN, Proposal, StateView
-from .types import GovernanceApprove, GovernancePropose, Transaction
+from node.ledger import errors as E
+from node.ledger.genesis import LICENSE_POLICIES, Institution
+from node.ledger.state import OPEN, Proposal, StateView
+from node.ledger.types import GovernanceApprove, GovernancePropose, Transaction
 
 if TYPE_CHECKING:
-    from .rules import Context
+    from node.ledger.rules import Context
 
 REGULATOR, MAJORITY = LICENSE_POLICIES
 

@@ -9,14 +9,14 @@ window and promoted, in order, once the gap fills.
 """
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
+from typing import Callable
 from dataclasses import dataclass, field
 
-from . import errors as E
-from .rules import Context, SignatureCache, admit, check_chain, check_signature
-from .state import Overlay, State
-from .types import Transaction
+from node.ledger import errors as E
+from node.ledger.rules import Context, SignatureCache, admit, check_chain, check_signature
+from node.ledger.state import Overlay, State
+from node.ledger.types import Transaction
 
 
 # Time-dependent rules (attestation expiry, the rolling limit window) can turn a pending tx
@@ -54,7 +54,9 @@ class _Sender:
 
 class Mempool:
     def __init__(self, state: State, sigs: SignatureCache, limits: PoolLimits = PoolLimits(),
-                 clock=time.time):
+                 *, clock: Callable[[], float]):
+        """`clock` gives the local time in seconds (injected: the ledger reads no clock itself);
+        it paces only the re-check of time-dependent rules, never a verdict."""
         self.state = state
         self.sigs = sigs
         self.limits = limits

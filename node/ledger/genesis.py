@@ -12,10 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .codec import pack, sha256
-from .crypto import parse_address
-from .errors import LedgerError
-from .types import ROLES, _asset, _institution, _jurisdiction
+from node.ledger.codec import pack, sha256
+from node.ledger.crypto import parse_address
+from node.ledger.errors import LedgerError
+from node.ledger.types import ROLES, _asset, _institution, _jurisdiction
 
 
 class GenesisError(ValueError):
@@ -149,7 +149,7 @@ class Genesis:
             g = _parse(doc)
         except GenesisError:
             raise
-        except LedgerError as exc:  # a field validator from node.types
+        except LedgerError as exc:  # a field validator from node.ledger.types
             raise GenesisError(f"genesis: {exc.message}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None

@@ -18,11 +18,11 @@ from pathlib import Path
 import msgpack
 import plyvel
 
-from .codec import pack, sha256
-from .execution import BlockResult, ChainTip
-from .genesis import Genesis
-from .state import State
-from .types import Receipt
+from node.ledger.codec import pack, sha256
+from node.ledger.execution import BlockResult, ChainTip
+from node.ledger.genesis import Genesis
+from node.ledger.state import State
+from node.ledger.types import Receipt
 
 BLOCK, BLOCK_HASH, TX, COMMIT, STATE, RAFT_LOG, META = b"B", b"H", b"T", b"C", b"S", b"L", b"m"
 _TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"

@@ -10,12 +10,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import NodeConfig
-from .execution import BlockResult
-from .genesis import Genesis
-from .state import State
-from .store import Store, StoreError
-from .verify import ChainReport, verify_chain
+from node.ledger.execution import BlockResult
+from node.ledger.genesis import Genesis
+from node.ledger.state import State
+from node.store.db import Store, StoreError
+from node.ledger.verify import ChainReport, verify_chain
 
 
 @dataclass(frozen=True)
@@ -30,18 +29,18 @@ class StoreReport:
         return not self.problem
 
 
-def open_stopped_store(config: NodeConfig, genesis: Genesis) -> Store:
+def open_stopped_store(data_dir: str, genesis: Genesis) -> Store:
     try:
-        return Store(f"{config.data_dir}/db", genesis)
+        return Store(f"{data_dir}/db", genesis)
     except StoreError as exc:
         if "/LOCK" in str(exc):  # LevelDB: another process (the node) holds the database
-            raise StoreError(f"the store at {config.data_dir}/db is in use: stop the node first") from None
+            raise StoreError(f"the store at {data_dir}/db is in use: stop the node first") from None
         raise
 
 
-def verify_store(config: NodeConfig) -> StoreReport:
-    genesis = Genesis.load(config.genesis)
-    store = open_stopped_store(config, genesis)
+def verify_store(data_dir: str, genesis_path: str) -> StoreReport:
+    genesis = Genesis.load(genesis_path)
+    store = open_stopped_store(data_dir, genesis)
     try:
         return _verify(store, genesis)
     finally:
@@ -81,7 +80,7 @@ def _verify(store: Store, genesis: Genesis) -> StoreReport:
                        "stored state records differ from the replayed state")
 
 
-def wipe_for_resync(config: NodeConfig, genesis: Genesis, node_id: str, term: int,
+def wipe_for_resync(data_dir: str, genesis: Genesis, node_id: str, term: int,
                     commit: int) -> Path:
     """Remove the node's database; started again, it fetches the chain from its peers.
 
@@ -90,7 +89,7 @@ def wipe_for_resync(config: NodeConfig, genesis: Genesis, node_id: str, term: in
     its peers report. So that its empty log cannot help elect a leader that lacks committed
     entries, it votes for no one until it has applied `commit`, the highest commit index its
     peers report: until then it is a learner in all but name."""
-    db = Path(config.data_dir) / "db"
+    db = Path(data_dir) / "db"
     if db.exists():
         shutil.rmtree(db)
     store = Store(db, genesis)

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from .codec import pack, sha256, unpack_canonical
-from .crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
-from .errors import Malformed, TooLarge, UnknownKind
+from node.ledger.codec import pack, sha256, unpack_canonical
+from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
+from node.ledger.errors import Malformed, TooLarge, UnknownKind
 
 MAX_TX_BYTES = 4096
 MAX_MEMO_BYTES = 256

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import Malformed
+from node.ledger.errors import Malformed
 
 def pack(obj: Any) -> bytes:
     """Encode with the canonical options (bin type for bytes, no floats expected)."""
@@ -25,7 +25,7 @@ def sha256(data: bytes) -> bytes:
 def unpack_canonical(data: bytes, max_len: int) -> Any:
     """Decode untrusted bytes; raise Malformed unless they are the canonical encoding.
 
-    Callers check every field's type (node.types), which is what keeps floats, maps and other
+    Callers check every field's type (node.ledger.types), which is what keeps floats, maps and other
     stray types out; msgpack's own limits bound length and nesting."""
     if not isinstance(data, (bytes, bytearray)):
         raise Malformed("expected bytes")

@@ -22,18 +22,18 @@ from consensus import (Config as RaftConfig, ConfState, Entry, EntryType, HardSt
                        Message, MessageType, NotLeader, ProposalDropped, Raft, Ready, Role)
 from p2p import P2PConfig, PeerManager, RequestFailed
 
-from . import errors as E
-from .codec import pack
-from .config import NodeConfig
-from .crypto import KeyPair
-from .execution import BlockResult, ChainTip, InvalidBlock, build_block, execute_block
-from .genesis import Genesis
-from .limits import app_runner
-from .mempool import Dropped, Mempool, PoolLimits
-from .metrics import Metrics
-from .rules import SignatureCache
-from .store import Store
-from .types import Block, Receipt, Transaction, decode_tx
+from node.ledger import errors as E
+from node.ledger.codec import pack
+from node.server.config import NodeConfig
+from node.ledger.crypto import KeyPair
+from node.ledger.execution import BlockResult, ChainTip, InvalidBlock, build_block, execute_block
+from node.ledger.genesis import Genesis
+from node.server.limits import app_runner
+from node.ledger.mempool import Dropped, Mempool, PoolLimits
+from node.server.metrics import Metrics
+from node.ledger.rules import SignatureCache
+from node.store.db import Store
+from node.ledger.types import Block, Receipt, Transaction, decode_tx
 
 log = logging.getLogger("lichen.node")
 
@@ -65,7 +65,8 @@ class Node:
         self.state = self.store.load_state()
         self.tip = self.store.tip()
         self.mempool = Mempool(self.state, self.sigs, PoolLimits(
-            config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender))
+            config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender),
+            clock=time.time)
         self.mempool.last_block_time = self.tip.timestamp
         seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
         self.log_storage = self._raft_storage()
@@ -130,7 +131,7 @@ class Node:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
-        from .api import build_app
+        from node.server.api import build_app
         app = build_app(self)
         self.p2p.mount(app)
         self._runner = app_runner(app, self.config)

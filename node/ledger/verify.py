@@ -19,15 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from . import errors as E
-from .codec import sha256
-from .crypto import verify
-from .execution import BlockResult, ChainTip, InvalidBlock, execute_block, validate_block
-from .genesis import Genesis
-from .merkle import merkle_proof, verify_proof
-from .rules import SignatureCache
-from .state import State
-from .types import Block, BlockHeader, Receipt
+from node.ledger import errors as E
+from node.ledger.codec import sha256
+from node.ledger.crypto import verify
+from node.ledger.execution import BlockResult, ChainTip, InvalidBlock, execute_block, validate_block
+from node.ledger.genesis import Genesis
+from node.ledger.merkle import merkle_proof, verify_proof
+from node.ledger.rules import SignatureCache
+from node.ledger.state import State
+from node.ledger.types import Block, BlockHeader, Receipt
 
 HEADER_FIELDS = ("height", "prev_hash", "tx_root", "timestamp", "proposer", "term")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import errors as E
-from .codec import pack, sha256
-from .crypto import KeyPair, verify
-from .merkle import merkle_root
-from .rules import Context, SignatureCache, apply_rules, bump_nonce, check_envelope
-from .state import Overlay, State
-from .types import Block, BlockHeader, Receipt, Transaction, decode_tx
+from node.ledger import errors as E
+from node.ledger.codec import pack, sha256
+from node.ledger.crypto import KeyPair, verify
+from node.ledger.merkle import merkle_root
+from node.ledger.rules import Context, SignatureCache, apply_rules, bump_nonce, check_envelope
+from node.ledger.state import Overlay, State
+from node.ledger.types import Block, BlockHeader, Receipt, Transaction, decode_tx
 
 
 @dataclass(frozen=True)
