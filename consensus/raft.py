@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable
+from typing import Any, Iterable
 
 from .errors import NotLeader, ProposalDropped
 from .log import RaftLog
@@ -791,6 +791,6 @@ class Raft:
         self._send(MT.SNAPSHOT, to, snapshot_index=index, snapshot_term=term)
         return True
 
-    def _send(self, kind: MT, to: str, *, term: int | None = None, **fields) -> None:
+    def _send(self, kind: MT, to: str, *, term: int | None = None, **fields: Any) -> None:
         self._msgs.append(Message(kind, self.id, to, self.term if term is None else term,
                                   **fields))

@@ -212,7 +212,8 @@ def check_entries_follow(msg: Message) -> None:
 class SnapshotRequest(NamedTuple):
     """Ready.snapshot: catch up to the leader's compaction point out of band. Unpacks as
     (index, term, leader)."""
-    index: int  # catch up to (and including) this log index
+    # (the field shadows tuple.index(), which nothing calls; mypy flags the shadowing)
+    index: int  # type: ignore[assignment]  # catch up to (and including) this log index
     term: int  # term of the entry at `index`
     leader: str  # the node whose block store holds the state up to `index`
 

@@ -15,7 +15,8 @@ from node.ledger.errors import Malformed
 
 def pack(obj: Any) -> bytes:
     """Encode with the canonical options (bin type for bytes, no floats expected)."""
-    return msgpack.packb(obj, use_bin_type=True)
+    packed: bytes = msgpack.packb(obj, use_bin_type=True)
+    return packed
 
 
 def sha256(data: bytes) -> bytes:

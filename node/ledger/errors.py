@@ -1,86 +1,276 @@
 """Typed ledger errors. Each carries a stable, upper-case reason code (DESIGN section 3).
 
 The mempool, block execution, the HTTP API and the CLI all speak in these codes; tests assert
-the exact type. A rejection changes nothing.
+the exact type. A rejection changes nothing. The class names and codes are the contract.
+
+    LedgerError                      a rejection: `code` (reason code), `http_status`
+      EnvelopeError                  not a well-formed, signed next transaction of its sender:
+                                       MALFORMED TOO_LARGE UNKNOWN_KIND WRONG_CHAIN
+                                       BAD_SIGNATURE BAD_NONCE  (these never consume the nonce)
+      KycError                       a party's KYC standing: KYC_MISSING KYC_EXPIRED KYC_REVOKED
+                                       ISSUER_NOT_LICENSED UNKNOWN_TIER JURISDICTION_BLOCKED
+      LicensingError                 who may act: NOT_LICENSED UNAUTHORIZED UNKNOWN_INSTITUTION
+                                       LAST_VALIDATOR
+      ControlError                   the regulator's controls: FROZEN ASSET_FROZEN
+      AssetError                     the asset itself: UNKNOWN_ASSET CLAWBACK_DISABLED
+      LimitError                     value that cannot move as asked: LIMIT_EXCEEDED
+                                       INSUFFICIENT_FUNDS SELF_TRANSFER
+      GovernanceError                licenses decided by a majority: GOVERNANCE_REQUIRED
+                                       GOVERNANCE_DISABLED UNKNOWN_PROPOSAL PROPOSAL_EXPIRED
+                                       PROPOSAL_CLOSED ALREADY_APPROVED
+      NodeError                      this node, not the ledger: DUPLICATE MEMPOOL_FULL NOT_FOUND
+                                       UNAVAILABLE NOT_LEADER RATE_LIMITED
+
+    InvalidBlock                     a block that does not extend the chain (no reason code:
+                                     every node skips it alike); one subclass per header rule.
+
+The category classes carry no code of their own and are not in ALL_ERRORS.
 """
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class LedgerError(Exception):
     """A rejection with a reason code and a human sentence."""
 
-    code = "REJECTED"
-    http_status = 422
+    code: ClassVar[str] = "REJECTED"
+    http_status: ClassVar[int] = 422
 
     def __init__(self, message: str = ""):
         super().__init__(message or self.code)
         self.message = message or self.code
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str]:
         return {"error": self.code, "message": self.message}
 
 
-def _error(name: str, code: str, doc: str, http_status: int = 422) -> type[LedgerError]:
-    return type(name, (LedgerError,), {"code": code, "http_status": http_status, "__doc__": doc})
+# ---- categories -------------------------------------------------------------------------------
+
+class EnvelopeError(LedgerError):
+    """Not a well-formed, signed next transaction of its sender. Changes nothing, not even the
+    nonce (node.ledger.rules.transaction.apply_in_block)."""
 
 
-# Encoding and envelope
-Malformed = _error("Malformed", "MALFORMED", "Not a well-formed, canonical transaction.", 400)
-TooLarge = _error("TooLarge", "TOO_LARGE", "Request or transaction over the size limit.", 413)
-BadSignature = _error("BadSignature", "BAD_SIGNATURE", "Signature does not verify for the sender.")
-WrongChain = _error("WrongChain", "WRONG_CHAIN", "Signed for another chain id.")
-BadNonce = _error("BadNonce", "BAD_NONCE", "Nonce is not the sender's next nonce.")
-UnknownKind = _error("UnknownKind", "UNKNOWN_KIND", "Transaction kind not known.", 400)
-
-# KYC
-KycMissing = _error("KycMissing", "KYC_MISSING", "Account holds no attestation.")
-KycExpired = _error("KycExpired", "KYC_EXPIRED", "Attestation expired at the block's time.")
-KycRevoked = _error("KycRevoked", "KYC_REVOKED", "Attestation was revoked.")
-IssuerNotLicensed = _error(
-    "IssuerNotLicensed", "ISSUER_NOT_LICENSED",
-    "Attestation's issuer is no longer licensed as kyc_issuer.")
-UnknownTier = _error("UnknownTier", "UNKNOWN_TIER", "KYC tier not defined in genesis.")
-
-# Licensing and controls
-NotLicensed = _error("NotLicensed", "NOT_LICENSED", "Sender lacks the license this action needs.")
-Unauthorized = _error("Unauthorized", "UNAUTHORIZED", "Sender may not act on this object.")
-UnknownInstitution = _error("UnknownInstitution", "UNKNOWN_INSTITUTION", "No such institution.")
-UnknownAsset = _error("UnknownAsset", "UNKNOWN_ASSET", "No such asset.")
-Frozen = _error("Frozen", "FROZEN", "Account is frozen by the regulator.")
-JurisdictionBlocked = _error(
-    "JurisdictionBlocked", "JURISDICTION_BLOCKED", "Account's jurisdiction is blocked.")
-LimitExceeded = _error("LimitExceeded", "LIMIT_EXCEEDED", "Over the tier's transfer limit.")
-InsufficientFunds = _error("InsufficientFunds", "INSUFFICIENT_FUNDS", "Balance too low.")
-AssetFrozen = _error("AssetFrozen", "ASSET_FROZEN", "The asset is frozen: nothing of it moves.")
-ClawbackDisabled = _error("ClawbackDisabled", "CLAWBACK_DISABLED",
-                          "The asset was not created clawback-able.")
-SelfTransfer = _error("SelfTransfer", "SELF_TRANSFER", "Sender and recipient are the same.")
-
-# Governance of licenses (genesis `license_policy`)
-GovernanceRequired = _error(
-    "GovernanceRequired", "GOVERNANCE_REQUIRED",
-    "License changes on this chain need a validator majority (governance_propose).")
-GovernanceDisabled = _error(
-    "GovernanceDisabled", "GOVERNANCE_DISABLED",
-    "License changes on this chain are the regulator's alone (license_grant/license_revoke).")
-UnknownProposal = _error("UnknownProposal", "UNKNOWN_PROPOSAL", "No such governance proposal.")
-ProposalExpired = _error("ProposalExpired", "PROPOSAL_EXPIRED",
-                         "The proposal expired at the block's time.")
-ProposalClosed = _error("ProposalClosed", "PROPOSAL_CLOSED",
-                        "The proposal was already applied; it takes no more approvals.")
-AlreadyApproved = _error("AlreadyApproved", "ALREADY_APPROVED",
-                         "This institution already approved the proposal.")
-
-# Pool and node
-Duplicate = _error("Duplicate", "DUPLICATE", "Transaction already pending or committed.", 409)
-MempoolFull = _error("MempoolFull", "MEMPOOL_FULL", "Pool is full; retry later.", 503)
-NotFound = _error("NotFound", "NOT_FOUND", "No such object.", 404)
-Unavailable = _error("Unavailable", "UNAVAILABLE", "Node cannot serve this now.", 503)
-LastValidator = _error("LastValidator", "LAST_VALIDATOR", "Would leave the chain without validators.")
-NotLeaderError = _error("NotLeaderError", "NOT_LEADER", "Only the leader can do this.", 409)
+class KycError(LedgerError):
+    """A party to a movement of value lacks a valid KYC standing."""
 
 
-class RateLimited(LedgerError):
+class LicensingError(LedgerError):
+    """The sender lacks the license or the authority this action needs."""
+
+
+class ControlError(LedgerError):
+    """A regulator's or issuer's control stops the movement."""
+
+
+class AssetError(LedgerError):
+    """The asset does not exist, or was not created for this action."""
+
+
+class LimitError(LedgerError):
+    """Value that cannot move as asked: over a limit, beyond the balance, or to its sender."""
+
+
+class GovernanceError(LedgerError):
+    """A license change by a validator majority that cannot proceed."""
+
+
+class NodeError(LedgerError):
+    """This node cannot take the request now; the ledger's rules are not involved."""
+
+
+# ---- encoding and envelope --------------------------------------------------------------------
+
+class Malformed(EnvelopeError):
+    """Not a well-formed, canonical transaction."""
+    code = "MALFORMED"
+    http_status = 400
+
+
+class TooLarge(EnvelopeError):
+    """Request or transaction over the size limit."""
+    code = "TOO_LARGE"
+    http_status = 413
+
+
+class UnknownKind(EnvelopeError):
+    """Transaction kind not known."""
+    code = "UNKNOWN_KIND"
+    http_status = 400
+
+
+class BadSignature(EnvelopeError):
+    """Signature does not verify for the sender."""
+    code = "BAD_SIGNATURE"
+
+
+class WrongChain(EnvelopeError):
+    """Signed for another chain id."""
+    code = "WRONG_CHAIN"
+
+
+class BadNonce(EnvelopeError):
+    """Nonce is not the sender's next nonce."""
+    code = "BAD_NONCE"
+
+
+# ---- KYC ----------------------------------------------------------------------------------------
+
+class KycMissing(KycError):
+    """Account holds no attestation."""
+    code = "KYC_MISSING"
+
+
+class KycExpired(KycError):
+    """Attestation expired at the block's time."""
+    code = "KYC_EXPIRED"
+
+
+class KycRevoked(KycError):
+    """Attestation was revoked."""
+    code = "KYC_REVOKED"
+
+
+class IssuerNotLicensed(KycError):
+    """Attestation's issuer is no longer licensed as kyc_issuer."""
+    code = "ISSUER_NOT_LICENSED"
+
+
+class UnknownTier(KycError):
+    """KYC tier not defined in genesis."""
+    code = "UNKNOWN_TIER"
+
+
+class JurisdictionBlocked(KycError):
+    """Account's jurisdiction is blocked."""
+    code = "JURISDICTION_BLOCKED"
+
+
+# ---- licensing ----------------------------------------------------------------------------------
+
+class NotLicensed(LicensingError):
+    """Sender lacks the license this action needs."""
+    code = "NOT_LICENSED"
+
+
+class Unauthorized(LicensingError):
+    """Sender may not act on this object."""
+    code = "UNAUTHORIZED"
+
+
+class UnknownInstitution(LicensingError):
+    """No such institution."""
+    code = "UNKNOWN_INSTITUTION"
+
+
+class LastValidator(LicensingError):
+    """Would leave the chain without validators."""
+    code = "LAST_VALIDATOR"
+
+
+# ---- controls, assets, limits -------------------------------------------------------------------
+
+class Frozen(ControlError):
+    """Account is frozen by the regulator."""
+    code = "FROZEN"
+
+
+class AssetFrozen(ControlError):
+    """The asset is frozen: nothing of it moves."""
+    code = "ASSET_FROZEN"
+
+
+class UnknownAsset(AssetError):
+    """No such asset."""
+    code = "UNKNOWN_ASSET"
+
+
+class ClawbackDisabled(AssetError):
+    """The asset was not created clawback-able."""
+    code = "CLAWBACK_DISABLED"
+
+
+class LimitExceeded(LimitError):
+    """Over the tier's transfer limit."""
+    code = "LIMIT_EXCEEDED"
+
+
+class InsufficientFunds(LimitError):
+    """Balance too low."""
+    code = "INSUFFICIENT_FUNDS"
+
+
+class SelfTransfer(LimitError):
+    """Sender and recipient are the same."""
+    code = "SELF_TRANSFER"
+
+
+# ---- governance of licenses (genesis `license_policy`) ------------------------------------------
+
+class GovernanceRequired(GovernanceError):
+    """License changes on this chain need a validator majority (governance_propose)."""
+    code = "GOVERNANCE_REQUIRED"
+
+
+class GovernanceDisabled(GovernanceError):
+    """License changes on this chain are the regulator's alone (license_grant/license_revoke)."""
+    code = "GOVERNANCE_DISABLED"
+
+
+class UnknownProposal(GovernanceError):
+    """No such governance proposal."""
+    code = "UNKNOWN_PROPOSAL"
+
+
+class ProposalExpired(GovernanceError):
+    """The proposal expired at the block's time."""
+    code = "PROPOSAL_EXPIRED"
+
+
+class ProposalClosed(GovernanceError):
+    """The proposal was already applied; it takes no more approvals."""
+    code = "PROPOSAL_CLOSED"
+
+
+class AlreadyApproved(GovernanceError):
+    """This institution already approved the proposal."""
+    code = "ALREADY_APPROVED"
+
+
+# ---- pool and node ------------------------------------------------------------------------------
+
+class Duplicate(NodeError):
+    """Transaction already pending or committed."""
+    code = "DUPLICATE"
+    http_status = 409
+
+
+class MempoolFull(NodeError):
+    """Pool is full; retry later."""
+    code = "MEMPOOL_FULL"
+    http_status = 503
+
+
+class NotFound(NodeError):
+    """No such object."""
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Unavailable(NodeError):
+    """Node cannot serve this now."""
+    code = "UNAVAILABLE"
+    http_status = 503
+
+
+class NotLeaderError(NodeError):
+    """Only the leader can do this."""
+    code = "NOT_LEADER"
+    http_status = 409
+
+
+class RateLimited(NodeError):
     """The client submitted more transactions than its rate allows; nothing of this request
     was admitted. `retry_after` (seconds) says when the same request would be accepted."""
 
@@ -92,7 +282,52 @@ class RateLimited(LedgerError):
         self.retry_after = retry_after
 
 
-ALL_ERRORS: tuple[type[LedgerError], ...] = tuple(
-    v for v in list(globals().values())
-    if isinstance(v, type) and issubclass(v, LedgerError) and v is not LedgerError
-)
+def _with_codes(cls: type[LedgerError]) -> list[type[LedgerError]]:
+    """cls's descendants that define a reason code of their own, in definition order."""
+    out: list[type[LedgerError]] = []
+    for sub in cls.__subclasses__():
+        if "code" in vars(sub):
+            out.append(sub)
+        out += _with_codes(sub)
+    return out
+
+
+ALL_ERRORS: tuple[type[LedgerError], ...] = tuple(_with_codes(LedgerError))
+"""Every error class that carries a reason code (the categories above carry none)."""
+
+
+# ---- blocks -------------------------------------------------------------------------------------
+
+class InvalidBlock(Exception):
+    """A committed log entry that does not extend the chain; every node skips it alike.
+
+    Not a LedgerError: a block has no reason code, it is simply not part of the chain. The
+    subclasses name the header rule broken (node.ledger.rules.header)."""
+
+
+class BadHeight(InvalidBlock):
+    """The block's height is not the tip's height + 1."""
+
+
+class BadParent(InvalidBlock):
+    """The block's prev_hash is not the tip's block hash."""
+
+
+class TimeWentBackwards(InvalidBlock):
+    """The block's timestamp is earlier than the tip's."""
+
+
+class ProposerNotLicensed(InvalidBlock):
+    """The proposer's key is not an institution licensed as validator."""
+
+
+class BadBlockSignature(InvalidBlock):
+    """The proposer's signature over the header hash does not verify."""
+
+
+class DuplicateTx(InvalidBlock):
+    """The block holds one transaction twice."""
+
+
+class BadTxRoot(InvalidBlock):
+    """The header's Merkle root does not match the block's transactions."""

@@ -10,20 +10,15 @@ from typing import Callable
 
 from node.ledger import errors as E
 from node.ledger.codec import pack, sha256
-from node.ledger.crypto import KeyPair, verify
+from node.ledger.crypto import KeyPair
+from node.ledger.errors import InvalidBlock
 from node.ledger.merkle import merkle_root
-from node.ledger.rules import Context, SignatureCache, apply_rules, bump_nonce, check_envelope
+from node.ledger.rules import Context, SignatureCache, apply_in_block, check_block, check_envelope
 from node.ledger.state import Overlay, State
-from node.ledger.types import Block, BlockHeader, Receipt, Transaction, decode_tx
+from node.ledger.types import Block, BlockHeader, ChainTip, Receipt, Transaction, decode_tx
 
-
-@dataclass(frozen=True)
-class ChainTip:
-    """What the next block builds on."""
-    height: int
-    block_hash: bytes
-    timestamp: int
-    state_hash: bytes
+__all__ = ["BlockResult", "ChainTip", "InvalidBlock", "build_block", "execute_block",
+           "execute_tx", "next_state_hash", "validate_block"]
 
 
 @dataclass
@@ -36,10 +31,6 @@ class BlockResult:
     tx_hashes: list[bytes]
 
 
-class InvalidBlock(Exception):
-    """A committed log entry that does not extend the chain; every node skips it alike."""
-
-
 def build_block(tip: ChainTip, txs: list[bytes], tx_hashes: list[bytes], timestamp: int,
                 proposer: KeyPair, term: int) -> Block:
     header = BlockHeader(
@@ -49,25 +40,9 @@ def build_block(tip: ChainTip, txs: list[bytes], tx_hashes: list[bytes], timesta
 
 
 def validate_block(block: Block, tip: ChainTip, state: State) -> list[bytes]:
-    """Header rules; returns the tx hashes. Raises InvalidBlock with the rule broken."""
-    h = block.header
-    if h.height != tip.height + 1:
-        raise InvalidBlock(f"height {h.height} does not follow {tip.height}")
-    if h.prev_hash != tip.block_hash:
-        raise InvalidBlock(f"block {h.height} does not link to the previous block")
-    if h.timestamp < tip.timestamp:
-        raise InvalidBlock(f"block {h.height} timestamp goes backwards")
-    inst = state.genesis.institution_by_key(h.proposer)
-    if inst is None or "validator" not in state.roles(inst.name):
-        raise InvalidBlock(f"block {h.height} proposer is not a licensed validator")
-    if not verify(h.proposer, h.hash, block.signature):
-        raise InvalidBlock(f"block {h.height} proposer signature does not verify")
-    tx_hashes = [sha256(raw) for raw in block.txs]
-    if len(set(tx_hashes)) != len(tx_hashes):
-        raise InvalidBlock(f"block {h.height} holds a transaction twice")
-    if merkle_root(tx_hashes) != h.tx_root:
-        raise InvalidBlock(f"block {h.height} Merkle root does not match its transactions")
-    return tx_hashes
+    """The block rules (node.ledger.rules.header); returns the tx hashes. Raises the
+    InvalidBlock subclass that names the rule broken."""
+    return check_block(block, tip, state)
 
 
 def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCache,
@@ -88,7 +63,8 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
 
 def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: int, index: int,
                ctx: Context, sigs: SignatureCache) -> Receipt:
-    """One transaction. Envelope failures change nothing; a rule failure consumes the nonce."""
+    """One transaction. An envelope failure changes nothing; after the envelope, a rule failure
+    still consumes the nonce (rules.apply_in_block). Either way the receipt says why."""
     try:
         if isinstance(tx, bytes):
             tx = decode_tx(tx)
@@ -97,12 +73,10 @@ def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: i
         return Receipt(tx_hash, height, index, err.code, err.message)
     sigs.forget(tx_hash)
     try:
-        apply_rules(view, tx, ctx)
-        return Receipt(tx_hash, height, index)
+        apply_in_block(view, tx, ctx)
     except E.LedgerError as err:
         return Receipt(tx_hash, height, index, err.code, err.message)
-    finally:
-        bump_nonce(view, tx)
+    return Receipt(tx_hash, height, index)
 
 
 def next_state_hash(prev: bytes, height: int, block_hash: bytes,

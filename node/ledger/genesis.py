@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from node.ledger.codec import pack, sha256
 from node.ledger.crypto import parse_address
 from node.ledger.errors import LedgerError
-from node.ledger.types import ROLES, _asset, _institution, _jurisdiction
+from node.ledger.types import ROLES, LicensePolicy, Role, _asset, _institution, _jurisdiction
 
 
 class GenesisError(ValueError):
@@ -24,7 +24,7 @@ class GenesisError(ValueError):
 
 # Who decides license changes: the regulator alone (license_grant / license_revoke), or a strict
 # majority of the institutions licensed as validator at the time (governance_propose / _approve).
-LICENSE_POLICIES = ("regulator", "majority")
+LICENSE_POLICIES: tuple[str, ...] = tuple(p.value for p in LicensePolicy)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Institution:
     key: bytes  # node key; also signs the institution's transactions
     address: str  # where its node serves the HTTP API and peer websocket, e.g. http://host:port
     jurisdiction: str
-    roles: tuple[str, ...]  # licensed roles at genesis, sorted
+    roles: tuple[str, ...]  # licensed roles (Role values) at genesis, sorted
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Genesis:
     blocked_jurisdictions: tuple[str, ...]
     attestations: tuple[GenesisAttestation, ...]
     balances: tuple[GenesisBalance, ...]
-    license_policy: str = "regulator"  # one of LICENSE_POLICIES
+    license_policy: str = LicensePolicy.REGULATOR  # a LicensePolicy
 
     # -- lookups (the rules call these for every transaction: indexed once) ----------------
     @cached_property
@@ -117,7 +117,7 @@ class Genesis:
         return self._tiers.get(level)
 
     # -- identity -------------------------------------------------------------------------
-    def canonical(self) -> list:
+    def canonical(self) -> list[Any]:
         return [
             self.chain_name, self.genesis_time, self.regulator,
             [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)] for i in self.institutions],
@@ -198,7 +198,7 @@ def _license_policy(v: Any) -> str:
     if v not in LICENSE_POLICIES:
         raise GenesisError(f"license_policy must be one of {', '.join(LICENSE_POLICIES)}, "
                            f"got {v!r}")
-    return v
+    return cast(str, v)
 
 
 def _parse(doc: dict[str, Any]) -> Genesis:
@@ -260,15 +260,15 @@ def _check_references(g: Genesis) -> None:
         for code in t.limits:
             if g.asset(code) is None:
                 raise GenesisError(f"tier {t.tier}: unknown asset {code}")
-    for a in g.attestations:
-        if g.institution(a.issuer) is None:
-            raise GenesisError(f"attestation of {a.subject.hex()}: unknown issuer {a.issuer!r}")
-        if g.tier(a.tier) is None:
-            raise GenesisError(f"attestation of {a.subject.hex()}: unknown tier {a.tier}")
+    for att in g.attestations:
+        if g.institution(att.issuer) is None:
+            raise GenesisError(f"attestation of {att.subject.hex()}: unknown issuer {att.issuer!r}")
+        if g.tier(att.tier) is None:
+            raise GenesisError(f"attestation of {att.subject.hex()}: unknown tier {att.tier}")
     if len({a.subject for a in g.attestations}) != len(g.attestations):
         raise GenesisError("at most one attestation per subject")
     for b in g.balances:
         if g.asset(b.asset) is None:
             raise GenesisError(f"balance of {b.account.hex()}: unknown asset {b.asset}")
-    if not any("validator" in i.roles for i in g.institutions):
+    if not any(Role.VALIDATOR in i.roles for i in g.institutions):
         raise GenesisError("genesis needs at least one validator")

@@ -1,6 +1,6 @@
 """The transaction pool: admits only what the ledger rules accept, and says so when full.
 
-Admission applies the same rule functions as block execution (node.rules), against a
+Admission applies the same rule functions as block execution (node.ledger.rules), against a
 speculative overlay: committed state plus every pending transaction, in order. So a sender's
 second payment is judged after the first, on nonce, balance and limits alike.
 
@@ -10,13 +10,14 @@ window and promoted, in order, once the gap fills.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Set
 from dataclasses import dataclass, field
+from typing import Callable
 
 from node.ledger import errors as E
-from node.ledger.rules import Context, SignatureCache, admit, check_chain, check_signature
+from node.ledger.rules import Context, SignatureCache, admit, check_signed
 from node.ledger.state import Overlay, State
-from node.ledger.types import Transaction
+from node.ledger.types import Transaction, TxKind
 
 
 # Time-dependent rules (attestation expiry, the rolling limit window) can turn a pending tx
@@ -28,7 +29,7 @@ RECHECK_EVERY_MS = 5000
 # Kinds whose successful effects commute with every other pending tx of another sender: they
 # move value and nonces only. A block of these, all ok and all from our pool, leaves the rest of
 # the pool exactly as valid as it was, whatever order the leader chose.
-COMMUTATIVE_KINDS = frozenset({"transfer", "issue", "redeem"})
+COMMUTATIVE_KINDS = frozenset({TxKind.TRANSFER, TxKind.ISSUE, TxKind.REDEEM})
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,7 @@ class Mempool:
             raise E.BadNonce(f"nonce {tx.nonce} is too far ahead of the next nonce {expected}")
         if tx.nonce in sender.future:
             raise E.Duplicate(f"a transaction with nonce {tx.nonce} is already held")
-        check_chain(tx, self.state.genesis)
-        check_signature(tx, self.sigs)
+        check_signed(tx, self.state.genesis, self.sigs)
         self._hold(tx, sender)
 
     def _hold(self, tx: Transaction, sender: _Sender) -> None:
@@ -150,7 +150,8 @@ class Mempool:
     # -- block production -----------------------------------------------------------------
     def take(self, max_txs: int, max_bytes: int, skip: set[bytes] | None = None) -> list[Transaction]:
         """The oldest ready transactions, in admission order (so each sender's in nonce order)."""
-        out, size = [], 0
+        out: list[Transaction] = []
+        size = 0
         for h, tx in self.ready.items():
             if skip and h in skip:
                 continue
@@ -185,7 +186,7 @@ class Mempool:
                 return False
         return True
 
-    def recheck(self, committed: set[bytes] = frozenset()) -> list[Dropped]:
+    def recheck(self, committed: Set[bytes] = frozenset()) -> list[Dropped]:
         """Rebuild the speculative view from committed state, dropping what no longer passes."""
         self.last_recheck_time = self.last_block_time
         pending = [tx for h, tx in self.ready.items() if h not in committed]

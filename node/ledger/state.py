@@ -5,7 +5,7 @@ State is these kinds of record, each under a byte key:
     b"l" + name    -> roles          an institution's licensed roles at this height
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
-    b"p" + id      -> Proposal       a governance proposal of a license change (node.governance)
+    b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import msgpack
 
 from node.ledger.codec import pack, sha256
 from node.ledger.genesis import Genesis
-
-HOUR_MS = 3_600_000
-WINDOW_HOURS = 24  # the rolling limit window, counted in whole hours of block time
+from node.ledger.types import ProposalStatus
 
 
 @dataclass
@@ -33,7 +32,7 @@ class Attestation:
     evidence_hash: bytes  # hash of the off-chain KYC file; no personal data on chain
     revoked: bool = False
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.issuer, self.tier, self.jurisdiction, self.expires_at, self.evidence_hash,
                 self.revoked]
 
@@ -44,29 +43,18 @@ class Account:
     balances: dict[str, int] = field(default_factory=dict)
     attestation: Attestation | None = None
     frozen: bool = False
-    # asset -> hour bucket (timestamp // HOUR_MS) -> amount sent in that hour
+    # asset -> hour bucket (timestamp // HOUR_MS) -> amount sent in that hour: the rolling
+    # limit window (node.ledger.rules.limits reads and writes it)
     spent: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def balance(self, asset: str) -> int:
         return self.balances.get(asset, 0)
 
-    def sent_in_window(self, asset: str, timestamp: int) -> int:
-        """Total sent in the WINDOW_HOURS hour buckets ending at timestamp's hour."""
-        first = timestamp // HOUR_MS - WINDOW_HOURS + 1
-        return sum(v for h, v in self.spent.get(asset, {}).items() if h >= first)
-
-    def record_spend(self, asset: str, amount: int, timestamp: int) -> None:
-        hour = timestamp // HOUR_MS
-        first = hour - WINDOW_HOURS + 1
-        buckets = {h: v for h, v in self.spent.get(asset, {}).items() if h >= first}
-        buckets[hour] = buckets.get(hour, 0) + amount
-        self.spent[asset] = buckets
-
     def copy(self) -> "Account":
         return Account(self.nonce, dict(self.balances), copy.copy(self.attestation), self.frozen,
                        {a: dict(b) for a, b in self.spent.items()})
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [
             self.nonce,
             sorted([a, v] for a, v in self.balances.items() if v),
@@ -76,13 +64,13 @@ class Account:
         ]
 
     @classmethod
-    def from_wire(cls, w: list) -> "Account":
+    def from_wire(cls, w: list[Any]) -> "Account":
         nonce, balances, att, frozen, spent = w
         return cls(nonce, {a: v for a, v in balances}, Attestation(*att) if att else None, frozen,
                    {a: {h: v for h, v in b} for a, b in spent})
 
 
-OPEN, APPLIED = "open", "applied"  # a proposal's status; expiry is judged by time, not stored
+OPEN, APPLIED = ProposalStatus.OPEN, ProposalStatus.APPLIED  # expiry is judged by time, not stored
 
 
 @dataclass(frozen=True)
@@ -90,13 +78,13 @@ class Proposal:
     """A proposed license change and the validator institutions that approved it.
 
     Immutable: an approval replaces the record (so overlays can share it without copying)."""
-    action: str  # "license_grant" or "license_revoke"
+    action: str  # a LicenseAction
     institution: str
     role: str
     expires_at: int  # unix ms, judged against the block's timestamp
     proposer: str  # institution name
     approvals: tuple[str, ...]  # institution names, sorted; the proposer's among them
-    status: str = OPEN
+    status: str = OPEN  # a ProposalStatus
 
     def approved_by(self, institution: str) -> "Proposal":
         return replace(self, approvals=tuple(sorted({*self.approvals, institution})))
@@ -104,12 +92,12 @@ class Proposal:
     def applied(self) -> "Proposal":
         return replace(self, status=APPLIED)
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.action, self.institution, self.role, self.expires_at, self.proposer,
                 sorted(self.approvals), self.status]
 
     @classmethod
-    def from_wire(cls, w: list) -> "Proposal":
+    def from_wire(cls, w: list[Any]) -> "Proposal":
         action, institution, role, expires_at, proposer, approvals, status = w
         return cls(action, institution, role, expires_at, proposer, tuple(approvals), status)
 

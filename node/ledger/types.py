@@ -1,16 +1,26 @@
-"""The things that move between modules: transactions, blocks, receipts.
+"""The things that move between modules: the ledger's vocabulary, transactions, blocks, receipts.
 
 A transaction on the wire is the msgpack array
     [chain_id, kind, sender, nonce, payload, signature]
 with a fixed field order; the signature covers the array of the first five fields.
 Its hash (sha256 of the signed encoding) is its id. The signed bytes are kept and passed
 through (gossip, blocks, storage) and never re-encoded.
+
+A payload is a frozen dataclass per kind; its fields, in declaration order, are its wire array.
+Each field names the check that validates it on decode (`field(metadata=checked_by(...))`):
+the value bounds of the ledger (amounts in [1, 2^63-1], memos of at most 256 bytes, ...) live
+there, beside the field they bound.
+
+The vocabulary is `enum.StrEnum`: each member *is* its wire string, so JSON and msgpack carry
+the same values as before and a decoded plain string compares, hashes and looks up equal to its
+member (no conversion on the hot path).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, Callable, ClassVar, cast
 
 from node.ledger.codec import pack, sha256, unpack_canonical
 from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
@@ -20,14 +30,74 @@ MAX_TX_BYTES = 4096
 MAX_MEMO_BYTES = 256
 MAX_AMOUNT = 2**63 - 1
 HASH_LEN = 32
-ROLES = ("validator", "kyc_issuer", "asset_issuer", "observer")
-LICENSE_ACTIONS = ("license_grant", "license_revoke")  # what a governance proposal may do
 _ASSET_CODE = re.compile(r"[A-Z][A-Z0-9]{1,11}")
 _JURISDICTION = re.compile(r"[A-Z]{2}")
 _INSTITUTION = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
+# ---- vocabulary -------------------------------------------------------------------------------
+
+class Role(StrEnum):
+    """A license an institution holds (genesis; license_grant / license_revoke)."""
+    VALIDATOR = "validator"  # a Raft voter: proposes and signs blocks, votes on governance
+    KYC_ISSUER = "kyc_issuer"  # its attestations count
+    ASSET_ISSUER = "asset_issuer"  # issues, redeems, freezes and claws back its own assets
+    OBSERVER = "observer"  # runs a non-voting node that follows the chain (regulator, auditor)
+
+
+class TxKind(StrEnum):
+    """A transaction's kind: the second field of the wire array, the key of PAYLOADS."""
+    TRANSFER = "transfer"
+    ISSUE = "issue"
+    REDEEM = "redeem"
+    KYC_ATTEST = "kyc_attest"
+    KYC_REVOKE = "kyc_revoke"
+    LICENSE_GRANT = "license_grant"
+    LICENSE_REVOKE = "license_revoke"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    ASSET_FREEZE = "asset_freeze"
+    ASSET_UNFREEZE = "asset_unfreeze"
+    CLAWBACK = "clawback"
+    GOVERNANCE_PROPOSE = "governance_propose"
+    GOVERNANCE_APPROVE = "governance_approve"
+
+
+class TxState(StrEnum):
+    """What a client learns of a transaction (GET /v1/txs/{hash} `status`)."""
+    PENDING = "pending"  # admitted to a pool, not yet in a committed block
+    COMMITTED = "committed"  # executed in a committed block with an ok receipt
+    FAILED = "failed"  # executed with a reason code, or dropped from the pool with one
+    UNKNOWN = "unknown"  # this node has never seen it (or has forgotten a drop)
+
+
+class LicenseAction(StrEnum):
+    """What a license change does: the regulator's tx kind, or a proposal's `action`."""
+    GRANT = "license_grant"
+    REVOKE = "license_revoke"
+
+
+class ProposalStatus(StrEnum):
+    """A governance proposal's stored status; expiry is judged by time, not stored."""
+    OPEN = "open"
+    APPLIED = "applied"
+
+
+class LicensePolicy(StrEnum):
+    """Who decides license changes (genesis `license_policy`)."""
+    REGULATOR = "regulator"  # the regulator alone, with license_grant / license_revoke
+    MAJORITY = "majority"  # a strict majority of the validators, with governance_propose/_approve
+
+
+# Plain strings, for messages and click choices (which would show an enum member's name).
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+LICENSE_ACTIONS: tuple[str, ...] = tuple(a.value for a in LicenseAction)
+
+
 # ---- field validators: each raises Malformed with the field's name --------------------------
+
+FieldCheck = Callable[[str, Any], Any]
+
 
 def _int(name: str, v: Any, lo: int = 0, hi: int = 2**64 - 1) -> int:
     if type(v) is not int or not lo <= v <= hi:
@@ -37,6 +107,15 @@ def _int(name: str, v: Any, lo: int = 0, hi: int = 2**64 - 1) -> int:
 
 def _amount(name: str, v: Any) -> int:
     return _int(name, v, 1, MAX_AMOUNT)
+
+
+def _time(name: str, v: Any) -> int:
+    """A unix-ms instant (an expiry), judged against block time."""
+    return _int(name, v, 0, MAX_AMOUNT)
+
+
+def _tier(name: str, v: Any) -> int:
+    return _int(name, v, 0, 255)
 
 
 def _bytes(name: str, v: Any, length: int) -> bytes:
@@ -53,7 +132,7 @@ def _hash(name: str, v: Any) -> bytes:
     return _bytes(name, v, HASH_LEN)
 
 
-def _str(name: str, v: Any, pattern: re.Pattern | None = None, max_bytes: int = 64) -> str:
+def _str(name: str, v: Any, pattern: re.Pattern[str] | None = None, max_bytes: int = 64) -> str:
     if type(v) is not str or len(v.encode()) > max_bytes:
         raise Malformed(f"{name} must be a string of at most {max_bytes} bytes")
     if pattern is not None and not pattern.fullmatch(v):
@@ -76,13 +155,13 @@ def _institution(name: str, v: Any) -> str:
 def _role(name: str, v: Any) -> str:
     if v not in ROLES:
         raise Malformed(f"{name} must be one of {', '.join(ROLES)}")
-    return v
+    return cast(str, v)
 
 
 def _license_action(name: str, v: Any) -> str:
     if v not in LICENSE_ACTIONS:
         raise Malformed(f"{name} must be one of {', '.join(LICENSE_ACTIONS)}")
-    return v
+    return cast(str, v)
 
 
 def _memo(name: str, v: Any) -> str:
@@ -95,129 +174,121 @@ def _reason(name: str, v: Any) -> str:
     return _str(name, v, None, MAX_MEMO_BYTES)
 
 
+def checked_by(check: FieldCheck) -> dict[str, FieldCheck]:
+    """A payload field's metadata: the check that validates its wire value on decode."""
+    return {"check": check}
+
+
 # ---- payloads: one frozen dataclass per kind, fields in wire order ---------------------------
 
+@dataclass(frozen=True)
 class Payload:
-    """Base of the per-kind payloads. `KIND` names the kind; `_CHECKS` validate wire fields."""
+    """Base of the per-kind payloads. `KIND` names the kind; each field names its check."""
 
-    KIND: ClassVar[str]
-    _CHECKS: ClassVar[tuple]
+    KIND: ClassVar[TxKind]
 
-    def to_wire(self) -> list:
-        return [getattr(self, n) for n in _FIELD_NAMES[type(self)]]
+    def to_wire(self) -> list[Any]:
+        return [getattr(self, n) for n, _ in _WIRE_FIELDS[type(self)]]
 
     @classmethod
     def from_wire(cls, items: Any) -> "Payload":
-        names = _FIELD_NAMES[cls]
-        if type(items) is not list or len(items) != len(names):
-            raise Malformed(f"{cls.KIND} payload must be an array of {len(names)} fields")
-        return cls(*[check(n, v) for check, n, v in zip(cls._CHECKS, names, items)])
+        spec = _WIRE_FIELDS[cls]
+        if type(items) is not list or len(items) != len(spec):
+            raise Malformed(f"{cls.KIND} payload must be an array of {len(spec)} fields")
+        return cls(*[check(n, v) for (n, check), v in zip(spec, items)])
 
 
 @dataclass(frozen=True)
 class Transfer(Payload):
-    KIND = "transfer"
-    _CHECKS = (_asset, _address, _amount, _memo)
-    asset: str
-    to: bytes
-    amount: int
-    memo: str = ""
+    KIND = TxKind.TRANSFER
+    asset: str = field(metadata=checked_by(_asset))
+    to: bytes = field(metadata=checked_by(_address))
+    amount: int = field(metadata=checked_by(_amount))
+    memo: str = field(default="", metadata=checked_by(_memo))
 
 
 @dataclass(frozen=True)
 class Issue(Payload):
     """New units of `asset` credited to `to`, by the asset's licensed issuer."""
-    KIND = "issue"
-    _CHECKS = (_asset, _address, _amount)
-    asset: str
-    to: bytes
-    amount: int
+    KIND = TxKind.ISSUE
+    asset: str = field(metadata=checked_by(_asset))
+    to: bytes = field(metadata=checked_by(_address))
+    amount: int = field(metadata=checked_by(_amount))
 
 
 @dataclass(frozen=True)
 class Redeem(Payload):
     """Units of `asset` burned from the issuer's own account (holders pay them back first)."""
-    KIND = "redeem"
-    _CHECKS = (_asset, _amount)
-    asset: str
-    amount: int
+    KIND = TxKind.REDEEM
+    asset: str = field(metadata=checked_by(_asset))
+    amount: int = field(metadata=checked_by(_amount))
 
 
 @dataclass(frozen=True)
 class KycAttest(Payload):
     """An institution vouches for `subject`. Only a hash of the off-chain KYC file is kept."""
-    KIND = "kyc_attest"
-    _CHECKS = (_address, lambda n, v: _int(n, v, 0, 255), _jurisdiction,
-               lambda n, v: _int(n, v, 0, MAX_AMOUNT), _hash)
-    subject: bytes
-    tier: int
-    jurisdiction: str
-    expires_at: int  # unix milliseconds, judged against the block's timestamp
-    evidence_hash: bytes
+    KIND = TxKind.KYC_ATTEST
+    subject: bytes = field(metadata=checked_by(_address))
+    tier: int = field(metadata=checked_by(_tier))
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+    expires_at: int = field(metadata=checked_by(_time))  # unix ms, against the block's timestamp
+    evidence_hash: bytes = field(metadata=checked_by(_hash))
 
 
 @dataclass(frozen=True)
 class KycRevoke(Payload):
-    KIND = "kyc_revoke"
-    _CHECKS = (_address,)
-    subject: bytes
+    KIND = TxKind.KYC_REVOKE
+    subject: bytes = field(metadata=checked_by(_address))
 
 
 @dataclass(frozen=True)
 class LicenseGrant(Payload):
-    KIND = "license_grant"
-    _CHECKS = (_institution, _role)
-    institution: str
-    role: str
+    KIND = TxKind.LICENSE_GRANT
+    institution: str = field(metadata=checked_by(_institution))
+    role: str = field(metadata=checked_by(_role))
 
 
 @dataclass(frozen=True)
 class LicenseRevoke(Payload):
-    KIND = "license_revoke"
-    _CHECKS = (_institution, _role)
-    institution: str
-    role: str
+    KIND = TxKind.LICENSE_REVOKE
+    institution: str = field(metadata=checked_by(_institution))
+    role: str = field(metadata=checked_by(_role))
 
 
 @dataclass(frozen=True)
 class Freeze(Payload):
-    KIND = "freeze"
-    _CHECKS = (_address,)
-    account: bytes
+    KIND = TxKind.FREEZE
+    account: bytes = field(metadata=checked_by(_address))
 
 
 @dataclass(frozen=True)
 class Unfreeze(Payload):
-    KIND = "unfreeze"
-    _CHECKS = (_address,)
-    account: bytes
+    KIND = TxKind.UNFREEZE
+    account: bytes = field(metadata=checked_by(_address))
 
 
 @dataclass(frozen=True)
 class AssetFreeze(Payload):
     """Stop every movement of an asset (by the regulator or the asset's issuer)."""
-    KIND = "asset_freeze"
-    _CHECKS = (_asset,)
-    asset: str
+    KIND = TxKind.ASSET_FREEZE
+    asset: str = field(metadata=checked_by(_asset))
 
 
 @dataclass(frozen=True)
 class AssetUnfreeze(Payload):
-    KIND = "asset_unfreeze"
-    _CHECKS = (_asset,)
-    asset: str
+    KIND = TxKind.ASSET_UNFREEZE
+    asset: str = field(metadata=checked_by(_asset))
 
 
 @dataclass(frozen=True)
 class Clawback(Payload):
     """The issuer takes units of its asset back from an account, with the reason on record.
     Only for assets created clawback-able; the units go to the issuer's own account."""
-    KIND = "clawback"
-    _CHECKS = (_asset, _address, _amount, _reason)
-    asset: str
-    account: bytes
-    amount: int
-    reason: str
+    KIND = TxKind.CLAWBACK
+    asset: str = field(metadata=checked_by(_asset))
+    account: bytes = field(metadata=checked_by(_address))
+    amount: int = field(metadata=checked_by(_amount))
+    reason: str = field(metadata=checked_by(_reason))
 
 
 @dataclass(frozen=True)
@@ -225,20 +296,18 @@ class GovernancePropose(Payload):
     """A validator institution proposes a license change (genesis license_policy "majority").
 
     The proposal's id is this transaction's hash; the proposer's own approval counts."""
-    KIND = "governance_propose"
-    _CHECKS = (_license_action, _institution, _role, lambda n, v: _int(n, v, 0, MAX_AMOUNT))
-    action: str  # one of LICENSE_ACTIONS
-    institution: str
-    role: str
-    expires_at: int  # unix ms, judged against the block's timestamp
+    KIND = TxKind.GOVERNANCE_PROPOSE
+    action: str = field(metadata=checked_by(_license_action))  # a LicenseAction
+    institution: str = field(metadata=checked_by(_institution))
+    role: str = field(metadata=checked_by(_role))
+    expires_at: int = field(metadata=checked_by(_time))  # unix ms, against the block's timestamp
 
 
 @dataclass(frozen=True)
 class GovernanceApprove(Payload):
     """Another validator institution approves a pending proposal."""
-    KIND = "governance_approve"
-    _CHECKS = (_hash,)
-    proposal: bytes  # the proposal id: the hash of its governance_propose transaction
+    KIND = TxKind.GOVERNANCE_APPROVE
+    proposal: bytes = field(metadata=checked_by(_hash))  # the hash of its governance_propose tx
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -246,7 +315,11 @@ PAYLOADS: dict[str, type[Payload]] = {
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove)
 }
-_FIELD_NAMES = {p: tuple(f.name for f in fields(p)) for p in PAYLOADS.values()}
+
+# kind -> ((field name, its check), ...) in wire order; a field without a check fails here.
+_WIRE_FIELDS: dict[type[Payload], tuple[tuple[str, FieldCheck], ...]] = {
+    p: tuple((f.name, f.metadata["check"]) for f in fields(p)) for p in PAYLOADS.values()
+}
 
 
 # ---- transactions ---------------------------------------------------------------------------
@@ -319,7 +392,7 @@ class BlockHeader:
     proposer: bytes  # the proposing validator's node key
     term: int  # the Raft term it was proposed in
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.height, self.prev_hash, self.tx_root, self.timestamp, self.proposer, self.term]
 
     @classmethod
@@ -336,6 +409,15 @@ class BlockHeader:
 
 
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ChainTip:
+    """What the next block builds on: the last committed block and the state after it."""
+    height: int
+    block_hash: bytes
+    timestamp: int
+    state_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -376,9 +458,9 @@ class Receipt:
     def ok(self) -> bool:
         return not self.code
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.height, self.index, self.code, self.message]
 
     @classmethod
-    def from_wire(cls, tx_hash: bytes, items: list) -> "Receipt":
+    def from_wire(cls, tx_hash: bytes, items: list[Any]) -> "Receipt":
         return cls(tx_hash, *items)

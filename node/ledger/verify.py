@@ -10,8 +10,8 @@ proposer signed it, the path leads to its root), not that the block is on anyone
 The receipt (ok or a reason code) rides along as the node's word: receipts are covered by the
 running state hash, not by a per-transaction proof.
 
-Chain verification replays the chain from genesis: every header rule a node applies
-(node.execution.validate_block), then deterministic re-execution, comparing the recomputed
+Chain verification replays the chain from genesis: every block rule a node applies
+(node.ledger.rules.check_block), then deterministic re-execution, comparing the recomputed
 state hash with the one the node reports after each block.
 """
 from __future__ import annotations
@@ -21,13 +21,12 @@ from typing import Any, Callable, Iterable
 
 from node.ledger import errors as E
 from node.ledger.codec import sha256
-from node.ledger.crypto import verify
-from node.ledger.execution import BlockResult, ChainTip, InvalidBlock, execute_block, validate_block
+from node.ledger.execution import BlockResult, execute_block
 from node.ledger.genesis import Genesis
 from node.ledger.merkle import merkle_proof, verify_proof
-from node.ledger.rules import SignatureCache
+from node.ledger.rules import SignatureCache, check_block, check_block_signature
 from node.ledger.state import State
-from node.ledger.types import Block, BlockHeader, Receipt
+from node.ledger.types import Block, BlockHeader, ChainTip, Receipt
 
 HEADER_FIELDS = ("height", "prev_hash", "tx_root", "timestamp", "proposer", "term")
 
@@ -65,7 +64,9 @@ def verify_tx_proof(proof: Any, trusted_header_hash: bytes | None = None) -> tup
     if trusted_header_hash is not None and p.block_hash != trusted_header_hash:
         return False, (f"block hash {p.block_hash.hex()} is not the trusted header hash "
                        f"{trusted_header_hash.hex()}")
-    if not verify(p.header.proposer, p.block_hash, p.signature):
+    try:
+        check_block_signature(p.header, p.signature)
+    except E.InvalidBlock:
         return False, "the proposer's signature over the header does not verify"
     if not verify_proof(p.tx_hash, p.index, p.tree_size, p.path, p.header.tx_root):
         return False, "the Merkle path does not lead from the tx hash to the header's tx_root"
@@ -175,9 +176,9 @@ def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
         try:
             # Height, hash link, time, proposer and its signature, Merkle root. execute_block
             # checks them too today; calling it here keeps the replay honest if that changes.
-            validate_block(block, tip, state)
+            check_block(block, tip, state)
             result = execute_block(state, block, tip, sigs)
-        except InvalidBlock as err:
+        except E.InvalidBlock as err:
             return report(height, str(err))
         if result.state_hash != reported_state_hash:
             return report(height, state_hash_mismatch(height, result.state_hash, reported_state_hash))

@@ -28,8 +28,18 @@ NODE = web.AppKey("node", Node)
 RATE = web.AppKey("rate", RateLimiter)
 LONG_POLLS = web.AppKey("long_polls", Slots)
 MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
-AdminRefused = E._error("AdminRefused", "UNAUTHORIZED", "Admin call without the devnet token.", 401)
-BodyTimeout = E._error("BodyTimeout", "REQUEST_TIMEOUT", "The request body did not arrive in time.", 408)
+
+
+class AdminRefused(E.NodeError):
+    """Admin call without the devnet token."""
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class BodyTimeout(E.NodeError):
+    """The request body did not arrive in time."""
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
 
 
 # ---- rendering --------------------------------------------------------------------------------

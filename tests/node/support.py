@@ -22,7 +22,7 @@ A second genesis, `majority_genesis_doc`, is the same world with license_policy 
 pay_c is a validator too (three validators: a majority is two), and obs_d (GB) is an observer
 institution, licensed but not a validator.
 
-`Ledger` drives node.rules.admit on one Overlay; `Chain` builds, executes and commits blocks.
+`Ledger` drives node.ledger.rules.admit on one Overlay; `Chain` builds, executes and commits blocks.
 conftest.py hands them out as fixtures.
 """
 from __future__ import annotations
@@ -126,7 +126,7 @@ def majority_genesis_doc(k: Keys) -> dict:
 
 
 class Ledger:
-    """Admits transactions with node.rules.admit on one Overlay over a fresh genesis State.
+    """Admits transactions with node.ledger.rules.admit on one Overlay over a fresh genesis State.
 
     Nonces default to the sender's next nonce in the overlay. `reject` asserts the exact error
     type and that the overlay's changes are the same before and after the rejection.

@@ -1,4 +1,4 @@
-"""Canonical msgpack transactions and blocks (node.types, node.codec): round trips, and every
+"""Canonical msgpack transactions and blocks (node.ledger.types, node.ledger.codec): round trips, and every
 kind of bad input turned into Malformed / TooLarge / UnknownKind, never anything else."""
 from __future__ import annotations
 

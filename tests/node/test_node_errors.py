@@ -1,4 +1,4 @@
-"""Reason codes (node.errors): the stable codes of DESIGN section 3 exist, once each."""
+"""Reason codes (node.ledger.errors): the stable codes of DESIGN section 3 exist, once each."""
 from __future__ import annotations
 
 import pytest
@@ -29,3 +29,53 @@ def test_every_error_is_a_ledger_error_with_a_sentence():
         assert err.to_json() == {"error": cls.code, "message": "why it failed"}
         assert cls().message == cls.code  # a default sentence, never empty
         assert 400 <= cls.http_status < 600
+
+
+# ---- the hierarchy: each reason code under one category ---------------------------------------
+
+CATEGORIES = {
+    E.EnvelopeError: {"MALFORMED", "TOO_LARGE", "UNKNOWN_KIND", "WRONG_CHAIN", "BAD_SIGNATURE",
+                      "BAD_NONCE"},
+    E.KycError: {"KYC_MISSING", "KYC_EXPIRED", "KYC_REVOKED", "ISSUER_NOT_LICENSED",
+                 "UNKNOWN_TIER", "JURISDICTION_BLOCKED"},
+    E.LicensingError: {"NOT_LICENSED", "UNAUTHORIZED", "UNKNOWN_INSTITUTION", "LAST_VALIDATOR"},
+    E.ControlError: {"FROZEN", "ASSET_FROZEN"},
+    E.AssetError: {"UNKNOWN_ASSET", "CLAWBACK_DISABLED"},
+    E.LimitError: {"LIMIT_EXCEEDED", "INSUFFICIENT_FUNDS", "SELF_TRANSFER"},
+    E.GovernanceError: {"GOVERNANCE_REQUIRED", "GOVERNANCE_DISABLED", "UNKNOWN_PROPOSAL",
+                        "PROPOSAL_EXPIRED", "PROPOSAL_CLOSED", "ALREADY_APPROVED"},
+    E.NodeError: {"DUPLICATE", "MEMPOOL_FULL", "NOT_FOUND", "UNAVAILABLE", "NOT_LEADER",
+                  "RATE_LIMITED"},
+}
+
+
+@pytest.mark.parametrize("category", list(CATEGORIES), ids=lambda c: c.__name__)
+def test_each_category_holds_exactly_its_reason_codes(category):
+    assert {cls.code for cls in E.ALL_ERRORS if issubclass(cls, category)} == CATEGORIES[category]
+
+
+def test_every_reason_code_is_in_exactly_one_category_and_categories_carry_none():
+    for cls in E.ALL_ERRORS:
+        assert [c for c in CATEGORIES if issubclass(cls, c)] == [cls.__mro__[1]]
+    assert not set(CATEGORIES) & set(E.ALL_ERRORS)
+    assert {cls.code for cls in E.ALL_ERRORS} == set().union(*CATEGORIES.values())
+
+
+def test_http_statuses_of_the_contract():
+    assert {cls.__name__: cls.http_status for cls in E.ALL_ERRORS if cls.http_status != 422} == {
+        "Malformed": 400, "TooLarge": 413, "UnknownKind": 400, "Duplicate": 409,
+        "MempoolFull": 503, "NotFound": 404, "Unavailable": 503, "NotLeaderError": 409,
+        "RateLimited": 429}
+
+
+def test_a_rate_limited_error_says_when_to_retry():
+    assert E.RateLimited("slow down", retry_after=2.5).retry_after == 2.5
+    assert E.RateLimited().retry_after == 1.0
+
+
+def test_block_errors_are_invalid_blocks_not_rejections():
+    subclasses = E.InvalidBlock.__subclasses__()
+    assert {c.__name__ for c in subclasses} == {
+        "BadHeight", "BadParent", "TimeWentBackwards", "ProposerNotLicensed",
+        "BadBlockSignature", "DuplicateTx", "BadTxRoot"}
+    assert not any(issubclass(c, E.LedgerError) for c in [E.InvalidBlock, *subclasses])

@@ -1,4 +1,4 @@
-"""Block validation and deterministic execution (node.execution)."""
+"""Block validation and deterministic execution (node.ledger.execution)."""
 from __future__ import annotations
 
 import dataclasses

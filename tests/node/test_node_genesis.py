@@ -1,4 +1,4 @@
-"""Genesis (node.genesis) and keys (node.crypto): the chain id, the references a genesis must
+"""Genesis (node.ledger.genesis) and keys (node.ledger.crypto): the chain id, the references a genesis must
 keep, the state it starts, and key files."""
 from __future__ import annotations
 

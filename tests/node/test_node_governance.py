@@ -1,4 +1,4 @@
-"""Governance of licenses (node.governance).
+"""Governance of licenses (node.ledger.rules.governance).
 
 Under genesis license_policy "majority", a strict majority of the institutions licensed as
 validator at the moment decides license changes (governance_propose / governance_approve);
@@ -14,7 +14,7 @@ from devnet import key_names, make_genesis
 from node.ledger import errors as E
 from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis, GenesisError
-from node.ledger.governance import validators
+from node.ledger.rules import licensed_validators as validators
 from node.ledger.mempool import COMMUTATIVE_KINDS
 from node.ledger.state import APPLIED, OPEN, PROPOSAL, Proposal, State
 from node.ledger.types import (GovernanceApprove, GovernancePropose, LicenseGrant, LicenseRevoke,

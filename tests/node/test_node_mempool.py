@@ -1,4 +1,4 @@
-"""The transaction pool (node.mempool): admission with the ledger rules, held future nonces,
+"""The transaction pool (node.ledger.mempool): admission with the ledger rules, held future nonces,
 bounds, block production order, and re-checking after a committed block."""
 from __future__ import annotations
 

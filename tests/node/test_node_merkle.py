@@ -1,4 +1,4 @@
-"""Merkle root and audit proofs over transaction hashes (node.merkle, RFC 6962 shape)."""
+"""Merkle root and audit proofs over transaction hashes (node.ledger.merkle, RFC 6962 shape)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""The ledger rules (node.rules), one rule per test, on an Overlay over the genesis State.
+"""The ledger rules (node.ledger.rules), one rule per test, on an Overlay over the genesis State.
 
 Every rejection goes through `ledger.reject`, which asserts the exact error type and that the
 overlay's changes are the same before and after (a rejection changes nothing).

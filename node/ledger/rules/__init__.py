@@ -1,0 +1,171 @@
+"""The rulebook: every ledger rule, once, as a small named function.
+
+A `check_*` function enforces one rule and raises the typed error that carries its reason code
+(node.ledger.errors); an `apply_*` function runs its checks first and only then writes, so a
+rejection never leaves a partial change behind. Admission (node.ledger.mempool), block
+execution (node.ledger.execution) and chain verification (node.ledger.verify) all call these
+functions and no others, so they cannot disagree. A rule reads only the state view and the
+Context (the block's time), never the local clock.
+
+RULE INDEX   rule -> function -> reason code (or the InvalidBlock subclass, for blocks)
+
+Envelope (envelope.py): every transaction, before its kind's rules
+  signed for this chain ........................ check_chain ............ WRONG_CHAIN
+  signed by the sender's key ................... check_signature ........ BAD_SIGNATURE
+  chain and signature (a pool's held tx) ....... check_signed ........... WRONG_CHAIN, BAD_SIGNATURE
+  the sender's next nonce, exactly ............. check_nonce ............ BAD_NONCE
+  all three, in that order ..................... check_envelope
+  the nonce moves on ........................... apply_nonce
+
+A transaction (transaction.py)
+  dispatch to the kind's rules (APPLY) ......... apply_rules ............ UNKNOWN_KIND at decode
+  admission: a failure rejects, changes nothing  admit
+  in a block: a failure after the envelope
+    still consumes the nonce ................... apply_in_block ......... the rule's code, in the receipt
+
+Who may act (licensing.py)
+  the sender is the regulator .................. check_regulator ........ NOT_LICENSED
+  the sender is licensed for the role now ...... check_licensed ......... NOT_LICENSED
+  the institution exists ....................... check_institution ...... UNKNOWN_INSTITUTION
+  licenses are decided the chain's way ......... check_policy ........... GOVERNANCE_REQUIRED, GOVERNANCE_DISABLED
+  the last validator keeps its license ......... check_keeps_a_validator  LAST_VALIDATOR
+  grant or revoke one role (either path) ....... apply_license
+  license_grant, license_revoke ................ apply_license_change
+
+Controls (controls.py)
+  the account is not frozen .................... check_not_frozen ....... FROZEN
+  the asset is not frozen ...................... check_asset_not_frozen . ASSET_FROZEN
+  freeze, unfreeze (the regulator) ............. apply_freeze, apply_unfreeze
+
+KYC (kyc.py): institutions pass as themselves; others need an attestation
+  present, unrevoked, by a licensed kyc_issuer,
+    unexpired at block time, of a known tier ... check_kyc .............. KYC_MISSING, KYC_REVOKED,
+                                                                          ISSUER_NOT_LICENSED, KYC_EXPIRED,
+                                                                          UNKNOWN_TIER
+  the party's jurisdiction is not blocked ...... check_jurisdiction ..... JURISDICTION_BLOCKED
+  a party to a movement: not frozen, KYC,
+    jurisdiction ............................... check_party ............ FROZEN and the above
+  an attestation's tier is defined ............. check_tier ............. UNKNOWN_TIER
+  a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
+  only the issuer revokes a live attestation ... check_revocable ........ KYC_MISSING, UNAUTHORIZED, KYC_REVOKED
+  kyc_attest, kyc_revoke (a kyc_issuer) ........ apply_kyc_attest, apply_kyc_revoke
+
+Limits (limits.py): the tier's per-transaction and rolling 24 h limits, in whole hours
+  the sender's tier allows the amount .......... check_limits ........... LIMIT_EXCEEDED
+  the balance covers the amount ................ check_funds ............ INSUFFICIENT_FUNDS
+  no balance or supply above MAX_AMOUNT ........ check_no_overflow ...... LIMIT_EXCEEDED
+  the amount counts in the window .............. apply_spend (read: sent_in_window)
+
+Assets (assets.py)
+  the asset exists ............................. check_asset ............ UNKNOWN_ASSET
+  the sender is the asset's licensed issuer .... check_asset_issuer ..... NOT_LICENSED, UNAUTHORIZED
+  the regulator or the asset's issuer .......... check_asset_controller . NOT_LICENSED, UNAUTHORIZED
+  value does not move to its sender ............ check_not_to_self ...... SELF_TRANSFER
+  the asset was created clawback-able .......... check_clawback_enabled . CLAWBACK_DISABLED
+  transfer, issue, redeem, clawback ............ apply_transfer, apply_issue, apply_redeem, apply_clawback
+  asset_freeze, asset_unfreeze ................. apply_asset_freeze, apply_asset_unfreeze
+
+Governance by a validator majority (governance.py)
+  the sender is a validator now ................ check_validator ........ NOT_LICENSED
+  the proposal exists .......................... check_proposal ......... UNKNOWN_PROPOSAL
+  the proposal is still open ................... check_open ............. PROPOSAL_CLOSED
+  the proposal has not expired ................. check_unexpired ........ PROPOSAL_EXPIRED
+  one approval per institution ................. check_not_approved ..... ALREADY_APPROVED
+  record; apply on a strict majority ........... apply_proposal (count: has_majority) LAST_VALIDATOR
+  governance_propose, governance_approve ....... apply_governance_propose, apply_governance_approve
+
+Blocks (header.py): a block that breaks one is skipped by every node
+  height is the tip's + 1 ...................... check_height ........... BadHeight
+  links to the tip's block hash ................ check_parent ........... BadParent
+  time never decreases ......................... check_time_monotonic ... TimeWentBackwards
+  proposed by a licensed validator ............. check_proposer ......... ProposerNotLicensed
+  the proposer signed the header hash .......... check_block_signature .. BadBlockSignature
+  no transaction twice ......................... check_no_duplicate_tx .. DuplicateTx
+  the Merkle root matches the transactions ..... check_tx_root .......... BadTxRoot
+  all of them, in that order ................... check_block
+
+Membership (membership.py): pure predicates of ledger state, for rules, daemon and API
+  licensed_as, licensed_institution, licensed_names, licensed_validators, licensed_observers,
+  is_licensed_validator, is_licensed_peer, expected_membership
+
+Per kind, the rules in the order they are checked (the kind's apply_* function):
+  transfer ............ asset, asset not frozen, not to self, sender party, recipient party,
+                        limits, funds, no overflow
+  issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply)
+  redeem .............. asset issuer, asset not frozen, funds
+  clawback ............ asset issuer, clawback enabled, not from self, funds, no overflow
+  kyc_attest .......... licensed kyc_issuer, tier, not yet expired
+  kyc_revoke .......... licensed kyc_issuer, revocable
+  license_grant/_revoke policy regulator, regulator, institution, keeps a validator
+  freeze, unfreeze .... regulator
+  asset_freeze/_unfreeze asset controller
+  governance_propose .. policy majority, validator, institution, unexpired
+  governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
+
+Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
+  a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
+  a tx is at most MAX_TX_BYTES (4096) ................................................ TOO_LARGE
+  kind is one of TxKind .............................................................. UNKNOWN_KIND
+  amount in [1, 2^63-1]; nonce in [0, 2^64-1]; tier in [0, 255]; expires_at in [0, 2^63-1];
+  addresses and hashes 32 bytes, signatures 64; asset code [A-Z][A-Z0-9]{1,11}; jurisdiction
+  [A-Z]{2}; institution name [A-Za-z0-9_.-]{1,64}; memo at most 256 bytes; a clawback reason
+  non-empty, at most 256 bytes; role one of Role; action one of LicenseAction ......... MALFORMED
+
+Not ledger rules (a node's own, never part of a block's verdict): the pool's room, duplicate
+and future-nonce window (node.ledger.mempool: MEMPOOL_FULL, DUPLICATE, BAD_NONCE), and the
+genesis file's well-formedness (node.ledger.genesis: GenesisError).
+"""
+from __future__ import annotations
+
+from node.ledger.rules.assets import (apply_asset_freeze, apply_asset_unfreeze, apply_clawback,
+                                      apply_issue, apply_redeem, apply_transfer, check_asset,
+                                      check_asset_controller, check_asset_issuer,
+                                      check_clawback_enabled, check_not_to_self)
+from node.ledger.rules.context import Context
+from node.ledger.rules.controls import (apply_freeze, apply_unfreeze, check_asset_not_frozen,
+                                        check_not_frozen)
+from node.ledger.rules.envelope import (SignatureCache, apply_nonce, check_chain, check_envelope,
+                                        check_nonce, check_signature, check_signed)
+from node.ledger.rules.governance import (apply_governance_approve, apply_governance_propose,
+                                          apply_proposal, check_not_approved, check_open,
+                                          check_proposal, check_unexpired, check_validator,
+                                          has_majority)
+from node.ledger.rules.header import (check_block, check_block_signature, check_height,
+                                      check_no_duplicate_tx, check_parent, check_proposer,
+                                      check_time_monotonic, check_tx_root)
+from node.ledger.rules.kyc import (KycStatus, apply_kyc_attest, apply_kyc_revoke, check_jurisdiction,
+                                   check_kyc, check_not_yet_expired, check_party, check_revocable,
+                                   check_tier)
+from node.ledger.rules.licensing import (apply_license, apply_license_change, check_institution,
+                                         check_keeps_a_validator, check_licensed, check_policy,
+                                         check_regulator)
+from node.ledger.rules.limits import (HOUR_MS, WINDOW_HOURS, apply_spend, check_funds,
+                                      check_limits, check_no_overflow, sent_in_window)
+from node.ledger.rules.membership import (PEER_ROLES, Membership, expected_membership,
+                                          is_licensed_peer, is_licensed_validator, licensed_as,
+                                          licensed_institution, licensed_names,
+                                          licensed_observers, licensed_validators)
+from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
+
+bump_nonce = apply_nonce  # the name before the rulebook package
+
+__all__ = [
+    "APPLY", "HOUR_MS", "PEER_ROLES", "WINDOW_HOURS", "Context", "KycStatus", "Membership",
+    "SignatureCache", "admit", "apply_asset_freeze", "apply_asset_unfreeze", "apply_clawback",
+    "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block",
+    "apply_issue", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
+    "apply_license_change", "apply_nonce", "apply_proposal", "apply_redeem", "apply_rules",
+    "apply_spend", "apply_transfer", "apply_unfreeze", "bump_nonce", "check_asset",
+    "check_asset_controller", "check_asset_issuer", "check_asset_not_frozen", "check_block",
+    "check_block_signature", "check_chain", "check_clawback_enabled", "check_envelope",
+    "check_funds", "check_height", "check_institution", "check_jurisdiction",
+    "check_keeps_a_validator", "check_kyc", "check_licensed", "check_limits",
+    "check_no_duplicate_tx", "check_no_overflow", "check_nonce", "check_not_approved",
+    "check_not_frozen", "check_not_to_self", "check_not_yet_expired", "check_open",
+    "check_parent", "check_party", "check_policy", "check_proposal", "check_proposer",
+    "check_regulator", "check_revocable", "check_signature", "check_signed", "check_tier",
+    "check_time_monotonic", "check_tx_root", "check_unexpired", "check_validator",
+    "expected_membership", "has_majority", "is_licensed_peer", "is_licensed_validator",
+    "licensed_as", "licensed_institution", "licensed_names", "licensed_observers",
+    "licensed_validators", "sent_in_window",
+]

@@ -1,0 +1,64 @@
+"""A transaction end to end: its envelope, then its kind's rules, then its nonce.
+
+Admission (the pool) and a block treat a rule failure differently, and only that:
+    admit         the pool's verdict: a failure rejects the tx and changes nothing.
+    apply_in_block  in a committed block, once the envelope passed, the nonce is consumed
+                  whether the kind's rules pass or fail (the failure is a receipt).
+Each kind's `apply_*` runs all of its checks before it writes, so a failure never leaves a
+partial change behind.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from node.ledger.rules.assets import (apply_asset_freeze, apply_asset_unfreeze, apply_clawback,
+                                      apply_issue, apply_redeem, apply_transfer)
+from node.ledger.rules.context import Context
+from node.ledger.rules.controls import apply_freeze, apply_unfreeze
+from node.ledger.rules.envelope import SignatureCache, apply_nonce, check_envelope
+from node.ledger.rules.governance import apply_governance_approve, apply_governance_propose
+from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
+from node.ledger.rules.licensing import apply_license_change
+from node.ledger.state import StateView
+from node.ledger.types import Transaction, TxKind
+
+# kind -> its rules: (view, tx, payload, ctx) -> None, raising a LedgerError before any write.
+ApplyFn = Callable[[StateView, Transaction, Any, Context], None]
+
+APPLY: dict[str, ApplyFn] = {
+    TxKind.TRANSFER: apply_transfer,
+    TxKind.ISSUE: apply_issue,
+    TxKind.REDEEM: apply_redeem,
+    TxKind.KYC_ATTEST: apply_kyc_attest,
+    TxKind.KYC_REVOKE: apply_kyc_revoke,
+    TxKind.LICENSE_GRANT: apply_license_change,
+    TxKind.LICENSE_REVOKE: apply_license_change,
+    TxKind.FREEZE: apply_freeze,
+    TxKind.UNFREEZE: apply_unfreeze,
+    TxKind.ASSET_FREEZE: apply_asset_freeze,
+    TxKind.ASSET_UNFREEZE: apply_asset_unfreeze,
+    TxKind.CLAWBACK: apply_clawback,
+    TxKind.GOVERNANCE_PROPOSE: apply_governance_propose,
+    TxKind.GOVERNANCE_APPROVE: apply_governance_approve,
+}
+
+
+def apply_rules(view: StateView, tx: Transaction, ctx: Context) -> None:
+    """The kind's rules; raises a LedgerError and writes nothing, or applies the effect."""
+    APPLY[tx.kind](view, tx, tx.payload, ctx)
+
+
+def admit(view: StateView, tx: Transaction, ctx: Context, sigs: SignatureCache) -> None:
+    """Would tx succeed now? If so, apply it to `view` (the pool's speculative state)."""
+    check_envelope(view, tx, sigs)
+    apply_rules(view, tx, ctx)
+    apply_nonce(view, tx)
+
+
+def apply_in_block(view: StateView, tx: Transaction, ctx: Context) -> None:
+    """A tx whose envelope passed, in a block: its kind's rules, then its nonce, consumed even
+    when the rules fail (the LedgerError propagates, for the failed receipt)."""
+    try:
+        apply_rules(view, tx, ctx)
+    finally:
+        apply_nonce(view, tx)

@@ -1,0 +1,72 @@
+"""Golden bytes: the wire encoding of every kind and the state hash of a small chain, recorded
+before the rulebook reshaping (commit a3693db). A change here changes every node's chain."""
+from __future__ import annotations
+
+import pytest
+
+from node.ledger.codec import sha256
+from node.ledger.crypto import KeyPair
+from node.ledger.genesis import Genesis
+from node.ledger.types import (PAYLOADS, AssetFreeze, AssetUnfreeze, Clawback, Freeze,
+                               GovernanceApprove, GovernancePropose, Issue, KycAttest, KycRevoke,
+                               LicenseGrant, LicenseRevoke, Redeem, Transfer, Unfreeze, sign_tx)
+
+from .support import HOUR, T0, Chain, majority_genesis_doc
+
+KEY = KeyPair.from_seed(b"\x07" * 32)
+CHAIN = sha256(b"golden chain")
+A, H = bytes(range(32)), bytes(range(32, 64))
+PAYLOADS_IN_ORDER = [
+    Transfer("USD", A, 5, "rent"), Issue("EUR", A, 10**12), Redeem("GBP", 7),
+    KycAttest(A, 2, "DE", 1_700_000_000_000, H), KycRevoke(A), LicenseGrant("bank_a", "observer"),
+    LicenseRevoke("bank_b", "kyc_issuer"), Freeze(A), Unfreeze(A), AssetFreeze("USD"),
+    AssetUnfreeze("USD"), Clawback("USD", A, 3, "court order 12"),
+    GovernancePropose("license_revoke", "pay_c", "validator", 1_800_000_000_000),
+    GovernanceApprove(H)]
+TX_HASHES = {
+    "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
+    "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
+    "redeem": "65354103e1c73ec05c54d5fdab77270bae2464dd16582af1b1788704cb9b77ec",
+    "kyc_attest": "ac9c2096cdd16cfdabecd88993218f5ba5465259f756be2a687badcb5bde7025",
+    "kyc_revoke": "a227266788cea7e542f14b8e4fa9545761738c8d9ad30a0f3146fd3f44ec786b",
+    "license_grant": "52cebe244cdfb28be051ae7500f1448161981ec77548b3e08e65a6d73aa5b0cb",
+    "license_revoke": "6e9d9da741d68f7c01aa0d53364596406b8f07a3303bff4801a859516e1cb29b",
+    "freeze": "e510a38775d5587a77153a12f9b4c4e5ee9f04205e732d144df30617b881c1c6",
+    "unfreeze": "037be4a68d1f8f60d408483ae2a2828f427eaf4fe1a27bca1bfa403dcfc4de4b",
+    "asset_freeze": "1cd522fcdbad11b4366d650a087d5a17dd8a5e0c53e338b382fa64cc6b3e37e7",
+    "asset_unfreeze": "f89318dbe33c1c359cf4ad9e8bb7de8a8535183f8a350314901049491d3b38c4",
+    "clawback": "d5456f2eff661525b4d06b64fbc2950957bfbced4fba514823c60cbed6ab1e57",
+    "governance_propose": "c6f7de907d9376e310c11db566e5ee04632f56c9fc9960ac2a6c66b9e4d05772",
+    "governance_approve": "68721266fc76c39013841cbc8ee5ab4d4ee0fe5a865cda656859caa01f6f1bca",
+}
+
+
+def test_the_golden_list_covers_every_kind():
+    assert [p.KIND for p in PAYLOADS_IN_ORDER] == list(TX_HASHES) and set(TX_HASHES) == set(PAYLOADS)
+
+
+@pytest.mark.parametrize("nonce,payload", list(enumerate(PAYLOADS_IN_ORDER)), ids=list(TX_HASHES))
+def test_every_kind_signs_to_its_golden_hash(nonce, payload):
+    assert sign_tx(KEY, CHAIN, nonce, payload).hash.hex() == TX_HASHES[payload.KIND]
+
+
+def test_a_chain_with_governance_limits_and_failures_reaches_its_golden_state_hashes(keys):
+    g = Genesis.from_json(majority_genesis_doc(keys))
+    k, chain = keys, Chain(g, keys.bank_a)
+
+    def s(key, payload, nonce):
+        return sign_tx(key, g.chain_id, nonce, payload)
+
+    prop = s(k.bank_a, GovernancePropose("license_grant", "obs_d", "kyc_issuer", T0 + 48 * HOUR), 0)
+    r1 = chain.run([prop, s(k.alice, Transfer("USD", k.bob.address, 700), 0),
+                    s(k.carol, Transfer("USD", k.bob.address, 1), 0),  # no KYC: nonce consumed
+                    s(k.regulator, Freeze(k.dave.address), 0)], T0 + HOUR)
+    r2 = chain.run([s(k.bank_b, GovernanceApprove(prop.hash), 0),  # the majority: applied
+                    s(k.alice, Transfer("USD", k.bob.address, 900), 1),  # counted in the window
+                    s(k.bank_a, KycRevoke(k.alice.address), 1),
+                    s(k.alice, Transfer("USD", k.bob.address, 1), 2)], T0 + 2 * HOUR)
+    assert g.chain_id.hex() == "5c90197cb8edfff5098514986745c71d9a4f29bb731c0a889de024dd2c4ffef5"
+    assert [r.code for r in r1.receipts + r2.receipts] == ["", "", "KYC_MISSING", "", "", "", "",
+                                                           "KYC_REVOKED"]
+    assert r1.state_hash.hex() == "2222a171d41955cfaec17aabbb0c601b6b6ba36f9c198b6ec8cc7ce62408c063"
+    assert r2.state_hash.hex() == "05a01318b93e4ee087567de3028b3a4b8875f27766ae1a1f700a5ed82e13e595"

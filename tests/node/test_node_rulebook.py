@@ -1,0 +1,457 @@
+"""The rulebook (node.ledger.rules), one function at a time.
+
+The kind-level tests (test_node_rules, test_node_asset_controls, test_node_governance) reach
+the rules through `admit`; here each public check_* is called directly: one call that breaks
+its rule raises exactly the typed error named in the rule index and changes nothing, and one
+call that keeps it passes. The apply_* helpers that are not a kind's entry point get their own
+tests, as do the membership predicates the daemon and the API ask. The rule index itself is
+checked against the package, so it cannot rot.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+import node.ledger.rules as R
+from node.ledger import errors as E
+from node.ledger.codec import sha256
+from node.ledger.genesis import Genesis
+from node.ledger.rules import Context, KycStatus
+from node.ledger.state import Account, Attestation, Overlay, Proposal, State
+from node.ledger.types import (MAX_AMOUNT, Block, LicensePolicy, Transfer, TxKind, decode_tx,
+                               sign_tx)
+
+from .support import DAY, ERIN_EXPIRES, HOUR, T0, YEAR_LATER, Chain, Keys
+
+NOW = T0 + HOUR // 2
+CTX = Context(NOW)
+
+
+@dataclass
+class World:
+    """What a case needs: the test genesis (or the majority one), a view over it, keys."""
+    genesis: Genesis
+    view: Overlay
+    keys: Keys
+    sigs: R.SignatureCache
+    chain: Chain
+
+    def tx(self, key, payload=None, nonce: int = 0, chain_id: bytes | None = None):
+        payload = payload or Transfer("USD", self.keys.bob.address, 10)
+        return sign_tx(key, chain_id or self.genesis.chain_id, nonce, payload)
+
+    def tampered(self, key):
+        good = self.tx(key)
+        return decode_tx(good.raw[:-1] + bytes([good.raw[-1] ^ 1]))
+
+    def block(self, txs=(), **header) -> Block:
+        """A block on the genesis tip at T0 + 1 h, re-signed by bank_a after `header`
+        replacements."""
+        block = self.chain.block(list(txs), T0 + HOUR)
+        h = dataclasses.replace(block.header, **header)
+        return Block(h, self.keys.bank_a.sign(h.hash), block.txs)
+
+
+def world(genesis: Genesis, keys: Keys) -> World:
+    state = State.from_genesis(genesis)
+    return World(genesis, Overlay(state), keys, R.SignatureCache(), Chain(genesis, keys.bank_a))
+
+
+@pytest.fixture
+def w(genesis, keys) -> World:
+    return world(genesis, keys)
+
+
+@pytest.fixture
+def wm(majority_genesis, keys) -> World:
+    return world(majority_genesis, keys)
+
+
+# ---- every check: the breaking call raises its typed error and changes nothing ----------------
+
+@dataclass(frozen=True)
+class Case:
+    check: str  # the rulebook function
+    breaks: Callable[[World], Any]  # a call that breaks the rule
+    error: type[Exception]  # exactly this type
+    keeps: Callable[[World], Any]  # a call that keeps it
+    setup: Callable[[World], Any] = lambda w: None  # before both calls, not counted as change
+    majority: bool = False  # on the majority genesis
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}-{self.error.__name__}"
+
+
+def revoke(role: str, institution: str) -> Callable[[World], None]:
+    return lambda w: w.view.set_roles(institution, w.view.roles(institution) - {role})
+
+
+def set_attestation(name: str, **changes) -> Callable[[World], None]:
+    def setup(w: World) -> None:
+        acct = w.view.account_mut(getattr(w.keys, name).address)
+        acct.attestation = dataclasses.replace(acct.attestation, **changes)
+    return setup
+
+
+def tier(w: World, level: int) -> KycStatus:
+    return KycStatus("US", w.genesis.tier(level))
+
+
+def alice(w: World) -> Account:
+    return w.view.account(w.keys.alice.address)
+
+
+def proposal(status: str = "open", approvals: tuple[str, ...] = ("bank_a",)) -> Proposal:
+    return Proposal("license_grant", "obs_d", "kyc_issuer", T0 + DAY, "bank_a", approvals, status)
+
+
+CASES = [
+    # envelope
+    Case("check_chain", lambda w: R.check_chain(w.tx(w.keys.alice, chain_id=sha256(b"x")), w.genesis),
+         E.WrongChain, lambda w: R.check_chain(w.tx(w.keys.alice), w.genesis)),
+    Case("check_signature", lambda w: R.check_signature(w.tampered(w.keys.alice), w.sigs),
+         E.BadSignature, lambda w: R.check_signature(w.tx(w.keys.alice), w.sigs)),
+    Case("check_signed", lambda w: R.check_signed(w.tx(w.keys.alice, chain_id=sha256(b"x")),
+                                                  w.genesis, w.sigs),
+         E.WrongChain, lambda w: R.check_signed(w.tx(w.keys.alice, nonce=7), w.genesis, w.sigs)),
+    Case("check_signed", lambda w: R.check_signed(w.tampered(w.keys.alice), w.genesis, w.sigs),
+         E.BadSignature, lambda w: R.check_signed(w.tx(w.keys.alice), w.genesis, w.sigs)),
+    Case("check_nonce", lambda w: R.check_nonce(w.tx(w.keys.alice, nonce=1), 0),
+         E.BadNonce, lambda w: R.check_nonce(w.tx(w.keys.alice, nonce=1), 1)),
+    Case("check_envelope", lambda w: R.check_envelope(w.view, w.tx(w.keys.alice, nonce=3), w.sigs),
+         E.BadNonce, lambda w: R.check_envelope(w.view, w.tx(w.keys.alice), w.sigs)),
+    # licensing
+    Case("check_regulator", lambda w: R.check_regulator(w.view, w.keys.bank_a.address),
+         E.NotLicensed, lambda w: R.check_regulator(w.view, w.keys.regulator.address)),
+    Case("check_licensed", lambda w: R.check_licensed(w.view, w.keys.pay_c.address, "kyc_issuer"),
+         E.NotLicensed, lambda w: R.check_licensed(w.view, w.keys.bank_a.address, "kyc_issuer")),
+    Case("check_licensed", lambda w: R.check_licensed(w.view, w.keys.bank_b.address, "kyc_issuer"),
+         E.NotLicensed, lambda w: R.check_licensed(w.view, w.keys.bank_b.address, "asset_issuer"),
+         setup=revoke("kyc_issuer", "bank_b")),
+    Case("check_institution", lambda w: R.check_institution(w.view, "nobody"),
+         E.UnknownInstitution, lambda w: R.check_institution(w.view, "pay_c")),
+    Case("check_policy", lambda w: R.check_policy(w.view, LicensePolicy.MAJORITY),
+         E.GovernanceDisabled, lambda w: R.check_policy(w.view, LicensePolicy.REGULATOR)),
+    Case("check_policy", lambda w: R.check_policy(w.view, LicensePolicy.REGULATOR),
+         E.GovernanceRequired, lambda w: R.check_policy(w.view, LicensePolicy.MAJORITY),
+         majority=True),
+    Case("check_keeps_a_validator",
+         lambda w: R.check_keeps_a_validator(w.view, "license_revoke", "bank_a", "validator"),
+         E.LastValidator,
+         lambda w: R.check_keeps_a_validator(w.view, "license_revoke", "bank_a", "kyc_issuer"),
+         setup=revoke("validator", "bank_b")),
+    # controls
+    Case("check_not_frozen", lambda w: R.check_not_frozen(Account(frozen=True), "sender"),
+         E.Frozen, lambda w: R.check_not_frozen(alice(w), "sender")),
+    Case("check_asset_not_frozen", lambda w: R.check_asset_not_frozen(w.view, "USD"),
+         E.AssetFrozen, lambda w: R.check_asset_not_frozen(w.view, "EUR"),
+         setup=lambda w: w.view.set_asset_frozen("USD", True)),
+    # KYC
+    Case("check_kyc", lambda w: R.check_kyc(w.view, CTX, w.keys.carol.address, "sender"),
+         E.KycMissing, lambda w: R.check_kyc(w.view, CTX, w.keys.alice.address, "sender")),
+    Case("check_kyc", lambda w: R.check_kyc(w.view, CTX, w.keys.alice.address, "sender"),
+         E.KycRevoked, lambda w: R.check_kyc(w.view, CTX, w.keys.bob.address, "sender"),
+         setup=set_attestation("alice", revoked=True)),
+    Case("check_kyc", lambda w: R.check_kyc(w.view, CTX, w.keys.bob.address, "sender"),
+         E.IssuerNotLicensed, lambda w: R.check_kyc(w.view, CTX, w.keys.alice.address, "sender"),
+         setup=revoke("kyc_issuer", "bank_b")),
+    Case("check_kyc", lambda w: R.check_kyc(w.view, Context(ERIN_EXPIRES), w.keys.erin.address, "x"),
+         E.KycExpired, lambda w: R.check_kyc(w.view, Context(ERIN_EXPIRES - 1), w.keys.erin.address,
+                                            "x")),
+    Case("check_kyc", lambda w: R.check_kyc(w.view, CTX, w.keys.alice.address, "sender"),
+         E.UnknownTier, lambda w: R.check_kyc(w.view, CTX, w.keys.bank_a.address, "sender"),
+         setup=set_attestation("alice", tier=9)),
+    Case("check_jurisdiction", lambda w: R.check_jurisdiction(w.view, KycStatus("KP", None), "x"),
+         E.JurisdictionBlocked, lambda w: R.check_jurisdiction(w.view, KycStatus("SG", None), "x")),
+    Case("check_party", lambda w: R.check_party(w.view, CTX, w.keys.dave.address, "recipient"),
+         E.JurisdictionBlocked, lambda w: R.check_party(w.view, CTX, w.keys.bob.address, "x")),
+    Case("check_party", lambda w: R.check_party(w.view, CTX, w.keys.alice.address, "sender"),
+         E.Frozen, lambda w: R.check_party(w.view, CTX, w.keys.bob.address, "sender"),
+         setup=lambda w: setattr(w.view.account_mut(w.keys.alice.address), "frozen", True)),
+    Case("check_party", lambda w: R.check_party(w.view, CTX, w.keys.carol.address, "sender"),
+         E.KycMissing, lambda w: R.check_party(w.view, CTX, w.keys.bank_b.address, "sender")),
+    Case("check_tier", lambda w: R.check_tier(w.view, 9), E.UnknownTier,
+         lambda w: R.check_tier(w.view, 2)),
+    Case("check_not_yet_expired", lambda w: R.check_not_yet_expired(NOW, CTX), E.KycExpired,
+         lambda w: R.check_not_yet_expired(NOW + 1, CTX)),
+    Case("check_revocable",
+         lambda w: R.check_revocable(w.view, w.keys.carol.address, w.genesis.institution("bank_a")),
+         E.KycMissing,
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_a"))),
+    Case("check_revocable",
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_b")),
+         E.Unauthorized,
+         lambda w: R.check_revocable(w.view, w.keys.bob.address, w.genesis.institution("bank_b"))),
+    Case("check_revocable",
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_a")),
+         E.KycRevoked,
+         lambda w: R.check_revocable(w.view, w.keys.dave.address, w.genesis.institution("bank_a")),
+         setup=set_attestation("alice", revoked=True)),
+    # limits (alice is tier 1: USD per_tx 1_000, daily 2_500; GBP not allowed)
+    Case("check_limits", lambda w: R.check_limits(tier(w, 1), alice(w), "GBP", 1, CTX),
+         E.LimitExceeded, lambda w: R.check_limits(tier(w, 2), alice(w), "GBP", 1, CTX)),
+    Case("check_limits", lambda w: R.check_limits(tier(w, 1), alice(w), "USD", 1_001, CTX),
+         E.LimitExceeded, lambda w: R.check_limits(tier(w, 1), alice(w), "USD", 1_000, CTX)),
+    Case("check_limits", lambda w: R.check_limits(tier(w, 1), alice(w), "USD", 501, CTX),
+         E.LimitExceeded, lambda w: R.check_limits(tier(w, 1), alice(w), "USD", 500, CTX),
+         setup=lambda w: R.apply_spend(w.view.account_mut(w.keys.alice.address), "USD", 2_000,
+                                       NOW)),
+    Case("check_funds", lambda w: R.check_funds(alice(w), "USD", 10_001), E.InsufficientFunds,
+         lambda w: R.check_funds(alice(w), "USD", 10_000)),
+    Case("check_no_overflow", lambda w: R.check_no_overflow(MAX_AMOUNT, 1, "supply"),
+         E.LimitExceeded, lambda w: R.check_no_overflow(MAX_AMOUNT - 1, 1, "supply")),
+    # assets
+    Case("check_asset", lambda w: R.check_asset(w.view, "XYZ"), E.UnknownAsset,
+         lambda w: R.check_asset(w.view, "GBP")),
+    Case("check_asset_issuer", lambda w: R.check_asset_issuer(w.view, w.keys.bank_b.address, "USD"),
+         E.Unauthorized, lambda w: R.check_asset_issuer(w.view, w.keys.bank_a.address, "USD")),
+    Case("check_asset_issuer", lambda w: R.check_asset_issuer(w.view, w.keys.pay_c.address, "USD"),
+         E.NotLicensed, lambda w: R.check_asset_issuer(w.view, w.keys.bank_b.address, "EUR")),
+    Case("check_asset_controller",
+         lambda w: R.check_asset_controller(w.view, w.keys.alice.address, "USD"), E.NotLicensed,
+         lambda w: R.check_asset_controller(w.view, w.keys.regulator.address, "USD")),
+    Case("check_asset_controller",
+         lambda w: R.check_asset_controller(w.view, w.keys.regulator.address, "XYZ"),
+         E.UnknownAsset, lambda w: R.check_asset_controller(w.view, w.keys.bank_b.address, "GBP")),
+    Case("check_not_to_self", lambda w: R.check_not_to_self(b"a" * 32, b"a" * 32, "same"),
+         E.SelfTransfer, lambda w: R.check_not_to_self(b"a" * 32, b"b" * 32, "same")),
+    Case("check_clawback_enabled", lambda w: R.check_clawback_enabled(w.genesis.asset("EUR")),
+         E.ClawbackDisabled, lambda w: R.check_clawback_enabled(w.genesis.asset("USD"))),
+    # governance (majority genesis: validators bank_a, bank_b, pay_c; obs_d an observer)
+    Case("check_validator", lambda w: R.check_validator(w.view, w.keys.obs_d.address),
+         E.NotLicensed, lambda w: R.check_validator(w.view, w.keys.pay_c.address), majority=True),
+    Case("check_proposal", lambda w: R.check_proposal(w.view, b"\x00" * 32), E.UnknownProposal,
+         lambda w: R.check_proposal(w.view, b"\x01" * 32), majority=True,
+         setup=lambda w: w.view.set_proposal(b"\x01" * 32, proposal())),
+    Case("check_open", lambda w: R.check_open(proposal("applied")), E.ProposalClosed,
+         lambda w: R.check_open(proposal("open"))),
+    Case("check_unexpired", lambda w: R.check_unexpired(NOW, CTX), E.ProposalExpired,
+         lambda w: R.check_unexpired(NOW + 1, CTX)),
+    Case("check_not_approved", lambda w: R.check_not_approved(proposal(), "bank_a"),
+         E.AlreadyApproved, lambda w: R.check_not_approved(proposal(), "bank_b")),
+    # blocks (on the genesis tip; bank_a proposes)
+    Case("check_height", lambda w: R.check_height(w.block(height=2).header, w.chain.tip),
+         E.BadHeight, lambda w: R.check_height(w.block().header, w.chain.tip)),
+    Case("check_parent", lambda w: R.check_parent(w.block(prev_hash=b"\0" * 32).header, w.chain.tip),
+         E.BadParent, lambda w: R.check_parent(w.block().header, w.chain.tip)),
+    Case("check_time_monotonic",
+         lambda w: R.check_time_monotonic(w.block(timestamp=T0 - 1).header, w.chain.tip),
+         E.TimeWentBackwards,
+         lambda w: R.check_time_monotonic(w.block(timestamp=T0).header, w.chain.tip)),
+    Case("check_proposer",
+         lambda w: R.check_proposer(w.view, w.block(proposer=w.keys.pay_c.address).header),
+         E.ProposerNotLicensed,
+         lambda w: R.check_proposer(w.view, w.block(proposer=w.keys.bank_b.address).header)),
+    Case("check_block_signature",
+         lambda w: R.check_block_signature(w.block().header, w.keys.bank_b.sign(w.block().header.hash)),
+         E.BadBlockSignature,
+         lambda w: R.check_block_signature(w.block().header, w.block().signature)),
+    Case("check_no_duplicate_tx",
+         lambda w: R.check_no_duplicate_tx(w.block().header, [b"h" * 32, b"h" * 32]),
+         E.DuplicateTx, lambda w: R.check_no_duplicate_tx(w.block().header, [b"h" * 32, b"i" * 32])),
+    Case("check_tx_root", lambda w: R.check_tx_root(w.block().header, [b"h" * 32]), E.BadTxRoot,
+         lambda w: R.check_tx_root(w.block().header, [])),
+    Case("check_block",
+         lambda w: R.check_block(w.block(proposer=w.keys.alice.address), w.chain.tip, w.view),
+         E.ProposerNotLicensed, lambda w: R.check_block(w.block(), w.chain.tip, w.view)),
+    Case("check_block", lambda w: R.check_block(w.block([w.tx(w.keys.alice)] * 2), w.chain.tip,
+                                                w.view),
+         E.DuplicateTx, lambda w: R.check_block(w.block([w.tx(w.keys.alice)]), w.chain.tip, w.view)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_check_raises_exactly_its_error_and_changes_nothing(case, genesis, majority_genesis,
+                                                                keys):
+    w = world(majority_genesis if case.majority else genesis, keys)
+    case.setup(w)
+    before = w.view.changes()
+    with pytest.raises(Exception) as info:
+        case.breaks(w)
+    assert type(info.value) is case.error, f"expected {case.error.__name__}, got {info.value!r}"
+    assert w.view.changes() == before
+    case.keeps(w)  # the same rule, kept: no error
+    assert w.view.changes() == before
+
+
+def rulebook_functions(prefix: str) -> dict[str, Callable]:
+    """Public functions named prefix* defined in the rulebook's modules."""
+    found = {}
+    for module in R.__dict__.values():
+        if inspect.ismodule(module) and module.__name__.startswith("node.ledger.rules."):
+            for name, fn in vars(module).items():
+                if (name.startswith(prefix) and inspect.isfunction(fn)
+                        and fn.__module__ == module.__name__):
+                    found[name] = fn
+    return found
+
+
+def test_every_check_of_the_rulebook_has_a_case():
+    assert set(rulebook_functions("check_")) == {c.check for c in CASES}
+
+
+def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
+    kinds = {fn.__name__ for fn in R.APPLY.values()}
+    here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
+            "apply_rules"}
+    assert set(rulebook_functions("apply_")) == kinds | here
+    assert set(R.APPLY) == set(TxKind)
+
+
+# ---- the rule index ---------------------------------------------------------------------------
+
+INDEX = R.__doc__.split("RULE INDEX", 1)[1]
+
+
+def test_the_rule_index_names_every_check_and_apply_function():
+    named = set(re.findall(r"\b((?:check|apply)_\w+)", INDEX))
+    public = set(rulebook_functions("check_")) | set(rulebook_functions("apply_"))
+    assert public - named == set(), "functions missing from the rule index"
+    assert named - public == set(), "the rule index names functions that do not exist"
+
+
+def test_the_rule_index_names_the_membership_predicates():
+    for name in ("licensed_as", "licensed_institution", "licensed_names", "licensed_validators",
+                 "licensed_observers", "is_licensed_validator", "is_licensed_peer",
+                 "expected_membership"):
+        assert re.search(rf"\b{name}\b", INDEX) and callable(getattr(R, name))
+
+
+def test_the_rule_index_names_only_real_reason_codes_and_block_errors():
+    codes = {cls.code for cls in E.ALL_ERRORS}
+    named_codes = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", INDEX)) - {"RULE", "INDEX", "APPLY",
+                                                                          "MAX_AMOUNT",
+                                                                          "MAX_TX_BYTES"}
+    assert named_codes <= codes, named_codes - codes
+    block_errors = {name for name in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", INDEX)
+                    if isinstance(getattr(E, name, None), type)
+                    and issubclass(getattr(E, name), E.InvalidBlock)} - {"InvalidBlock"}
+    assert block_errors == {cls.__name__ for cls in E.InvalidBlock.__subclasses__()}
+
+
+def test_everything_public_is_exported_from_the_package():
+    public = set(rulebook_functions("check_")) | set(rulebook_functions("apply_"))
+    assert public <= set(R.__all__)
+    assert all(hasattr(R, name) for name in R.__all__)
+
+
+# ---- the apply_* helpers --------------------------------------------------------------------
+
+def test_apply_nonce_moves_the_senders_nonce_past_the_tx(w):
+    R.apply_nonce(w.view, w.tx(w.keys.alice, nonce=4))
+    assert w.view.account(w.keys.alice.address).nonce == 5
+    assert w.view.account(w.keys.bob.address).nonce == 0
+
+
+def test_apply_license_grants_and_revokes_one_role(w):
+    R.apply_license(w.view, "license_grant", "pay_c", "kyc_issuer")
+    assert w.view.roles("pay_c") == {"observer", "kyc_issuer"}
+    R.apply_license(w.view, "license_revoke", "pay_c", "observer")
+    assert w.view.roles("pay_c") == {"kyc_issuer"}
+    assert w.view.roles("bank_a") == {"validator", "kyc_issuer", "asset_issuer"}
+
+
+def test_apply_spend_counts_in_the_rolling_window_and_drops_old_hours(w):
+    acct = w.view.account_mut(w.keys.alice.address)
+    R.apply_spend(acct, "USD", 100, T0)
+    R.apply_spend(acct, "USD", 50, T0 + 23 * HOUR)
+    assert R.sent_in_window(acct, "USD", T0 + 23 * HOUR) == 150
+    assert R.sent_in_window(acct, "USD", T0 + 24 * HOUR) == 50  # T0's hour left the window
+    R.apply_spend(acct, "USD", 1, T0 + 24 * HOUR)
+    assert acct.spent["USD"] == {(T0 + 23 * HOUR) // HOUR: 50, (T0 + 24 * HOUR) // HOUR: 1}
+    assert R.sent_in_window(acct, "EUR", T0) == 0
+
+
+def test_apply_proposal_stores_without_a_majority_and_applies_with_one(wm):
+    pid = b"\x07" * 32
+    R.apply_proposal(wm.view, pid, proposal())  # 1 of 3 validators
+    assert wm.view.proposal(pid).status == "open"
+    assert wm.view.roles("obs_d") == {"observer"}
+    R.apply_proposal(wm.view, pid, proposal(approvals=("bank_a", "bank_b")))  # 2 of 3
+    assert wm.view.proposal(pid).status == "applied"
+    assert wm.view.roles("obs_d") == {"observer", "kyc_issuer"}
+
+
+def test_apply_in_block_consumes_the_nonce_when_a_rule_fails_and_admit_does_not(w):
+    tx = w.tx(w.keys.carol, Transfer("USD", w.keys.bob.address, 10))  # carol holds no KYC
+    with pytest.raises(E.KycMissing):
+        R.admit(w.view, tx, CTX, w.sigs)
+    assert w.view.account(w.keys.carol.address).nonce == 0
+    with pytest.raises(E.KycMissing):
+        R.apply_in_block(w.view, tx, CTX)
+    assert w.view.account(w.keys.carol.address).nonce == 1
+    assert w.view.account(w.keys.carol.address).balance("USD") == 1_000
+
+
+def test_apply_in_block_applies_a_passing_tx_and_its_nonce(w):
+    tx = w.tx(w.keys.alice, Transfer("USD", w.keys.bob.address, 10))
+    R.apply_in_block(w.view, tx, CTX)
+    assert w.view.account(w.keys.alice.address).nonce == 1
+    assert w.view.account(w.keys.alice.address).balance("USD") == 9_990
+
+
+def test_apply_rules_dispatches_on_the_kind_and_leaves_the_nonce(w):
+    R.apply_rules(w.view, w.tx(w.keys.alice, Transfer("USD", w.keys.bob.address, 10)), CTX)
+    assert w.view.account(w.keys.bob.address).balance("USD") == 500_010
+    assert w.view.account(w.keys.alice.address).nonce == 0
+
+
+# ---- membership: pure predicates of ledger state ----------------------------------------------
+
+def test_licensed_validators_and_observers_follow_the_licenses(w):
+    assert R.licensed_validators(w.view) == {"bank_a", "bank_b"}
+    assert R.licensed_observers(w.view) == {"pay_c"}
+    assert R.licensed_names(w.view, "asset_issuer") == {"bank_a", "bank_b"}
+    R.apply_license(w.view, "license_revoke", "bank_b", "validator")
+    assert R.licensed_validators(w.view) == {"bank_a"}
+
+
+def test_licensed_as_and_licensed_institution(w):
+    k = w.keys
+    assert R.licensed_as(w.view, k.bank_a.address, "validator") == w.genesis.institution("bank_a")
+    assert R.licensed_as(w.view, k.pay_c.address, "validator") is None
+    assert R.licensed_as(w.view, k.alice.address, "validator") is None
+    assert R.licensed_institution(w.view, k.pay_c.address) == w.genesis.institution("pay_c")
+    R.apply_license(w.view, "license_revoke", "pay_c", "observer")
+    assert R.licensed_institution(w.view, k.pay_c.address) is None  # no license left
+    assert R.licensed_institution(w.view, k.regulator.address) is None
+
+
+def test_is_licensed_validator_and_peer(w):
+    k = w.keys
+    assert R.is_licensed_validator(w.view, k.bank_a.address)
+    assert not R.is_licensed_validator(w.view, k.pay_c.address)
+    assert R.is_licensed_peer(w.view, k.bank_a.address) and R.is_licensed_peer(w.view, k.pay_c.address)
+    for outsider in (k.alice, k.regulator, k.frank):
+        assert not R.is_licensed_peer(w.view, outsider.address)
+    R.apply_license(w.view, "license_revoke", "bank_b", "validator")  # keeps its issuer roles
+    assert not R.is_licensed_peer(w.view, k.bank_b.address)
+    assert not R.is_licensed_validator(w.view, k.bank_b.address)
+
+
+def test_expected_membership_is_validators_as_voters_and_other_observers_as_learners(w):
+    k = w.keys
+    assert R.expected_membership(w.view) == R.Membership(
+        tuple(sorted([k.bank_a.address_hex, k.bank_b.address_hex])), (k.pay_c.address_hex,))
+    R.apply_license(w.view, "license_grant", "bank_a", "observer")  # a validator stays a voter
+    R.apply_license(w.view, "license_revoke", "bank_b", "validator")
+    assert R.expected_membership(w.view) == R.Membership((k.bank_a.address_hex,),
+                                                         (k.pay_c.address_hex,))
+
+
+def test_the_names_before_the_rulebook_still_import():
+    """Callers written against node.ledger.rules (a module) and node.ledger.governance still
+    get the rulebook's functions."""
+    from node.ledger import governance
+    from node.ledger.execution import ChainTip, InvalidBlock, validate_block
+    assert governance.validators is R.licensed_validators
+    assert governance.change_license is R.apply_license
+    assert R.bump_nonce is R.apply_nonce
+    assert InvalidBlock is E.InvalidBlock and ChainTip.__module__ == "node.ledger.types"
+    assert callable(validate_block) and callable(R.check_kyc) and R.Context(1).timestamp == 1
