@@ -76,13 +76,16 @@ class MemoryStorage:
     # -- writes by the application ----------------------------------------------------------------
     def append(self, entries: list[Entry]) -> None:
         """Append, replacing any existing entries from entries[0].index on (a leader overwrote
-        them). Entries already compacted are skipped; a gap after the last index is an error."""
+        them). Entries already compacted are skipped (all of them: nothing changes, as in
+        etcd); a gap after the last index is an error."""
         if not entries:
             return
         first = entries[0].index
         if first > self.last_index() + 1:
             raise ValueError(f"append at {first} leaves a gap after {self.last_index()}")
         skip = max(0, self._snap_index + 1 - first)  # already folded into the snapshot
+        if skip >= len(entries):
+            return
         del self._entries[first + skip - self._snap_index - 1:]
         self._entries.extend(entries[skip:])
 

@@ -8,6 +8,8 @@
 
 Each block goes in with its receipts, state changes and the new tip in one atomic write batch,
 so a node killed at any instant restarts at a complete block with a consistent state.
+The consensus core reads the Raft log (L, m hard_state, m raft_compacted, m raft_conf) through
+node.store.raftlog.LevelDBStorage, which is also how the daemon writes it.
 """
 from __future__ import annotations
 
@@ -203,9 +205,11 @@ class Store:
         v = self.db.get(_HARD)
         return None if v is None else msgpack.unpackb(v)
 
-    def raft_entries(self, lo: int = 0) -> list[tuple[int, bytes]]:
+    def raft_entries(self, lo: int = 0, hi: int | None = None) -> list[tuple[int, bytes]]:
+        """(index, encoded entry) for the log entries held in [lo, hi) (hi None: to the end)."""
+        stop = _RAFT_END if hi is None else RAFT_LOG + _u64(hi)
         return [(struct.unpack(">Q", k[1:])[0], v)
-                for k, v in self.db.iterator(start=RAFT_LOG + _u64(lo), stop=_RAFT_END)]
+                for k, v in self.db.iterator(start=RAFT_LOG + _u64(lo), stop=stop)]
 
     def compact_raft_log(self, upto: int, term: int) -> None:
         """Drop log entries <= upto (applied: their blocks are in the block store)."""
