@@ -5,13 +5,13 @@ See consensus/raft.py for how an application drives it.
 from .errors import (CompactedError, InvariantViolated, NotLeader, ProposalDropped, RaftError,
                      UnavailableError)
 from .progress import ProgressState
-from .raft import Config, PeerStatus, Raft, Ready, Role, SoftState, Status
+from .raft import Config, Dropped, DropReason, PeerStatus, Raft, Ready, Role, SoftState, Status
 from .storage import MemoryStorage, Storage
 from .types import (ConfState, Entry, EntryType, HardState, Message, MessageType,
                     SnapshotRequest)
 
 __all__ = [
-    "CompactedError", "Config", "ConfState", "Entry", "EntryType", "HardState",
+    "CompactedError", "Config", "ConfState", "Dropped", "DropReason", "Entry", "EntryType", "HardState",
     "InvariantViolated", "MemoryStorage", "Message", "MessageType", "NotLeader", "PeerStatus",
     "ProgressState", "ProposalDropped", "Raft", "RaftError", "Ready", "Role", "SnapshotRequest",
     "SoftState", "Status", "Storage", "UnavailableError",

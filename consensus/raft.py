@@ -29,6 +29,26 @@ the follower keeps answering heartbeats but accepts no entries and surfaces no c
 Membership changes: the leader proposes a CONF_CHANGE entry with `propose_conf_change(data)`
 (only one may be pending); every node applies it with `apply_conf_change(ConfState)` when the
 entry is applied. Change one voter at a time.
+
+Only voters steer. Raft tolerates crashed members, not lying ones, but a learner (a licensed
+observer) or a stranger must not be able to steer it at all. Before any term rule runs,
+`step` checks who sent the message, against this node's membership:
+
+    APPEND, HEARTBEAT, SNAPSHOT   a voter; in our current term, only the leader we follow
+    TIMEOUT_NOW                   the leader we follow, in our current term
+    (PRE)VOTE, (PRE)VOTE_RESP     a voter
+    APPEND_RESP, HEARTBEAT_RESP   a member (learners report their progress); a learner's
+                                  response never carries a later term than ours
+
+Anything else is dropped without effect, and in particular a later term from a non-voter never
+raises ours (in plain Raft any higher term makes a node step down: etcd's rule, which here
+applies only to voters). Each drop is reported in `Ready.dropped` (sender, type, term, reason)
+and counted in `Status.dropped`, for the application to log and export; the core does no I/O.
+One exception: a node that knows no voters at all (joining with an empty configuration) has
+nothing to check a leader against, and follows the first one that reaches it until its first
+CONF_CHANGE is applied. A node whose membership is stale (it missed a change that brought in
+today's leader) drops that leader's messages until it learns the change some other way: the
+drops it reports say so.
 """
 from __future__ import annotations
 
@@ -44,7 +64,10 @@ from .storage import Storage
 from .types import (ConfState, Entry, EntryType, HardState, Message, MessageType as MT,
                     SnapshotRequest)
 
-__all__ = ["Config", "Raft", "Ready", "Role", "SoftState", "Status", "PeerStatus"]
+__all__ = ["Config", "DropReason", "Dropped", "Raft", "Ready", "Role", "SoftState", "Status",
+           "PeerStatus"]
+
+MAX_DROPPED_PER_READY = 256  # details kept per Ready; beyond it drops are only counted
 
 
 class Role(str, Enum):
@@ -92,6 +115,28 @@ class Config:
             raise ValueError("applied must be >= 0")
 
 
+class DropReason(str, Enum):
+    """Why `step` refused a message because of its sender (whatever its term)."""
+    NOT_A_VOTER = "NOT_A_VOTER"  # leader or election traffic from a learner or a stranger
+    NOT_THE_LEADER = "NOT_THE_LEADER"  # leader traffic for our term from another than its
+    #                                    leader, or TIMEOUT_NOW not from the leader we follow
+    NOT_A_MEMBER = "NOT_A_MEMBER"  # a response from a node outside the membership
+    TERM_FROM_NON_VOTER = "TERM_FROM_NON_VOTER"  # a learner's response from a later term
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """One message `step` refused (Ready.dropped): for the application to count and log."""
+    sender: str  # the `frm` of the message (already authenticated by the transport)
+    type: MT
+    term: int
+    reason: DropReason
+
+
+_LEADER_TRAFFIC = frozenset({MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT})
+_ELECTION_TRAFFIC = frozenset({MT.PREVOTE, MT.PREVOTE_RESP, MT.VOTE, MT.VOTE_RESP})
+
+
 @dataclass(frozen=True, slots=True)
 class SoftState:
     """Volatile state worth telling the application about; never persisted."""
@@ -114,10 +159,13 @@ class Ready:
     committed_entries: list[Entry]  # apply in order after the write (some may be in `entries`)
     snapshot: SnapshotRequest | None  # catch up to this point out of band, then report it with
     #                                   `snapshot_installed`; no committed entries come meanwhile
+    dropped: list[Dropped] = field(default_factory=list)  # messages refused for their sender
+    #                                   since the last Ready (at most MAX_DROPPED_PER_READY;
+    #                                   Status.dropped counts them all); nothing to persist
 
     def __bool__(self) -> bool:
         return bool(self.soft_state or self.hard_state or self.entries or self.messages
-                    or self.committed_entries or self.snapshot)
+                    or self.committed_entries or self.snapshot or self.dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +193,7 @@ class Status:
     learners: frozenset[str]
     transferring_to: str | None  # leadership transfer target, on a leader
     progress: dict[str, PeerStatus]  # per member, self included; empty unless leader
+    dropped: int  # messages refused for their sender since start (see Ready.dropped)
 
 
 class Raft:
@@ -176,6 +225,8 @@ class Raft:
         self._prs: dict[str, Progress] = {}  # leader only: every member's progress, self too
         self._votes: dict[str, bool] = {}  # (pre-)candidate only: answers received from voters
         self._msgs: list[Message] = []
+        self._dropped: list[Dropped] = []
+        self._dropped_total = 0
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._randomized_timeout = config.election_tick
@@ -256,6 +307,10 @@ class Raft:
         """Process one message from a peer."""
         if m.to != self.id or m.frm == self.id:
             return
+        refused = self._refused_sender(m)
+        if refused is not None:
+            self._drop(m, refused)
+            return
         if m.term > self.term:
             if not self._follow_higher_term(m):
                 return
@@ -298,7 +353,7 @@ class Raft:
     def has_ready(self) -> bool:
         hard, soft = self._prev_hard, self._prev_soft
         return bool(
-            self._msgs or self._broadcast_due or self.log.has_unpersisted()
+            self._msgs or self._dropped or self._broadcast_due or self.log.has_unpersisted()
             or (self.log.has_next_committed() and self._installing is None)
             or (self._installing is not None and not self._snapshot_surfaced)
             or self.term != hard.term or self.vote != hard.vote or self.log.committed != hard.commit
@@ -322,10 +377,12 @@ class Raft:
             committed_entries=(self.log.take_committed(self.cfg.max_committed_per_ready)
                                if self._installing is None and self.log.has_next_committed()
                                else []),
-            snapshot=self._installing if not self._snapshot_surfaced else None)
+            snapshot=self._installing if not self._snapshot_surfaced else None,
+            dropped=self._dropped)
         self._snapshot_surfaced = True
         self._prev_hard, self._prev_soft = hard, soft
         self._msgs = []
+        self._dropped = []
         return rd
 
     def advance(self, rd: Ready) -> None:
@@ -349,7 +406,37 @@ class Raft:
                         for pid, pr in self._prs.items()}
         return Status(self.id, self.role, self.term, self.lead, self.vote, self.log.committed,
                       self.log.applied, self.log.last_index(), self._conf.voters,
-                      self._conf.learners, self._lead_transferee, progress)
+                      self._conf.learners, self._lead_transferee, progress, self._dropped_total)
+
+    # =============================================================================================
+    # Who may say what (see "Only voters steer" in the module docstring)
+    # =============================================================================================
+    def _refused_sender(self, m: Message) -> DropReason | None:
+        """Why this sender may not send this message, whatever its term; None if it may."""
+        voters = self._conf.voters
+        if m.type in _LEADER_TRAFFIC:
+            if voters and m.frm not in voters:
+                return DropReason.NOT_A_VOTER
+            if m.term == self.term and self.lead is not None and m.frm != self.lead:
+                return DropReason.NOT_THE_LEADER  # a term has one leader (election safety)
+            return None
+        if m.type == MT.TIMEOUT_NOW:
+            if m.frm != self.lead or m.term != self.term:
+                return DropReason.NOT_THE_LEADER
+            return None
+        if m.type in _ELECTION_TRAFFIC:
+            return None if m.frm in voters else DropReason.NOT_A_VOTER
+        # APPEND_RESP, HEARTBEAT_RESP: a learner's progress counts; its term never does
+        if m.frm not in self._conf.members:
+            return DropReason.NOT_A_MEMBER
+        if m.frm not in voters and m.term > self.term:
+            return DropReason.TERM_FROM_NON_VOTER
+        return None
+
+    def _drop(self, m: Message, reason: DropReason) -> None:
+        self._dropped_total += 1
+        if len(self._dropped) < MAX_DROPPED_PER_READY:
+            self._dropped.append(Dropped(m.frm, m.type, m.term, reason))
 
     # =============================================================================================
     # Roles
@@ -550,9 +637,9 @@ class Raft:
             self._send(MT.PREVOTE_RESP, m.frm, reject=True)
 
     def _handle_vote_request(self, m: Message) -> None:
-        """RequestVote (§5.2, §5.4.1), and PreVote's dry run of it. Any node answers, learners
-        included (as in etcd: it may already be a voter in the candidate's newer configuration);
-        a candidate counts only the answers of its own voters."""
+        """RequestVote (§5.2, §5.4.1), and PreVote's dry run of it, from a voter (step checked).
+        Learners answer too (as in etcd: one may already be a voter in the candidate's newer
+        configuration); a candidate counts only the answers of its own voters."""
         resp = MT.PREVOTE_RESP if m.type == MT.PREVOTE else MT.VOTE_RESP
         can_vote = (self.vote == m.frm  # a repeated request
                     or (self.vote is None and self.lead is None)  # free in this term

@@ -1,9 +1,10 @@
-"""lichen's peer-to-peer layer: authenticated websockets, msgpack frames, tx gossip.
+"""lichen's peer-to-peer layer: encrypted, authenticated websockets, msgpack frames, tx gossip.
 
 Knows bytes and peer ids, not ledger rules; never imports node/, consensus/ or cli/.
 
     frames     wire format (encode/decode, FrameError)         -- no I/O
-    handshake  signed, licensed, chain-bound peer handshake     -- no I/O
+    handshake  key exchange, licensed and bound to the channel   -- no I/O
+    channel    sealed frames (ChaCha20-Poly1305, counter nonces) -- no I/O
     gossip     de-duplicated, batched tx push                   -- no I/O
     faults     devnet fault filter                              -- no I/O
     transport  Transport interface + in-memory pairs/network
@@ -11,7 +12,10 @@ Knows bytes and peer ids, not ledger rules; never imports node/, consensus/ or c
     manager    PeerManager: connections, dialing, routing
 """
 
+from .channel import SEAL_OVERHEAD, SealedTransport, SecureChannel
 from .errors import (
+    ChannelBroken,
+    ChannelFault,
     DialFailed,
     FaultFilterDisabled,
     FrameError,
@@ -37,7 +41,7 @@ from .frames import (
     encode,
 )
 from .gossip import Gossip, GossipStats, SeenCache, tx_hash
-from .handshake import Handshake, auth_message
+from .handshake import Handshake, auth_message, transcript_hash
 from .manager import P2PConfig, P2PStats, PeerConnection, PeerManager
 from .transport import Dialer, MemoryNetwork, MemoryTransport, Transport, memory_pair
 from .websocket import PEER_PATH, WebSocketDialer, WebSocketTransport, peer_url
@@ -45,7 +49,10 @@ from .websocket import PEER_PATH, WebSocketDialer, WebSocketTransport, peer_url
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
     "PEER_PATH",
+    "SEAL_OVERHEAD",
     "Auth",
+    "ChannelBroken",
+    "ChannelFault",
     "Dialer",
     "DialFailed",
     "FaultFilter",
@@ -72,6 +79,8 @@ __all__ = [
     "Request",
     "RequestFailed",
     "Response",
+    "SealedTransport",
+    "SecureChannel",
     "SeenCache",
     "Transport",
     "TransportClosed",
@@ -83,5 +92,6 @@ __all__ = [
     "encode",
     "memory_pair",
     "peer_url",
+    "transcript_hash",
     "tx_hash",
 ]

@@ -23,7 +23,11 @@ class Refusal(str, Enum):
     WRONG_CHAIN = "WRONG_CHAIN"  # the peer belongs to another network (different genesis)
     WRONG_VERSION = "WRONG_VERSION"  # the peer speaks another p2p protocol version
     NOT_LICENSED = "NOT_LICENSED"  # the peer's node key is not in the licensed set
-    BAD_SIGNATURE = "BAD_SIGNATURE"  # AUTH does not prove the key over *our* fresh challenge
+    BAD_SIGNATURE = "BAD_SIGNATURE"  # AUTH does not prove the key over *this* channel: it does
+    #                                  not open under the channel's keys, or its signature over
+    #                                  the transcript (both ephemeral keys) does not verify
+    BAD_KEY_EXCHANGE = "BAD_KEY_EXCHANGE"  # the peer's ephemeral key is unusable (low order,
+    #                                        or our own reflected back)
     SELF_CONNECTION = "SELF_CONNECTION"  # we reached ourselves (own address in the peer table)
     UNEXPECTED_PEER = "UNEXPECTED_PEER"  # we dialed one node id and another one answered
     PROTOCOL_VIOLATION = "PROTOCOL_VIOLATION"  # frames out of order or of the wrong kind
@@ -34,6 +38,25 @@ class HandshakeRefused(P2PError):
     """The peer failed the handshake; `reason` says which rule it broke."""
 
     def __init__(self, reason: Refusal, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ChannelFault(str, Enum):
+    """Why an established peer link was broken. Sealed frames carry no sequence number: each
+    side counts, so every kind of tampering on the path shows up as a frame that does not open."""
+
+    TRUNCATED = "TRUNCATED"  # shorter than an authentication tag: cut off on the way
+    UNAUTHENTIC = "UNAUTHENTIC"  # does not open: altered, injected, replayed, reordered, or a
+    #                              frame before it was lost
+    EXHAUSTED = "EXHAUSTED"  # 2**64 frames in one direction: the nonce would repeat
+
+
+class ChannelBroken(P2PError):
+    """A sealed frame failed to open; the link can never be trusted again and is closed."""
+
+    def __init__(self, reason: ChannelFault, detail: str) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail

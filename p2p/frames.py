@@ -2,12 +2,16 @@
 
 | type | kind     | fields after the type                                           |
 |------|----------|-----------------------------------------------------------------|
-| 1    | HELLO    | version:int, chain_id:bin32, node_id:bin32, challenge:bin32     |
+| 1    | HELLO    | version:int, chain_id:bin32, node_id:bin32, ephemeral_key:bin32 |
 | 2    | AUTH     | signature:bin64                                                 |
 | 3    | RAFT     | payload:array (opaque to p2p; the consensus layer's message)    |
 | 4    | TXS      | txs:array of bin (raw signed transactions, at least one)        |
 | 5    | REQUEST  | request_id:uint64, payload:any plain msgpack value              |
 | 6    | RESPONSE | request_id:uint64, error:str|nil, payload:any plain value       |
+
+HELLO is the only frame that travels in the clear. Every other frame, AUTH included, is sealed
+(p2p.channel: ChaCha20-Poly1305 under the keys the two HELLOs agreed), so on the wire a
+websocket message after a HELLO is `ciphertext || 16-byte tag` of one of these encodings.
 
 Decoding treats its input as hostile: a size limit checked before parsing, no extension types
 (nor msgpack timestamps), exact arity and field types, and opaque payloads limited to plain
@@ -27,9 +31,9 @@ from .errors import FrameError, FrameTooLarge
 
 DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024
 MAX_PAYLOAD_DEPTH = 32  # deep enough for any real message, shallow enough to walk safely
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: X25519 key exchange and sealed frames (1 was plaintext)
 KEY_SIZE = 32
-CHALLENGE_SIZE = 32
+EPHEMERAL_KEY_SIZE = 32  # an X25519 public key
 SIGNATURE_SIZE = 64
 MAX_REQUEST_ID = 2**64 - 1
 
@@ -45,17 +49,19 @@ class FrameType(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame each side sends: who I am, which network, and a challenge for you to sign."""
+    """First frame each side sends, in the clear: who I am, which network, and my half of a
+    fresh key exchange (see p2p.handshake)."""
 
     chain_id: bytes  # sha256 of the shared genesis file
     node_id: bytes  # the sender's ed25519 public key
-    challenge: bytes  # 32 fresh random bytes; the peer's AUTH must sign exactly these
+    ephemeral_key: bytes  # a fresh X25519 public key, used for this connection only
     version: int = PROTOCOL_VERSION
 
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """Proof of the node key: a signature over the peer's challenge (see handshake.auth_message)."""
+    """Proof of the node key: a signature over this connection's transcript, sent sealed
+    (see handshake.auth_message)."""
 
     signature: bytes
 
@@ -110,8 +116,8 @@ def encode(frame: Frame, *, max_size: int = DEFAULT_MAX_FRAME_SIZE) -> bytes:
 
 def _to_wire(frame: Frame) -> list[Any]:
     match frame:
-        case Hello(chain_id, node_id, challenge, version):
-            return [FrameType.HELLO, version, chain_id, node_id, challenge]
+        case Hello(chain_id, node_id, ephemeral_key, version):
+            return [FrameType.HELLO, version, chain_id, node_id, ephemeral_key]
         case Auth(signature):
             return [FrameType.AUTH, signature]
         case Raft(payload):
@@ -182,13 +188,13 @@ def _expect_request_id(kind: str, value: Any) -> int:
 
 def _decode_hello(fields: list[Any]) -> Hello:
     _expect_arity("HELLO", fields, 4)
-    version, chain_id, node_id, challenge = fields
+    version, chain_id, node_id, ephemeral_key = fields
     if type(version) is not int:
         raise FrameError("HELLO.version must be an integer")
     return Hello(
         chain_id=_expect_bytes("HELLO", "chain_id", chain_id, KEY_SIZE),
         node_id=_expect_bytes("HELLO", "node_id", node_id, KEY_SIZE),
-        challenge=_expect_bytes("HELLO", "challenge", challenge, CHALLENGE_SIZE),
+        ephemeral_key=_expect_bytes("HELLO", "ephemeral_key", ephemeral_key, EPHEMERAL_KEY_SIZE),
         version=version,
     )
 

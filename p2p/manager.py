@@ -3,6 +3,9 @@
 It dials the peer table with backoff, accepts inbound connections, runs the handshake on each,
 keeps exactly one authenticated connection per peer, and routes frames between the wire and
 the node's callbacks (RAFT -> on_raft, TXS -> Gossip -> on_txs, REQUEST -> on_request).
+After the handshake every frame is sealed (p2p.channel): one seal per frame on the way out, one
+open per frame on the way in; a frame that does not open ends that connection (logged with its
+ChannelFault, counted in `links_broken`), and the dialer redials with a fresh handshake.
 
 Everything runs on one asyncio event loop and nothing here is thread-safe. Callbacks are plain
 functions called on that loop (except `on_request`, a coroutine function); they must return
@@ -30,7 +33,8 @@ from typing import Any
 from aiohttp import web
 from nacl.signing import SigningKey
 
-from .errors import FrameError, HandshakeRefused, Refusal, RequestFailed, TransportClosed
+from .channel import SEAL_OVERHEAD, SealedTransport, SecureChannel
+from .errors import ChannelBroken, FrameError, HandshakeRefused, Refusal, RequestFailed, TransportClosed
 from .faults import FaultFilter
 from .frames import DEFAULT_MAX_FRAME_SIZE, Auth, Frame, Hello, Raft, Request, Response, Txs, decode, encode
 from .gossip import Gossip, GossipStats
@@ -90,6 +94,7 @@ class P2PStats:
     bad_frames: int  # undecodable or unexpected frames from authenticated peers
     forged_raft_dropped: int  # RAFT payloads claiming another sender than their connection
     handshakes_refused: int
+    links_broken: int  # authenticated connections closed because a sealed frame did not open
     duplicate_connections: int  # authenticated connections closed by the one-per-pair rule
     gossip: GossipStats
 
@@ -103,6 +108,7 @@ class _Counters:
     bad_frames: int = 0
     forged_raft_dropped: int = 0
     handshakes_refused: int = 0
+    links_broken: int = 0
     duplicate_connections: int = 0
 
 
@@ -247,6 +253,7 @@ class PeerManager:
             bad_frames=c.bad_frames,
             forged_raft_dropped=c.forged_raft_dropped,
             handshakes_refused=c.handshakes_refused,
+            links_broken=c.links_broken,
             duplicate_connections=c.duplicate_connections,
             gossip=replace(self._gossip.stats),
         )
@@ -381,10 +388,11 @@ class PeerManager:
         return self._send(link, self._encode(Txs(txs)))
 
     def _encode(self, frame: Frame) -> bytes:
-        return encode(frame, max_size=self._config.max_frame_size)
+        """A frame's bytes before sealing: the seal's tag must still fit the wire limit."""
+        return encode(frame, max_size=self._config.max_frame_size - SEAL_OVERHEAD)
 
     def _decode(self, data: bytes) -> Frame:
-        return decode(data, max_size=self._config.max_frame_size)
+        return decode(data, max_size=self._config.max_frame_size - SEAL_OVERHEAD)
 
     def _arm_flush(self) -> None:
         """Send partial gossip batches after a short wait; no timer runs while nothing waits."""
@@ -444,9 +452,11 @@ class PeerManager:
         True if it became the peer's connection."""
         self._transports.add(transport)
         try:
-            peer_id = await self._handshake(transport, expected_peer)
+            channel = await self._handshake(transport, expected_peer)
+            peer_id = channel.peer_id.hex()
             dialer_id = self._node_id_hex if expected_peer is not None else peer_id
-            link = _Link(peer_id, transport, dialer_id, asyncio.Queue(self._config.outbound_queue))
+            sealed = SealedTransport(transport, channel)
+            link = _Link(peer_id, sealed, dialer_id, asyncio.Queue(self._config.outbound_queue))
             if not self._adopt(link):
                 return False
             try:
@@ -467,31 +477,30 @@ class PeerManager:
             self._transports.discard(transport)
             await transport.close()
 
-    async def _handshake(self, transport: Transport, expected_peer: str | None) -> str:
-        """Run the Handshake protocol object over `transport`; the authenticated peer id hex."""
-        outgoing: list[Frame] = []
+    async def _handshake(self, transport: Transport, expected_peer: str | None) -> SecureChannel:
+        """Run the Handshake protocol object over `transport`; the channel to the authenticated peer."""
+        outgoing: list[bytes] = []
         handshake = Handshake(
             chain_id=self._chain_id,
             signing_key=self._key,
             is_licensed=self._is_licensed,
             send=outgoing.append,
             expected_peer=bytes.fromhex(expected_peer) if expected_peer else None,
+            max_frame_size=self._config.max_frame_size,
         )
         try:
             async with asyncio.timeout(self._config.handshake_timeout):
                 handshake.start()
                 while True:
-                    for frame in outgoing:
-                        await transport.send(self._encode(frame))
+                    for data in outgoing:
+                        await transport.send(data)
                     outgoing.clear()
                     if handshake.complete:
-                        return handshake.peer_id.hex()
-                    handshake.receive(self._decode(await transport.recv()))
+                        return handshake.channel
+                    handshake.receive(await transport.recv())
         except TimeoutError:
             timeout = self._config.handshake_timeout
             raise _refused(Refusal.TIMEOUT, f"no handshake within {timeout}s") from None
-        except FrameError as exc:
-            raise _refused(Refusal.PROTOCOL_VIOLATION, f"bad frame during handshake: {exc}") from None
 
     def _adopt(self, link: _Link) -> bool:
         """Make `link` the peer's connection unless the existing one is preferred."""
@@ -537,6 +546,9 @@ class PeerManager:
                 self._on_data(link, await link.transport.recv())
         except TransportClosed:
             pass
+        except ChannelBroken as exc:
+            self._counters.links_broken += 1
+            log.warning("closing the link to %s: %s (%s)", link.peer_id[:8], exc.reason.value, exc.detail)
         finally:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
@@ -553,7 +565,8 @@ class PeerManager:
     # --- receiving -------------------------------------------------------------------------------
 
     def _on_data(self, link: _Link, data: bytes) -> None:
-        """One frame from an authenticated peer: everything in it is attributed to link.peer_id."""
+        """One opened frame from an authenticated peer: everything in it is attributed to
+        link.peer_id (the channel proved it came from that peer, unchanged and in order)."""
         self._counters.frames_received += 1
         if not self.faults.allows(link.peer_id):
             self._counters.dropped_by_faults += 1

@@ -1,6 +1,7 @@
 """The transport interface the PeerManager runs on, and an in-memory implementation of it.
 
-A transport carries whole frames (bytes), in order, until closed. Two implementations ship:
+A transport carries whole wire messages (bytes), in order, until closed; it neither knows nor
+checks what is in them (after the handshake they are sealed frames, see p2p.channel). Two implementations ship:
 `p2p.websocket` (aiohttp, for real nodes) and the memory pipes here, which let whole clusters
 run in one event loop in tests without sockets.
 """

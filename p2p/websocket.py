@@ -1,8 +1,10 @@
 """The aiohttp websocket transport: a thin layer under the protocol objects.
 
 Peers reach each other at `ws://host:port/v1/peer`, on the same port as the node's HTTP API.
-Each frame is one binary websocket message. aiohttp enforces the frame size limit
-(`max_msg_size`) before a message is buffered, and its heartbeat (ping/pong) closes a
+Each frame is one binary websocket message: a cleartext HELLO, then sealed frames (p2p.channel),
+so the websocket itself needs no TLS to keep peer traffic secret and intact; it only carries
+bytes. aiohttp enforces the frame size limit (`max_msg_size`, sealed size) before a message
+is buffered, and its heartbeat (ping/pong) closes a
 connection whose peer stopped answering, so a dead peer is noticed even without a TCP reset.
 """
 

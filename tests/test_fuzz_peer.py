@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import time
+from collections import deque
 
 import aiohttp
 import msgpack
@@ -33,7 +34,7 @@ from node.ledger.crypto import KeyPair
 from node.server.daemon import Node
 from node.ledger.execution import ChainTip, build_block
 from node.ledger.types import Block, BlockHeader, Transfer, sign_tx
-from p2p import Auth, Handshake, Hello, Raft, Request, Response, Txs, decode, encode
+from p2p import Auth, Handshake, Hello, Raft, Request, Response, SecureChannel, Txs, decode, encode
 
 from .conftest import free_port_range
 
@@ -63,13 +64,17 @@ async def cluster(tmp_path, caplog):
 
 
 class Peer:
-    """One websocket to the node, driven by hand; every frame the node sends is kept."""
+    """One websocket to the node, driven by hand. Until `channel` is set (by `authenticate`)
+    messages go and come as they are; after it, every frame is sealed and opened with it, as
+    an honest peer does. What the node sends waits in `wire` until the test reads it."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, session: aiohttp.ClientSession):
         self.ws = ws
         self.session = session
-        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.wire: asyncio.Queue[bytes] = asyncio.Queue()  # node -> us, not yet read
+        self.inbox: deque = deque()  # opened frames other than responses, not yet read
         self.responses: dict[int, Response] = {}
+        self.channel: SecureChannel | None = None
         self.close_code: int | None = None
         self._ids = itertools.count(1)
         self._reader = asyncio.create_task(self._read())
@@ -77,19 +82,33 @@ class Peer:
     async def _read(self) -> None:
         async for msg in self.ws:
             if msg.type is aiohttp.WSMsgType.BINARY:
-                frame = decode(msg.data, max_size=MAX_FRAME)
-                if isinstance(frame, Response):
-                    self.responses[frame.request_id] = frame
-                else:
-                    self.inbox.put_nowait(frame)
+                self.wire.put_nowait(msg.data)
         self.close_code = self.ws.close_code
 
     async def send(self, frame_or_bytes) -> None:
         data = frame_or_bytes if isinstance(frame_or_bytes, bytes) else encode(frame_or_bytes)
-        await self.ws.send_bytes(data)
+        await self.ws.send_bytes(self.channel.seal(data) if self.channel else data)
+
+    async def next_message(self, timeout: float = 2.0) -> bytes:
+        """The node's next wire message, as it came."""
+        return await asyncio.wait_for(self.wire.get(), timeout)
 
     async def next_frame(self, timeout: float = 2.0):
-        return await asyncio.wait_for(self.inbox.get(), timeout)
+        """The node's next frame (responses are set aside for `request`)."""
+        if self.channel is None:
+            return decode(await self.next_message(timeout), max_size=MAX_FRAME)
+        deadline = time.monotonic() + timeout
+        while not self.inbox:
+            self._take(await self.next_message(max(0.01, deadline - time.monotonic())))
+        return self.inbox.popleft()
+
+    def _take(self, data: bytes) -> None:
+        assert self.channel is not None
+        frame = decode(self.channel.open(data), max_size=MAX_FRAME)
+        if isinstance(frame, Response):
+            self.responses[frame.request_id] = frame
+        else:
+            self.inbox.append(frame)
 
     async def request(self, payload, timeout: float = 3.0) -> Response:
         """Ask, and wait for the answer. Frames are handled in order, so once it is back,
@@ -98,9 +117,11 @@ class Peer:
         await self.send(Request(request_id, payload))
         deadline = time.monotonic() + timeout
         while request_id not in self.responses:
-            assert not self.ws.closed, "the node closed the connection"
             assert time.monotonic() < deadline, f"no RESPONSE to {payload!r:.80}"
-            await asyncio.sleep(0.005)
+            try:
+                self._take(await self.next_message(0.05))
+            except TimeoutError:
+                assert not self.ws.closed, "the node closed the connection"
         return self.responses.pop(request_id)
 
     async def wait_closed(self, timeout: float = 3.0) -> int | None:
@@ -126,24 +147,23 @@ def handshake_for(node: Node, key: KeyPair, out: list) -> Handshake:
 
 
 async def authenticate(node: Node, key: KeyPair) -> tuple[Peer, bytes]:
-    """A complete, honest handshake as `key`: the peer, and the AUTH frame it sent."""
+    """A complete, honest handshake as `key`: the peer, and the (sealed) AUTH it sent."""
     peer = await connect(node)
-    out: list = []
+    out: list[bytes] = []
+    sent: list[bytes] = []
     hs = handshake_for(node, key, out)
     hs.start()
-    auth = b""
     while True:
-        for frame in out:
-            data = encode(frame)
-            if isinstance(frame, Auth):
-                auth = data
+        for data in out:
+            sent.append(data)
             await peer.send(data)
         out.clear()
-        if hs.complete and auth:
+        if hs.complete:
             break
-        hs.receive(await peer.next_frame())
+        hs.receive(await peer.next_message())
+    peer.channel = hs.channel
     await until(lambda: key.address_hex in node.p2p.connected_peers(), "the node adopts the peer")
-    return peer, auth
+    return peer, sent[1]  # HELLO, then AUTH
 
 
 async def until(predicate, what: str, timeout: float = 5.0) -> None:
@@ -219,7 +239,7 @@ async def test_valid_frames_without_a_handshake_are_refused_and_change_nothing(c
         await peer.wait_closed()
     finally:
         await peer.close()
-    assert peer.inbox.empty() and not peer.responses
+    assert peer.wire.empty() and not peer.responses
     assert chain_state(node) == before  # no term 50, no pooled tx
     assert logged(caplog, "handshake refused: PROTOCOL_VIOLATION")
 
@@ -234,7 +254,7 @@ async def test_a_mutated_hello_never_authenticates(cluster, ops):
     node, keys = cluster
     out: list = []
     handshake_for(node, keys["inst1"], out).start()
-    hello = bytearray(encode(out[0]))
+    hello = bytearray(out[0])
     for where, xor in ops:
         hello[int(where * len(hello))] ^= xor
     peer = await connect(node)
@@ -259,13 +279,13 @@ async def test_an_unlicensed_key_is_refused_before_the_node_signs_anything(clust
     hs = handshake_for(node, key, out)
     hs.start()
     try:
-        hs.receive(await peer.next_frame())  # the node's HELLO; we sign its challenge
-        for frame in out:
-            await peer.send(frame)  # our HELLO and AUTH, valid for our key
+        hs.receive(await peer.next_message())  # the node's HELLO; we key the channel and sign
+        for data in out:
+            await peer.send(data)  # our HELLO and AUTH, valid for our key
         await peer.wait_closed()
     finally:
         await peer.close()
-    assert peer.inbox.empty()  # no AUTH from the node: it never signed for an unlicensed key
+    assert peer.wire.empty()  # no AUTH from the node: it never signed for an unlicensed key
     assert node.p2p.stats().handshakes_refused == refused + 1
     assert key.address_hex not in node.p2p.connected_peers()
     assert logged(caplog, f"NOT_LICENSED (node key {key.address_hex} is not licensed)")
@@ -283,7 +303,7 @@ async def test_a_replayed_auth_from_an_earlier_session_is_refused(cluster, caplo
     try:
         await replay.next_frame()
         await replay.send(out[0])
-        await replay.send(recorded_auth)  # signs the first session's challenge, not this one's
+        await replay.send(recorded_auth)  # sealed under the first session's keys, not this one's
         await replay.wait_closed()
     finally:
         await replay.close()

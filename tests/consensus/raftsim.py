@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 import msgpack
 
-from consensus import (Config, ConfState, Entry, EntryType, MemoryStorage, Message, MessageType,
-                       Raft, Role, SnapshotRequest)
+from consensus import (Config, ConfState, Dropped, Entry, EntryType, MemoryStorage, Message,
+                       MessageType, Raft, Role, SnapshotRequest)
 
 
 class SafetyViolation(AssertionError):
@@ -169,6 +169,7 @@ class Network:
         # observations
         self.sent: Counter[MessageType] = Counter()
         self.trace: list[Message] | None = None  # set to [] to record every message sent
+        self.dropped: list[tuple[str, Dropped]] = []  # (node, what its Ready reported dropped)
         voters, learners = sorted(voters), sorted(learners)
         for nid in voters + learners:
             storage = (storages or {}).get(nid) or MemoryStorage()
@@ -281,6 +282,11 @@ class Network:
                 return None
         return leader.id
 
+    def inject(self, m: Message) -> None:
+        """Put a message on the wire that no node's Raft sent (a forgery, as a hostile member
+        would send it); delivered at the next settle, through the same faults as any other."""
+        self._send(m)
+
     def propose(self, data: bytes, via: str | None = None) -> int:
         """Propose on `via` (default: the leader); returns the entry's index."""
         return self.nodes[via or self.leader()].raft.propose(data)
@@ -323,6 +329,7 @@ class Network:
                 self.safety.on_commit(raft, rd.hard_state.commit, rd.hard_state.term)
             if rd.soft_state:
                 self.safety.on_role(node.id, raft)
+            self.dropped.extend((node.id, d) for d in rd.dropped)
             # 2. send
             for m in rd.messages:
                 self._send(m)

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from nacl.signing import SigningKey
 
-from p2p import Frame, Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager, decode, encode
+from p2p import Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager
 
 CHAIN_ID = hashlib.sha256(b"lichen test genesis").digest()
 OTHER_CHAIN_ID = hashlib.sha256(b"another genesis").digest()
@@ -147,7 +147,7 @@ class Cluster:
     async def handshake_as(self, i: int, address: str) -> MemoryTransport:
         """Connect to `address` as node i by hand (no PeerManager) and complete the handshake."""
         transport = await self.network.dial(address)
-        outgoing: list[Frame] = []
+        outgoing: list[bytes] = []
         handshake = Handshake(
             chain_id=CHAIN_ID,
             signing_key=SigningKey(seed_for(i)),
@@ -155,12 +155,13 @@ class Cluster:
             send=outgoing.append,
         )
         handshake.start()
-        while not handshake.complete:
-            for frame in outgoing:
-                await transport.send(encode(frame))
+        while True:
+            for data in outgoing:
+                await transport.send(data)
             outgoing.clear()
-            handshake.receive(decode(await transport.recv()))
-        return transport
+            if handshake.complete:
+                return transport
+            handshake.receive(await transport.recv())
 
     def full_mesh(self) -> bool:
         return all(

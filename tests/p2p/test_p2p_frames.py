@@ -32,7 +32,7 @@ def pack(obj) -> bytes:
 @pytest.mark.parametrize(
     "frame",
     [
-        Hello(chain_id=B32, node_id=B32[::-1], challenge=b"\x07" * 32),
+        Hello(chain_id=B32, node_id=B32[::-1], ephemeral_key=b"\x07" * 32),
         Auth(signature=b"\x01" * 64),
         Raft(payload=[1, "append", b"\x00\x01", {"term": 3, "entries": [b"block"]}, None, True, 1.5]),
         Txs(txs=[b"tx-one", b"tx-two", b""]),
