@@ -5,7 +5,7 @@ import click
 
 from node.ledger.types import Freeze, Unfreeze
 
-from .client import ApiError
+from devnet.client import ApiError
 from .common import (client_for, emit_json, fail, json_option, load_key, node_option,
                      resolve_address, submit_tx, wait_option)
 from .render import print_account

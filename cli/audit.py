@@ -7,7 +7,7 @@ from typing import Iterator
 
 import click
 
-from .client import ApiError, Client
+from devnet.client import ApiError, Client
 from .common import client_for, console, emit_json, fail, json_option, node_option
 
 COLUMNS = ("height", "block_hash", "timestamp", "index", "tx_hash", "kind", "sender", "nonce",

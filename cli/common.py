@@ -4,16 +4,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from devnet.client import ApiError, Client, sign_and_submit
 from node.ledger.crypto import KeyPair, parse_address
-from node.ledger.types import Payload, sign_tx
-
-from .client import ApiError, Client
+from node.ledger.types import Payload
 
 DEFAULT_DEVNET = ".devnet"
 console = Console()
@@ -92,20 +90,6 @@ def emit_json(doc) -> None:
     click.echo(json.dumps(doc, indent=2))
 
 
-def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
-                    timeout: float = 30.0) -> dict:
-    """Sign with the sender's next nonce and submit; by default wait for the outcome.
-
-    Raises ApiError when the node refuses admission (the reason code says why)."""
-    chain_id = bytes.fromhex(client.status()["chain_id"])
-    nonce = client.account(key.address_hex)["next_nonce"]
-    tx = sign_tx(key, chain_id, nonce, payload)
-    client.submit(tx.raw)
-    if not wait:
-        return {"hash": tx.hash_hex, "status": "pending"}
-    return wait_final(client, tx.hash_hex, timeout)
-
-
 def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: bool,
               as_json: bool, describe: str) -> dict:
     """What every submitting command does: submit, report, exit non-zero on a rejection."""
@@ -118,18 +102,6 @@ def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: boo
         fail(err.code, err.message)
     report(result, describe, as_json)
     return result
-
-
-def wait_final(client: Client, hash_hex: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        result = client.tx(hash_hex, wait=max(0.1, min(5.0, left)))
-        if result["status"] in ("committed", "failed") or left <= 0:
-            if result["status"] not in ("committed", "failed"):
-                result = {**result, "error": "TIMEOUT",
-                          "message": f"not committed within {timeout:.0f}s; still {result['status']}"}
-            return result
 
 
 def report(result: dict, describe: str, as_json: bool) -> None:

@@ -78,7 +78,7 @@ def approve(key, proposal_id, node_url, as_json, no_wait, timeout) -> None:
 @json_option
 def show(proposal_id, node_url, as_json) -> None:
     """What a proposal changes, who approved it, and whether it is open, applied or expired."""
-    from .client import ApiError
+    from devnet.client import ApiError
     from .common import client_for, emit_json, fail
     try:
         doc = client_for(node_url).get(f"/v1/proposals/{proposal_id}")

@@ -80,7 +80,7 @@ def resync(config_path: str, yes: bool) -> None:
     from node.ledger.crypto import KeyPair
     from node.ledger.genesis import Genesis
     from node.store.recovery import open_stopped_store, wipe_for_resync
-    from .client import ApiError, Client
+    from devnet.client import ApiError, Client
     from .common import console
     config = _load_config(config_path)
     if not yes:

@@ -9,7 +9,7 @@ import click
 from node.ledger.types import Issue, Redeem, Transfer
 from node.ledger.verify import verify_tx_proof
 
-from .client import ApiError
+from devnet.client import ApiError
 from .common import (client_for, console, emit_json, fail, json_option, load_key, node_option,
                      resolve_address, submit_tx, wait_option)
 from .render import print_tx

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from cli.client import ApiError, Client
+from devnet.client import ApiError, Client
 
 LICHEN = [sys.executable, "-m", "cli.main"]
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.chaos import FAULT_KINDS, LEADER, Fault, check_acknowledged_outcomes_hold, \
-    check_rejections_stay_out, fault_schedule, NodeChain, Op
 from cli.main import lichen as lichen_cli
+from devnet.chaos import (FAULT_KINDS, LEADER, Fault, NodeChain, Op,
+                          check_acknowledged_outcomes_hold, check_rejections_stay_out,
+                          fault_schedule)
 
 from .conftest import free_port_range
 from .procs import lichen, running_devnet

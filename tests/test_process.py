@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.client import ApiError, Client
+from devnet.client import ApiError, Client
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
 

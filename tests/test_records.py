@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cli.client import ApiError, Client
+from devnet.client import ApiError, Client
 from node.server.api import MAX_APPLY_LAG, not_ready_reasons
 from node.ledger.genesis import Genesis
 from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
