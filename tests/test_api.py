@@ -1,7 +1,6 @@
 """The HTTP API of one in-process node: the contract of DESIGN section 8, and bad input."""
 from __future__ import annotations
 
-import asyncio
 
 import aiohttp
 import msgpack
@@ -10,16 +9,12 @@ import pytest
 from node.server.daemon import Node
 from node.ledger.types import KycAttest, Transfer, sign_tx
 
+from .helpers import until
+
 
 @pytest.fixture
-async def node(single_node_config):
-    config, genesis, keys = single_node_config
-    n = Node(config)
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
+async def node(start_node):
+    return await start_node()
 
 
 @pytest.fixture
@@ -209,7 +204,6 @@ async def test_restart_keeps_chain_and_state(single_node_config):
                (before["height"], before["block_hash"], before["state_hash"])
         assert n2.tx_status(tx.hash).status == "committed"
         n2.submit(transfer(n2, keys, nonce=1).raw)  # and it goes on from there
-        await asyncio.sleep(0.2)
-        assert n2.status()["height"] == 2
+        await until("the restarted node commits block 2", lambda: n2.status()["height"] == 2)
     finally:
         await n2.stop()

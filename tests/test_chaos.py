@@ -12,7 +12,7 @@ from devnet.chaos import (FAULT_KINDS, LEADER, Fault, NodeChain, Op,
                           check_acknowledged_outcomes_hold, check_rejections_stay_out,
                           fault_schedule)
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import lichen, running_devnet
 
 NODES = ["node0", "node1", "node2", "node3", "node4"]

@@ -9,7 +9,6 @@ p2p frames in tests/p2p/test_p2p_frames.py; here the input arrives over HTTP.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -37,29 +36,14 @@ CONTENT_TYPES = ["application/json", "application/msgpack", "application/octet-s
 
 # ---- fixtures -----------------------------------------------------------------------------------
 
-async def started(config) -> Node:
-    n = Node(config)
-    await n.start()
-    return n
+@pytest.fixture
+async def node(start_node):
+    return await start_node()
 
 
 @pytest.fixture
-async def node(single_node_config):
-    n = await started(single_node_config[0])
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-@pytest.fixture
-async def devnet_node(single_node_config):
-    config = dataclasses.replace(single_node_config[0], devnet=True, admin_token=TOKEN)
-    n = await started(config)
-    try:
-        yield n
-    finally:
-        await n.stop()
+async def devnet_node(start_node):
+    return await start_node(devnet=True, admin_token=TOKEN)
 
 
 @pytest.fixture
@@ -405,18 +389,13 @@ async def test_admin_endpoints_with_the_token_answer_fuzzed_bodies_and_change_no
     devnet_node.p2p.faults.heal()  # a valid fault call may take effect; start each example clean
 
 
-async def test_admin_endpoints_are_absent_outside_devnet_even_with_a_token(
-        single_node_config, http, keys):
-    config = dataclasses.replace(single_node_config[0], devnet=False, admin_token=TOKEN)
-    node = await started(config)
-    try:
-        for path in ADMIN:
-            for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
-                status, doc, _ = await call(http, "POST", url(node, path), json={"heal": True},
-                                            headers=headers)
-                assert (status, doc["error"]) == (404, "NOT_FOUND"), (path, doc)
-    finally:
-        await node.stop()
+async def test_admin_endpoints_are_absent_outside_devnet_even_with_a_token(start_node, http):
+    node = await start_node(devnet=False, admin_token=TOKEN)
+    for path in ADMIN:
+        for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+            status, doc, _ = await call(http, "POST", url(node, path), json={"heal": True},
+                                        headers=headers)
+            assert (status, doc["error"]) == (404, "NOT_FOUND"), (path, doc)
 
 
 async def test_admin_endpoints_work_with_the_token_on_devnet(devnet_node, http):

@@ -25,7 +25,7 @@ from node.server.limits import (LINGER_S, ConnectionGuard, RateLimiter, Slots, T
 from node.ledger.rules import SignatureCache
 from node.ledger.types import Transfer, sign_tx
 
-from .conftest import free_port
+from .helpers import free_port
 
 OTHER_CLIENT = "127.0.0.2"  # any 127/8 address reaches a node listening on 127.0.0.1
 
@@ -122,23 +122,7 @@ def test_slots_bound_concurrent_holders():
         assert slots.in_use == 1
 
 
-# ---- nodes with small limits ---------------------------------------------------------------------------
-
-@pytest.fixture
-async def start_node(single_node_config):
-    started: list[Node] = []
-
-    async def start(**limits) -> Node:
-        n = Node(dataclasses.replace(single_node_config[0], **limits))
-        await n.start()
-        started.append(n)
-        return n
-    try:
-        yield start
-    finally:
-        for n in started:
-            await n.stop()
-
+# ---- nodes with small limits (start_node: tests/conftest.py) --------------------------------------------
 
 @pytest.fixture
 def keys(single_node_config):
@@ -409,40 +393,27 @@ async def test_the_node_sizes_its_signature_cache_from_its_config(start_node):
     assert node.sigs.capacity == 123
 
 
-async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(tmp_path):
+async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(start_follower):
     """With a seen-cache of 4, a tx pushed again after 5 others is no longer recognised as a
     duplicate by gossip (the pool then refuses it itself). Needs node.daemon to pass
     config.p2p_seen_cache_size (see the hand-over notes)."""
-    from devnet import key_names, make_genesis
-    from node.ledger.crypto import KeyPair
     from p2p import Txs
 
-    from .conftest import free_port_range
     from .test_fuzz_peer import authenticate
 
-    keys = {name: KeyPair.generate() for name in key_names(3)}
-    base = free_port_range(3)
-    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(3)],
-                           int(time.time() * 1000))
-    config = NodeConfig(name="node0", key_file="", genesis="", data_dir=str(tmp_path / "n0"),
-                        listen=f"127.0.0.1:{base}", seed=0, p2p_seen_cache_size=4)
-    node = Node(config, genesis, keys["inst0"])
-    await node.start()
+    node, keys = await start_follower(p2p_seen_cache_size=4)
+    peer, _ = await authenticate(node, keys["inst1"])
     try:
-        peer, _ = await authenticate(node, keys["inst1"])
-        try:
-            txs = transfers(node, keys, 6)
-            await peer.send(Txs([t.raw for t in txs]))  # not the leader: all six wait in the pool
-            await peer.request(["conf"])
-            assert node.status()["mempool_size"] == 6
-            before = node.p2p.stats().gossip
-            await peer.send(Txs([txs[5].raw]))  # the newest: still remembered
-            await peer.send(Txs([txs[0].raw]))  # the oldest: forgotten, the node sees it again
-            await peer.request(["conf"])
-            after = node.p2p.stats().gossip
-            assert after.duplicates == before.duplicates + 1
-            assert after.rejected == before.rejected + 1  # DUPLICATE, said the pool
-        finally:
-            await peer.close()
+        txs = transfers(node, keys, 6)
+        await peer.send(Txs([t.raw for t in txs]))  # not the leader: all six wait in the pool
+        await peer.request(["conf"])
+        assert node.status()["mempool_size"] == 6
+        before = node.p2p.stats().gossip
+        await peer.send(Txs([txs[5].raw]))  # the newest: still remembered
+        await peer.send(Txs([txs[0].raw]))  # the oldest: forgotten, the node sees it again
+        await peer.request(["conf"])
+        after = node.p2p.stats().gossip
+        assert after.duplicates == before.duplicates + 1
+        assert after.rejected == before.rejected + 1  # DUPLICATE, said the pool
     finally:
-        await node.stop()
+        await peer.close()

@@ -15,7 +15,7 @@ from node.ledger.genesis import Genesis
 from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 from node.ledger.verify import tx_proof, verify_chain, verify_tx_proof
 
-from .conftest import free_port
+from .helpers import free_port
 from .node.support import HOUR, NAMES, T0, YEAR_LATER, Chain, Keys, genesis_doc, key_for
 from .procs import lichen, nodes_of, running_devnet
 

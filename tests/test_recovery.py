@@ -9,7 +9,7 @@ import msgpack
 import plyvel
 import pytest
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import converged, lichen, nodes_of, running_devnet, wait_until
 
 pytestmark = pytest.mark.slow

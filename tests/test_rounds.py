@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import converged, leader_of, lichen, nodes_of, running_devnet, wait_until
 from .test_cluster import Workload, assert_all_acked_everywhere
 

@@ -7,9 +7,7 @@ stats(), and the MemoryNetwork's count of open connections.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +17,8 @@ from aiohttp import web
 from nacl.signing import SigningKey
 
 from p2p import Frame, Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager, decode, encode
+
+from ..helpers import free_port, until
 
 CHAIN_ID = hashlib.sha256(b"lichen test genesis").digest()
 OTHER_CHAIN_ID = hashlib.sha256(b"another genesis").digest()
@@ -33,16 +33,6 @@ def seed_for(i: int) -> bytes:
 
 def node_id_for(i: int) -> bytes:
     return bytes(SigningKey(seed_for(i)).verify_key)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Wait until `condition()` holds, polling public state; fail the test after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -169,7 +159,7 @@ class Cluster:
         )
 
     async def wait_full_mesh(self, timeout: float = 5.0) -> None:
-        await eventually(self.full_mesh, timeout, "full mesh")
+        await until("full mesh", self.full_mesh, timeout)
 
     async def close(self) -> None:
         for node in self.nodes:
@@ -181,18 +171,7 @@ class Cluster:
         await self.network.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 ClusterFactory = Callable[..., Awaitable[Cluster]]
-
-
-@pytest.fixture(name="eventually")
-def eventually_fixture() -> Callable[..., Awaitable[None]]:
-    return eventually
 
 
 @pytest.fixture(name="node_id_for")
