@@ -24,14 +24,16 @@ class ProgressBar(engine.Observer):
         console.print(text)
 
     def load_started(self, duration: float) -> None:
-        self.bar = Progress(TextColumn("[bold]load[/]"), BarColumn(), TextColumn("{task.fields[info]}"),
+        self.bar = Progress(TextColumn("[bold]load[/]"), BarColumn(),
+                            TextColumn("{task.fields[info]}"),
                             TimeRemainingColumn(), console=console, transient=True)
         self.bar.start()
         self.task = self.bar.add_task("load", total=duration, info="")
 
     def load_tick(self, elapsed: float, committed_per_s: float) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, completed=elapsed, info=f"{committed_per_s:,.0f} tx/s committed")
+            self.bar.update(self.task, completed=elapsed,
+                            info=f"{committed_per_s:,.0f} tx/s committed")
 
     def load_done(self) -> None:
         if self.bar is not None:
@@ -53,10 +55,12 @@ def print_report(r: engine.Report) -> None:
 @click.command("bench")
 @click.option("--accounts", default=200, show_default=True, type=click.IntRange(2, 100_000))
 @click.option("--duration", default=20.0, show_default=True, help="Seconds of load.")
-@click.option("--rate", default=0.0, show_default=True, help="Offered tx/s in total; 0 = as fast as the network commits.")
+@click.option("--rate", default=0.0, show_default=True,
+              help="Offered tx/s in total; 0 = as fast as the network commits.")
 @click.option("--batch", default=0, help="Transactions per POST; 0 = 20 with --rate (a steady "
               "stream), 100 flat out.")
-@click.option("--window", default=6000, show_default=True, help="With --rate 0: most txs submitted but not yet committed.")
+@click.option("--window", default=6000, show_default=True,
+              help="With --rate 0: most txs submitted but not yet committed.")
 @dir_option
 @json_option
 def bench(accounts, duration, rate, batch, window, dir_, as_json) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from devnet.client import ApiError
+
 from .common import client_for, emit_json, fail, json_option, node_option
 from .render import print_block
 

@@ -79,7 +79,8 @@ def print_report(report: ChainReport, status: dict, genesis: Genesis, problem: s
     t.add_column(style="bold")
     t.add_column()
     t.add_row("blocks checked", f"{report.blocks_checked} of {status['height']}")
-    t.add_row("txs re-executed", f"{report.txs_executed} ({report.txs_failed} with a failed receipt)")
+    t.add_row("txs re-executed",
+              f"{report.txs_executed} ({report.txs_failed} with a failed receipt)")
     matches = report.ok and report.state_hash.hex() == status["state_hash"]
     t.add_row("final state hash", f"{report.state_hash.hex()} "
               + ("[green](matches the node's)[/]" if matches else "[red](not the node's)[/]"))

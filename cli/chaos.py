@@ -9,8 +9,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from devnet.chaos import (FAULT_KINDS, Event, Exited, Injected, Options, Report, Stage, Undone,
-                          describe, run_chaos)
+from devnet.chaos import (
+    FAULT_KINDS,
+    Event,
+    Exited,
+    Injected,
+    Options,
+    Report,
+    Stage,
+    Undone,
+    describe,
+    run_chaos,
+)
 from devnet.network import Devnet
 
 from .common import console, emit_json, err_console, json_option
@@ -39,24 +49,26 @@ def event_line(event: Event) -> str:
 
 
 def print_report(r: Report) -> None:
-    faults = Table("planned", "at", "fault", "for", "undone", "note", title="faults", title_justify="left")
+    faults = Table("planned", "at", "fault", "for", "undone", "note", title="faults",
+                   title_justify="left")
     for f in r.faults:
         notes = f.errors + ([f"serving again after {f.serving_after:.1f}s"]
                             if f.serving_after is not None else [])
         faults.add_row(f"{f.planned_t:.1f}s", f"{f.t:.1f}s", describe(f.fault(), f.targets),
-                       f"{f.duration:.1f}s", f"{f.undone_at:.1f}s" if f.undone_at is not None else "-",
+                       f"{f.duration:.1f}s",
+                       f"{f.undone_at:.1f}s" if f.undone_at is not None else "-",
                        "; ".join(notes))
     console.print(faults)
     ops = r.ops
     console.print(f"[bold]operations[/]: {ops.ok} ok, {ops.failed} failed, {ops.unknown} unknown"
-                  f"   failed: {ops.failed_by_code or 'none'}   unknown: {ops.unknown_by_reason or 'none'}",
-                  highlight=False)
+                  f"   failed: {ops.failed_by_code or 'none'}"
+                  f"   unknown: {ops.unknown_by_reason or 'none'}", highlight=False)
     reads = r.reads
     console.print(f"[bold]reads[/]: {reads.checked} checked, {reads.discarded} discarded "
                   f"(height moved), {reads.unreachable} unanswered", highlight=False)
     conv = r.convergence_s
-    console.print("[bold]convergence[/]: " + (f"{conv:.1f}s after healing" if conv is not None else "[red]none[/]"),
-                  highlight=False)
+    after = f"{conv:.1f}s after healing" if conv is not None else "[red]none[/]"
+    console.print(f"[bold]convergence[/]: {after}", highlight=False)
     inv = Table("invariant", "", "detail", title="invariants", title_justify="left")
     for i in r.invariants:
         inv.add_row(i.name, "[green]PASS[/]" if i.ok else "[red]FAIL[/]", i.detail)
@@ -69,14 +81,16 @@ def parse_faults(ctx, param, value: str) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
-        raise click.BadParameter(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULT_KINDS)}")
+        raise click.BadParameter(f"unknown fault {unknown[0]!r}; "
+                                 f"choose from {', '.join(FAULT_KINDS)}")
     return list(dict.fromkeys(kinds))
 
 
 @click.command("chaos")
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(1),
               help="Seconds of load and faults.")
-@click.option("--seed", type=int, default=None, help="Seed of the fault schedule (default: random, printed).")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the fault schedule (default: random, printed).")
 @click.option("--faults", default=",".join(FAULT_KINDS), show_default=True, callback=parse_faults,
               help="Comma-separated fault kinds to inject.")
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1),

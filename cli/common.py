@@ -35,7 +35,8 @@ def default_node_url() -> str | None:
 
 
 def node_option(f):
-    return click.option("--node", "node_url", default=default_node_url, show_default="LICHEN_NODE or the first node of ./.devnet",
+    return click.option("--node", "node_url", default=default_node_url,
+                        show_default="LICHEN_NODE or the first node of ./.devnet",
                         help="URL of the node to talk to.")(f)
 
 
@@ -46,7 +47,8 @@ def json_option(f):
 def wait_option(f):
     f = click.option("--timeout", default=30.0, show_default=True,
                      help="Seconds to wait for the commit before giving up with TIMEOUT.")(f)
-    return click.option("--no-wait", is_flag=True, help="Return once the node admits it, without waiting for the commit.")(f)
+    return click.option("--no-wait", is_flag=True,
+                        help="Return once the node admits it, without waiting for the commit.")(f)
 
 
 def client_for(node_url: str | None) -> Client:
@@ -63,7 +65,7 @@ def load_key(spec: str) -> KeyPair:
             try:
                 return KeyPair.load(candidate)
             except (ValueError, KeyError) as exc:
-                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}")
+                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}") from None
     raise click.BadParameter(f"no key file {spec!r} (nor .devnet/keys/{spec}.key)")
 
 
@@ -95,7 +97,8 @@ def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: boo
     """What every submitting command does: submit, report, exit non-zero on a rejection."""
     timeout = click.get_current_context().params.get("timeout", 30.0)
     try:
-        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait, timeout=timeout)
+        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait,
+                                 timeout=timeout)
     except ApiError as err:
         if as_json:
             emit_json({"error": err.code, "message": err.message})
@@ -110,12 +113,13 @@ def report(result: dict, describe: str, as_json: bool) -> None:
     short = result["hash"][:16]
     if result["status"] == "committed":
         if not as_json:
-            console.print(f"[green]✔[/] {describe}: committed at height {result['height']} (tx {short}…)",
-                          highlight=False)
+            console.print(f"[green]✔[/] {describe}: committed at height {result['height']} "
+                          f"(tx {short}…)", highlight=False)
         return
     if result["status"] == "pending" and "error" not in result:
         if not as_json:
-            console.print(f"[yellow]…[/] {describe}: admitted, pending (tx {result['hash']})", highlight=False)
+            console.print(f"[yellow]…[/] {describe}: admitted, pending (tx {result['hash']})",
+                          highlight=False)
         return
     code = result.get("code") or result.get("error", "FAILED")
     where = f" in block {result['height']}" if result.get("height") else ""

@@ -37,7 +37,8 @@ def demo(dir_) -> None:
     run = Demo(Devnet(dir_))
     console.rule("lichen demo")
     console.print("alice (US, tier 1, attested by inst0 · Harbor Bank) holds USD, EUR and SGD.\n"
-                  "carol has no KYC attestation yet. EUR is issued by inst1 (Rhein Clearing AG, DE).")
+                  "carol has no KYC attestation yet. "
+                  "EUR is issued by inst1 (Rhein Clearing AG, DE).")
     for step in run.steps():
         console.print(f"\n[bold]▸ {step.title}[/]")
         outcome = run.run_step(step)

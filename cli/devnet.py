@@ -49,13 +49,15 @@ def devnet() -> None:
 @devnet.command("up")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, MAX_INSTITUTIONS),
               help="Validator nodes (Raft voters).")
-@click.option("--observers", default=0, show_default=True, type=click.IntRange(0, MAX_INSTITUTIONS - 1),
+@click.option("--observers", default=0, show_default=True,
+              type=click.IntRange(0, MAX_INSTITUTIONS - 1),
               help="Observer nodes in addition (e.g. a regulator's or an auditor's): they follow "
                    "and verify the chain but never vote.")
 @click.option("--base-port", default=network.DEFAULT_BASE_PORT, show_default=True,
               type=click.IntRange(1024, 65000))
 @click.option("--license-policy", type=click.Choice(["regulator", "majority"]), default="regulator",
-              show_default=True, help="Who changes licenses: the regulator, or a validator majority "
+              show_default=True,
+              help="Who changes licenses: the regulator, or a validator majority "
                                       "(lichen governance propose/approve).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
 @dir_option
@@ -98,7 +100,8 @@ def logs(name, lines, dir_) -> None:
 
 @devnet.command("kill")
 @click.argument("name")
-@click.option("--signal", "sig", default="KILL", show_default=True, type=click.Choice(list(SIGNALS)))
+@click.option("--signal", "sig", default="KILL", show_default=True,
+              type=click.Choice(list(SIGNALS)))
 @dir_option
 def kill(name, sig, dir_) -> None:
     """Send a signal to a node (KILL by default; STOP/CONT pause and resume it)."""
@@ -116,11 +119,12 @@ def start(name, timeout, dir_) -> None:
     console.print(f"{name} started (pid {started.pid}) at height {started.height}")
 
 
-# ---- faults (devnet mode only) --------------------------------------------------------------------
+# ---- faults (devnet mode only) -------------------------------------------------------------------
 
 @devnet.command("partition")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--from", "from_", multiple=True, help="Cut only from these nodes (default: from all others).")
+@click.option("--from", "from_", multiple=True,
+              help="Cut only from these nodes (default: from all others).")
 @dir_option
 def partition(names, from_, dir_) -> None:
     """Cut NAMES off from the rest (or from --from nodes), in both directions."""
@@ -130,7 +134,8 @@ def partition(names, from_, dir_) -> None:
 
 @devnet.command("lossy")
 @click.argument("name")
-@click.option("--drop", required=True, type=click.FloatRange(0, 1), help="Fraction of frames to drop.")
+@click.option("--drop", required=True, type=click.FloatRange(0, 1),
+              help="Fraction of frames to drop.")
 @dir_option
 def lossy(name, drop, dir_) -> None:
     """Make NAME drop a fraction of the frames it sends and receives."""
@@ -149,7 +154,8 @@ def heal(dir_) -> None:
 # ---- growing the network and handing leadership over ---------------------------------------------
 
 @devnet.command("add-node")
-@click.option("--role", type=click.Choice(["validator", "observer"]), default="validator", show_default=True)
+@click.option("--role", type=click.Choice(["validator", "observer"]), default="validator",
+              show_default=True)
 @click.option("--timeout", default=30.0, show_default=True)
 @dir_option
 def add_node(role, timeout, dir_) -> None:
@@ -172,5 +178,6 @@ def transfer_leader(name, timeout, dir_) -> None:
     if handover.after_ms is None:
         console.print(f"{name} is already the leader")
     else:
-        console.print(f"{name} is leader after {handover.after_ms:.0f} ms (was {handover.previous})")
+        console.print(f"{name} is leader after {handover.after_ms:.0f} ms "
+                      f"(was {handover.previous})")
 

@@ -132,7 +132,8 @@ async def set_up_accounts(session: aiohttp.ClientSession, url: str, chain_id: by
         results = await post_batch(session, url, [t.raw for t in chunk])
         bad = [r for r in results if "error" in r]
         if bad:
-            raise DevnetError(f"bench set-up refused: {bad[0]['error']} {bad[0].get('message', '')}")
+            raise DevnetError(f"bench set-up refused: {bad[0]['error']} "
+                              f"{bad[0].get('message', '')}")
         doc = await wait_committed(session, url, chunk[-1].hash_hex)
         if doc["status"] != "committed":
             raise DevnetError(f"bench set-up failed: {doc.get('code')} {doc.get('message', '')}")
@@ -176,12 +177,12 @@ async def submit_load(session: aiohttp.ClientSession, urls: list[str], load: Loa
                 results = await post_batch(session, url, [raw for _, raw in chunk])
             except aiohttp.ClientError:
                 results = [{"error": "UNREACHABLE"}] * len(chunk)
-            for (h, _), r in zip(chunk, results):
+            for (h, _), r in zip(chunk, results, strict=False):  # a short answer drops none
                 if "error" in r:
                     tally.rejected[r["error"]] += 1
                     tally.submitted.pop(h, None)
 
-    await asyncio.gather(*(feed(url, work) for url, work in zip(urls, load.per_node)))
+    await asyncio.gather(*(feed(url, work) for url, work in zip(urls, load.per_node, strict=True)))
 
 
 async def watch_blocks(session: aiohttp.ClientSession, url: str, tally: Tally, start_height: int,

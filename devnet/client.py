@@ -34,7 +34,8 @@ class Client:
     def post(self, path: str, body: dict, timeout: float | None = None,
              headers: dict | None = None) -> dict:
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", **(headers or {})},
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})},
                                      method="POST")
         return self._call(req, timeout)
 
@@ -45,12 +46,14 @@ class Client:
         except urllib.error.HTTPError as exc:
             try:
                 doc = json.loads(exc.read())
-                raise ApiError(doc.get("error", "HTTP_ERROR"), doc.get("message", ""), exc.code) from None
+                raise ApiError(doc.get("error", "HTTP_ERROR"), doc.get("message", ""),
+                               exc.code) from None
             except (ValueError, AttributeError):
                 raise ApiError("HTTP_ERROR", f"HTTP {exc.code} from {self.url}", exc.code) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ApiError("UNREACHABLE", f"cannot reach the node at {self.url}: {reason}") from None
+            raise ApiError("UNREACHABLE",
+                           f"cannot reach the node at {self.url}: {reason}") from None
 
     # -- the API, by name -------------------------------------------------------------------
     def status(self) -> dict:
@@ -87,13 +90,15 @@ class Client:
                 return resp.read()
         except urllib.error.HTTPError as exc:
             raise ApiError("NOT_FOUND" if exc.code == 404 else "HTTP_ERROR",
-                           f"HTTP {exc.code} fetching block {height} from {self.url}", exc.code) from None
+                           f"HTTP {exc.code} fetching block {height} from {self.url}",
+                           exc.code) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ApiError("UNREACHABLE", f"cannot reach the node at {self.url}: {reason}") from None
+            raise ApiError("UNREACHABLE",
+                           f"cannot reach the node at {self.url}: {reason}") from None
 
 
-# ---- submitting -----------------------------------------------------------------------------------
+# ---- submitting ----------------------------------------------------------------------------------
 
 def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
                     timeout: float = 30.0) -> dict:
@@ -119,6 +124,6 @@ def wait_final(client: Client, hash_hex: str, timeout: float) -> dict:
         result = client.tx(hash_hex, wait=max(0.1, min(5.0, left)))
         if result["status"] in ("committed", "failed") or left <= 0:
             if result["status"] not in ("committed", "failed"):
-                result = {**result, "error": "TIMEOUT",
-                          "message": f"not committed within {timeout:.0f}s; still {result['status']}"}
+                still = f"not committed within {timeout:.0f}s; still {result['status']}"
+                result = {**result, "error": "TIMEOUT", "message": still}
             return result

@@ -43,7 +43,9 @@ class StepOutcome:
     @property
     def surprise(self) -> str:
         """"" when the step went as it must, else what went otherwise."""
-        return "" if self.got == self.step.expect else f"expected {self.step.expect}, got {self.got}"
+        if self.got == self.step.expect:
+            return ""
+        return f"expected {self.step.expect}, got {self.got}"
 
 
 @dataclass
@@ -59,7 +61,8 @@ def steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
         Step("alice pays carol 10.00 EUR: carol holds no attestation", "alice",
              Transfer("EUR", carol, 1000, "first try"), "KYC_MISSING"),
         Step("inst2 (Lion City Payments, SG) attests carol: tier 1, SG, one year", "inst2",
-             KycAttest(carol, 1, "SG", now_ms + YEAR_MS, hashlib.sha256(b"kyc-file:carol").digest()),
+             KycAttest(carol, 1, "SG", now_ms + YEAR_MS,
+                       hashlib.sha256(b"kyc-file:carol").digest()),
              "committed"),
         Step("cross-border: alice (US) pays carol (SG) 15.00 EUR, a currency issued in DE", "alice",
              Transfer("EUR", carol, 1500, "invoice 42"), "committed"),

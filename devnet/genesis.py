@@ -47,7 +47,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
     assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
                "clawback": i.get("clawback", False)} for i in insts]
     tiers = [{"tier": tier["tier"], "name": tier["name"],
-              "limits": {a["code"]: {"per_tx": tier["per_tx"], "daily": tier["daily"]} for a in assets}}
+              "limits": {a["code"]: {"per_tx": tier["per_tx"], "daily": tier["daily"]}
+                         for a in assets}}
              for tier in t["tiers"]]
     expires = now_ms + t["attestation_days"] * DAY_MS
     attestations, balances = [], []
@@ -55,14 +56,16 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         if "attested_by" not in c:
             continue
         addr = keys[c["name"]].address_hex
+        evidence = hashlib.sha256(f"kyc-file:{c['name']}".encode()).hexdigest()
         attestations.append({"subject": addr, "issuer": c["attested_by"], "tier": c["tier"],
                              "jurisdiction": c["jurisdiction"], "expires_at": expires,
-                             "evidence_hash": hashlib.sha256(f"kyc-file:{c['name']}".encode()).hexdigest()})
+                             "evidence_hash": evidence})
         codes = {a["code"] for a in assets}
         balances += [{"account": addr, "asset": code, "amount": amount}
                      for code, amount in c["balances"].items() if code in codes]
     return Genesis.from_json({
-        "chain_name": t["chain_name"], "genesis_time": now_ms, "regulator": keys["regulator"].address_hex,
+        "chain_name": t["chain_name"], "genesis_time": now_ms,
+        "regulator": keys["regulator"].address_hex,
         "institutions": institutions, "assets": assets, "tiers": tiers,
         "blocked_jurisdictions": t["blocked_jurisdictions"],
         "attestations": attestations, "balances": balances, "license_policy": license_policy,

@@ -44,7 +44,7 @@ DAY_MS = 86_400_000
 Say = Callable[[str], object]  # a line of progress for the operator
 
 
-# ---- devnet.json ------------------------------------------------------------------------------------
+# ---- devnet.json ---------------------------------------------------------------------------------
 
 @dataclass
 class NodeEntry:
@@ -85,7 +85,7 @@ class Manifest:
         raise DevnetError(f"no node {name!r}; nodes are {', '.join(n.name for n in self.nodes)}")
 
 
-# ---- the folder and its processes ---------------------------------------------------------------------
+# ---- the folder and its processes ----------------------------------------------------------------
 
 class Devnet:
     """The devnet folder and its processes."""
@@ -172,7 +172,7 @@ def node_url(base_port: int, i: int) -> str:
     return f"http://{HOST}:{base_port + i}"
 
 
-# ---- status -------------------------------------------------------------------------------------------
+# ---- status --------------------------------------------------------------------------------------
 
 @dataclass
 class NodeStatus:
@@ -210,7 +210,7 @@ def status_or_empty(n: NodeEntry) -> dict:
         return {}
 
 
-# ---- up and down --------------------------------------------------------------------------------------
+# ---- up and down ---------------------------------------------------------------------------------
 
 def up(net: Devnet, validators: int, observers: int, base_port: int,
        license_policy: str = "regulator", timeout: float = 30.0) -> list[NodeStatus]:
@@ -308,7 +308,7 @@ def down(net: Devnet, grace: float = 5.0) -> bool:
     return True
 
 
-# ---- one node -------------------------------------------------------------------------------------------
+# ---- one node ------------------------------------------------------------------------------------
 
 def log_of(net: Devnet, name: str, lines: int) -> str:
     """The last `lines` lines of the node's log."""
@@ -352,7 +352,7 @@ def start(net: Devnet, name: str, timeout: float = 20.0) -> Started:
     raise DevnetError(f"{name} did not start serving within {timeout:.0f}s")
 
 
-# ---- faults (devnet mode only: each node's admin endpoint, with the devnet's token) -------------------
+# ---- faults (devnet mode only: each node's admin endpoint, with the devnet's token) --------------
 
 def admin_call(net: Devnet, n: NodeEntry, path: str, body: dict) -> dict:
     """A node's admin endpoint, with the devnet's token."""
@@ -396,7 +396,7 @@ def heal(net: Devnet) -> None:
         set_faults(net, n, {"heal": True})
 
 
-# ---- growing the network and handing leadership over --------------------------------------------------
+# ---- growing the network and handing leadership over ---------------------------------------------
 
 @dataclass
 class Joined:

@@ -33,7 +33,8 @@ def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 def running_devnet(d: Path, nodes: int, base_port: int, observers: int = 0) -> Iterator[Path]:
     """`lichen devnet up` in d; on exit `devnet down`, then SIGKILL any pid it left."""
     try:
-        lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers), "--dir", str(d),
+        lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers),
+               "--dir", str(d),
                "--base-port", str(base_port))
         yield d
     finally:

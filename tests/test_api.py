@@ -1,13 +1,12 @@
 """The HTTP API of one in-process node: the contract of DESIGN section 8, and bad input."""
 from __future__ import annotations
 
-
 import aiohttp
 import msgpack
 import pytest
 
-from node.server.daemon import Node
 from node.ledger.types import KycAttest, Transfer, sign_tx
+from node.server.daemon import Node
 
 from .helpers import until
 
@@ -106,7 +105,8 @@ async def test_rejection_is_a_json_error_with_reason_code_and_changes_nothing(ht
     (b"\xc1\xc1\xc1", {"Content-Type": "application/msgpack"}, 400, "MALFORMED"),
     (b"\x96\x01\x02", {"Content-Type": "application/msgpack"}, 400, "MALFORMED"),
 ])
-async def test_malformed_bodies_are_refused_with_reason_codes(http, node, body, headers, status, code):
+async def test_malformed_bodies_are_refused_with_reason_codes(
+        http, node, body, headers, status, code):
     async with http.post("/v1/txs", data=body, headers=headers) as r:
         assert r.status == status
         assert (await r.json())["error"] == code
@@ -122,7 +122,8 @@ async def test_huge_body_is_too_large_413(http, node):
 
 
 async def test_wrong_chain_bad_signature_unknown_kind_and_replay(http, node, keys):
-    wrong_chain = sign_tx(keys["alice"], b"\x00" * 32, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    wrong_chain = sign_tx(keys["alice"], b"\x00" * 32, 0,
+                          Transfer("USD", keys["bob"].address, 1, ""))
     good = transfer(node, keys)
     forged = bytearray(good.raw)
     forged[-1] ^= 1

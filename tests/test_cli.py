@@ -80,7 +80,8 @@ def test_keys_new_needs_out():
 def test_keys_show_prints_the_address_plain_and_as_json(key_file):
     path, kp = key_file
     assert run("keys", "show", str(path)).stdout == kp.address_hex + "\n"
-    assert json.loads(run("keys", "show", str(path), "--json").stdout) == {"address": kp.address_hex}
+    as_json = run("keys", "show", str(path), "--json")
+    assert json.loads(as_json.stdout) == {"address": kp.address_hex}
 
 
 def test_keys_show_finds_a_devnet_key_by_name(elsewhere):
@@ -232,7 +233,7 @@ def test_an_unreachable_node_is_a_reason_code_too(node, key_file):
 def test_bad_arguments_are_usage_errors_and_submit_nothing(node, key_file, args, complaint):
     base = {"--key": str(key_file[0]), "--to": BOB, "--asset": "USD", "--amount": "250",
             "--node": "http://fake"}
-    base.update(dict(zip(args[::2], args[1::2])))
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = run("tx", "transfer", *[x for pair in base.items() for x in pair])
     assert result.exit_code == 2
     assert complaint in text(result.stderr)
@@ -282,7 +283,7 @@ def test_tx_show_of_an_unknown_hash_prints_the_code_and_exits_1(monkeypatch):
     assert result.exit_code == 1 and text(result.stderr) == f"NOT_FOUND: no transaction {'ab' * 32}"
 
 
-# ---- devnet commands without a devnet ---------------------------------------------------------------
+# ---- devnet commands without a devnet ------------------------------------------------------------
 
 def test_devnet_commands_on_an_empty_folder_say_how_to_start_one(tmp_path):
     for args in (["status"], ["logs", "node0"], ["kill", "node0"], ["heal"], ["demo"]):

@@ -28,9 +28,9 @@ from nacl.signing import SigningKey
 from consensus import Entry, EntryType, Message, MessageType
 from node.ledger.codec import sha256
 from node.ledger.crypto import KeyPair
-from node.server.daemon import Node
 from node.ledger.execution import ChainTip, build_block
 from node.ledger.types import Block, BlockHeader, Transfer, sign_tx
+from node.server.daemon import Node
 from p2p import Auth, Handshake, Hello, Raft, Request, Response, Txs, decode, encode
 
 from .helpers import until
@@ -40,7 +40,7 @@ FUZZ = settings(max_examples=80, deadline=None, database=None,
 MAX_FRAME = 4 * 1024 * 1024  # what node.daemon gives its PeerManager
 
 
-# ---- the node and a hand-driven peer --------------------------------------------------------------
+# ---- the node and a hand-driven peer -------------------------------------------------------------
 
 @pytest.fixture
 async def cluster(start_follower, caplog):
@@ -150,7 +150,7 @@ def logged(caplog, text: str) -> bool:
     return any(text in r.getMessage() for r in caplog.records if r.name.startswith("lichen"))
 
 
-# ---- before the handshake ---------------------------------------------------------------------------
+# ---- before the handshake ------------------------------------------------------------------------
 
 garbage_frames = st.one_of(
     st.binary(max_size=200),
@@ -184,10 +184,12 @@ async def test_garbage_before_the_handshake_is_refused_and_never_authenticates(c
 
 
 @pytest.mark.parametrize("kind", ["raft", "txs", "request"])
-async def test_valid_frames_without_a_handshake_are_refused_and_change_nothing(cluster, caplog, kind):
+async def test_valid_frames_without_a_handshake_are_refused_and_change_nothing(cluster, caplog,
+                                                                               kind):
     """Well-formed frames, as an unlicensed (or any) key would send them, skipping the handshake."""
     node, keys = cluster
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     frame = {"raft": Raft(heartbeat(keys["inst1"].address_hex, node.id, 50)),
              "txs": Txs([good.raw]), "request": Request(1, ["txs", [good.raw]])}[kind]
     before = chain_state(node)
@@ -315,7 +317,7 @@ def keys_and_peer_factory():
     return make
 
 
-# ---- after the handshake, as a licensed validator ----------------------------------------------------
+# ---- after the handshake, as a licensed validator ------------------------------------------------
 
 @pytest.fixture
 async def inst1(cluster):
@@ -420,7 +422,8 @@ txs_garbage = st.lists(st.one_of(st.binary(min_size=1, max_size=120),
 @given(txs=txs_garbage, ops=mutations)
 async def test_txs_frames_with_garbage_are_rejected_and_the_pool_stays_empty(inst1, txs, ops):
     node, keys, peer = inst1
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     mutated = bytearray(good.raw)
     for where, xor in ops:
         mutated[int(where * len(mutated))] ^= xor
@@ -437,7 +440,8 @@ async def test_txs_frames_with_garbage_are_rejected_and_the_pool_stays_empty(ins
 async def test_a_good_tx_in_a_txs_frame_is_admitted(inst1):
     """The control for the garbage test: the same path admits what is valid."""
     node, keys, peer = inst1
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     await peer.send(Txs([good.raw]))
     await peer.request(["conf"])
     assert node.status()["mempool_size"] == 1
@@ -445,7 +449,8 @@ async def test_a_good_tx_in_a_txs_frame_is_admitted(inst1):
 
 requests = st.one_of(
     plain,
-    st.tuples(st.just("blocks"), st.integers(-2**63, 2**64 - 1), st.integers(-2**63, 2**64 - 1)).map(list),
+    st.tuples(st.just("blocks"), st.integers(-2**63, 2**64 - 1),
+              st.integers(-2**63, 2**64 - 1)).map(list),
     st.tuples(st.just("txs"), st.lists(st.binary(max_size=80), max_size=5)).map(list),
     st.tuples(st.just("txs"), plain).map(list),
     st.just(["conf", 1]),
@@ -493,10 +498,11 @@ async def test_every_request_gets_its_answer_and_changes_nothing(inst1, payload)
     assert chain_state(node) == before
 
 
-# ---- blocks that break a rule, replicated by a licensed leader -----------------------------------------
+# ---- blocks that break a rule, replicated by a licensed leader -----------------------------------
 
 def good_block(node: Node, keys, term: int, tip: ChainTip) -> tuple[Block, bytes]:
-    tx = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 7, ""))
+    tx = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 7,
+                                                                   ""))
     block = build_block(tip, [tx.raw], [tx.hash], int(time.time() * 1000), keys["inst1"], term)
     return block, tx.hash
 

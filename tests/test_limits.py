@@ -17,13 +17,21 @@ import pytest
 from aiohttp import web
 
 from node.ledger import errors as E
+from node.ledger.rules import SignatureCache
+from node.ledger.types import Transfer, sign_tx
 from node.server.api import build_app
 from node.server.config import NodeConfig
 from node.server.daemon import Node
-from node.server.limits import (LINGER_S, ConnectionGuard, RateLimiter, Slots, TokenBucket, app_runner,
-                         client_key, retry_after_header)
-from node.ledger.rules import SignatureCache
-from node.ledger.types import Transfer, sign_tx
+from node.server.limits import (
+    LINGER_S,
+    ConnectionGuard,
+    RateLimiter,
+    Slots,
+    TokenBucket,
+    app_runner,
+    client_key,
+    retry_after_header,
+)
 
 from .helpers import free_port
 
@@ -38,7 +46,7 @@ class FakeClock:
         return self.now
 
 
-# ---- the token bucket and the rate limiter, on a fake clock -----------------------------------------
+# ---- the token bucket and the rate limiter, on a fake clock --------------------------------------
 
 def test_a_bucket_grants_its_burst_then_its_rate():
     b = TokenBucket(rate=10, burst=20, now=0)
@@ -122,7 +130,7 @@ def test_slots_bound_concurrent_holders():
         assert slots.in_use == 1
 
 
-# ---- nodes with small limits (start_node: tests/conftest.py) --------------------------------------------
+# ---- nodes with small limits (start_node: tests/conftest.py) -------------------------------------
 
 @pytest.fixture
 def keys(single_node_config):
@@ -212,7 +220,7 @@ async def test_long_polls_beyond_the_bound_get_503_unavailable(start_node, keys)
             assert r.status == 200
 
 
-# ---- slow clients ----------------------------------------------------------------------------------------
+# ---- slow clients --------------------------------------------------------------------------------
 
 async def raw_connect(node: Node, source: str = "127.0.0.1"):
     return await asyncio.open_connection(node.config.host, node.config.port, local_addr=(source, 0))
@@ -289,7 +297,7 @@ async def test_a_prompt_keep_alive_client_is_served_across_requests(start_node):
     writer.close()
 
 
-# ---- the connection bound ------------------------------------------------------------------------------
+# ---- the connection bound ------------------------------------------------------------------------
 
 async def open_served(host: str, port: int, source: str):
     """A keep-alive connection that has been served once (so the server has counted it)."""
@@ -350,7 +358,7 @@ def test_a_connection_guard_refuses_nonsense_bounds():
         ConnectionGuard(0, 1)
 
 
-# ---- pools and caches are bounded ----------------------------------------------------------------------
+# ---- pools and caches are bounded ----------------------------------------------------------------
 
 async def test_a_full_pool_answers_mempool_full_503(start_node, keys):
     node = await start_node(mempool_max_txs=3, block_interval_ms=60_000, block_max_txs=1_000)

@@ -33,7 +33,8 @@ def test_cli_demo_flows_and_reason_codes(devnet):
     assert "KYC_MISSING" in out and "LIMIT_EXCEEDED" in out and "committed at height" in out
     url = node_url(devnet)
     keys = str(devnet / "keys")
-    carol = json.loads(lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json").stdout)
+    shown = lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json")
+    carol = json.loads(shown.stdout)
     assert carol["balances"] == {"EUR": 1500} and carol["kyc"]["valid"]
     # a rejection: non-zero exit, reason code on stderr
     bad = lichen("tx", "transfer", "--key", f"{keys}/carol.key", "--to", f"{keys}/alice.key",

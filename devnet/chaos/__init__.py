@@ -12,8 +12,12 @@ nothing the ledger promised was broken (in the spirit of Jepsen's bank test).
 from __future__ import annotations
 
 from .events import Crash, Event, Exited, Injected, InjectedFault, Stage, Undone
-from .invariants import (Check, NodeChain, check_acknowledged_outcomes_hold,
-                         check_rejections_stay_out)
+from .invariants import (
+    Check,
+    NodeChain,
+    check_acknowledged_outcomes_hold,
+    check_rejections_stay_out,
+)
 from .report import Report
 from .run import Options, run_chaos
 from .schedule import FAULT_KINDS, LEADER, Fault, describe, fault_schedule

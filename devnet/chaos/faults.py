@@ -11,7 +11,7 @@ import time
 from ..client import ApiError, Client
 from ..errors import DevnetError
 from ..network import Devnet, Manifest, NodeEntry, pid_alive, set_faults
-from .events import Crash, Exited, InjectedFault, Injected, Tell, Undone
+from .events import Crash, Exited, Injected, InjectedFault, Tell, Undone
 from .schedule import LEADER, Fault
 
 RESTART_TIMEOUT = 15.0  # seconds a restarted node may take to serve again

@@ -48,7 +48,8 @@ class NodeChain:
     status: dict | None = None
     problem: str = ""  # chain verification: "" when it passed
     blocks: int = 0
-    where: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # tx hash -> [(height, status)]
+    # tx hash -> [(height, status)]
+    where: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     index: dict[str, dict] = field(default_factory=dict)  # GET /v1/txs/{h} for acknowledged txs
 
 
@@ -94,7 +95,8 @@ async def read_tx_index(session: aiohttp.ClientSession, url: str, hashes: list[s
 
 def check_totals_conserved(reads: Reads, initial: dict[str, int]) -> Check:
     if reads.total_violations:
-        return Check(False, f"{len(reads.total_violations)} reads off, first: {reads.total_violations[0]}")
+        return Check(False,
+                     f"{len(reads.total_violations)} reads off, first: {reads.total_violations[0]}")
     if not reads.checked:
         return Check(False, "no read was a snapshot, so nothing was checked")
     totals = ", ".join(f"{a} {v}" for a, v in initial.items())

@@ -29,8 +29,17 @@ from .events import Stage, Tell
 from .faults import Injector, sleep_until
 from .report import OpCounts, ReadCounts, Report, invariants_of
 from .schedule import Fault, fault_schedule
-from .workload import (NO_ANSWER, READ_TIMEOUT, Account, Op, Reads, Workload, call, plan_setup,
-                       set_up_accounts)
+from .workload import (
+    NO_ANSWER,
+    READ_TIMEOUT,
+    Account,
+    Op,
+    Reads,
+    Workload,
+    call,
+    plan_setup,
+    set_up_accounts,
+)
 
 HEAL_TIMEOUT = 30.0  # seconds for every node to serve again after the load
 
@@ -52,7 +61,8 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
     manifest = net.load()
     stopped = [n.name for n in manifest.nodes if not net.alive(n)]
     if stopped:
-        raise DevnetError(f"{', '.join(stopped)} not running; start with `lichen devnet start NAME`")
+        raise DevnetError(f"{', '.join(stopped)} not running; "
+                          f"start with `lichen devnet start NAME`")
     urls = {n.name: n.url for n in manifest.nodes}
     schedule = fault_schedule(o.seed, o.duration, o.interval, o.faults, list(urls))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -65,7 +75,8 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
                        f"{len(schedule)} faults (seed {o.seed})"))
             await load_and_perturb(load, injector, schedule, o)
         finally:  # on Ctrl-C too: never leave the network cut, paused or down
-            tell(Stage("heal: every link whole, every node resumed and running; waiting for convergence"))
+            tell(Stage("heal: every link whole, every node resumed and running; "
+                       "waiting for convergence"))
             healing = time.monotonic()
             heal_problems = await asyncio.to_thread(injector.heal_everything, HEAL_TIMEOUT)
         converged_after, st = await wait_converged(session, urls, o.converge_timeout, healing)
@@ -131,7 +142,7 @@ async def load_and_perturb(load: Workload, injector: Injector, schedule: list[Fa
         await loader  # in-flight operations finish (bounded by their timeouts) and are classified
 
 
-# ---- wait for convergence -------------------------------------------------------------------------
+# ---- wait for convergence ------------------------------------------------------------------------
 
 async def statuses(session: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, dict | None]:
     async def one(url: str) -> dict | None:
@@ -140,7 +151,7 @@ async def statuses(session: aiohttp.ClientSession, urls: dict[str, str]) -> dict
         except NO_ANSWER:
             return None
     docs = await asyncio.gather(*(one(u) for u in urls.values()))
-    return dict(zip(urls, docs))
+    return dict(zip(urls, docs, strict=True))
 
 
 def tips(st: dict[str, dict | None]) -> set:
@@ -167,7 +178,7 @@ async def wait_converged(session: aiohttp.ClientSession, urls: dict[str, str], t
     return None, st
 
 
-# ---- check -------------------------------------------------------------------------------------------
+# ---- check ---------------------------------------------------------------------------------------
 
 async def final_reads_and_replays(session: aiohttp.ClientSession, load: Workload,
                                   urls: dict[str, str]) -> list[inv.NodeChain]:

@@ -68,7 +68,7 @@ def describe(f: Fault, targets: Sequence[str] | None = None) -> str:
         who = ", ".join(f.targets)
     else:
         who = ", ".join(f"{t} (the leader)" if planned == LEADER else t
-                        for planned, t in zip(f.targets, targets))
+                        for planned, t in zip(f.targets, targets, strict=True))
     if f.action == "partition":
         return f"partition ({f.variant}): {who} cut off"
     if f.action == "lossy":

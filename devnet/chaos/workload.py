@@ -39,7 +39,8 @@ ATTESTATION_DAYS = 7
 
 async def call(session: aiohttp.ClientSession, method: str, url: str, timeout: float,
                **kw) -> tuple[int, dict]:
-    async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout), **kw) as r:
+    async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout),
+                               **kw) as r:
         return r.status, await r.json(content_type=None)
 
 
@@ -202,7 +203,7 @@ class Workload:
             if got != want:
                 self.reads.total_violations.append(
                     f"{node} at height {height}: {asset} totals {got}, not {want}")
-        for acct, b in zip(self.accounts, balances):
+        for acct, b in zip(self.accounts, balances, strict=True):
             for asset, amount in b.items():
                 if amount < 0:
                     self.reads.negative_violations.append(
@@ -216,7 +217,8 @@ def learn_outcome(op: Op, doc: dict) -> None:
     if status == "committed":
         op.outcome, op.height = "ok", doc["height"]
     elif status == "failed" and doc.get("height") is not None:
-        op.outcome, op.why, op.stage, op.height = "failed", doc.get("code", ""), "receipt", doc["height"]
+        op.outcome, op.why, op.stage = "failed", doc.get("code", ""), "receipt"
+        op.height = doc["height"]
     elif status == "failed":  # dropped from this node's pool: another pool may still hold it
         op.why = f"dropped {doc.get('code', '')}".strip()
     else:
@@ -278,9 +280,11 @@ async def submit_all(session: aiohttp.ClientSession, url: str, chain_id: bytes, 
     txs = [sign_tx(key, chain_id, nonce + i, p) for i, p in enumerate(payloads)]
     for i in range(0, len(txs), SETUP_CHUNK):
         chunk = txs[i:i + SETUP_CHUNK]
-        refused = [r for r in await post_batch(session, url, [t.raw for t in chunk]) if "error" in r]
+        results = await post_batch(session, url, [t.raw for t in chunk])
+        refused = [r for r in results if "error" in r]
         if refused:
-            raise DevnetError(f"set-up refused: {refused[0]['error']} {refused[0].get('message', '')}")
+            raise DevnetError(f"set-up refused: {refused[0]['error']} "
+                              f"{refused[0].get('message', '')}")
         for t in chunk:
             doc = await wait_committed(session, url, t.hash_hex)
             if doc["status"] != "committed":

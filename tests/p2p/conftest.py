@@ -16,7 +16,16 @@ import pytest
 from aiohttp import web
 from nacl.signing import SigningKey
 
-from p2p import Frame, Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager, decode, encode
+from p2p import (
+    Frame,
+    Handshake,
+    MemoryNetwork,
+    MemoryTransport,
+    P2PConfig,
+    PeerManager,
+    decode,
+    encode,
+)
 
 from ..helpers import free_port, until
 
@@ -71,7 +80,8 @@ class Node:
 class Cluster:
     """N nodes that all list each other; `transport` is "memory" or "websocket"."""
 
-    def __init__(self, n: int, transport: str, licensed: set[bytes] | None = None, **manager_kw: Any) -> None:
+    def __init__(self, n: int, transport: str, licensed: set[bytes] | None = None,
+                 **manager_kw: Any) -> None:
         self.transport = transport
         self.network = MemoryNetwork()
         self.licensed = licensed if licensed is not None else {node_id_for(i) for i in range(n)}
@@ -154,7 +164,7 @@ class Cluster:
 
     def full_mesh(self) -> bool:
         return all(
-            node.manager.connected_peers() == sorted(other.id for other in self.nodes if other is not node)
+            node.manager.connected_peers() == sorted(o.id for o in self.nodes if o is not node)
             for node in self.nodes
         )
 

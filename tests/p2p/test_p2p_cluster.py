@@ -102,7 +102,8 @@ async def test_a_peer_that_redials_replaces_its_stale_connection(make_cluster, n
 
 async def test_junk_on_the_peer_endpoint_closes_only_that_connection(make_cluster):
     limit = 64 * 1024
-    cluster = await make_cluster(2, "websocket", config=P2PConfig(max_frame_size=limit, backoff_max=0.2))
+    cluster = await make_cluster(2, "websocket",
+                                 config=P2PConfig(max_frame_size=limit, backoff_max=0.2))
     await cluster.wait_full_mesh()
     a, b = cluster.nodes
     junk = {

@@ -34,7 +34,8 @@ def pack(obj) -> bytes:
     [
         Hello(chain_id=B32, node_id=B32[::-1], challenge=b"\x07" * 32),
         Auth(signature=b"\x01" * 64),
-        Raft(payload=[1, "append", b"\x00\x01", {"term": 3, "entries": [b"block"]}, None, True, 1.5]),
+        Raft(payload=[1, "append", b"\x00\x01", {"term": 3, "entries": [b"block"]}, None,
+                      True, 1.5]),
         Txs(txs=[b"tx-one", b"tx-two", b""]),
         Request(request_id=2**64 - 1, payload=["blocks", 10, 20]),
         Response(request_id=7, error=None, payload=[b"block10"]),
@@ -187,7 +188,8 @@ msgpack_values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=8)
     | st.binary(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    lambda inner: (st.lists(inner, max_size=4)
+                   | st.dictionaries(st.text(max_size=4), inner, max_size=4)),
     max_leaves=20,
 )
 
@@ -238,7 +240,8 @@ def conforms(wire) -> bool:
     if kind == FrameType.RAFT:
         return type(fields[0]) is list and plain(fields[0])
     if kind == FrameType.TXS:
-        return type(fields[0]) is list and bool(fields[0]) and all(type(t) is bytes for t in fields[0])
+        txs = fields[0]
+        return type(txs) is list and bool(txs) and all(type(t) is bytes for t in txs)
     if kind == FrameType.REQUEST:
         return u64(fields[0]) and plain(fields[1])
     return u64(fields[0]) and (fields[1] is None or type(fields[1]) is str) and plain(fields[2])
@@ -254,7 +257,8 @@ NEAR_VALID_FIELDS = {
     FrameType.RAFT: [st.lists(msgpack_values, max_size=4)],
     FrameType.TXS: [st.lists(st.binary(max_size=16) | msgpack_values, max_size=4)],
     FrameType.REQUEST: [st.integers(-1, 2**64 - 1), msgpack_values],
-    FrameType.RESPONSE: [st.integers(-1, 2**64 - 1), st.none() | st.text(max_size=8) | msgpack_values,
+    FrameType.RESPONSE: [st.integers(-1, 2**64 - 1),
+                         st.none() | st.text(max_size=8) | msgpack_values,
                          msgpack_values],
 }
 

@@ -25,10 +25,12 @@ def node_id(key: SigningKey) -> bytes:
 class Side:
     """A Handshake plus the frames it sent."""
 
-    def __init__(self, key: SigningKey, *, chain: bytes = CHAIN, licensed: set[bytes] = LICENSED, **kw):
+    def __init__(self, key: SigningKey, *, chain: bytes = CHAIN, licensed: set[bytes] = LICENSED,
+                 **kw):
         self.sent: list[Frame] = []
         self.hs = Handshake(
-            chain_id=chain, signing_key=key, is_licensed=lambda k: k in licensed, send=self.sent.append, **kw
+            chain_id=chain, signing_key=key, is_licensed=lambda k: k in licensed,
+            send=self.sent.append, **kw
         )
         self.hs.start()
 
@@ -185,4 +187,4 @@ def test_peer_id_is_unavailable_until_complete():
     alice = Side(ALICE)
     alice.hs.receive(Side(BOB).take()[0])
     with pytest.raises(RuntimeError):
-        alice.hs.peer_id
+        _ = alice.hs.peer_id
