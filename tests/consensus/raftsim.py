@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
 
 import msgpack
 
-from consensus import (Config, ConfState, Entry, EntryType, MemoryStorage, Message, MessageType,
-                       Raft, Role, SnapshotRequest)
+from consensus import (
+    Config,
+    ConfState,
+    Entry,
+    EntryType,
+    MemoryStorage,
+    Message,
+    MessageType,
+    Raft,
+    Role,
+    SnapshotRequest,
+)
 
 
 class SafetyViolation(AssertionError):
