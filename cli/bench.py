@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from devnet import bench as engine
 from devnet.network import Devnet
@@ -18,7 +18,7 @@ class ProgressBar(engine.Observer):
 
     def __init__(self) -> None:
         self.bar: Progress | None = None
-        self.task = None
+        self.task = TaskID(0)
 
     def say(self, text: str) -> None:
         console.print(text)

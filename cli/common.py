@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -82,7 +83,7 @@ def resolve_address(spec: str) -> bytes:
                                  f"name in .devnet/keys") from None
 
 
-def fail(code: str, message: str) -> None:
+def fail(code: str, message: str) -> NoReturn:
     """Print the reason code on stderr and exit non-zero."""
     err_console.print(f"[bold red]{code}[/]: {message}", highlight=False)
     sys.exit(1)

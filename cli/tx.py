@@ -133,7 +133,7 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
     ok, reason = verify_tx_proof(doc, trusted)
     if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():
         ok, reason = False, f"the proof is for tx {doc.get('tx_hash')}, not {tx_hash}"
-    header = doc.get("header") if isinstance(doc.get("header"), dict) else {}
+    header = doc["header"] if isinstance(doc.get("header"), dict) else {}
     result = {"ok": ok, "reason": reason, "tx_hash": tx_hash.lower(),
               "height": header.get("height"),
               "block_hash": doc.get("block_hash"),
@@ -155,7 +155,7 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
 
 
 def _load_proof(tx_hash: str, proof_file: str | None, node_url: str | None) -> dict:
-    if not proof_file:
+    if proof_file is None:
         try:
             return client_for(node_url).proof(tx_hash)
         except ApiError as err:

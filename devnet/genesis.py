@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from node.ledger.crypto import KeyPair
@@ -17,7 +18,7 @@ def load_template() -> dict:
 
 
 def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
-                 observers: int = 0, spare_urls: list[str] = (),
+                 observers: int = 0, spare_urls: Sequence[str] = (),
                  license_policy: str = "regulator") -> Genesis:
     """A devnet genesis: institution i runs node i (validator, KYC issuer, issuer of its
     currency); institutions without a node are still licensed issuers, so a one-node devnet

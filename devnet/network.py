@@ -158,6 +158,12 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def send_signal(n: NodeEntry, sig: int) -> None:
+    """Signal the node's daemon (a node without a pid has none to signal)."""
+    if n.pid is not None:
+        os.kill(n.pid, sig)
+
+
 def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -272,16 +278,16 @@ def wait_ready(net: Devnet, manifest: Manifest, timeout: float) -> None:
     """Until every node serves and one of them is leader; fail fast if a daemon dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        statuses = []
+        serving = []
         for n in manifest.nodes:
             if not net.alive(n):
                 raise DevnetError(f"{n.name} exited during start-up; its log ends:\n"
                                   f"{net.log_tail(n.name)}")
             try:
-                statuses.append(Client(n.url, timeout=1).status())
+                serving.append(Client(n.url, timeout=1).status())
             except ApiError:
-                statuses.append(None)
-        if all(statuses) and any(s["role"] == "leader" for s in statuses):
+                pass  # not serving yet
+        if len(serving) == len(manifest.nodes) and any(s["role"] == "leader" for s in serving):
             return
         time.sleep(0.2)
     raise DevnetError(f"the devnet did not elect a leader within {timeout:.0f}s; "
@@ -295,14 +301,14 @@ def down(net: Devnet, grace: float = 5.0) -> bool:
         return False
     manifest = net.load()
     for n in net.running(manifest):
-        os.kill(n.pid, signal.SIGCONT)  # a paused node cannot handle TERM
-        os.kill(n.pid, signal.SIGTERM)
+        send_signal(n, signal.SIGCONT)  # a paused node cannot handle TERM
+        send_signal(n, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while net.running(manifest) and time.monotonic() < deadline:
         time.sleep(0.1)
     for n in manifest.nodes:
         if net.alive(n):
-            os.kill(n.pid, signal.SIGKILL)
+            send_signal(n, signal.SIGKILL)
         n.pid = None
     net.save(manifest)
     return True
@@ -323,7 +329,7 @@ def kill(net: Devnet, name: str, sig: str = "KILL") -> NodeEntry:
     n = net.load().node(name)
     if not net.alive(n):
         raise DevnetError(f"{name} is not running")
-    os.kill(n.pid, SIGNALS[sig])
+    send_signal(n, SIGNALS[sig])
     return n
 
 

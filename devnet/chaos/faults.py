@@ -3,14 +3,13 @@ watches for daemons that exit without being killed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import time
 
 from ..client import ApiError, Client
 from ..errors import DevnetError
-from ..network import Devnet, Manifest, NodeEntry, pid_alive, set_faults
+from ..network import Devnet, Manifest, NodeEntry, pid_alive, send_signal, set_faults
 from .events import Crash, Exited, Injected, InjectedFault, Tell, Undone
 from .schedule import LEADER, Fault
 
@@ -216,7 +215,7 @@ class Injector:
 
 def send(n: NodeEntry, sig: signal.Signals) -> None:
     try:
-        os.kill(n.pid, sig)
+        send_signal(n, sig)
     except ProcessLookupError:
         pass  # it exited meanwhile: the crash watcher reports it
 

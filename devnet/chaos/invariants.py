@@ -48,8 +48,8 @@ class NodeChain:
     status: dict | None = None
     problem: str = ""  # chain verification: "" when it passed
     blocks: int = 0
-    # tx hash -> [(height, status)]
-    where: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    # tx hash -> [(height, its receipt's status as the node's block JSON says)]
+    where: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
     index: dict[str, dict] = field(default_factory=dict)  # GET /v1/txs/{h} for acknowledged txs
 
 
@@ -155,7 +155,7 @@ def check_nodes_converged(converged_after: float | None, st: dict[str, dict | No
             f"{n}: " + (f"{s['height']}/{short(s['block_hash'], 8)}/{short(s['state_hash'], 8)}"
                         if s else "down") for n, s in st.items())
         return Check(False, f"no agreement: {rows}")
-    s = next(iter(st.values()))
+    s = next(s for s in st.values() if s)
     return Check(True, f"{len(st)} nodes at height {s['height']}, block {short(s['block_hash'])}, "
                        f"state {short(s['state_hash'])}")
 
