@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import click
 
+from devnet.client import ApiError
 from node.ledger.types import Freeze, Unfreeze
 
-from .client import ApiError
-from .common import (client_for, emit_json, fail, json_option, load_key, node_option,
-                     resolve_address, submit_tx, wait_option)
+from .common import (
+    client_for,
+    emit_json,
+    fail,
+    json_option,
+    load_key,
+    node_option,
+    resolve_address,
+    submit_tx,
+    wait_option,
+)
 from .render import print_account
 
 

@@ -33,7 +33,8 @@ unfreeze = _asset_freeze_command("unfreeze", AssetUnfreeze)
 
 @asset.command("clawback")
 @click.argument("code")
-@click.option("--from", "from_", required=True, help="Account: address, key file or devnet key name.")
+@click.option("--from", "from_", required=True,
+              help="Account: address, key file or devnet key name.")
 @click.option("--amount", required=True, type=click.IntRange(min=1), help="Minor units.")
 @click.option("--reason", required=True, help="Why (kept on chain; no personal data).")
 @click.option("--key", required=True, help="The asset issuer's key.")

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 
-from .client import ApiError, Client
+from devnet.client import ApiError, Client
+
 from .common import client_for, console, emit_json, fail, json_option, node_option
 
 COLUMNS = ("height", "block_hash", "timestamp", "index", "tx_hash", "kind", "sender", "nonce",
@@ -24,7 +25,8 @@ def audit() -> None:
 @audit.command("export")
 @click.option("--from", "first", type=click.IntRange(min=1), default=1, show_default=True,
               help="First block height.")
-@click.option("--to", "last", type=click.IntRange(min=1), help="Last block height [default: latest].")
+@click.option("--to", "last", type=click.IntRange(min=1),
+              help="Last block height [default: latest].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="CSV file to write, one row per transaction.")
 @node_option
@@ -50,8 +52,8 @@ def export(first, last, out, node_url, as_json) -> None:
     if as_json:
         emit_json(summary)
     else:
-        console.print(f"[green]✔[/] {rows} transactions from blocks {first}..{last} written to {out}",
-                      highlight=False)
+        console.print(f"[green]✔[/] {rows} transactions from blocks {first}..{last} "
+                      f"written to {out}", highlight=False)
 
 
 def checked_range(first: int, last: int | None, height: int) -> int:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .client import ApiError
+from devnet.client import ApiError
+
 from .common import client_for, emit_json, fail, json_option, node_option
 from .render import print_block
 

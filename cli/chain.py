@@ -1,16 +1,15 @@
 """lichen chain: check a node's whole chain from genesis, trusting nothing it says."""
 from __future__ import annotations
 
-from typing import Callable, Iterator
-
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from node.ledger.genesis import Genesis, GenesisError
+from devnet.client import ApiError, Client
+from devnet.replay import BadGenesis, fetch_blocks, node_genesis, tip_mismatch
+from node.ledger.genesis import Genesis
 from node.ledger.verify import ChainReport, verify_chain
 
-from .client import ApiError, Client
 from .common import client_for, console, emit_json, err_console, fail, json_option, node_option
 
 
@@ -54,62 +53,6 @@ def genesis_of(client: Client, chain_id_hex: str) -> Genesis:
         fail(exc.code, str(exc))
 
 
-class BadGenesis(Exception):
-    """The genesis a node serves does not parse, or does not hash to its chain id."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-
-
-def node_genesis(client: Client, chain_id_hex: str) -> Genesis:
-    """genesis_of without exiting: raises BadGenesis (for callers that check many nodes)."""
-    try:
-        genesis = Genesis.from_json(client.genesis())
-    except GenesisError as exc:
-        raise BadGenesis("BAD_GENESIS", str(exc)) from None
-    if genesis.chain_id.hex() != chain_id_hex:
-        raise BadGenesis("WRONG_CHAIN", f"the node's genesis hashes to {genesis.chain_id.hex()}, "
-                                        f"but it reports chain id {chain_id_hex}")
-    return genesis
-
-
-def fetch_blocks(client: Client, height: int, on_checked: Callable[[], object],
-                 on_block: Callable[[int, bytes, dict], object] | None = None,
-                 ) -> Iterator[tuple[bytes, bytes]]:
-    """(raw block, reported state hash) for heights 1..height, fetched as the replay asks.
-    `on_block(height, raw, block JSON)` sees each block as it is fetched."""
-    for h in range(1, height + 1):
-        raw = client.block_raw(h)
-        doc = client.block(h)
-        if on_block is not None:
-            on_block(h, raw, doc)
-        yield raw, bytes.fromhex(doc["state_hash"])
-        on_checked()  # the replay asks for the next block only once this one passed
-
-
-def verify_node(client: Client, on_block: Callable[[int, bytes, dict], object] | None = None,
-                ) -> tuple[dict, ChainReport, str]:
-    """What `lichen chain verify` checks, without printing or exiting: (the node's status, the
-    replay's report, the problem or ""). Raises ApiError or BadGenesis."""
-    status = client.status()
-    genesis = node_genesis(client, status["chain_id"])
-    report = verify_chain(genesis, fetch_blocks(client, status["height"], lambda: None, on_block))
-    return status, report, report.reason or tip_mismatch(report, status)
-
-
-def tip_mismatch(report: ChainReport, status: dict) -> str:
-    """A replayed chain must end where the node's status says it is."""
-    if report.height != status["height"]:
-        return f"the node reports height {status['height']} but serves blocks up to {report.height}"
-    if report.block_hash.hex() != status["block_hash"]:
-        return f"the node's tip block hash {status['block_hash']} is not the replayed {report.block_hash.hex()}"
-    if report.state_hash.hex() != status["state_hash"]:
-        return (f"the node's state hash {status['state_hash']} is not the replayed "
-                f"{report.state_hash.hex()}")
-    return ""
-
-
 def progress_bar(quiet: bool) -> Progress:
     return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("blocks"), TimeRemainingColumn(), console=err_console,
@@ -136,7 +79,8 @@ def print_report(report: ChainReport, status: dict, genesis: Genesis, problem: s
     t.add_column(style="bold")
     t.add_column()
     t.add_row("blocks checked", f"{report.blocks_checked} of {status['height']}")
-    t.add_row("txs re-executed", f"{report.txs_executed} ({report.txs_failed} with a failed receipt)")
+    t.add_row("txs re-executed",
+              f"{report.txs_executed} ({report.txs_failed} with a failed receipt)")
     matches = report.ok and report.state_hash.hex() == status["state_hash"]
     t.add_row("final state hash", f"{report.state_hash.hex()} "
               + ("[green](matches the node's)[/]" if matches else "[red](not the node's)[/]"))

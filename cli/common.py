@@ -4,16 +4,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
 
+from devnet.client import ApiError, Client, sign_and_submit
 from node.ledger.crypto import KeyPair, parse_address
-from node.ledger.types import Payload, sign_tx
-
-from .client import ApiError, Client
+from node.ledger.types import Payload
 
 DEFAULT_DEVNET = ".devnet"
 console = Console()
@@ -37,7 +36,8 @@ def default_node_url() -> str | None:
 
 
 def node_option(f):
-    return click.option("--node", "node_url", default=default_node_url, show_default="LICHEN_NODE or the first node of ./.devnet",
+    return click.option("--node", "node_url", default=default_node_url,
+                        show_default="LICHEN_NODE or the first node of ./.devnet",
                         help="URL of the node to talk to.")(f)
 
 
@@ -48,7 +48,8 @@ def json_option(f):
 def wait_option(f):
     f = click.option("--timeout", default=30.0, show_default=True,
                      help="Seconds to wait for the commit before giving up with TIMEOUT.")(f)
-    return click.option("--no-wait", is_flag=True, help="Return once the node admits it, without waiting for the commit.")(f)
+    return click.option("--no-wait", is_flag=True,
+                        help="Return once the node admits it, without waiting for the commit.")(f)
 
 
 def client_for(node_url: str | None) -> Client:
@@ -65,7 +66,7 @@ def load_key(spec: str) -> KeyPair:
             try:
                 return KeyPair.load(candidate)
             except (ValueError, KeyError) as exc:
-                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}")
+                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}") from None
     raise click.BadParameter(f"no key file {spec!r} (nor .devnet/keys/{spec}.key)")
 
 
@@ -82,7 +83,7 @@ def resolve_address(spec: str) -> bytes:
                                  f"name in .devnet/keys") from None
 
 
-def fail(code: str, message: str) -> None:
+def fail(code: str, message: str) -> NoReturn:
     """Print the reason code on stderr and exit non-zero."""
     err_console.print(f"[bold red]{code}[/]: {message}", highlight=False)
     sys.exit(1)
@@ -92,26 +93,13 @@ def emit_json(doc) -> None:
     click.echo(json.dumps(doc, indent=2))
 
 
-def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
-                    timeout: float = 30.0) -> dict:
-    """Sign with the sender's next nonce and submit; by default wait for the outcome.
-
-    Raises ApiError when the node refuses admission (the reason code says why)."""
-    chain_id = bytes.fromhex(client.status()["chain_id"])
-    nonce = client.account(key.address_hex)["next_nonce"]
-    tx = sign_tx(key, chain_id, nonce, payload)
-    client.submit(tx.raw)
-    if not wait:
-        return {"hash": tx.hash_hex, "status": "pending"}
-    return wait_final(client, tx.hash_hex, timeout)
-
-
 def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: bool,
               as_json: bool, describe: str) -> dict:
     """What every submitting command does: submit, report, exit non-zero on a rejection."""
     timeout = click.get_current_context().params.get("timeout", 30.0)
     try:
-        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait, timeout=timeout)
+        result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait,
+                                 timeout=timeout)
     except ApiError as err:
         if as_json:
             emit_json({"error": err.code, "message": err.message})
@@ -120,30 +108,19 @@ def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: boo
     return result
 
 
-def wait_final(client: Client, hash_hex: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        result = client.tx(hash_hex, wait=max(0.1, min(5.0, left)))
-        if result["status"] in ("committed", "failed") or left <= 0:
-            if result["status"] not in ("committed", "failed"):
-                result = {**result, "error": "TIMEOUT",
-                          "message": f"not committed within {timeout:.0f}s; still {result['status']}"}
-            return result
-
-
 def report(result: dict, describe: str, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     short = result["hash"][:16]
     if result["status"] == "committed":
         if not as_json:
-            console.print(f"[green]✔[/] {describe}: committed at height {result['height']} (tx {short}…)",
-                          highlight=False)
+            console.print(f"[green]✔[/] {describe}: committed at height {result['height']} "
+                          f"(tx {short}…)", highlight=False)
         return
     if result["status"] == "pending" and "error" not in result:
         if not as_json:
-            console.print(f"[yellow]…[/] {describe}: admitted, pending (tx {result['hash']})", highlight=False)
+            console.print(f"[yellow]…[/] {describe}: admitted, pending (tx {result['hash']})",
+                          highlight=False)
         return
     code = result.get("code") or result.get("error", "FAILED")
     where = f" in block {result['height']}" if result.get("height") else ""

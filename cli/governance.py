@@ -78,7 +78,8 @@ def approve(key, proposal_id, node_url, as_json, no_wait, timeout) -> None:
 @json_option
 def show(proposal_id, node_url, as_json) -> None:
     """What a proposal changes, who approved it, and whether it is open, applied or expired."""
-    from .client import ApiError
+    from devnet.client import ApiError
+
     from .common import client_for, emit_json, fail
     try:
         doc = client_for(node_url).get(f"/v1/proposals/{proposal_id}")
@@ -89,6 +90,7 @@ def show(proposal_id, node_url, as_json) -> None:
         return
     state = "expired" if doc["expired"] and doc["status"] == "open" else doc["status"]
     verb = "grant" if doc["action"] == "license_grant" else "revoke"
-    console.print(f"proposal {doc['id'][:16]}…: {verb} {doc['role']} license of {doc['institution']}, "
-                  f"by {doc['proposer']}; {state}")
-    console.print(f"approved by {', '.join(doc['approvals'])} of validators {', '.join(doc['validators'])}")
+    console.print(f"proposal {doc['id'][:16]}…: {verb} {doc['role']} license of "
+                  f"{doc['institution']}, by {doc['proposer']}; {state}")
+    console.print(f"approved by {', '.join(doc['approvals'])} "
+                  f"of validators {', '.join(doc['validators'])}")

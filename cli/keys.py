@@ -16,7 +16,8 @@ def keys() -> None:
 
 
 @keys.command("new")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the key file.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the key file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @json_option
 def keys_new(out: str, force: bool, as_json: bool) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from devnet.errors import DevnetError
+
 from .account import account
 from .asset import asset
 from .audit import audit
@@ -20,7 +22,18 @@ from .node import node
 from .tx import tx
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Lichen(click.Group):
+    """The root group: an engine's DevnetError is the operator's to act on, printed as
+    `Error: <sentence>` with exit code 1 (a click.ClickException)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DevnetError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Lichen, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lichen")
 def lichen() -> None:
     """lichen: a permissioned ledger for licensed financial institutions."""

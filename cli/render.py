@@ -11,7 +11,7 @@ from .common import console
 def when(ms: int | None) -> str:
     if not ms:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def short(h: str | None, n: int = 16) -> str:
@@ -32,11 +32,13 @@ def print_account(doc: dict) -> None:
     att = doc.get("attestation")
     if att:
         state = "revoked" if att["revoked"] else f"expires {when(att['expires_at'])}"
-        t.add_row("attestation", f"tier {att['tier']}, {att['jurisdiction']}, by {att['issuer']}, {state}")
+        t.add_row("attestation",
+                  f"tier {att['tier']}, {att['jurisdiction']}, by {att['issuer']}, {state}")
     else:
         t.add_row("attestation", "none")
     kyc = doc["kyc"]
-    t.add_row("KYC standing", "[green]valid[/]" if kyc["valid"] else f"[red]{kyc['error']}[/] {kyc['message']}")
+    t.add_row("KYC standing",
+              "[green]valid[/]" if kyc["valid"] else f"[red]{kyc['error']}[/] {kyc['message']}")
     console.print(t)
 
 
@@ -44,7 +46,8 @@ def print_tx(doc: dict) -> None:
     t = Table(title=f"transaction {doc['hash']}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
-    colour = {"committed": "green", "failed": "red", "pending": "yellow"}.get(doc["status"], "white")
+    colours = {"committed": "green", "failed": "red", "pending": "yellow"}
+    colour = colours.get(doc["status"], "white")
     t.add_row("status", f"[{colour}]{doc['status']}[/]")
     if doc.get("height") is not None:
         t.add_row("block", f"{doc['height']} (index {doc.get('index')})")
@@ -74,7 +77,8 @@ def print_block(doc: dict) -> None:
         txs = Table("#", "hash", "kind", "sender", "nonce", "outcome")
         for i, tx in enumerate(doc["txs"][:50]):
             outcome = "[green]ok[/]" if tx["status"] == "committed" else f"[red]{tx.get('code')}[/]"
-            txs.add_row(str(i), short(tx["hash"]), tx["kind"], short(tx["sender"], 12), str(tx["nonce"]), outcome)
+            txs.add_row(str(i), short(tx["hash"]), tx["kind"], short(tx["sender"], 12),
+                        str(tx["nonce"]), outcome)
         if len(doc["txs"]) > 50:
             txs.caption = f"{len(doc['txs']) - 50} more; use --json for all"
         console.print(txs)

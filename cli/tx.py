@@ -6,12 +6,22 @@ from pathlib import Path
 
 import click
 
+from devnet.client import ApiError
 from node.ledger.types import Issue, Redeem, Transfer
 from node.ledger.verify import verify_tx_proof
 
-from .client import ApiError
-from .common import (client_for, console, emit_json, fail, json_option, load_key, node_option,
-                     resolve_address, submit_tx, wait_option)
+from .common import (
+    client_for,
+    console,
+    emit_json,
+    fail,
+    json_option,
+    load_key,
+    node_option,
+    resolve_address,
+    submit_tx,
+    wait_option,
+)
 from .render import print_tx
 
 
@@ -52,7 +62,8 @@ def transfer(key, to, asset, amount, memo, node_url, as_json, no_wait, timeout) 
 def issue(key, asset, to, amount, node_url, as_json, no_wait, timeout) -> None:
     """Issue new units of an asset (its licensed issuer only)."""
     payload = Issue(asset.upper(), resolve_address(to), amount)
-    submit_tx(node_url, load_key(key), payload, no_wait, as_json, f"issue {amount} {asset.upper()} to {to}")
+    submit_tx(node_url, load_key(key), payload, no_wait, as_json,
+              f"issue {amount} {asset.upper()} to {to}")
 
 
 @tx.command("redeem")
@@ -122,9 +133,11 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
     ok, reason = verify_tx_proof(doc, trusted)
     if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():
         ok, reason = False, f"the proof is for tx {doc.get('tx_hash')}, not {tx_hash}"
-    header = doc.get("header") if isinstance(doc.get("header"), dict) else {}
-    result = {"ok": ok, "reason": reason, "tx_hash": tx_hash.lower(), "height": header.get("height"),
-              "block_hash": doc.get("block_hash"), "trusted_header_hash": trusted.hex() if trusted else None,
+    header = doc["header"] if isinstance(doc.get("header"), dict) else {}
+    result = {"ok": ok, "reason": reason, "tx_hash": tx_hash.lower(),
+              "height": header.get("height"),
+              "block_hash": doc.get("block_hash"),
+              "trusted_header_hash": trusted.hex() if trusted else None,
               "receipt": doc.get("receipt")}
     if as_json:
         emit_json(result)
@@ -133,8 +146,8 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
     if not as_json:
         console.print(f"[green]OK[/] {reason}", highlight=False)
         console.print("  checked against the trusted header hash" if trusted else
-                      "  [yellow]the block hash is the node's word[/]: pass --header-hash to pin it "
-                      "to a block you trust", highlight=False)
+                      "  [yellow]the block hash is the node's word[/]: pass --header-hash to pin "
+                      "it to a block you trust", highlight=False)
         receipt = doc.get("receipt")
         if receipt:
             outcome = f"failed {receipt['code']}: {receipt['message']}" if receipt["code"] else "ok"
@@ -142,7 +155,7 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
 
 
 def _load_proof(tx_hash: str, proof_file: str | None, node_url: str | None) -> dict:
-    if not proof_file:
+    if proof_file is None:
         try:
             return client_for(node_url).proof(tx_hash)
         except ApiError as err:

@@ -1,76 +1,19 @@
-"""Devnet defaults: the genesis template, demo institutions and customer accounts."""
+"""The devnet: a local network of node daemons in one folder, and the tools that drive it.
+
+Plain Python with typed results; the `lichen` CLI (cli/) only parses options and renders.
+
+    genesis   the genesis template: demo institutions, assets, tiers and customers
+    client    a blocking client of the node's HTTP API, and sign-and-submit
+    aioclient the same API over aiohttp, for the load generators
+    network   the devnet folder (devnet.json, keys, genesis, configs) and its daemon processes
+    replay    a node's chain replayed from genesis over its API, trusting nothing it says
+    bench     committed tx/s and submit-to-commit latency under a pre-signed load
+    demo      the main flows, step by step
+    chaos/    faults on a schedule under a bank workload, then the invariants checked
+"""
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
+from .errors import DevnetError
+from .genesis import key_names, load_template, make_genesis
 
-from node.ledger.crypto import KeyPair
-from node.ledger.genesis import Genesis
-
-TEMPLATE = Path(__file__).with_name("template.json")
-DAY_MS = 86_400_000
-
-
-def load_template() -> dict:
-    return json.loads(TEMPLATE.read_text())
-
-
-def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
-                 observers: int = 0, spare_urls: list[str] = (),
-                 license_policy: str = "regulator") -> Genesis:
-    """A devnet genesis: institution i runs node i (validator, KYC issuer, issuer of its
-    currency); institutions without a node are still licensed issuers, so a one-node devnet
-    has foreign currencies too. The last `observers` nodes are observers, not validators.
-    `spare_urls` give the institutions after the nodes an address, so the regulator can license
-    one of them as a validator or observer later and its node can join (`devnet add-node`).
-    `license_policy` "majority" hands license changes to a majority of the validators
-    (`lichen governance`) instead of the regulator."""
-    t = load_template()
-    n_inst = max(len(node_urls) + len(spare_urls), t["min_institutions"])
-    if n_inst > len(t["institutions"]):
-        raise ValueError(f"the devnet template has {len(t['institutions'])} institutions")
-    insts = t["institutions"][:n_inst]
-    validators = len(node_urls) - observers
-    institutions = []
-    for i, inst in enumerate(insts):
-        if i < validators:
-            roles = ["validator", "kyc_issuer", "asset_issuer"]
-        elif i < len(node_urls):
-            roles = ["observer"]
-        else:
-            roles = ["kyc_issuer", "asset_issuer"]
-        urls = list(node_urls) + list(spare_urls)
-        institutions.append({"name": inst["name"], "key": keys[inst["name"]].address_hex,
-                             "address": urls[i] if i < len(urls) else "",
-                             "jurisdiction": inst["jurisdiction"], "roles": roles})
-    assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
-               "clawback": i.get("clawback", False)} for i in insts]
-    tiers = [{"tier": tier["tier"], "name": tier["name"],
-              "limits": {a["code"]: {"per_tx": tier["per_tx"], "daily": tier["daily"]} for a in assets}}
-             for tier in t["tiers"]]
-    expires = now_ms + t["attestation_days"] * DAY_MS
-    attestations, balances = [], []
-    for c in t["customers"]:
-        if "attested_by" not in c:
-            continue
-        addr = keys[c["name"]].address_hex
-        attestations.append({"subject": addr, "issuer": c["attested_by"], "tier": c["tier"],
-                             "jurisdiction": c["jurisdiction"], "expires_at": expires,
-                             "evidence_hash": hashlib.sha256(f"kyc-file:{c['name']}".encode()).hexdigest()})
-        codes = {a["code"] for a in assets}
-        balances += [{"account": addr, "asset": code, "amount": amount}
-                     for code, amount in c["balances"].items() if code in codes]
-    return Genesis.from_json({
-        "chain_name": t["chain_name"], "genesis_time": now_ms, "regulator": keys["regulator"].address_hex,
-        "institutions": institutions, "assets": assets, "tiers": tiers,
-        "blocked_jurisdictions": t["blocked_jurisdictions"],
-        "attestations": attestations, "balances": balances, "license_policy": license_policy,
-    })
-
-
-def key_names(n_institutions: int) -> list[str]:
-    t = load_template()
-    n_inst = max(n_institutions, t["min_institutions"])
-    return (["regulator"] + [i["name"] for i in t["institutions"][:n_inst]]
-            + [c["name"] for c in t["customers"]])
+__all__ = ["DevnetError", "key_names", "load_template", "make_genesis"]

@@ -1,21 +1,21 @@
-"""Fixtures shared by the API and process-level tests."""
+"""Fixtures shared by the API and process-level tests: in-process nodes, each stopped at
+teardown however the test ends. Ports and pollers live in tests/helpers.py."""
 from __future__ import annotations
 
-import socket
+import dataclasses
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from devnet import key_names, make_genesis
-from node.server.config import NodeConfig
 from node.ledger.crypto import KeyPair
+from node.server.config import NodeConfig
+from node.server.daemon import Node
 
-
-def free_port() -> int:
-    """A free loopback port (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Re-exported: test modules written before tests/helpers.py import these from here.
+from .helpers import free_port, free_port_range  # noqa: F401
 
 
 @pytest.fixture
@@ -36,21 +36,55 @@ def single_node_config(tmp_path, devnet_keys):
     return config, genesis, devnet_keys
 
 
-def free_port_range(n: int) -> int:
-    """A base port with n consecutive free loopback ports after it."""
-    import random
-    for _ in range(200):
-        base = random.randint(20_000, 60_000)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+StartNode = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+async def start_node(single_node_config) -> AsyncIterator[StartNode]:
+    """start_node(**config overrides) -> the single validator of `single_node_config`, started
+    in this event loop (so it leads and commits on its own)."""
+    started: list[Node] = []
+
+    async def start(**overrides) -> Node:
+        node = Node(dataclasses.replace(single_node_config[0], **overrides))
+        await node.start()
+        started.append(node)
+        return node
+
+    try:
+        yield start
+    finally:
+        for node in started:
+            await node.stop()
+
+
+def follower_of_three(data_dir: Path, **overrides) -> tuple[Node, dict[str, KeyPair]]:
+    """node0 of a three-validator genesis whose other two nodes never run, not yet started:
+    it stays a follower at term 0 (PreVote keeps a lonely node from raising its term), so its
+    state moves only if a test, holding inst1's and inst2's keys, makes it."""
+    keys = {name: KeyPair.generate() for name in key_names(3)}
+    base = free_port_range(3)
+    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(3)],
+                           int(time.time() * 1000))
+    config = NodeConfig(name="node0", key_file="", genesis="", data_dir=str(data_dir),
+                        listen=f"127.0.0.1:{base}", seed=0, **overrides)
+    return Node(config, genesis, keys["inst0"]), keys
+
+
+@pytest.fixture
+async def start_follower(tmp_path) -> AsyncIterator[Callable[..., Awaitable[tuple[Node, dict]]]]:
+    """start_follower(**config overrides) -> (node, keys): `follower_of_three`, started, and
+    stopped at teardown."""
+    started: list[Node] = []
+
+    async def start(**overrides) -> tuple[Node, dict[str, KeyPair]]:
+        node, keys = follower_of_three(tmp_path / f"node0-{len(started)}", **overrides)
+        await node.start()
+        started.append(node)
+        return node, keys
+
+    try:
+        yield start
+    finally:
+        for node in started:
+            await node.stop()

@@ -11,7 +11,7 @@ import bisect
 
 
 class _Batch:
-    def __init__(self, db: "CrashableDB", sync: bool):
+    def __init__(self, db: CrashableDB, sync: bool):
         self.db, self.sync, self.ops = db, sync, []
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -20,7 +20,7 @@ class _Batch:
     def delete(self, key: bytes) -> None:
         self.ops.append((bytes(key), None))
 
-    def __enter__(self) -> "_Batch":
+    def __enter__(self) -> _Batch:
         return self
 
     def __exit__(self, exc_type, *_) -> None:

@@ -6,12 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
-from cli.client import ApiError, Client
+from devnet.client import ApiError, Client
+
+from .helpers import wait_until
+
+__all__ = ["client", "converged", "leader_of", "lichen", "nodes_of", "running_devnet", "statuses",
+           "wait_until"]  # wait_until: the blocking poller of tests/helpers.py, for these tests
 
 LICHEN = [sys.executable, "-m", "cli.main"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +33,8 @@ def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 def running_devnet(d: Path, nodes: int, base_port: int, observers: int = 0) -> Iterator[Path]:
     """`lichen devnet up` in d; on exit `devnet down`, then SIGKILL any pid it left."""
     try:
-        lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers), "--dir", str(d),
+        lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers),
+               "--dir", str(d),
                "--base-port", str(base_port))
         yield d
     finally:
@@ -65,16 +70,6 @@ def statuses(d: Path, names: list[str] | None = None) -> dict[str, dict | None]:
 def leader_of(d: Path, names: list[str] | None = None) -> str | None:
     leaders = [n for n, s in statuses(d, names).items() if s and s["role"] == "leader"]
     return leaders[0] if len(leaders) == 1 else None
-
-
-def wait_until(what: str, predicate: Callable[[], object], timeout: float = 15) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting until {what}")
 
 
 def converged(d: Path, names: list[str] | None = None) -> bool:

@@ -1,25 +1,19 @@
 """The HTTP API of one in-process node: the contract of DESIGN section 8, and bad input."""
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import msgpack
 import pytest
 
-from node.server.daemon import Node
 from node.ledger.types import KycAttest, Transfer, sign_tx
+from node.server.daemon import Node
+
+from .helpers import until
 
 
 @pytest.fixture
-async def node(single_node_config):
-    config, genesis, keys = single_node_config
-    n = Node(config)
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
+async def node(start_node):
+    return await start_node()
 
 
 @pytest.fixture
@@ -111,7 +105,8 @@ async def test_rejection_is_a_json_error_with_reason_code_and_changes_nothing(ht
     (b"\xc1\xc1\xc1", {"Content-Type": "application/msgpack"}, 400, "MALFORMED"),
     (b"\x96\x01\x02", {"Content-Type": "application/msgpack"}, 400, "MALFORMED"),
 ])
-async def test_malformed_bodies_are_refused_with_reason_codes(http, node, body, headers, status, code):
+async def test_malformed_bodies_are_refused_with_reason_codes(
+        http, node, body, headers, status, code):
     async with http.post("/v1/txs", data=body, headers=headers) as r:
         assert r.status == status
         assert (await r.json())["error"] == code
@@ -127,7 +122,8 @@ async def test_huge_body_is_too_large_413(http, node):
 
 
 async def test_wrong_chain_bad_signature_unknown_kind_and_replay(http, node, keys):
-    wrong_chain = sign_tx(keys["alice"], b"\x00" * 32, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    wrong_chain = sign_tx(keys["alice"], b"\x00" * 32, 0,
+                          Transfer("USD", keys["bob"].address, 1, ""))
     good = transfer(node, keys)
     forged = bytearray(good.raw)
     forged[-1] ^= 1
@@ -209,7 +205,6 @@ async def test_restart_keeps_chain_and_state(single_node_config):
                (before["height"], before["block_hash"], before["state_hash"])
         assert n2.tx_status(tx.hash).status == "committed"
         n2.submit(transfer(n2, keys, nonce=1).raw)  # and it goes on from there
-        await asyncio.sleep(0.2)
-        assert n2.status()["height"] == 2
+        await until("the restarted node commits block 2", lambda: n2.status()["height"] == 2)
     finally:
         await n2.stop()

@@ -3,15 +3,24 @@ on a real 3-node devnet keeps every invariant."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 from click.testing import CliRunner
 
-from cli.chaos import FAULT_KINDS, LEADER, Fault, check_acknowledged_outcomes_hold, \
-    check_rejections_stay_out, fault_schedule, NodeChain, Op
 from cli.main import lichen as lichen_cli
+from devnet.chaos import (
+    FAULT_KINDS,
+    LEADER,
+    Fault,
+    NodeChain,
+    Op,
+    check_acknowledged_outcomes_hold,
+    check_rejections_stay_out,
+    fault_schedule,
+)
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import lichen, running_devnet
 
 NODES = ["node0", "node1", "node2", "node3", "node4"]
@@ -44,7 +53,7 @@ def test_each_fault_is_undone_before_the_next_and_within_the_run():
     for seed in range(20):
         faults = schedule(seed, duration=60, interval=5)
         assert faults and faults[0].t >= 5, "the first interval is a fault-free baseline"
-        for f, g in zip(faults, faults[1:]):
+        for f, g in pairwise(faults):
             assert f.t + f.duration < g.t
         assert faults[-1].t + faults[-1].duration <= 60
 
@@ -84,7 +93,8 @@ def chain(name: str, where: dict, index: dict | None = None) -> NodeChain:
 
 def test_an_acknowledged_commit_missing_or_twice_on_a_node_is_a_violation():
     op = Op("aa" * 32, 0, "node0", 1.0, "ok", height=7)
-    good = chain("node0", {op.hash: [(7, "committed")]}, {op.hash: {"status": "committed", "height": 7}})
+    good = chain("node0", {op.hash: [(7, "committed")]},
+                 {op.hash: {"status": "committed", "height": 7}})
     assert check_acknowledged_outcomes_hold([op], [good])[0]
     missing = chain("node1", {}, {op.hash: {"status": "unknown"}})
     twice = chain("node2", {op.hash: [(7, "committed"), (9, "failed")]}, good.index)

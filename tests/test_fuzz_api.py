@@ -9,7 +9,6 @@ p2p frames in tests/p2p/test_p2p_frames.py; here the input arrives over HTTP.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -22,8 +21,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from node.server.daemon import Node
 from node.ledger.types import Transfer, sign_tx
+from node.server.daemon import Node
 
 # One node serves every example of a test: the fixture is function-scoped on purpose.
 FUZZ = settings(max_examples=150, deadline=None, database=None,
@@ -37,29 +36,14 @@ CONTENT_TYPES = ["application/json", "application/msgpack", "application/octet-s
 
 # ---- fixtures -----------------------------------------------------------------------------------
 
-async def started(config) -> Node:
-    n = Node(config)
-    await n.start()
-    return n
+@pytest.fixture
+async def node(start_node):
+    return await start_node()
 
 
 @pytest.fixture
-async def node(single_node_config):
-    n = await started(single_node_config[0])
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-@pytest.fixture
-async def devnet_node(single_node_config):
-    config = dataclasses.replace(single_node_config[0], devnet=True, admin_token=TOKEN)
-    n = await started(config)
-    try:
-        yield n
-    finally:
-        await n.stop()
+async def devnet_node(start_node):
+    return await start_node(devnet=True, admin_token=TOKEN)
 
 
 @pytest.fixture
@@ -143,7 +127,7 @@ async def still_serves(http, node, keys, nonce: int) -> None:
     assert body["status"] == "committed", body
 
 
-# ---- strategies -----------------------------------------------------------------------------------
+# ---- strategies ----------------------------------------------------------------------------------
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                          st.text(max_size=20))
@@ -199,7 +183,7 @@ def mutate(raw: bytes, ops) -> bytes:
     return bytes(data)
 
 
-# ---- POST /v1/txs ----------------------------------------------------------------------------------
+# ---- POST /v1/txs --------------------------------------------------------------------------------
 
 @FUZZ
 @given(body=bodies, content_type=st.sampled_from(CONTENT_TYPES),
@@ -281,7 +265,7 @@ async def test_huge_and_deeply_nested_bodies_get_reason_codes(
     await still_serves(http, node, keys, nonce=0)
 
 
-# ---- every GET endpoint -------------------------------------------------------------------------------
+# ---- every GET endpoint --------------------------------------------------------------------------
 
 GET_TEMPLATES = ["/v1/status", "/v1/txs/{}", "/v1/blocks/{}", "/v1/blocks/{}/raw",
                  "/v1/accounts/{}", "/v1/proofs/{}", "/v1/proposals/{}", "/v1/genesis",
@@ -316,7 +300,8 @@ async def chain(node, http, keys):
 
 
 @FUZZ
-@given(segment=segments, query=queries, accept=st.sampled_from(["", "application/msgpack", "text/html"]),
+@given(segment=segments, query=queries,
+       accept=st.sampled_from(["", "application/msgpack", "text/html"]),
        method=st.sampled_from(["GET", "GET", "GET", "HEAD", "PUT", "DELETE", "PATCH"]))
 async def test_every_get_endpoint_answers_random_paths_with_json(
         node, http, keys, chain, no_unhandled_errors, segment, query, accept, method):
@@ -341,7 +326,8 @@ async def test_every_get_endpoint_answers_random_paths_with_json(
 
 async def test_gets_with_valid_and_edge_parameters(node, http, keys, chain, no_unhandled_errors):
     h = chain.hash_hex
-    cases = {f"/v1/txs/{h}?wait=nan": 400, f"/v1/txs/{h}?wait=inf": 200, f"/v1/txs/{h}?wait=-1": 200,
+    cases = {f"/v1/txs/{h}?wait=nan": 400, f"/v1/txs/{h}?wait=inf": 200,
+             f"/v1/txs/{h}?wait=-1": 200,
              f"/v1/txs/{'0' * 64}?wait=-inf": 200, f"/v1/proofs/{h}": 200, "/v1/blocks/1": 200,
              "/v1/blocks/1/raw": 200, "/v1/blocks/18446744073709551615": 404,
              "/v1/blocks/18446744073709551616": 400, "/v1/blocks/99999999999999999999999/raw": 400,
@@ -354,7 +340,7 @@ async def test_gets_with_valid_and_edge_parameters(node, http, keys, chain, no_u
             assert_error(status, doc)
 
 
-# ---- admin endpoints ---------------------------------------------------------------------------------
+# ---- admin endpoints -----------------------------------------------------------------------------
 
 ADMIN = ["/v1/admin/faults", "/v1/admin/transfer-leader"]
 admin_bodies = st.one_of(
@@ -405,18 +391,13 @@ async def test_admin_endpoints_with_the_token_answer_fuzzed_bodies_and_change_no
     devnet_node.p2p.faults.heal()  # a valid fault call may take effect; start each example clean
 
 
-async def test_admin_endpoints_are_absent_outside_devnet_even_with_a_token(
-        single_node_config, http, keys):
-    config = dataclasses.replace(single_node_config[0], devnet=False, admin_token=TOKEN)
-    node = await started(config)
-    try:
-        for path in ADMIN:
-            for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
-                status, doc, _ = await call(http, "POST", url(node, path), json={"heal": True},
-                                            headers=headers)
-                assert (status, doc["error"]) == (404, "NOT_FOUND"), (path, doc)
-    finally:
-        await node.stop()
+async def test_admin_endpoints_are_absent_outside_devnet_even_with_a_token(start_node, http):
+    node = await start_node(devnet=False, admin_token=TOKEN)
+    for path in ADMIN:
+        for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+            status, doc, _ = await call(http, "POST", url(node, path), json={"heal": True},
+                                        headers=headers)
+            assert (status, doc["error"]) == (404, "NOT_FOUND"), (path, doc)
 
 
 async def test_admin_endpoints_work_with_the_token_on_devnet(devnet_node, http):
@@ -433,13 +414,15 @@ async def test_admin_endpoints_work_with_the_token_on_devnet(devnet_node, http):
     assert (status, doc["error"]) == (400, "MALFORMED")
 
 
-async def test_a_non_ascii_authorization_header_is_refused_not_a_crash(devnet_node, no_unhandled_errors):
+async def test_a_non_ascii_authorization_header_is_refused_not_a_crash(devnet_node,
+                                                                       no_unhandled_errors):
     """aiohttp decodes header bytes with surrogateescape; the token check must cope."""
     import asyncio
     host, port = devnet_node.config.host, devnet_node.config.port
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(b"POST /v1/admin/faults HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                 b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+                 b"Connection: close\r\n\r\n{}")
     await writer.drain()
     head = await asyncio.wait_for(reader.read(4096), 5)
     writer.close()

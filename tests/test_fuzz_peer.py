@@ -27,40 +27,28 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from consensus import Entry, EntryType, Message, MessageType
-from devnet import key_names, make_genesis
 from node.ledger.codec import sha256
-from node.server.config import NodeConfig
 from node.ledger.crypto import KeyPair
-from node.server.daemon import Node
 from node.ledger.execution import ChainTip, build_block
 from node.ledger.types import Block, BlockHeader, Transfer, sign_tx
+from node.server.daemon import Node
 from p2p import Auth, Handshake, Hello, Raft, Request, Response, SecureChannel, Txs, decode, encode
 
-from .conftest import free_port_range
+from .helpers import until
 
 FUZZ = settings(max_examples=80, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 MAX_FRAME = 4 * 1024 * 1024  # what node.daemon gives its PeerManager
 
 
-# ---- the node and a hand-driven peer --------------------------------------------------------------
+# ---- the node and a hand-driven peer -------------------------------------------------------------
 
 @pytest.fixture
-async def cluster(tmp_path, caplog):
-    """node0 running; (node, keys) with the keys of every institution and customer."""
+async def cluster(start_follower, caplog):
+    """node0 running, a follower of a three-validator genesis (tests/conftest.py); (node, keys)
+    with the keys of every institution and customer."""
     caplog.set_level(logging.INFO, logger="lichen")
-    keys = {name: KeyPair.generate() for name in key_names(3)}
-    base = free_port_range(3)
-    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(3)],
-                           int(time.time() * 1000))
-    config = NodeConfig(name="node0", key_file="", genesis="", data_dir=str(tmp_path / "node0"),
-                        listen=f"127.0.0.1:{base}", seed=0)
-    node = Node(config, genesis, keys["inst0"])
-    await node.start()
-    try:
-        yield node, keys
-    finally:
-        await node.stop()
+    return await start_follower()
 
 
 class Peer:
@@ -162,15 +150,8 @@ async def authenticate(node: Node, key: KeyPair) -> tuple[Peer, bytes]:
             break
         hs.receive(await peer.next_message())
     peer.channel = hs.channel
-    await until(lambda: key.address_hex in node.p2p.connected_peers(), "the node adopts the peer")
+    await until("the node adopts the peer", lambda: key.address_hex in node.p2p.connected_peers())
     return peer, sent[1]  # HELLO, then AUTH
-
-
-async def until(predicate, what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.01)
 
 
 async def still_serves(node: Node) -> None:
@@ -191,7 +172,7 @@ def logged(caplog, text: str) -> bool:
     return any(text in r.getMessage() for r in caplog.records if r.name.startswith("lichen"))
 
 
-# ---- before the handshake ---------------------------------------------------------------------------
+# ---- before the handshake ------------------------------------------------------------------------
 
 garbage_frames = st.one_of(
     st.binary(max_size=200),
@@ -225,10 +206,12 @@ async def test_garbage_before_the_handshake_is_refused_and_never_authenticates(c
 
 
 @pytest.mark.parametrize("kind", ["raft", "txs", "request"])
-async def test_valid_frames_without_a_handshake_are_refused_and_change_nothing(cluster, caplog, kind):
+async def test_valid_frames_without_a_handshake_are_refused_and_change_nothing(cluster, caplog,
+                                                                               kind):
     """Well-formed frames, as an unlicensed (or any) key would send them, skipping the handshake."""
     node, keys = cluster
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     frame = {"raft": Raft(heartbeat(keys["inst1"].address_hex, node.id, 50)),
              "txs": Txs([good.raw]), "request": Request(1, ["txs", [good.raw]])}[kind]
     before = chain_state(node)
@@ -296,7 +279,7 @@ async def test_a_replayed_auth_from_an_earlier_session_is_refused(cluster, caplo
     node, keys = cluster
     honest, recorded_auth = await authenticate(node, keys["inst1"])  # what an eavesdropper saw
     await honest.close()
-    await until(lambda: node.p2p.connected_peers() == [], "the first session ends")
+    await until("the first session ends", lambda: node.p2p.connected_peers() == [])
     out: list = []
     handshake_for(node, keys["inst1"], out).start()  # a HELLO: public data, anyone can send it
     replay = await connect(node)
@@ -328,7 +311,7 @@ async def test_an_oversized_frame_closes_that_connection_only(cluster, keys_and_
         assert code in (aiohttp.WSCloseCode.MESSAGE_TOO_BIG, None), code
     finally:
         await peer.close()
-    await until(lambda: node.p2p.connected_peers() == [], "the peer is dropped")
+    await until("the peer is dropped", lambda: node.p2p.connected_peers() == [])
     assert chain_state(node) == before
     await still_serves(node)
     again, _ = await authenticate(node, keys["inst1"])  # and peers still get in
@@ -343,7 +326,7 @@ async def test_a_text_frame_after_the_handshake_closes_the_connection(cluster):
         await peer.wait_closed()
     finally:
         await peer.close()
-    await until(lambda: node.p2p.connected_peers() == [], "the peer is dropped")
+    await until("the peer is dropped", lambda: node.p2p.connected_peers() == [])
     await still_serves(node)
 
 
@@ -356,7 +339,7 @@ def keys_and_peer_factory():
     return make
 
 
-# ---- after the handshake, as a licensed validator ----------------------------------------------------
+# ---- after the handshake, as a licensed validator ------------------------------------------------
 
 @pytest.fixture
 async def inst1(cluster):
@@ -461,7 +444,8 @@ txs_garbage = st.lists(st.one_of(st.binary(min_size=1, max_size=120),
 @given(txs=txs_garbage, ops=mutations)
 async def test_txs_frames_with_garbage_are_rejected_and_the_pool_stays_empty(inst1, txs, ops):
     node, keys, peer = inst1
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     mutated = bytearray(good.raw)
     for where, xor in ops:
         mutated[int(where * len(mutated))] ^= xor
@@ -478,7 +462,8 @@ async def test_txs_frames_with_garbage_are_rejected_and_the_pool_stays_empty(ins
 async def test_a_good_tx_in_a_txs_frame_is_admitted(inst1):
     """The control for the garbage test: the same path admits what is valid."""
     node, keys, peer = inst1
-    good = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))
+    good = sign_tx(keys["alice"], node.genesis.chain_id, 0,
+                   Transfer("USD", keys["bob"].address, 1, ""))
     await peer.send(Txs([good.raw]))
     await peer.request(["conf"])
     assert node.status()["mempool_size"] == 1
@@ -486,27 +471,60 @@ async def test_a_good_tx_in_a_txs_frame_is_admitted(inst1):
 
 requests = st.one_of(
     plain,
-    st.tuples(st.just("blocks"), st.integers(-2**63, 2**64 - 1), st.integers(-2**63, 2**64 - 1)).map(list),
+    st.tuples(st.just("blocks"), st.integers(-2**63, 2**64 - 1),
+              st.integers(-2**63, 2**64 - 1)).map(list),
     st.tuples(st.just("txs"), st.lists(st.binary(max_size=80), max_size=5)).map(list),
     st.tuples(st.just("txs"), plain).map(list),
     st.just(["conf", 1]),
 )
 
 
+def is_request(payload, kind: str, arity: int) -> bool:
+    return type(payload) is list and len(payload) == arity and payload[0] == kind
+
+
+def expected_answer(node: Node, payload) -> tuple[bool | None, object]:
+    """What the peer protocol answers a licensed peer, on this node whose chain is empty:
+    (answered, the payload when answered). `answered` is None where a refusal and an empty
+    answer are both right.
+
+      ["blocks", from, count]  the blocks from height `from` on: none here
+      ["conf"]                 the Raft configuration: [voters, learners]
+      ["txs", [raw, ...]]      how many of the txs the pool admitted: garbage, so none
+      anything else            refused: an error and no payload
+    """
+    if is_request(payload, "blocks", 3) and type(payload[1]) is int and type(payload[2]) is int:
+        return (True if payload[2] <= 0 or payload[1] >= 0 else None), []
+    if payload == ["conf"]:
+        st = node.status()
+        return True, [st["voters"], st["learners"]]
+    if (is_request(payload, "txs", 2) and type(payload[1]) is list
+            and all(type(t) is bytes for t in payload[1])):
+        return True, 0
+    return False, None
+
+
 @FUZZ
 @given(payload=requests)
-async def test_every_request_gets_an_answer_and_changes_nothing(inst1, payload):
+async def test_every_request_gets_its_answer_and_changes_nothing(inst1, payload):
     node, _, peer = inst1
     before = chain_state(node)
+    answered, want = expected_answer(node, payload)
     response = await peer.request(payload)
-    assert response.error is None or isinstance(response.error, str)
+    if answered is None:  # either is right
+        answered = response.error is None
+    if answered:
+        assert (response.error, response.payload) == (None, want)
+    else:
+        assert response.error and response.payload is None
     assert chain_state(node) == before
 
 
-# ---- blocks that break a rule, replicated by a licensed leader -----------------------------------------
+# ---- blocks that break a rule, replicated by a licensed leader -----------------------------------
 
 def good_block(node: Node, keys, term: int, tip: ChainTip) -> tuple[Block, bytes]:
-    tx = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 7, ""))
+    tx = sign_tx(keys["alice"], node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 7,
+                                                                   ""))
     block = build_block(tip, [tx.raw], [tx.hash], int(time.time() * 1000), keys["inst1"], term)
     return block, tx.hash
 
@@ -565,7 +583,7 @@ async def test_a_committed_block_that_breaks_a_rule_is_skipped_not_executed(inst
         block, tx_hash = good_block(node, keys, term, tip)
         data, why = broken(kind, block, keys)
         await peer.send(append(me, node.id, term, 1, data, 0))  # inst1 leads term 3 and commits it
-        await until(lambda: node.status()["applied_index"] == 1, "the entry is applied")
+        await until("the entry is applied", lambda: node.status()["applied_index"] == 1)
         st_ = node.status()
         assert (st_["height"], st_["block_hash"], st_["state_hash"]) == \
                (tip.height, tip.block_hash.hex(), tip.state_hash.hex())
@@ -575,7 +593,7 @@ async def test_a_committed_block_that_breaks_a_rule_is_skipped_not_executed(inst
         assert node.tx_status(tx_hash).status == "unknown"
         # control: the intact block, next in the log, is executed (so the test above can fail)
         await peer.send(append(me, node.id, term, 2, block.encode(), term))
-        await until(lambda: node.status()["height"] == tip.height + 1, "the good block executes")
+        await until("the good block executes", lambda: node.status()["height"] == tip.height + 1)
         assert node.tx_status(tx_hash).status == "committed"
         async with http.get(alice) as r:
             assert (await r.json())["balances"]["USD"] == balances["USD"] - 7
@@ -611,10 +629,10 @@ async def test_blocks_fetched_while_catching_up_are_verified_before_execution(in
         request = await next_request(peer)
         assert request.payload == ["conf"]
         await peer.send(Response(request.request_id, "NOT NOW", None))
-        await until(lambda: node.status()["height"] == tip.height + 1, "the block executes")
+        await until("the block executes", lambda: node.status()["height"] == tip.height + 1)
         assert node.tx_status(tx_hash).status == "committed"
         return
-    await until(lambda: logged(caplog, "catch-up from"), "the node gives up on the bad block")
+    await until("the node gives up on the bad block", lambda: logged(caplog, "catch-up from"))
     assert logged(caplog, why)
     st_ = node.status()
     assert (st_["height"], st_["block_hash"], st_["state_hash"], st_["applied_index"]) == \

@@ -17,15 +17,23 @@ import pytest
 from aiohttp import web
 
 from node.ledger import errors as E
+from node.ledger.rules import SignatureCache
+from node.ledger.types import Transfer, sign_tx
 from node.server.api import build_app
 from node.server.config import NodeConfig
 from node.server.daemon import Node
-from node.server.limits import (LINGER_S, ConnectionGuard, RateLimiter, Slots, TokenBucket, app_runner,
-                         client_key, retry_after_header)
-from node.ledger.rules import SignatureCache
-from node.ledger.types import Transfer, sign_tx
+from node.server.limits import (
+    LINGER_S,
+    ConnectionGuard,
+    RateLimiter,
+    Slots,
+    TokenBucket,
+    app_runner,
+    client_key,
+    retry_after_header,
+)
 
-from .conftest import free_port
+from .helpers import free_port
 
 OTHER_CLIENT = "127.0.0.2"  # any 127/8 address reaches a node listening on 127.0.0.1
 
@@ -38,7 +46,7 @@ class FakeClock:
         return self.now
 
 
-# ---- the token bucket and the rate limiter, on a fake clock -----------------------------------------
+# ---- the token bucket and the rate limiter, on a fake clock --------------------------------------
 
 def test_a_bucket_grants_its_burst_then_its_rate():
     b = TokenBucket(rate=10, burst=20, now=0)
@@ -122,23 +130,7 @@ def test_slots_bound_concurrent_holders():
         assert slots.in_use == 1
 
 
-# ---- nodes with small limits ---------------------------------------------------------------------------
-
-@pytest.fixture
-async def start_node(single_node_config):
-    started: list[Node] = []
-
-    async def start(**limits) -> Node:
-        n = Node(dataclasses.replace(single_node_config[0], **limits))
-        await n.start()
-        started.append(n)
-        return n
-    try:
-        yield start
-    finally:
-        for n in started:
-            await n.stop()
-
+# ---- nodes with small limits (start_node: tests/conftest.py) -------------------------------------
 
 @pytest.fixture
 def keys(single_node_config):
@@ -228,7 +220,7 @@ async def test_long_polls_beyond_the_bound_get_503_unavailable(start_node, keys)
             assert r.status == 200
 
 
-# ---- slow clients ----------------------------------------------------------------------------------------
+# ---- slow clients --------------------------------------------------------------------------------
 
 async def raw_connect(node: Node, source: str = "127.0.0.1"):
     return await asyncio.open_connection(node.config.host, node.config.port, local_addr=(source, 0))
@@ -305,7 +297,7 @@ async def test_a_prompt_keep_alive_client_is_served_across_requests(start_node):
     writer.close()
 
 
-# ---- the connection bound ------------------------------------------------------------------------------
+# ---- the connection bound ------------------------------------------------------------------------
 
 async def open_served(host: str, port: int, source: str):
     """A keep-alive connection that has been served once (so the server has counted it)."""
@@ -366,7 +358,7 @@ def test_a_connection_guard_refuses_nonsense_bounds():
         ConnectionGuard(0, 1)
 
 
-# ---- pools and caches are bounded ----------------------------------------------------------------------
+# ---- pools and caches are bounded ----------------------------------------------------------------
 
 async def test_a_full_pool_answers_mempool_full_503(start_node, keys):
     node = await start_node(mempool_max_txs=3, block_interval_ms=60_000, block_max_txs=1_000)
@@ -409,40 +401,27 @@ async def test_the_node_sizes_its_signature_cache_from_its_config(start_node):
     assert node.sigs.capacity == 123
 
 
-async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(tmp_path):
+async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(start_follower):
     """With a seen-cache of 4, a tx pushed again after 5 others is no longer recognised as a
     duplicate by gossip (the pool then refuses it itself). Needs node.daemon to pass
     config.p2p_seen_cache_size (see the hand-over notes)."""
-    from devnet import key_names, make_genesis
-    from node.ledger.crypto import KeyPair
     from p2p import Txs
 
-    from .conftest import free_port_range
     from .test_fuzz_peer import authenticate
 
-    keys = {name: KeyPair.generate() for name in key_names(3)}
-    base = free_port_range(3)
-    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(3)],
-                           int(time.time() * 1000))
-    config = NodeConfig(name="node0", key_file="", genesis="", data_dir=str(tmp_path / "n0"),
-                        listen=f"127.0.0.1:{base}", seed=0, p2p_seen_cache_size=4)
-    node = Node(config, genesis, keys["inst0"])
-    await node.start()
+    node, keys = await start_follower(p2p_seen_cache_size=4)
+    peer, _ = await authenticate(node, keys["inst1"])
     try:
-        peer, _ = await authenticate(node, keys["inst1"])
-        try:
-            txs = transfers(node, keys, 6)
-            await peer.send(Txs([t.raw for t in txs]))  # not the leader: all six wait in the pool
-            await peer.request(["conf"])
-            assert node.status()["mempool_size"] == 6
-            before = node.p2p.stats().gossip
-            await peer.send(Txs([txs[5].raw]))  # the newest: still remembered
-            await peer.send(Txs([txs[0].raw]))  # the oldest: forgotten, the node sees it again
-            await peer.request(["conf"])
-            after = node.p2p.stats().gossip
-            assert after.duplicates == before.duplicates + 1
-            assert after.rejected == before.rejected + 1  # DUPLICATE, said the pool
-        finally:
-            await peer.close()
+        txs = transfers(node, keys, 6)
+        await peer.send(Txs([t.raw for t in txs]))  # not the leader: all six wait in the pool
+        await peer.request(["conf"])
+        assert node.status()["mempool_size"] == 6
+        before = node.p2p.stats().gossip
+        await peer.send(Txs([txs[5].raw]))  # the newest: still remembered
+        await peer.send(Txs([txs[0].raw]))  # the oldest: forgotten, the node sees it again
+        await peer.request(["conf"])
+        after = node.p2p.stats().gossip
+        assert after.duplicates == before.duplicates + 1
+        assert after.rejected == before.rejected + 1  # DUPLICATE, said the pool
     finally:
-        await node.stop()
+        await peer.close()

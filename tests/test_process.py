@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from cli.client import ApiError, Client
+from devnet.client import ApiError, Client
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
 
-from .conftest import free_port
+from .helpers import free_port, wait_until
 from .procs import lichen, running_devnet
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,8 @@ def test_cli_demo_flows_and_reason_codes(devnet):
     assert "KYC_MISSING" in out and "LIMIT_EXCEEDED" in out and "committed at height" in out
     url = node_url(devnet)
     keys = str(devnet / "keys")
-    carol = json.loads(lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json").stdout)
+    shown = lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json")
+    carol = json.loads(shown.stdout)
     assert carol["balances"] == {"EUR": 1500} and carol["kyc"]["valid"]
     # a rejection: non-zero exit, reason code on stderr
     bad = lichen("tx", "transfer", "--key", f"{keys}/carol.key", "--to", f"{keys}/alice.key",
@@ -77,14 +77,14 @@ def test_sigkill_during_submissions_loses_no_acknowledged_commit(devnet):
 
     worker = threading.Thread(target=submit_stream)
     worker.start()
-    deadline = time.monotonic() + 20
-    while len(acked) < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    lichen("devnet", "kill", "node0", "--dir", str(devnet), "--signal", "KILL")
-    stop.set()
-    worker.join(15)
+    try:
+        wait_until("the stream has 100 acknowledged commits", lambda: len(acked) >= 100,
+                   timeout=20, interval=0.05)
+        lichen("devnet", "kill", "node0", "--dir", str(devnet), "--signal", "KILL")
+    finally:
+        stop.set()
+        worker.join(15)
     assert not worker.is_alive()
-    assert len(acked) >= 100, "the stream should have committed a good number of transfers"
 
     lichen("devnet", "start", "node0", "--dir", str(devnet))
     after = Client(url)

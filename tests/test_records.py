@@ -9,16 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from cli.client import ApiError, Client
-from node.server.api import MAX_APPLY_LAG, not_ready_reasons
+from devnet.client import ApiError, Client
 from node.ledger.genesis import Genesis
 from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 from node.ledger.verify import tx_proof, verify_chain, verify_tx_proof
+from node.server.api import MAX_APPLY_LAG, not_ready_reasons
 
-from .conftest import free_port
+from .helpers import free_port
 from .node.support import HOUR, NAMES, T0, YEAR_LATER, Chain, Keys, genesis_doc, key_for
 from .procs import lichen, nodes_of, running_devnet
-
 
 # ---- an in-memory chain of three blocks -----------------------------------------------------
 
@@ -56,7 +55,7 @@ def history(genesis, keys):
 
 
 def raw_chain(blocks, state_hashes) -> list[tuple[bytes, bytes]]:
-    return [(b.encode(), s) for b, s in zip(blocks, state_hashes)]
+    return [(b.encode(), s) for b, s in zip(blocks, state_hashes, strict=True)]
 
 
 # ---- inclusion proofs -------------------------------------------------------------------------
@@ -110,7 +109,8 @@ def test_a_forged_header_with_its_own_hash_fails_the_proposer_signature(history)
     proof = proof_of(history)
     proof["header"]["timestamp"] = forged.timestamp
     proof["block_hash"] = forged.hash.hex()
-    assert verify_tx_proof(proof) == (False, "the proposer's signature over the header does not verify")
+    assert verify_tx_proof(proof) == (False,
+                                      "the proposer's signature over the header does not verify")
 
 
 def test_a_proof_for_another_block_fails_against_the_trusted_header_hash(history):
@@ -187,7 +187,8 @@ def test_a_block_from_an_unlicensed_proposer_is_reported(genesis, history, keys)
     blocks, state_hashes, _ = history
     header = dataclasses.replace(blocks[0].header, proposer=keys.pay_c.address)  # an observer
     chain = raw_chain(blocks, state_hashes)
-    chain[0] = (Block(header, keys.pay_c.sign(header.hash), blocks[0].txs).encode(), state_hashes[0])
+    chain[0] = (Block(header, keys.pay_c.sign(header.hash), blocks[0].txs).encode(),
+                state_hashes[0])
     report = verify_chain(genesis, chain)
     assert (report.bad_height, report.reason) == (1, "block 1 proposer is not a licensed validator")
 
@@ -228,7 +229,7 @@ def test_readiness_needs_a_leader_a_quorum_and_a_current_state(node, reasons):
     assert not_ready_reasons(node) == reasons
 
 
-# ---- against a real node --------------------------------------------------------------------------
+# ---- against a real node -------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_records_of_a_running_devnet_verify(tmp_path):
@@ -258,7 +259,8 @@ def test_records_of_a_running_devnet_verify(tmp_path):
         assert report["txs_executed"] == sum(b["tx_count"] for b in blocks)
 
         out = tmp_path / "audit.csv"
-        lichen("audit", "export", "--from", "1", "--to", str(height), "--node", url, "--out", str(out))
+        lichen("audit", "export", "--from", "1", "--to", str(height), "--node", url, "--out",
+               str(out))
         with out.open(newline="") as f:
             rows = list(csv.DictReader(f))
         expected = [(str(b["height"]), b["hash"], str(i), t["hash"], t["kind"], t["status"],

@@ -9,7 +9,7 @@ import msgpack
 import plyvel
 import pytest
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import converged, lichen, nodes_of, running_devnet, wait_until
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,8 @@ def test_verify_detects_damage_and_resync_rebuilds_from_peers(tmp_path):
         wait_until("all agree", lambda: converged(d))
         config = nodes_of(d)["node2"]["config"]
         lichen("devnet", "kill", "node2", "--signal", "TERM", "--dir", str(d))
-        wait_until("node2 stopped", lambda: "no" in lichen("devnet", "status", "--dir", str(d)).stdout)
+        wait_until("node2 stopped",
+                   lambda: "no" in lichen("devnet", "status", "--dir", str(d)).stdout)
 
         report = json.loads(lichen("node", "verify", "--config", config, "--json").stdout)
         assert report["ok"] and report["blocks_checked"] == 3 and report["receipts_checked"] == 3
@@ -54,4 +55,5 @@ def test_verify_detects_damage_and_resync_rebuilds_from_peers(tmp_path):
         assert "wiped" in out
         lichen("devnet", "start", "node2", "--dir", str(d))
         wait_until("node2 rebuilt from its peers", lambda: converged(d), timeout=20)
-        assert json.loads(lichen("devnet", "status", "--dir", str(d), "--json").stdout)[2]["height"] == 4
+        rows = json.loads(lichen("devnet", "status", "--dir", str(d), "--json").stdout)
+        assert rows[2]["height"] == 4

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from .conftest import free_port_range
+from .helpers import free_port_range
 from .procs import converged, leader_of, lichen, nodes_of, running_devnet, wait_until
 from .test_cluster import Workload, assert_all_acked_everywhere
 
@@ -27,11 +27,13 @@ def one_round(d, rng: random.Random, load: Workload) -> str:
     before = load.committed_count()
     if fault.startswith("kill"):
         lichen("devnet", "kill", victim, "--dir", str(d))
-        wait_until("commits go on without the victim", lambda: load.committed_count() >= before + 5, timeout=20)
+        wait_until("commits go on without the victim", lambda: load.committed_count() >= before + 5,
+                   timeout=20)
         lichen("devnet", "start", victim, "--dir", str(d))
     else:
         lichen("devnet", "partition", victim, "--dir", str(d))
-        wait_until("commits go on without the victim", lambda: load.committed_count() >= before + 5, timeout=20)
+        wait_until("commits go on without the victim", lambda: load.committed_count() >= before + 5,
+                   timeout=20)
         lichen("devnet", "heal", "--dir", str(d))
     wait_until("the nodes reconverge", lambda: converged(d), timeout=30)
     return f"{fault}:{victim}"

@@ -5,8 +5,17 @@ import random
 
 import pytest
 
-from consensus import (Config, Entry, HardState, MemoryStorage, Message, MessageType, NotLeader,
-                       Raft, Role)
+from consensus import (
+    Config,
+    Entry,
+    HardState,
+    MemoryStorage,
+    Message,
+    MessageType,
+    NotLeader,
+    Raft,
+    Role,
+)
 from raftsim import Network, drive
 
 ABC = ["a", "b", "c"]
@@ -53,8 +62,7 @@ def test_reelection_when_leader_is_partitioned_away():
     net = Network(ABC, seed=3)
     old = net.elect()
     net.isolate(old)
-    new = net.run_until(lambda: any(net.status(n).role == Role.LEADER
-                                    for n in ABC if n != old), 60)
+    net.run_until(lambda: any(net.status(n).role == Role.LEADER for n in ABC if n != old), 60)
     net.recover()
     leader = net.elect()
     assert leader != old

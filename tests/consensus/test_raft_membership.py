@@ -5,8 +5,19 @@ import random
 
 import pytest
 
-from consensus import (Config, ConfState, HardState, MemoryStorage, Message, MessageType,
-                       NotLeader, ProgressState, ProposalDropped, Raft, Role)
+from consensus import (
+    Config,
+    ConfState,
+    HardState,
+    MemoryStorage,
+    Message,
+    MessageType,
+    NotLeader,
+    ProgressState,
+    ProposalDropped,
+    Raft,
+    Role,
+)
 from raftsim import Network, conf_entry_data, drive, storage_with
 
 ABC = ["a", "b", "c"]
@@ -218,7 +229,8 @@ def test_conf_changes_grow_one_to_five_voters_and_shrink_to_three_while_proposal
         removed.append(old_leader)
         index = change_voters(net, members)
         at_risk += propose_some(2)
-        net.run_until(lambda: net.status(old_leader).role != Role.LEADER, 30)  # steps down
+        # it steps down
+        net.run_until(lambda gone=old_leader: net.status(gone).role != Role.LEADER, 30)
         assert net.elect(max_ticks=60) in members
         propose_some(3)
         net.wait_applied(members, index + 3, max_ticks=100)

@@ -142,7 +142,7 @@ def test_pipelined_appends_stop_at_max_inflight_until_acked():
 
 def test_proposals_between_readies_travel_batched_within_max_entries_per_msg():
     net = Network(ABC, seed=6, max_entries_per_msg=16)
-    leader = net.elect()
+    net.elect()
     net.settle()
     net.trace = []
     for i in range(100):

@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import msgpack
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consensus import (CompactedError, ConfState, Entry, EntryType, HardState, InvariantViolated,
-                       Message, MessageType, UnavailableError)
+from consensus import (
+    CompactedError,
+    ConfState,
+    Entry,
+    EntryType,
+    HardState,
+    InvariantViolated,
+    Message,
+    MessageType,
+    UnavailableError,
+)
 from consensus.log import RaftLog
 from raftsim import log_of, storage_with
 

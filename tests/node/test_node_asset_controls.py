@@ -42,13 +42,15 @@ def test_clawback_works_on_frozen_accounts_and_frozen_assets(ledger, keys):
 
 
 def test_clawback_of_an_asset_not_created_clawbackable_is_refused(ledger, keys):
-    ledger.reject(E.ClawbackDisabled, keys.bank_b, Clawback("EUR", keys.alice.address, 1, "why not"))
+    ledger.reject(E.ClawbackDisabled, keys.bank_b,
+                  Clawback("EUR", keys.alice.address, 1, "why not"))
 
 
 def test_clawback_rules(ledger, keys):
     ledger.reject(E.Unauthorized, keys.bank_b, Clawback("USD", keys.alice.address, 1, "not mine"))
     ledger.reject(E.NotLicensed, keys.regulator, Clawback("USD", keys.alice.address, 1, "reg"))
-    ledger.reject(E.InsufficientFunds, keys.bank_a, Clawback("USD", keys.alice.address, 10_001, "x"))
+    ledger.reject(E.InsufficientFunds, keys.bank_a,
+                  Clawback("USD", keys.alice.address, 10_001, "x"))
     ledger.reject(E.SelfTransfer, keys.bank_a, Clawback("USD", keys.bank_a.address, 1, "x"))
 
 

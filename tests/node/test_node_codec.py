@@ -11,10 +11,31 @@ from node.ledger import errors as E
 from node.ledger.codec import pack, sha256, unpack_canonical
 from node.ledger.crypto import KeyPair, verify
 from node.ledger.execution import ChainTip, build_block
-from node.ledger.types import (LICENSE_ACTIONS, MAX_AMOUNT, MAX_TX_BYTES, PAYLOADS, ROLES, AssetFreeze,
-                        AssetUnfreeze, Block, BlockHeader, Clawback, Freeze, GovernanceApprove,
-                        GovernancePropose, Issue, KycAttest, KycRevoke, LicenseGrant,
-                        LicenseRevoke, Redeem, Transfer, Unfreeze, decode_tx, sign_tx)
+from node.ledger.types import (
+    LICENSE_ACTIONS,
+    MAX_AMOUNT,
+    MAX_TX_BYTES,
+    PAYLOADS,
+    ROLES,
+    AssetFreeze,
+    AssetUnfreeze,
+    Block,
+    BlockHeader,
+    Clawback,
+    Freeze,
+    GovernanceApprove,
+    GovernancePropose,
+    Issue,
+    KycAttest,
+    KycRevoke,
+    LicenseGrant,
+    LicenseRevoke,
+    Redeem,
+    Transfer,
+    Unfreeze,
+    decode_tx,
+    sign_tx,
+)
 
 FAST = settings(max_examples=75, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -184,7 +205,7 @@ def test_map_instead_of_array_is_malformed():
     fields_ = ["chain_id", "kind", "sender", "nonce", "payload", "signature"]
     values = [CHAIN, "transfer", ALICE.address, 5, ["USD", BOB, 10, ""], SIG]
     with pytest.raises(E.Malformed):
-        decode_tx(pack(dict(zip(fields_, values))))
+        decode_tx(pack(dict(zip(fields_, values, strict=True))))
     payload_map = pack({"asset": "USD", "to": BOB, "amount": 10, "memo": ""})
     with pytest.raises(E.Malformed):
         decode_tx(raw_tx(*transfer_fields(payload=payload_map)))
@@ -286,7 +307,8 @@ def test_negative_nonce_is_malformed():
     [CHAIN, "license_grant", ALICE.address, 0, ["", "validator"], SIG],
     [CHAIN, "governance_propose", ALICE.address, 0, ["grant", "bank_a", "validator", 1], SIG],
     [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "king", 1], SIG],
-    [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "observer", -1], SIG],
+    [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "observer", -1],
+     SIG],
     [CHAIN, "governance_propose", ALICE.address, 0, ["license_grant", "bank_a", "validator"], SIG],
     [CHAIN, "governance_approve", ALICE.address, 0, [CHAIN[:31]], SIG],  # not a 32-byte id
     [CHAIN, "governance_approve", ALICE.address, 0, [CHAIN.hex()], SIG],

@@ -6,14 +6,27 @@ import dataclasses
 import pytest
 
 from node.ledger.codec import pack, sha256
-from node.ledger.execution import (InvalidBlock, build_block, execute_block, next_state_hash,
-                            validate_block)
-from node.ledger.merkle import merkle_root
+from node.ledger.execution import (
+    InvalidBlock,
+    build_block,
+    execute_block,
+    next_state_hash,
+    validate_block,
+)
 from node.ledger.mempool import Mempool
+from node.ledger.merkle import merkle_root
 from node.ledger.rules import SignatureCache
 from node.ledger.state import Account, Overlay
-from node.ledger.types import (Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke,
-                        Transfer, decode_tx)
+from node.ledger.types import (
+    Block,
+    Freeze,
+    Issue,
+    KycAttest,
+    KycRevoke,
+    LicenseRevoke,
+    Transfer,
+    decode_tx,
+)
 
 from .support import ERIN_EXPIRES, HOUR, T0, YEAR_LATER
 

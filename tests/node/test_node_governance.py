@@ -17,8 +17,15 @@ from node.ledger.genesis import Genesis, GenesisError
 from node.ledger.rules import licensed_validators as validators
 from node.ledger.mempool import COMMUTATIVE_KINDS
 from node.ledger.state import APPLIED, OPEN, PROPOSAL, Proposal, State
-from node.ledger.types import (GovernanceApprove, GovernancePropose, LicenseGrant, LicenseRevoke,
-                        Payload, Transaction, sign_tx)
+from node.ledger.types import (
+    GovernanceApprove,
+    GovernancePropose,
+    LicenseGrant,
+    LicenseRevoke,
+    Payload,
+    Transaction,
+    sign_tx,
+)
 
 from .support import DAY, HOUR, T0, Chain, genesis_doc, majority_genesis_doc
 
@@ -224,7 +231,8 @@ def test_the_last_validator_cannot_be_revoked_by_the_regulator(keys):
 
     from .support import Ledger, genesis_doc
     doc = genesis_doc(keys)
-    doc["institutions"][1]["roles"] = ["kyc_issuer", "asset_issuer"]  # bank_b: no longer a validator
+    # bank_b: no longer a validator
+    doc["institutions"][1]["roles"] = ["kyc_issuer", "asset_issuer"]
     ledger = Ledger(Genesis.from_json(doc))
     ledger.reject(E.LastValidator, keys.regulator, LicenseRevoke("bank_a", "validator"))
     ledger.ok(keys.regulator, LicenseRevoke("bank_a", "kyc_issuer"))  # other roles may go

@@ -9,8 +9,17 @@ from hypothesis import strategies as st
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.mempool import Mempool, PoolLimits
-from node.ledger.types import (Freeze, Issue, KycAttest, KycRevoke, Redeem, Transfer, Unfreeze,
-                        decode_tx, sign_tx)
+from node.ledger.types import (
+    Freeze,
+    Issue,
+    KycAttest,
+    KycRevoke,
+    Redeem,
+    Transfer,
+    Unfreeze,
+    decode_tx,
+    sign_tx,
+)
 
 from .support import ERIN_EXPIRES, HOUR, T0, Chain
 

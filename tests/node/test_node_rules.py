@@ -10,8 +10,18 @@ import hashlib
 from node.ledger import errors as E
 from node.ledger.codec import pack, sha256
 from node.ledger.state import Overlay
-from node.ledger.types import (Freeze, Issue, KycAttest, KycRevoke, LicenseGrant, LicenseRevoke,
-                        Redeem, Transfer, Unfreeze, decode_tx)
+from node.ledger.types import (
+    Freeze,
+    Issue,
+    KycAttest,
+    KycRevoke,
+    LicenseGrant,
+    LicenseRevoke,
+    Redeem,
+    Transfer,
+    Unfreeze,
+    decode_tx,
+)
 
 from .support import DAY, ERIN_EXPIRES, HOUR, T0, YEAR_LATER
 

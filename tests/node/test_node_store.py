@@ -5,8 +5,8 @@ import pytest
 
 from node.ledger.execution import ChainTip
 from node.ledger.state import State
-from node.store.db import Store, StoreError
 from node.ledger.types import Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke, Transfer
+from node.store.db import Store, StoreError
 
 from .support import ERIN_EXPIRES, HOUR, T0, YEAR_LATER
 

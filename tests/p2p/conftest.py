@@ -7,9 +7,7 @@ stats(), and the MemoryNetwork's count of open connections.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +17,8 @@ from aiohttp import web
 from nacl.signing import SigningKey
 
 from p2p import Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager
+
+from ..helpers import free_port, until
 
 CHAIN_ID = hashlib.sha256(b"lichen test genesis").digest()
 OTHER_CHAIN_ID = hashlib.sha256(b"another genesis").digest()
@@ -33,16 +33,6 @@ def seed_for(i: int) -> bytes:
 
 def node_id_for(i: int) -> bytes:
     return bytes(SigningKey(seed_for(i)).verify_key)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Wait until `condition()` holds, polling public state; fail the test after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -81,7 +71,8 @@ class Node:
 class Cluster:
     """N nodes that all list each other; `transport` is "memory" or "websocket"."""
 
-    def __init__(self, n: int, transport: str, licensed: set[bytes] | None = None, **manager_kw: Any) -> None:
+    def __init__(self, n: int, transport: str, licensed: set[bytes] | None = None,
+                 **manager_kw: Any) -> None:
         self.transport = transport
         self.network = MemoryNetwork()
         self.licensed = licensed if licensed is not None else {node_id_for(i) for i in range(n)}
@@ -165,12 +156,12 @@ class Cluster:
 
     def full_mesh(self) -> bool:
         return all(
-            node.manager.connected_peers() == sorted(other.id for other in self.nodes if other is not node)
+            node.manager.connected_peers() == sorted(o.id for o in self.nodes if o is not node)
             for node in self.nodes
         )
 
     async def wait_full_mesh(self, timeout: float = 5.0) -> None:
-        await eventually(self.full_mesh, timeout, "full mesh")
+        await until("full mesh", self.full_mesh, timeout)
 
     async def close(self) -> None:
         for node in self.nodes:
@@ -182,18 +173,7 @@ class Cluster:
         await self.network.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 ClusterFactory = Callable[..., Awaitable[Cluster]]
-
-
-@pytest.fixture(name="eventually")
-def eventually_fixture() -> Callable[..., Awaitable[None]]:
-    return eventually
 
 
 @pytest.fixture(name="node_id_for")

@@ -14,6 +14,8 @@ import pytest
 
 from p2p import FaultFilterDisabled, P2PConfig, Raft, RequestFailed, encode, peer_url
 
+from ..helpers import until
+
 TRANSPORTS = ["memory", "websocket"]
 
 
@@ -25,12 +27,11 @@ def raft_payloads(node, sender=None) -> list:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_three_nodes_reach_full_mesh_with_one_connection_per_pair(make_cluster, eventually, transport):
+async def test_three_nodes_reach_full_mesh_with_one_connection_per_pair(make_cluster, transport):
     cluster = await make_cluster(3, transport)
     await cluster.wait_full_mesh()
-    await eventually(
-        lambda: all(n.manager.stats().open_transports == 2 for n in cluster.nodes), what="duplicates closed"
-    )
+    await until("duplicates closed",
+                lambda: all(n.manager.stats().open_transports == 2 for n in cluster.nodes))
     for node in cluster.nodes:
         for conn in node.manager.connections():
             other = next(n for n in cluster.nodes if n.id == conn.peer_id)
@@ -40,10 +41,10 @@ async def test_three_nodes_reach_full_mesh_with_one_connection_per_pair(make_clu
         assert cluster.network.open_connections() == 3
 
 
-async def test_simultaneous_dials_keep_the_connection_dialed_by_the_lower_id(make_cluster, eventually):
+async def test_simultaneous_dials_keep_the_connection_dialed_by_the_lower_id(make_cluster):
     cluster = await make_cluster(3)  # all three dial each other at the same instant
     await cluster.wait_full_mesh()
-    await eventually(lambda: cluster.network.open_connections() == 3, what="duplicates closed")
+    await until("duplicates closed", lambda: cluster.network.open_connections() == 3)
     assert sum(n.manager.stats().duplicate_connections for n in cluster.nodes) > 0  # the rule ran
     for node in cluster.nodes:
         for conn in node.manager.connections():
@@ -54,35 +55,35 @@ async def test_simultaneous_dials_keep_the_connection_dialed_by_the_lower_id(mak
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_raft_and_txs_are_delivered_attributed_to_the_authenticated_peer(
-    make_cluster, eventually, transport
+    make_cluster, transport
 ):
     cluster = await make_cluster(3, transport)
     await cluster.wait_full_mesh()
     a, b, c = cluster.nodes
     assert a.manager.send_raft(b.id, [1, "append_entries", b"\x00entry"])
     a.manager.broadcast_txs([b"tx-1", b"tx-2"])
-    await eventually(lambda: b.raft and len(b.all_txs()) == 2 and len(c.all_txs()) == 2, what="delivery")
+    await until("delivery", lambda: b.raft and len(b.all_txs()) == 2 and len(c.all_txs()) == 2)
     assert b.raft == [(a.id, [1, "append_entries", b"\x00entry"])]
     assert c.raft == []
     assert b.txs[0] == (a.id, [b"tx-1", b"tx-2"])
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_a_restarted_peer_is_redialed(make_cluster, eventually, transport):
+async def test_a_restarted_peer_is_redialed(make_cluster, transport):
     cluster = await make_cluster(3, transport)
     await cluster.wait_full_mesh()
     a, b, c = cluster.nodes
     await cluster.stop_node(2)
-    await eventually(lambda: c.id not in a.manager.connected_peers(), what="a notices c is gone")
+    await until("a notices c is gone", lambda: c.id not in a.manager.connected_peers())
     assert ("down", c.id) in a.events
     await cluster.start_node(2, peers={})  # c dials no one: a and b must come back to it
     await cluster.wait_full_mesh(timeout=5.0)
     assert a.events[-1] == ("up", c.id)
     assert c.manager.send_raft(a.id, ["after restart"])
-    await eventually(lambda: raft_payloads(a, c.id) == [["after restart"]], what="raft after restart")
+    await until("raft after restart", lambda: raft_payloads(a, c.id) == [["after restart"]])
 
 
-async def test_a_peer_that_redials_replaces_its_stale_connection(make_cluster, eventually, node_id_for):
+async def test_a_peer_that_redials_replaces_its_stale_connection(make_cluster, node_id_for):
     # To a, b's old connection still looks alive (say, half-open TCP after b lost it). b dialing
     # again proves the old one is dead, so a switches to the new one, without a down/up flap,
     # even though b's id is the higher one.
@@ -91,17 +92,18 @@ async def test_a_peer_that_redials_replaces_its_stale_connection(make_cluster, e
     b = max(1, 2, key=node_id_for)
     assert node_id_for(b).hex() > a.id
     stale = await cluster.handshake_as(b, a.address)
-    await eventually(lambda: a.manager.connected_peers() == [node_id_for(b).hex()], what="first connection")
+    await until("first connection", lambda: a.manager.connected_peers() == [node_id_for(b).hex()])
     fresh = await cluster.handshake_as(b, a.address)
-    await eventually(lambda: stale.closed, what="a closes the stale connection")
+    await until("a closes the stale connection", lambda: stale.closed)
     assert not fresh.closed
     assert a.manager.connected_peers() == [node_id_for(b).hex()]
     assert a.events == [("up", node_id_for(b).hex())]
 
 
-async def test_junk_on_the_peer_endpoint_closes_only_that_connection(make_cluster, eventually):
+async def test_junk_on_the_peer_endpoint_closes_only_that_connection(make_cluster):
     limit = 64 * 1024
-    cluster = await make_cluster(2, "websocket", config=P2PConfig(max_frame_size=limit, backoff_max=0.2))
+    cluster = await make_cluster(2, "websocket",
+                                 config=P2PConfig(max_frame_size=limit, backoff_max=0.2))
     await cluster.wait_full_mesh()
     a, b = cluster.nodes
     junk = {
@@ -121,26 +123,26 @@ async def test_junk_on_the_peer_endpoint_closes_only_that_connection(make_cluste
     assert a.manager.stats().handshakes_refused == 2  # the two well-formed-but-wrong attempts
     assert a.manager.connected_peers() == [b.id]  # the real peer was never disturbed
     assert a.manager.send_raft(b.id, ["still fine"])
-    await eventually(lambda: raft_payloads(b) == [["still fine"]], what="delivery after junk")
+    await until("delivery after junk", lambda: raft_payloads(b) == [["still fine"]])
 
 
 # --- gossip across the mesh --------------------------------------------------------------------
 
 
-async def test_gossip_reaches_every_node_in_few_frames_and_only_once_per_node(make_cluster, eventually):
+async def test_gossip_reaches_every_node_in_few_frames_and_only_once_per_node(make_cluster):
     cluster = await make_cluster(3)
     await cluster.wait_full_mesh()
     a, b, c = cluster.nodes
     txs = [b"tx-%05d" % i for i in range(3000)]
     for start in range(0, len(txs), 100):  # as a node's HTTP API would hand them over
         a.manager.broadcast_txs(txs[start : start + 100])
-    await eventually(lambda: len(b.all_txs()) == len(c.all_txs()) == 3000, what="all txs gossiped")
+    await until("all txs gossiped", lambda: len(b.all_txs()) == len(c.all_txs()) == 3000)
     assert sorted(b.all_txs()) == sorted(txs)  # each handed to the node exactly once
     assert a.manager.stats().frames_sent < 60  # batched: no per-tx frames
     assert a.manager.stats().gossip.received == 0  # b and c never send a's txs back to a
 
 
-async def test_only_admitted_txs_are_forwarded_and_never_back_to_the_sender(make_cluster, eventually):
+async def test_only_admitted_txs_are_forwarded_and_never_back_to_the_sender(make_cluster):
     cluster = await make_cluster(3, devnet=True)
     await cluster.wait_full_mesh()
     a, b, c = cluster.nodes
@@ -148,7 +150,7 @@ async def test_only_admitted_txs_are_forwarded_and_never_back_to_the_sender(make
     b.admit = lambda tx: tx != b"bad"
     a.manager.broadcast_txs([b"good", b"bad"])
     a.manager.broadcast_txs([b"marker"])  # forwarded by b after the first batch
-    await eventually(lambda: b"marker" in c.all_txs(), what="marker through b")
+    await until("marker through b", lambda: b"marker" in c.all_txs())
     assert c.all_txs() == [b"good", b"marker"]
     assert b.manager.stats().gossip.rejected == 1
     assert a.manager.stats().gossip.received == 0  # b forwarded nothing back to a
@@ -157,20 +159,19 @@ async def test_only_admitted_txs_are_forwarded_and_never_back_to_the_sender(make
 # --- authentication at the manager level --------------------------------------------------------
 
 
-async def test_an_unlicensed_node_is_never_connected(make_cluster, eventually, node_id_for):
+async def test_an_unlicensed_node_is_never_connected(make_cluster, node_id_for):
     cluster = await make_cluster(3, licensed={node_id_for(0), node_id_for(1)})
     a, b, outsider = cluster.nodes
-    await eventually(lambda: a.manager.connected_peers() == [b.id], what="licensed pair connects")
-    await eventually(
-        lambda: a.manager.stats().handshakes_refused >= 2 and b.manager.stats().handshakes_refused >= 2,
-        what="outsider refused repeatedly",
-    )
+    await until("licensed pair connects", lambda: a.manager.connected_peers() == [b.id])
+    await until("outsider refused repeatedly",
+                lambda: a.manager.stats().handshakes_refused >= 2
+                and b.manager.stats().handshakes_refused >= 2)
     assert outsider.manager.connected_peers() == []
     assert outsider.id not in a.manager.connected_peers()
     assert not any(peer == outsider.id for peer, _ in a.events)
 
 
-async def test_forged_raft_sender_is_dropped_and_logged(make_cluster, eventually, caplog):
+async def test_forged_raft_sender_is_dropped_and_logged(make_cluster, caplog):
     def claimed_sender(payload):
         return payload[0] if payload and isinstance(payload[0], str) else None
 
@@ -181,7 +182,7 @@ async def test_forged_raft_sender_is_dropped_and_logged(make_cluster, eventually
         a.manager.send_raft(b.id, [c.id, "vote_granted"])  # a pretends to be c
         a.manager.send_raft(b.id, [None, "names no sender"])
         a.manager.send_raft(b.id, [a.id, "vote_granted"])
-        await eventually(lambda: len(b.raft) == 2, what="genuine messages")
+        await until("genuine messages", lambda: len(b.raft) == 2)
     assert b.raft == [(a.id, [None, "names no sender"]), (a.id, [a.id, "vote_granted"])]
     assert b.manager.stats().forged_raft_dropped == 1
     assert any("claiming to be from" in r.getMessage() for r in caplog.records)
@@ -190,14 +191,14 @@ async def test_forged_raft_sender_is_dropped_and_logged(make_cluster, eventually
 # --- outbound queue ----------------------------------------------------------------------------
 
 
-async def test_sending_never_blocks_and_drops_raft_when_the_queue_is_full(make_cluster, eventually):
+async def test_sending_never_blocks_and_drops_raft_when_the_queue_is_full(make_cluster):
     cluster = await make_cluster(2, config=P2PConfig(outbound_queue=4, backoff_max=0.2))
     await cluster.wait_full_mesh()
     a, b = cluster.nodes
     accepted = [a.manager.send_raft(b.id, [i]) for i in range(1000)]  # no await: nothing drains
     assert accepted.count(True) == 4
     assert a.manager.stats().dropped_queue_full == 996
-    await eventually(lambda: len(b.raft) == 4, what="queued frames delivered")
+    await until("queued frames delivered", lambda: len(b.raft) == 4)
     assert a.manager.send_raft(b.id, ["room again"])
 
 
@@ -209,7 +210,7 @@ async def test_send_to_an_unknown_peer_reports_false(make_cluster):
 # --- fault filter ------------------------------------------------------------------------------
 
 
-async def test_partition_drops_frames_both_ways_until_healed(make_cluster, eventually):
+async def test_partition_drops_frames_both_ways_until_healed(make_cluster):
     cluster = await make_cluster(3, devnet=True)
     await cluster.wait_full_mesh()
     a, b, c = cluster.nodes
@@ -217,17 +218,17 @@ async def test_partition_drops_frames_both_ways_until_healed(make_cluster, event
     a.manager.send_raft(c.id, ["a->c lost"])
     c.manager.send_raft(a.id, ["c->a lost"])
     a.manager.send_raft(b.id, ["a->b fine"])
-    await eventually(lambda: raft_payloads(b) == [["a->b fine"]], what="unpartitioned delivery")
+    await until("unpartitioned delivery", lambda: raft_payloads(b) == [["a->b fine"]])
     a.manager.faults.heal()
     a.manager.send_raft(c.id, ["a->c marker"])
     c.manager.send_raft(a.id, ["c->a marker"])
-    await eventually(lambda: raft_payloads(c) and raft_payloads(a), what="markers after heal")
+    await until("markers after heal", lambda: raft_payloads(c) and raft_payloads(a))
     assert raft_payloads(c) == [["a->c marker"]]
     assert raft_payloads(a) == [["c->a marker"]]
     assert a.manager.stats().dropped_by_faults == 2
 
 
-async def test_lossy_drops_a_seeded_fraction(make_cluster, eventually):
+async def test_lossy_drops_a_seeded_fraction(make_cluster):
     cluster = await make_cluster(2, devnet=True)
     await cluster.wait_full_mesh()
     a, b = cluster.nodes
@@ -236,7 +237,7 @@ async def test_lossy_drops_a_seeded_fraction(make_cluster, eventually):
         assert a.manager.send_raft(b.id, [i])
     a.manager.faults.heal()
     a.manager.send_raft(b.id, ["marker"])
-    await eventually(lambda: raft_payloads(b)[-1:] == [["marker"]], what="marker")
+    await until("marker", lambda: raft_payloads(b)[-1:] == [["marker"]])
     delivered = len(b.raft) - 1
     assert 60 < delivered < 140
     assert a.manager.stats().dropped_by_faults == 200 - delivered

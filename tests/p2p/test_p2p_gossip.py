@@ -42,7 +42,8 @@ class NodeStub:
         return [tx for p, batch in self.asked if p == peer_id for tx in batch]
 
 
-def make_gossip(peers=("a", "b", "c"), admit=lambda tx: True, **kw) -> tuple[Gossip, Wire, NodeStub]:
+def make_gossip(peers=("a", "b", "c"), admit=lambda tx: True,
+                **kw) -> tuple[Gossip, Wire, NodeStub]:
     wire, node = Wire(), NodeStub(admit)
     gossip = Gossip(send_txs=wire.send_txs, on_txs=node.on_txs, **kw)
     for peer in peers:

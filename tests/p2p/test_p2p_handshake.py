@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 from p2p import SEAL_OVERHEAD, Auth, ChannelBroken, FrameError, Handshake, HandshakeRefused, Hello, Raft, Refusal, SecureChannel, decode, encode
 from p2p.handshake import auth_message, channel_keys, shared_secret, transcript_hash
 
-from mitm import Splicer
+from .mitm import Splicer
 
 CHAIN = hashlib.sha256(b"chain").digest()
 OTHER_CHAIN = hashlib.sha256(b"other chain").digest()

@@ -17,8 +17,9 @@ import pytest
 
 from p2p import ChannelFault, Raft, Refusal, Txs, encode
 
-from conftest import CHAIN_ID, Cluster, Node, eventually
-from mitm import Relay, Session, Splicer, after_handshake
+from ..helpers import until
+from .conftest import CHAIN_ID, Cluster, Node
+from .mitm import Relay, Session, Splicer, after_handshake
 
 RELAY = "mem://relay"
 
@@ -28,8 +29,8 @@ async def relayed(make_cluster) -> tuple[Cluster, Relay, Node, Node]:
     relay = Relay(cluster.network, RELAY, cluster.nodes[1].address)
     b = await cluster.start_node(1, peers={})
     a = await cluster.start_node(0, peers={b.id: RELAY})
-    await eventually(lambda: a.manager.connected_peers() == [b.id], what="a and b linked through the relay")
-    await eventually(lambda: b.manager.connected_peers() == [a.id], what="b adopts the link")
+    await until("a and b linked through the relay", lambda: a.manager.connected_peers() == [b.id])
+    await until("b adopts the link", lambda: b.manager.connected_peers() == [a.id])
     return cluster, relay, a, b
 
 
@@ -39,7 +40,7 @@ def raft_from(node: Node, peer_id: str) -> list[list]:
 
 async def link_broken(b: Node, a: Node, caplog, reason: ChannelFault) -> None:
     """b dropped the link to a, and said why."""
-    await eventually(lambda: ("down", a.id) in b.events, what="b drops the tampered link")
+    await until("b drops the tampered link", lambda: ("down", a.id) in b.events)
     assert b.manager.stats().links_broken == 1
     assert any(
         r.name == "lichen.p2p" and r.levelno == logging.WARNING and reason.value in r.getMessage()
@@ -49,9 +50,10 @@ async def link_broken(b: Node, a: Node, caplog, reason: ChannelFault) -> None:
 
 async def recovers(a: Node, b: Node) -> None:
     """After the attack a redials through the (now honest) relay, and frames flow again."""
-    await eventually(lambda: b.manager.connected_peers() == [a.id] and a.manager.connected_peers() == [b.id])
-    await eventually(lambda: a.manager.send_raft(b.id, ["after the attack"]), what="a can send")
-    await eventually(lambda: ["after the attack"] in raft_from(b, a.id), what="delivery after the attack")
+    await until("both ends linked again", lambda: b.manager.connected_peers() == [a.id]
+                and a.manager.connected_peers() == [b.id])
+    await until("a can send", lambda: a.manager.send_raft(b.id, ["after the attack"]))
+    await until("delivery after the attack", lambda: ["after the attack"] in raft_from(b, a.id))
 
 
 @pytest.fixture(autouse=True)
@@ -96,12 +98,12 @@ async def test_a_frame_recorded_on_an_earlier_link_is_refused_on_the_next(make_c
     """Attack: record a frame on one connection and replay it on a later one."""
     cluster, relay, a, b = await relayed(make_cluster)
     assert a.manager.send_raft(b.id, ["pay", 100])
-    await eventually(lambda: raft_from(b, a.id) == [["pay", 100]], what="the genuine frame")
+    await until("the genuine frame", lambda: raft_from(b, a.id) == [["pay", 100]])
     recorded = [data for where, data in relay.sessions[0].seen if where == "a->b"][-1]
     await b.manager.disconnect(a.id)
-    await eventually(lambda: len(relay.sessions) == 2 and b.manager.connected_peers() == [a.id], what="a new link")
+    await until("a new link", lambda: len(relay.sessions) == 2 and b.manager.connected_peers() == [a.id])
     await relay.sessions[1].inject("a->b", recorded)
-    await eventually(lambda: b.manager.stats().links_broken == 1, what="b refuses the replay")
+    await until("b refuses the replay", lambda: b.manager.stats().links_broken == 1)
     assert raft_from(b, a.id) == [["pay", 100]]  # still once
     assert any(ChannelFault.UNAUTHENTIC.value in r.getMessage() for r in caplog.records)
 
@@ -151,10 +153,10 @@ async def test_a_relay_that_reflects_a_nodes_own_frame_back_ends_the_link(make_c
     """Attack: bounce a's frame back to a, as if b had said it (each direction has its own key)."""
     cluster, relay, a, b = await relayed(make_cluster)
     assert a.manager.send_raft(b.id, ["vote", "granted"])
-    await eventually(lambda: raft_from(b, a.id) == [["vote", "granted"]], what="the genuine frame")
+    await until("the genuine frame", lambda: raft_from(b, a.id) == [["vote", "granted"]])
     sent_by_a = [data for where, data in relay.sessions[0].seen if where == "a->b"][-1]
     await relay.sessions[0].inject("b->a", sent_by_a)
-    await eventually(lambda: ("down", b.id) in a.events, what="a drops the link")
+    await until("a drops the link", lambda: ("down", b.id) in a.events)
     assert a.raft == []
     assert a.manager.stats().links_broken == 1
 
@@ -170,9 +172,9 @@ async def test_a_passive_relay_reads_no_plaintext(make_cluster):
     a.manager.broadcast_txs([b"transfer " + marker])
     assert a.manager.send_raft(b.id, ["append", marker])
     assert b.manager.send_raft(a.id, ["append_resp", marker])
-    await eventually(lambda: b"transfer " + marker in b.all_txs(), what="the tx reaches b")
-    await eventually(lambda: ["append", marker] in raft_from(b, a.id), what="the raft message reaches b")
-    await eventually(lambda: ["append_resp", marker] in raft_from(a, b.id), what="the answer reaches a")
+    await until("the tx reaches b", lambda: b"transfer " + marker in b.all_txs())
+    await until("the raft message reaches b", lambda: ["append", marker] in raft_from(b, a.id))
+    await until("the answer reaches a", lambda: ["append_resp", marker] in raft_from(a, b.id))
     seen = relay.bytes_seen()
     assert len(seen) >= 2 + 2 + 3  # both handshakes and the three frames passed through the relay
     assert not any(marker in data or marker.hex().encode() in data for data in seen)
@@ -189,11 +191,10 @@ async def test_a_relay_that_splices_two_handshakes_never_gets_a_link(make_cluste
     relay.rule = splicer.rule
     b = await cluster.start_node(1, peers={})
     a = await cluster.start_node(0, peers={b.id: RELAY})
-    await eventually(lambda: len(splicer.opened_auths) == 2, what="the relay opened both AUTHs")
-    await eventually(
-        lambda: a.manager.stats().handshakes_refused >= 1 and b.manager.stats().handshakes_refused >= 1,
-        what="both sides refuse",
-    )
+    await until("the relay opened both AUTHs", lambda: len(splicer.opened_auths) == 2)
+    await until("both sides refuse",
+                lambda: a.manager.stats().handshakes_refused >= 1
+                and b.manager.stats().handshakes_refused >= 1)
     assert a.manager.connected_peers() == [] and b.manager.connected_peers() == []
     assert a.events == [] and b.events == []
     assert any(f"handshake refused: {Refusal.BAD_SIGNATURE.value}" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,277 @@
+"""The bench: load a devnet with pre-signed transfers and measure commits and latency.
+
+Stages: set up (attest and fund its own accounts with an institution key from the devnet
+folder), pre-sign (so signing is not measured), load (batches spread over the nodes, each
+account always through the same node so its nonces arrive in order), and report. Commit times
+come from watching new blocks on one node: a tx's latency is from its batch's submission to
+the moment its block is seen.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
+
+from .aioclient import get_json, post_batch, wait_committed
+from .errors import DevnetError
+from .network import Devnet
+
+MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
+SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
+DRAIN_S = 10.0  # after the load: how long what was accepted may take to commit
+ATTESTATION_DAYS = 7
+
+
+@dataclass
+class Options:
+    """What the bench runs: `rate` 0 means as fast as the network commits, keeping at most
+    `window` txs submitted but not yet committed."""
+    accounts: int = 200
+    duration: float = 20.0
+    rate: float = 0.0
+    batch: int = 100  # txs per POST
+    window: int = 6000
+
+
+class Observer:
+    """What the bench tells as it goes; the default says nothing."""
+
+    def say(self, text: str) -> None:
+        """A stage begins."""
+
+    def load_started(self, duration: float) -> None:
+        """The load begins; it lasts `duration` seconds."""
+
+    def load_tick(self, elapsed: float, committed_per_s: float) -> None:
+        """Four times a second during the load."""
+
+    def load_done(self) -> None:
+        """The load is over (what was accepted may still be committing)."""
+
+
+@dataclass
+class Latency:
+    """Submit-to-commit, in milliseconds."""
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+@dataclass
+class Report:
+    nodes: int
+    accounts: int
+    duration_s: float
+    offered_rate: float | str  # tx/s, or "max"
+    submitted: int
+    committed: int
+    committed_per_s: float  # committed within the load's duration, per second of it
+    latency_ms: Latency
+    rejected: dict[str, int]  # reason code -> txs refused at admission
+    failed_receipts_on_node0_since_start: dict[str, int]  # reason code -> failed receipts
+
+    def to_json(self) -> dict:
+        lat = self.latency_ms
+        return {
+            "nodes": self.nodes, "accounts": self.accounts, "duration_s": self.duration_s,
+            "offered_rate": self.offered_rate,
+            "submitted": self.submitted, "committed": self.committed,
+            "committed_per_s": self.committed_per_s,
+            "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
+            "rejected": self.rejected,
+            "failed_receipts_on_node0_since_start": self.failed_receipts_on_node0_since_start,
+        }
+
+
+@dataclass
+class Load:
+    """Pre-signed work: per node, the raw txs in submission order."""
+    per_node: list[list[tuple[bytes, bytes]]]  # (hash, raw)
+    total: int
+
+
+@dataclass
+class Tally:
+    submitted: dict[bytes, float] = field(default_factory=dict)  # hash -> submit time
+    committed: dict[bytes, float] = field(default_factory=dict)  # hash -> seen-in-block time
+    rejected: Counter = field(default_factory=Counter)
+    first_block_time: float | None = None
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+async def set_up_accounts(session: aiohttp.ClientSession, url: str, chain_id: bytes,
+                          institution: KeyPair, accounts: list[KeyPair], asset: str, tier: int,
+                          funding: int) -> None:
+    """Attest every bench account and issue it funds, from one institution key."""
+    nonce = (await get_json(session, f"{url}/v1/accounts/{institution.address_hex}"))["next_nonce"]
+    expires = int(time.time() * 1000) + ATTESTATION_DAYS * 86_400_000
+    txs = []
+    for acct in accounts:
+        evidence = hashlib.sha256(b"bench:" + acct.address).digest()
+        txs.append(sign_tx(institution, chain_id, nonce,
+                           KycAttest(acct.address, tier, "US", expires, evidence)))
+        txs.append(sign_tx(institution, chain_id, nonce + 1, Issue(asset, acct.address, funding)))
+        nonce += 2
+    for i in range(0, len(txs), SETUP_CHUNK):
+        chunk = txs[i:i + SETUP_CHUNK]
+        results = await post_batch(session, url, [t.raw for t in chunk])
+        bad = [r for r in results if "error" in r]
+        if bad:
+            raise DevnetError(f"bench set-up refused: {bad[0]['error']} "
+                              f"{bad[0].get('message', '')}")
+        doc = await wait_committed(session, url, chunk[-1].hash_hex)
+        if doc["status"] != "committed":
+            raise DevnetError(f"bench set-up failed: {doc.get('code')} {doc.get('message', '')}")
+
+
+def presign(chain_id: bytes, accounts: list[KeyPair], n_nodes: int, total: int, asset: str) -> Load:
+    """Transfers of 1 unit around a ring of accounts; account i always goes through node i % n."""
+    per_node: list[list[tuple[bytes, bytes]]] = [[] for _ in range(n_nodes)]
+    nonces = [0] * len(accounts)
+    for k in range(total):
+        i = k % len(accounts)
+        tx = sign_tx(accounts[i], chain_id, nonces[i],
+                     Transfer(asset, accounts[(i + 1) % len(accounts)].address, 1, ""))
+        nonces[i] += 1
+        per_node[i % n_nodes].append((tx.hash, tx.raw))
+    return Load(per_node, total)
+
+
+async def submit_load(session: aiohttp.ClientSession, urls: list[str], load: Load, tally: Tally,
+                      rate: float, batch: int, window: int, deadline: float) -> None:
+    """Each node gets its share in batches; rate-limited, or as fast as commits keep up."""
+    per_node_rate = rate / len(urls) if rate else 0
+
+    async def feed(url: str, work: list[tuple[bytes, bytes]]) -> None:
+        start = time.monotonic()
+        for i in range(0, len(work), batch):
+            if time.monotonic() >= deadline:
+                return
+            if per_node_rate:
+                due = start + i / per_node_rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            else:
+                while (len(tally.submitted) - len(tally.committed) > window
+                       and time.monotonic() < deadline):
+                    await asyncio.sleep(0.005)
+            chunk = work[i:i + batch]
+            now = time.monotonic()
+            for h, _ in chunk:
+                tally.submitted[h] = now
+            try:
+                results = await post_batch(session, url, [raw for _, raw in chunk])
+            except aiohttp.ClientError:
+                results = [{"error": "UNREACHABLE"}] * len(chunk)
+            for (h, _), r in zip(chunk, results, strict=False):  # a short answer drops none
+                if "error" in r:
+                    tally.rejected[r["error"]] += 1
+                    tally.submitted.pop(h, None)
+
+    await asyncio.gather(*(feed(url, work) for url, work in zip(urls, load.per_node, strict=True)))
+
+
+async def watch_blocks(session: aiohttp.ClientSession, url: str, tally: Tally, start_height: int,
+                       stop: asyncio.Event) -> None:
+    """Follow new blocks on one node; every tx in them is committed (or failed) now."""
+    height = start_height
+    while not stop.is_set():
+        status = await get_json(session, f"{url}/v1/status")
+        while height < status["height"]:
+            height += 1
+            async with session.get(f"{url}/v1/blocks/{height}/raw") as r:
+                raw = await r.read()
+            now = time.monotonic()
+            for tx_raw in Block.decode(raw).txs:
+                h = hashlib.sha256(tx_raw).digest()
+                if h in tally.submitted and h not in tally.committed:
+                    tally.committed[h] = now
+                    if tally.first_block_time is None:
+                        tally.first_block_time = now
+        await asyncio.sleep(0.01)
+
+
+async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -> Report:
+    """Set up, pre-sign, load the running nodes of the devnet for `o.duration` seconds, drain,
+    and report."""
+    obs = observer or Observer()
+    urls = [n.url for n in net.running(net.load())]
+    if not urls:
+        raise DevnetError("no devnet node is running; `lichen devnet up` first")
+    institution = net.key("inst0")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        status = await get_json(session, f"{urls[0]}/v1/status")
+        chain_id = bytes.fromhex(status["chain_id"])
+        genesis = net.genesis_doc()
+        asset = next(a["code"] for a in genesis["assets"] if a["issuer"] == "inst0")
+        tier = max(t["tier"] for t in genesis["tiers"])
+        accounts = [KeyPair.generate() for _ in range(o.accounts)]
+        total = int(o.rate * o.duration) if o.rate else int(o.duration * MAX_RATE_TOTAL_PER_S)
+        per_account = -(-total // o.accounts)
+        obs.say(f"setting up {o.accounts} accounts (attest + fund {asset}) via inst0…")
+        await set_up_accounts(session, urls[0], chain_id, institution, accounts, asset, tier,
+                              per_account + 10)
+        obs.say(f"pre-signing {total} transfers…")
+        load = presign(chain_id, accounts, len(urls), total, asset)
+        start_height = (await get_json(session, f"{urls[0]}/v1/status"))["height"]
+        tally = Tally()
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_blocks(session, urls[0], tally, start_height, stop))
+        t0 = time.monotonic()
+        deadline = t0 + o.duration
+        feeder = asyncio.create_task(
+            submit_load(session, urls, load, tally, o.rate, o.batch, o.window, deadline))
+        obs.load_started(o.duration)
+        try:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                elapsed = time.monotonic() - t0
+                obs.load_tick(min(elapsed, o.duration), len(tally.committed) / max(elapsed, 1e-9))
+        finally:
+            obs.load_done()
+        await feeder
+        drain_until = time.monotonic() + DRAIN_S
+        while len(tally.committed) < len(tally.submitted) and time.monotonic() < drain_until:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await watcher
+        failed = await failed_receipts(session, urls[0])
+    return report_of(tally, t0, o, len(urls), failed)
+
+
+async def failed_receipts(session: aiohttp.ClientSession, url: str) -> dict[str, int]:
+    """The node's failed-receipt counters by reason code, from its /metrics."""
+    async with session.get(f"{url}/metrics") as r:
+        text = await r.text()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("lichen_failed_txs_total{"):
+            reason = line.split('reason="')[1].split('"')[0]
+            out[reason] = int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
+def report_of(tally: Tally, t0: float, o: Options, nodes: int, failed: dict[str, int]) -> Report:
+    lat = [(tally.committed[h] - tally.submitted[h]) * 1000 for h in tally.committed]
+    in_window = sum(1 for t in tally.committed.values() if t <= t0 + o.duration)
+    return Report(
+        nodes=nodes, accounts=o.accounts, duration_s=o.duration, offered_rate=o.rate or "max",
+        submitted=len(tally.submitted), committed=len(tally.committed),
+        committed_per_s=round(in_window / o.duration, 1),
+        latency_ms=Latency(round(percentile(lat, 50), 1), round(percentile(lat, 95), 1),
+                           round(percentile(lat, 99), 1), round(max(lat, default=0), 1)),
+        rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed)

@@ -1,0 +1,129 @@
+"""A small blocking HTTP client for the node API (the CLI and the devnet tools talk to nodes
+only through it), and the sign-submit-wait of every submitting command."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Payload, sign_tx
+
+
+@dataclass
+class ApiError(Exception):
+    """The node refused: a reason code and a sentence, or a connection failure."""
+    code: str
+    message: str
+    status: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        return self._call(urllib.request.Request(self.url + path), timeout)
+
+    def post(self, path: str, body: dict, timeout: float | None = None,
+             headers: dict | None = None) -> dict:
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})},
+                                     method="POST")
+        return self._call(req, timeout)
+
+    def _call(self, req: urllib.request.Request, timeout: float | None) -> dict:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                doc = json.loads(exc.read())
+                raise ApiError(doc.get("error", "HTTP_ERROR"), doc.get("message", ""),
+                               exc.code) from None
+            except (ValueError, AttributeError):
+                raise ApiError("HTTP_ERROR", f"HTTP {exc.code} from {self.url}", exc.code) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError("UNREACHABLE",
+                           f"cannot reach the node at {self.url}: {reason}") from None
+
+    # -- the API, by name -------------------------------------------------------------------
+    def status(self) -> dict:
+        return self.get("/v1/status")
+
+    def account(self, address_hex: str) -> dict:
+        return self.get(f"/v1/accounts/{address_hex}")
+
+    def submit(self, raw: bytes) -> dict:
+        return self.post("/v1/txs", {"tx": raw.hex()})
+
+    def submit_batch(self, raws: list[bytes]) -> list[dict]:
+        return self.post("/v1/txs", {"txs": [r.hex() for r in raws]})["results"]
+
+    def tx(self, hash_hex: str, wait: float = 0) -> dict:
+        suffix = f"?wait={wait}" if wait else ""
+        return self.get(f"/v1/txs/{hash_hex}{suffix}", timeout=wait + self.timeout)
+
+    def block(self, height: str | int) -> dict:
+        return self.get(f"/v1/blocks/{height}")
+
+    # -- verifiable records ---------------------------------------------------------------------
+    def proof(self, hash_hex: str) -> dict:
+        return self.get(f"/v1/proofs/{hash_hex}")
+
+    def genesis(self) -> dict:
+        return self.get("/v1/genesis")
+
+    def block_raw(self, height: int) -> bytes:
+        """The block's canonical bytes (the JSON form is for reading, these are for checking)."""
+        req = urllib.request.Request(f"{self.url}/v1/blocks/{height}/raw")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            raise ApiError("NOT_FOUND" if exc.code == 404 else "HTTP_ERROR",
+                           f"HTTP {exc.code} fetching block {height} from {self.url}",
+                           exc.code) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError("UNREACHABLE",
+                           f"cannot reach the node at {self.url}: {reason}") from None
+
+
+# ---- submitting ----------------------------------------------------------------------------------
+
+def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
+                    timeout: float = 30.0) -> dict:
+    """Sign with the sender's next nonce and submit; by default wait for the outcome.
+
+    Returns the node's answer for the tx (GET /v1/txs/{hash}), or {hash, status: pending} when
+    not waiting. Raises ApiError when the node refuses admission (the reason code says why)."""
+    chain_id = bytes.fromhex(client.status()["chain_id"])
+    nonce = client.account(key.address_hex)["next_nonce"]
+    tx = sign_tx(key, chain_id, nonce, payload)
+    client.submit(tx.raw)
+    if not wait:
+        return {"hash": tx.hash_hex, "status": "pending"}
+    return wait_final(client, tx.hash_hex, timeout)
+
+
+def wait_final(client: Client, hash_hex: str, timeout: float) -> dict:
+    """Long-poll the node until the tx is committed or failed; after `timeout` seconds the last
+    answer with error TIMEOUT added."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        result = client.tx(hash_hex, wait=max(0.1, min(5.0, left)))
+        if result["status"] in ("committed", "failed") or left <= 0:
+            if result["status"] not in ("committed", "failed"):
+                still = f"not committed within {timeout:.0f}s; still {result['status']}"
+                result = {**result, "error": "TIMEOUT", "message": still}
+            return result

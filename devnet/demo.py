@@ -1,0 +1,105 @@
+"""The demo: KYC-gated, cross-border payments on a running devnet, step by step.
+
+Each step is a transaction and the outcome it must have: committed, or refused with a reason
+code. A step whose outcome differs stops the demo (`StepOutcome.surprise`).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from node.ledger.crypto import KeyPair
+from node.ledger.types import KycAttest, Payload, Transfer
+
+from .client import ApiError, Client, sign_and_submit
+from .errors import DevnetError
+from .network import Devnet, NodeStatus, collect_status
+
+YEAR_MS = 365 * 86_400_000
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    signer: str  # a key name in DIR/keys
+    payload: Payload
+    expect: str  # "committed" or a reason code
+
+
+@dataclass
+class StepOutcome:
+    step: Step
+    status: str  # committed | failed | pending | rejected (refused at admission)
+    code: str | None  # the reason code when not committed
+    message: str
+    height: int | None = None
+    hash: str = ""
+
+    @property
+    def got(self) -> str | None:
+        return "committed" if self.status == "committed" else self.code
+
+    @property
+    def surprise(self) -> str:
+        """"" when the step went as it must, else what went otherwise."""
+        if self.got == self.step.expect:
+            return ""
+        return f"expected {self.step.expect}, got {self.got}"
+
+
+@dataclass
+class Summary:
+    carol: dict  # carol's account document after the steps
+    nodes: list[NodeStatus]
+
+
+def steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
+    carol = keys["carol"].address
+    bob = keys["bob"].address
+    return [
+        Step("alice pays carol 10.00 EUR: carol holds no attestation", "alice",
+             Transfer("EUR", carol, 1000, "first try"), "KYC_MISSING"),
+        Step("inst2 (Lion City Payments, SG) attests carol: tier 1, SG, one year", "inst2",
+             KycAttest(carol, 1, "SG", now_ms + YEAR_MS,
+                       hashlib.sha256(b"kyc-file:carol").digest()),
+             "committed"),
+        Step("cross-border: alice (US) pays carol (SG) 15.00 EUR, a currency issued in DE", "alice",
+             Transfer("EUR", carol, 1500, "invoice 42"), "committed"),
+        Step("alice sends bob 1,500.00 USD: over her tier-1 limit of 1,000.00 per payment", "alice",
+             Transfer("USD", bob, 150_000, "too much"), "LIMIT_EXCEEDED"),
+    ]
+
+
+class Demo:
+    """The demo on the devnet in a folder: its first node, and the demo keys."""
+
+    KEYS = ("alice", "bob", "carol", "inst2")
+
+    def __init__(self, net: Devnet):
+        self.net = net
+        self.manifest = net.load()
+        self.client = Client(self.manifest.nodes[0].url)
+        self.keys = {name: self._key(name) for name in self.KEYS}
+
+    def _key(self, name: str) -> KeyPair:
+        path = self.net.dir / "keys" / f"{name}.key"
+        try:
+            return KeyPair.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DevnetError(f"no usable key {path}: {exc}") from None
+
+    def steps(self) -> list[Step]:
+        return steps(self.keys, int(time.time() * 1000))
+
+    def run_step(self, step: Step) -> StepOutcome:
+        try:
+            result = sign_and_submit(self.client, self.keys[step.signer], step.payload, wait=True)
+        except ApiError as err:
+            return StepOutcome(step, "rejected", err.code, err.message)
+        return StepOutcome(step, result["status"], result.get("code") or result.get("error"),
+                           result.get("message", ""), result.get("height"), result["hash"])
+
+    def summary(self) -> Summary:
+        carol = self.client.account(self.keys["carol"].address_hex)
+        return Summary(carol, collect_status(self.net, self.manifest))

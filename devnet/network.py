@@ -1,0 +1,504 @@
+"""The devnet: a local network of node daemons in one folder (default ./.devnet).
+
+    DIR/devnet.json     the nodes: name, institution, url, node id, config, pid
+    DIR/genesis.json    shared by every node
+    DIR/admin.token     the bearer token of every node's devnet-only admin endpoints
+    DIR/keys/*.key      regulator, institutions (inst0..), customers alice, bob, carol
+    DIR/node0/          config.json, data (LevelDB), node.log
+
+Every function here either returns a typed result or raises DevnetError with a sentence that
+says what to do. Daemons are `lichen node run --config ...` processes in their own session, so
+a terminal's Ctrl-C does not reach them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from node.ledger.crypto import KeyPair
+from node.ledger.types import GovernanceApprove, GovernancePropose, LicenseGrant, Payload
+from node.server.config import NodeConfig
+
+from .client import ApiError, Client, sign_and_submit
+from .errors import DevnetError
+from .genesis import key_names, make_genesis
+
+MAX_INSTITUTIONS = 7  # the template's; the ones without a node can join later (add-node)
+DEFAULT_BASE_PORT = 7100
+HOST = "127.0.0.1"
+SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP,
+           "CONT": signal.SIGCONT}
+REPO = Path(__file__).resolve().parent.parent  # daemons run from here, as `python -m cli.main`
+DAY_MS = 86_400_000
+
+Say = Callable[[str], object]  # a line of progress for the operator
+
+
+# ---- devnet.json ---------------------------------------------------------------------------------
+
+@dataclass
+class NodeEntry:
+    """One node of devnet.json (the field order is the file's key order)."""
+    name: str  # node0, node1, ...
+    institution: str  # inst0, inst1, ...: the institution whose node key it runs
+    url: str  # its HTTP API (and peer) address
+    node_id: str  # its node key's address, hex
+    config: str  # absolute path of its config.json
+    pid: int | None = None  # the daemon's, while it runs
+
+    @classmethod
+    def from_json(cls, doc: dict) -> NodeEntry:
+        return cls(doc["name"], doc["institution"], doc["url"], doc["node_id"], doc["config"],
+                   doc.get("pid"))
+
+
+@dataclass
+class Manifest:
+    """devnet.json: the chain and its nodes."""
+    chain_id: str
+    base_port: int  # node i listens on base_port + i
+    nodes: list[NodeEntry]
+
+    def to_json(self) -> dict:
+        return {"chain_id": self.chain_id, "base_port": self.base_port,
+                "nodes": [asdict(n) for n in self.nodes]}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Manifest:
+        return cls(doc["chain_id"], doc.get("base_port", DEFAULT_BASE_PORT),
+                   [NodeEntry.from_json(n) for n in doc["nodes"]])
+
+    def node(self, name: str) -> NodeEntry:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise DevnetError(f"no node {name!r}; nodes are {', '.join(n.name for n in self.nodes)}")
+
+
+# ---- the folder and its processes ----------------------------------------------------------------
+
+class Devnet:
+    """The devnet folder and its processes."""
+
+    def __init__(self, dir_: str | Path):
+        self.where = str(dir_)  # as the operator wrote it, for messages
+        self.dir = Path(dir_)
+        self.file = self.dir / "devnet.json"
+
+    def exists(self) -> bool:
+        return self.file.exists()
+
+    def load(self) -> Manifest:
+        if not self.exists():
+            raise DevnetError(f"no devnet in {self.dir}; start one with `lichen devnet up`")
+        return Manifest.from_json(json.loads(self.file.read_text()))
+
+    def save(self, manifest: Manifest) -> None:
+        """Write devnet.json whole or not at all: other commands may be reading it."""
+        tmp = self.file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+        os.replace(tmp, self.file)
+
+    def alive(self, n: NodeEntry) -> bool:
+        return pid_alive(n.pid)
+
+    def running(self, manifest: Manifest) -> list[NodeEntry]:
+        return [n for n in manifest.nodes if self.alive(n)]
+
+    def log_path(self, name: str) -> Path:
+        return self.dir / name / "node.log"
+
+    def log_tail(self, name: str, lines: int = 8) -> str:
+        path = self.log_path(name)
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def key(self, name: str) -> KeyPair:
+        return KeyPair.load(self.dir / "keys" / f"{name}.key")
+
+    def genesis_doc(self) -> dict:
+        return json.loads((self.dir / "genesis.json").read_text())
+
+    def admin_token(self) -> str:
+        return (self.dir / "admin.token").read_text().strip()
+
+    def start(self, n: NodeEntry) -> int:
+        """Start the node's daemon, its output appended to its node.log; returns the pid."""
+        with open(self.log_path(n.name), "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "node", "run", "--config", n.config],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=REPO)
+        return proc.pid
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def send_signal(n: NodeEntry, sig: int) -> None:
+    """Signal the node's daemon (a node without a pid has none to signal)."""
+    if n.pid is not None:
+        os.kill(n.pid, sig)
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def node_url(base_port: int, i: int) -> str:
+    return f"http://{HOST}:{base_port + i}"
+
+
+# ---- status --------------------------------------------------------------------------------------
+
+@dataclass
+class NodeStatus:
+    """A node as `lichen devnet status` shows it: its process, and its /v1/status when it
+    answers (`status` is then the node's document, else empty)."""
+    name: str
+    institution: str
+    url: str
+    pid: int | None
+    alive: bool
+    serving: bool
+    status: dict
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "institution": self.institution, "url": self.url,
+                "pid": self.pid, "alive": self.alive, **self.status, "serving": self.serving}
+
+
+def node_status(net: Devnet, n: NodeEntry) -> NodeStatus:
+    try:
+        status, serving = Client(n.url, timeout=2).status(), True
+    except ApiError:
+        status, serving = {}, False
+    return NodeStatus(n.name, n.institution, n.url, n.pid, net.alive(n), serving, status)
+
+
+def collect_status(net: Devnet, manifest: Manifest) -> list[NodeStatus]:
+    return [node_status(net, n) for n in manifest.nodes]
+
+
+def status_or_empty(n: NodeEntry) -> dict:
+    try:
+        return Client(n.url, timeout=2).status()
+    except ApiError:
+        return {}
+
+
+# ---- up and down ---------------------------------------------------------------------------------
+
+def up(net: Devnet, validators: int, observers: int, base_port: int,
+       license_policy: str = "regulator", timeout: float = 30.0) -> list[NodeStatus]:
+    """Fresh keys, genesis and configs in the folder (anything there before is deleted), the
+    daemons started; returns once every node serves and one of them leads."""
+    if net.exists() and net.running(net.load()):
+        raise DevnetError(f"a devnet is already running in {net.where}; "
+                          f"`lichen devnet down --dir {net.where}` first")
+    if validators + observers > MAX_INSTITUTIONS:
+        raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions: "
+                          f"--nodes plus --observers is at most that")
+    taken = [p for p in range(base_port, base_port + validators + observers)
+             if not port_free(HOST, p)]
+    if taken:
+        raise DevnetError(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
+    if net.dir.exists():
+        shutil.rmtree(net.dir)
+    manifest = create_files(net, validators, observers, base_port, license_policy)
+    for n in manifest.nodes:
+        n.pid = net.start(n)
+    net.save(manifest)
+    wait_ready(net, manifest, timeout)
+    return collect_status(net, manifest)
+
+
+def create_files(net: Devnet, validators: int, observers: int, base_port: int,
+                 license_policy: str = "regulator") -> Manifest:
+    """Keys for every name of the template, the genesis, the admin token, each node's folder."""
+    net.dir.mkdir(parents=True)
+    keys = {name: KeyPair.generate() for name in key_names(MAX_INSTITUTIONS)}
+    for name, kp in keys.items():
+        kp.save(net.dir / "keys" / f"{name}.key", name)
+    urls = [node_url(base_port, i) for i in range(MAX_INSTITUTIONS)]
+    nodes = validators + observers
+    genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
+                           spare_urls=urls[nodes:], license_policy=license_policy)
+    genesis.save(net.dir / "genesis.json")
+    token = secrets.token_hex(16)
+    (net.dir / "admin.token").write_text(token + "\n")
+    return Manifest(genesis.chain_id.hex(), base_port,
+                    [write_node_files(net, i, keys[f"inst{i}"].address_hex, base_port, token)
+                     for i in range(nodes)])
+
+
+def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: str) -> NodeEntry:
+    """node<i>/config.json for institution inst<i>; returns its devnet.json entry."""
+    name = f"node{i}"
+    folder = net.dir / name
+    folder.mkdir()
+    config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
+                        data_dir=".", listen=f"{HOST}:{base_port + i}", devnet=True,
+                        admin_token=token)
+    config.save(folder / "config.json")
+    return NodeEntry(name, f"inst{i}", node_url(base_port, i), node_id,
+                     str((folder / "config.json").resolve()))
+
+
+def wait_ready(net: Devnet, manifest: Manifest, timeout: float) -> None:
+    """Until every node serves and one of them is leader; fail fast if a daemon dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        serving = []
+        for n in manifest.nodes:
+            if not net.alive(n):
+                raise DevnetError(f"{n.name} exited during start-up; its log ends:\n"
+                                  f"{net.log_tail(n.name)}")
+            try:
+                serving.append(Client(n.url, timeout=1).status())
+            except ApiError:
+                pass  # not serving yet
+        if len(serving) == len(manifest.nodes) and any(s["role"] == "leader" for s in serving):
+            return
+        time.sleep(0.2)
+    raise DevnetError(f"the devnet did not elect a leader within {timeout:.0f}s; "
+                      f"see `lichen devnet logs NODE`")
+
+
+def down(net: Devnet, grace: float = 5.0) -> bool:
+    """Stop every node (TERM, then KILL after `grace` seconds); the files stay. False when
+    there is no devnet in the folder."""
+    if not net.exists():
+        return False
+    manifest = net.load()
+    for n in net.running(manifest):
+        send_signal(n, signal.SIGCONT)  # a paused node cannot handle TERM
+        send_signal(n, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while net.running(manifest) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for n in manifest.nodes:
+        if net.alive(n):
+            send_signal(n, signal.SIGKILL)
+        n.pid = None
+    net.save(manifest)
+    return True
+
+
+# ---- one node ------------------------------------------------------------------------------------
+
+def log_of(net: Devnet, name: str, lines: int) -> str:
+    """The last `lines` lines of the node's log."""
+    net.load().node(name)
+    path = net.log_path(name)
+    text = path.read_text() if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def kill(net: Devnet, name: str, sig: str = "KILL") -> NodeEntry:
+    """Send a signal (a name of SIGNALS) to a running node; returns the node signalled."""
+    n = net.load().node(name)
+    if not net.alive(n):
+        raise DevnetError(f"{name} is not running")
+    send_signal(n, SIGNALS[sig])
+    return n
+
+
+@dataclass
+class Started:
+    pid: int
+    height: int  # where it resumed
+
+
+def start(net: Devnet, name: str, timeout: float = 20.0) -> Started:
+    """Start a stopped node again and wait until it serves; it resumes from its store."""
+    manifest = net.load()
+    n = manifest.node(name)
+    if net.alive(n):
+        raise DevnetError(f"{name} is already running (pid {n.pid})")
+    n.pid = net.start(n)
+    net.save(manifest)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not net.alive(n):
+            raise DevnetError(f"{name} exited; its log ends:\n{net.log_tail(name)}")
+        try:
+            return Started(n.pid, Client(n.url, timeout=1).status()["height"])
+        except ApiError:
+            time.sleep(0.2)
+    raise DevnetError(f"{name} did not start serving within {timeout:.0f}s")
+
+
+# ---- faults (devnet mode only: each node's admin endpoint, with the devnet's token) --------------
+
+def admin_call(net: Devnet, n: NodeEntry, path: str, body: dict) -> dict:
+    """A node's admin endpoint, with the devnet's token."""
+    try:
+        return Client(n.url, timeout=3).post(
+            path, body, headers={"Authorization": f"Bearer {net.admin_token()}"})
+    except ApiError as err:
+        raise DevnetError(f"{n.name}: {err}") from None
+
+
+def set_faults(net: Devnet, n: NodeEntry, body: dict) -> dict:
+    """The node's peer-link fault filter: {"partition": [node ids]}, {"lossy": {...}} or
+    {"heal": true}."""
+    return admin_call(net, n, "/v1/admin/faults", body)
+
+
+def partition(net: Devnet, names: Sequence[str], from_: Sequence[str] = ()) -> list[str]:
+    """Cut `names` off from `from_` (default: every other node), in both directions; returns
+    the names of the nodes they are cut off from."""
+    manifest = net.load()
+    cut = [manifest.node(name) for name in names]
+    others = ([manifest.node(name) for name in from_] if from_ else
+              [n for n in manifest.nodes if n.name not in names])
+    for n in cut:
+        if net.alive(n):
+            set_faults(net, n, {"partition": [o.node_id for o in others]})
+    for o in others:
+        if net.alive(o):
+            set_faults(net, o, {"partition": [n.node_id for n in cut]})
+    return [o.name for o in others]
+
+
+def lossy(net: Devnet, name: str, drop: float) -> None:
+    """Make the node drop a fraction of the frames it sends and receives."""
+    set_faults(net, net.load().node(name), {"lossy": {"peers": None, "fraction": drop}})
+
+
+def heal(net: Devnet) -> None:
+    """Remove every partition and lossy link of the running nodes."""
+    for n in net.running(net.load()):
+        set_faults(net, n, {"heal": True})
+
+
+# ---- growing the network and handing leadership over ---------------------------------------------
+
+@dataclass
+class Joined:
+    name: str
+    institution: str
+    as_voter: bool  # a validator counted among the voters; else an observer among the learners
+    height: int
+
+
+def add_node(net: Devnet, role: str, timeout: float = 30.0, say: Say = lambda _: None) -> Joined:
+    """License the next institution of the genesis for `role` (validator or observer) and start
+    its node; returns once it is a voter (or learner) and has caught up with the license."""
+    manifest = net.load()
+    i = len(manifest.nodes)
+    if i >= MAX_INSTITUTIONS:
+        raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions; all run nodes")
+    if not port_free(HOST, manifest.base_port + i):
+        raise DevnetError(f"port {manifest.base_port + i} is in use")
+    live = net.running(manifest)
+    if not live:
+        raise DevnetError("no node is running to take the license transaction")
+    institution = f"inst{i}"
+    result = license_new_institution(net, Client(live[0].url), institution, role, say)
+    n = write_node_files(net, i, net.key(institution).address_hex, manifest.base_port,
+                         net.admin_token())
+    manifest.nodes.append(n)
+    n.pid = net.start(n)
+    net.save(manifest)
+    want = "voters" if role == "validator" else "learners"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not net.alive(n):
+            raise DevnetError(f"{n.name} exited; see `lichen devnet logs {n.name}`")
+        try:
+            st = Client(n.url, timeout=1).status()
+            if n.node_id in st[want] and st["height"] >= result["height"]:
+                return Joined(n.name, institution, want == "voters", st["height"])
+        except ApiError:
+            pass
+        time.sleep(0.2)
+    raise DevnetError(f"{n.name} did not join as {role} within {timeout:.0f}s")
+
+
+def license_new_institution(net: Devnet, client: Client, institution: str, role: str,
+                            say: Say = lambda _: None) -> dict:
+    """The regulator grants the license; on a majority-governed chain the devnet's validator
+    institutions propose and approve it instead. Returns the deciding tx's outcome."""
+    genesis = net.genesis_doc()
+
+    def submit(signer: str, payload: Payload) -> dict:
+        try:
+            result = sign_and_submit(client, net.key(signer), payload, wait=True)
+        except ApiError as err:
+            raise DevnetError(f"licensing {institution} failed: {err}") from None
+        if result["status"] != "committed":
+            raise DevnetError(f"licensing {institution} failed: {result.get('code')} "
+                              f"{result.get('message', '')}")
+        return result
+
+    if genesis.get("license_policy", "regulator") == "regulator":
+        result = submit("regulator", LicenseGrant(institution, role))
+        say(f"regulator licensed {institution} as {role} (height {result['height']})")
+        return result
+    voters = [i["name"] for i in genesis["institutions"] if "validator" in i["roles"]]
+    expires = int(time.time() * 1000) + DAY_MS
+    result = submit(voters[0], GovernancePropose("license_grant", institution, role, expires))
+    proposal = result["hash"]
+    say(f"{voters[0]} proposed licensing {institution} as {role}: proposal {proposal[:16]}…")
+    for approver in voters[1:]:
+        if client.get(f"/v1/proposals/{proposal}")["status"] == "applied":
+            break
+        result = submit(approver, GovernanceApprove(bytes.fromhex(proposal)))
+        say(f"{approver} approved (height {result['height']})")
+    return result
+
+
+@dataclass
+class LeaderHandover:
+    previous: str  # the leader before
+    after_ms: float | None  # how long the handover took; None when `previous` is the target
+
+
+def transfer_leader(net: Devnet, name: str, timeout: float = 10.0) -> LeaderHandover:
+    """Hand leadership to the named node (for maintenance of the current leader)."""
+    manifest = net.load()
+    target = manifest.node(name)
+    leaders = [n for n in net.running(manifest) if status_or_empty(n).get("role") == "leader"]
+    if not leaders:
+        raise DevnetError("no leader right now; try again in a moment")
+    leader = leaders[0]
+    if leader.name == name:
+        return LeaderHandover(name, None)
+    t0 = time.monotonic()
+    admin_call(net, leader, "/v1/admin/transfer-leader", {"to": target.node_id})
+    while time.monotonic() - t0 < timeout:
+        if status_or_empty(target).get("role") == "leader":
+            return LeaderHandover(leader.name, (time.monotonic() - t0) * 1000)
+        time.sleep(0.02)
+    raise DevnetError(f"{name} did not become leader within {timeout:.0f}s")
