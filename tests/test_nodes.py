@@ -93,7 +93,7 @@ async def test_follower_behind_the_compacted_log_catches_up_by_fetching_blocks(c
         tx = transfers(keys, genesis, k, 1)[0]
         leader.submit(tx.raw)
         assert (await leader.wait_for(tx.hash, 5)).status == "committed"
-    assert leader.log_storage.snapshot_meta()[0] > stopped_at  # the entries it needs are gone
+    assert leader.raft_log.compacted_index() > stopped_at  # the entries it needs are gone
     back = await start(idx)
     await until("the laggard catches up", lambda: agreed(live + [back]), timeout=15)
     assert back.tip.height >= 12
