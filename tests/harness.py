@@ -35,7 +35,7 @@ from node.server.clock import ManualClock
 from node.server.compose import MemoryListener
 from node.server.config import NodeConfig
 from node.server.daemon import Node
-from node.server.service import NodeRole, TxState
+from node.server.service import NodeRole, TxState, TxStatus
 from node.store.recovery import wipe_for_resync
 from p2p import MemoryNetwork
 
@@ -253,6 +253,12 @@ class TestNetwork:
         heights = {t.hash: {n.tx_status(t.hash).receipt.height for n in nodes} for t in txs}
         assert all(len(h) == 1 for h in heights.values()), f"committed at different heights: {heights}"
         return {h: hs.pop() for h, hs in heights.items()}
+
+    async def wait_for(self, node: Node, tx: Transaction, seconds: float) -> TxStatus:
+        """A client's long-poll (GET /v1/txs/{hash}?wait=seconds) while node time passes."""
+        waiting = asyncio.ensure_future(node.wait_for(tx.hash, seconds))
+        await self.until("the long-poll ends", waiting.done, int(seconds * 1000) + STEP_MS)
+        return waiting.result()
 
     async def close(self) -> None:
         for i in sorted(self.nodes):
