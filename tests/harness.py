@@ -270,9 +270,10 @@ class TestNetwork:
         await self.memory.close()
 
 
-def metric(node: Node, name: str) -> float:
-    """One unlabelled sample of the node's /metrics text (0 if absent)."""
-    m = re.search(rf"^{re.escape(name)} (\S+)$", node.metrics_text().decode(), re.MULTILINE)
+def metric(node: Node, name: str, **labels: str) -> float:
+    """One sample of the node's /metrics text (0 if absent)."""
+    series = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+    m = re.search(rf"^{re.escape(series)} (\S+)$", node.metrics_text().decode(), re.MULTILINE)
     return float(m.group(1)) if m else 0.0
 
 

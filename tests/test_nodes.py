@@ -18,6 +18,7 @@ from node.ledger.types import LicenseGrant, Transfer, sign_tx
 from node.server.config import NodeConfig
 from node.server.daemon import Node
 from node.server.service import NodeRole, TxState
+from p2p import RequestFailed
 
 from .conftest import free_port_range
 from .harness import TestNetwork, metric
@@ -161,6 +162,17 @@ async def test_a_newly_licensed_validator_joins_as_a_learner_and_is_promoted(tmp
         await net.until_committed(tx)
     finally:
         await net.close()
+
+
+async def test_a_peer_request_the_node_does_not_serve_is_refused_and_counted(net):
+    a, b = await net.start_all(2)
+    await net.until("connected", lambda: b.id in a.node_status().peers)
+    for payload in (["gossip"], ["blocks", -1, 5], "conf"):
+        with pytest.raises(RequestFailed):
+            await a.p2p.request(b.id, payload)
+    assert metric(b, "lichen_peer_requests_refused_total", reason="UNKNOWN") == 2
+    assert metric(b, "lichen_peer_requests_refused_total", reason="MALFORMED") == 1
+    assert await a.p2p.request(b.id, ["conf"]) == [sorted(net.id_of(i) for i in range(3)), []]
 
 
 # ---- real sockets, for tests/test_durability.py -----------------------------------------------
