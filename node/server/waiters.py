@@ -8,7 +8,6 @@ so a client asking later learns `failed` with the reason instead of `unknown`.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from node.ledger import errors as E
@@ -81,13 +80,13 @@ class RecentDrops:
 
     def __init__(self, capacity: int = MAX_RECENT_DROPS):
         self.capacity = capacity
-        self._errors: OrderedDict[bytes, E.LedgerError] = OrderedDict()
+        self._errors: dict[bytes, E.LedgerError] = {}  # oldest first
 
     def note(self, tx_hash: bytes, err: E.LedgerError) -> None:
+        self._errors.pop(tx_hash, None)
         self._errors[tx_hash] = err
-        self._errors.move_to_end(tx_hash)
-        while len(self._errors) > self.capacity:
-            self._errors.popitem(last=False)
+        if len(self._errors) > self.capacity:
+            del self._errors[next(iter(self._errors))]
 
     def forget(self, tx_hash: bytes) -> None:
         """The tx was admitted again."""
