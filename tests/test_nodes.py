@@ -175,6 +175,22 @@ async def test_a_peer_request_the_node_does_not_serve_is_refused_and_counted(net
     assert await a.p2p.request(b.id, ["conf"]) == [sorted(net.id_of(i) for i in range(3)), []]
 
 
+async def test_a_node_that_cannot_persist_halts_its_consensus_loop(net):
+    await net.start_all()
+    leader = await net.elect()
+
+    def disk_gone(*args, **kwargs):
+        raise OSError("no space left on device")
+    leader.store.save_raft = disk_gone  # the leader must persist the next block before sending it
+    net.submit(leader, net.transfer())
+    with pytest.raises(AssertionError, match="a consensus loop halted.*no space left"):
+        await net.until("never", lambda: False, within_ms=1000)
+    height = leader.node_status().height
+    net.failures.clear()
+    await net.advance(1000)
+    assert leader.node_status().height == height and not net.failures  # halted for good
+
+
 # ---- real sockets, for tests/test_durability.py -----------------------------------------------
 
 def make_cluster(tmp_path, n=3, **overrides):

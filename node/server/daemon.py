@@ -141,7 +141,10 @@ class Node:
         except Exception as exc:
             log.critical("consensus loop failed; stopping the node to protect its data",
                          exc_info=True)
-            self._on_fatal(exc)
+            for task in self._tasks:  # nothing drives the core any more
+                if task is not asyncio.current_task():
+                    task.cancel()
+            self._on_fatal(exc)  # by default the process exits
             return False
 
     def _drain_ready(self) -> None:
