@@ -3,7 +3,7 @@ gossip, replication, commits through a follower, a cut leader replaced, catch-up
 fetch of a lagging or wiped follower, a new validator promoted.
 
 `make_cluster`, `until`, `agreed` and `transfers` at the end serve tests/test_durability.py,
-which runs nodes on real loopback sockets and a crashable store.
+which runs nodes on the system clock and a crashable store.
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import pytest
 from devnet import key_names, make_genesis
 from node.ledger.crypto import KeyPair
 from node.ledger.types import LicenseGrant, Transfer, sign_tx
+from node.server.compose import MemoryListener
 from node.server.config import NodeConfig
 from node.server.daemon import Node
 from node.server.service import NodeRole, TxState
-from p2p import RequestFailed
+from p2p import MemoryNetwork, RequestFailed
 
-from .conftest import free_port_range
-from .harness import TestNetwork, metric
+from .harness import TestNetwork, address_of, metric
 
 
 @pytest.fixture
@@ -191,18 +191,20 @@ async def test_a_node_that_cannot_persist_halts_its_consensus_loop(net):
     assert leader.node_status().height == height and not net.failures  # halted for good
 
 
-# ---- real sockets, for tests/test_durability.py -----------------------------------------------
+# ---- nodes on the system clock, for tests/test_durability.py ----------------------------------
 
 def make_cluster(tmp_path, n=3, **overrides):
+    """(keys, genesis, factory): factory(i, db=None) makes node i, on the in-memory network and
+    the system clock (the durability tests poll in real time, on stores that lose power)."""
     keys = {name: KeyPair.generate() for name in key_names(n)}
-    base = free_port_range(n)
-    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(n)],
-                           int(time.time() * 1000))
+    genesis = make_genesis(keys, [address_of(i) for i in range(n)], int(time.time() * 1000))
+    network = MemoryNetwork()
 
     def node(i: int, db=None) -> Node:
         cfg = NodeConfig(name=f"node{i}", key_file="", genesis="", data_dir=str(tmp_path / f"node{i}"),
-                         listen=f"127.0.0.1:{base + i}", seed=i, **overrides)
-        return Node(cfg, genesis, keys[f"inst{i}"], db=db)
+                         listen=address_of(i), seed=i, **overrides)
+        return Node(cfg, genesis, keys[f"inst{i}"], dialer=network.dialer(), db=db,
+                    listener=MemoryListener(network, address_of(i)))
     return keys, genesis, node
 
 
