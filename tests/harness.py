@@ -61,7 +61,8 @@ class TestNetwork:
     __test__ = False  # not a pytest class
 
     def __init__(self, root: Path, validators: int = 3, observers: int = 0, spare: int = 0,
-                 seeds: dict[int, int] | None = None, **config: object):
+                 **config: object):
+        """`config`: NodeConfig settings for every node (e.g. tick_ms, log_tail)."""
         self.root = root
         self.size = validators + observers + spare
         self.keys = {name: key_for(name) for name in key_names(self.size)}
@@ -77,7 +78,6 @@ class TestNetwork:
         self.pumps: list[Callable[[], None]] = []  # called once per step (workloads)
         self._cuts: set[frozenset[int]] = set()
         self._nonces: dict[str, int] = {}
-        self._seeds = seeds or {}
         self._config = config
 
     # -- nodes --------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ class TestNetwork:
     def config_of(self, i: int) -> NodeConfig:
         return NodeConfig(name=f"node{i}", key_file="", genesis="",
                           data_dir=str(self.root / f"node{i}"), listen=address_of(i),
-                          devnet=True, seed=self._seeds.get(i, i), **self._config)
+                          devnet=True, seed=i, **self._config)
 
     async def start(self, i: int, db=None) -> Node:
         """Start node i on its data dir (as it was left, or new)."""
@@ -123,10 +123,6 @@ class TestNetwork:
         node = self.nodes.pop(i)
         await node.stop()
         await self.settle()
-
-    async def restart(self, i: int) -> Node:
-        await self.stop(i)
-        return await self.start(i)
 
     def wipe(self, i: int) -> None:
         """`lichen node resync` on stopped node i: its database goes, and it may vote again only
