@@ -1,8 +1,12 @@
-"""A real 3-node devnet through the CLI and the HTTP API: elections, kill -9, partitions.
+"""Three validators under a workload: a leader stopped and replaced, partitions of a minority
+and of a majority, healed. On the in-memory network (tests/harness.py), in node time.
 
 Each test drives a workload of transfers from alice to bob and keeps every transaction whose
 commit a node acknowledged; at the end every node must hold each of them at the same height,
 and all nodes must agree on (height, block hash, state hash).
+
+`Workload` and `assert_all_acked_everywhere` below drive a real devnet through the HTTP API,
+for tests/test_rounds.py (kill -9 and partitions of real processes).
 """
 from __future__ import annotations
 
@@ -15,17 +19,10 @@ import pytest
 from cli.client import ApiError, Client
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
+from node.server.service import NodeRole, TxState
 
-from .conftest import free_port_range
-from .procs import client, converged, leader_of, lichen, nodes_of, running_devnet, statuses, wait_until
-
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def devnet3(tmp_path):
-    with running_devnet(tmp_path / "devnet", 3, free_port_range(3)) as d:
-        yield d
+from . import harness
+from .procs import client, nodes_of
 
 
 class Workload:
@@ -78,66 +75,72 @@ def assert_all_acked_everywhere(d: Path, acked: dict[str, int]) -> None:
             assert doc["status"] == "committed" and doc["height"] == height, (name, tx_hash, doc)
 
 
-def test_leader_election_follower_submission_and_kill9_of_the_leader(devnet3):
-    d = devnet3
-    leader = wait_until("one leader", lambda: leader_of(d))
-    follower = next(n for n in nodes_of(d) if n != leader)
-    keys = d / "keys"
-    out = lichen("tx", "transfer", "--key", str(keys / "alice.key"), "--to", str(keys / "bob.key"),
-                 "--asset", "USD", "--amount", "7", "--node", nodes_of(d)[follower]["url"], "--json")
-    assert '"committed"' in out.stdout
+# ---- on the in-memory network ----------------------------------------------------------------
 
-    with Workload(d) as load:
-        wait_until("the workload commits", lambda: load.committed_count() >= 10)
-        old_term = statuses(d)[leader]["term"]
-        lichen("devnet", "kill", leader, "--dir", str(d))
-        t0 = time.monotonic()
-        survivors = [n for n in nodes_of(d) if n != leader]
-        new_leader = wait_until("a new leader", lambda: leader_of(d, survivors), timeout=10)
-        elected_after = time.monotonic() - t0
-        assert statuses(d, [new_leader])[new_leader]["term"] > old_term
+@pytest.fixture
+async def net(tmp_path):
+    network = harness.TestNetwork(tmp_path)
+    try:
+        await network.start_all()
+        yield network
+    finally:
+        await network.close()
+
+
+async def test_leader_election_follower_submission_and_a_stopped_leader(net):
+    leader = await net.elect()
+    follower = next(n for n in net.running() if n is not leader)
+    tx = net.transfer(amount=7)
+    net.submit(follower, tx)
+    await net.until_committed(tx, nodes=[follower])
+
+    with harness.Workload(net) as load:
+        await net.until("the workload commits", lambda: load.committed_count() >= 10)
+        old_term = leader.node_status().term
+        idx = net.index_of(leader)
+        await net.stop(idx)
+        t0 = net.clock.now_ms
+        new_leader = await net.elect()
+        elected_after = net.clock.now_ms - t0
+        assert new_leader.node_status().term > old_term
         before = load.committed_count()
-        wait_until("commits go on", lambda: load.committed_count() >= before + 10)
-        lichen("devnet", "start", leader, "--dir", str(d))
-        wait_until("the old leader catches up", lambda: converged(d), timeout=20)
-    assert elected_after < 5, f"new leader after {elected_after:.1f}s"
-    wait_until("all converge", lambda: converged(d))
-    assert_all_acked_everywhere(d, load.acked)
+        await net.until("commits go on", lambda: load.committed_count() >= before + 10)
+        await net.start(idx)
+        await net.until_agreed()
+    assert elected_after < 5000, f"new leader after {elected_after} ms"
+    await net.until_agreed()
+    load.assert_acked_everywhere()
 
 
-def test_partitions_minority_goes_on_majority_cut_commits_nothing_then_heals(devnet3):
-    d = devnet3
-    leader = wait_until("one leader", lambda: leader_of(d))
-    cut = next(n for n in nodes_of(d) if n != leader)
-    rest = [n for n in nodes_of(d) if n != cut]
-    keys = d / "keys"
-    with Workload(d) as load:
-        load.targets = rest
-        wait_until("the workload commits", lambda: load.committed_count() >= 5)
-        lichen("devnet", "partition", cut, "--dir", str(d))
-        term_before = statuses(d, [leader])[leader]["term"]
+async def test_partitions_minority_goes_on_majority_cut_commits_nothing_then_heals(net):
+    leader = await net.elect()
+    cut = next(n for n in net.running() if n is not leader)
+    rest = [n for n in net.running() if n is not cut]
+    with harness.Workload(net, targets=[net.index_of(n) for n in rest]) as load:
+        await net.until("the workload commits", lambda: load.committed_count() >= 5)
+        net.isolate(net.index_of(cut))
+        term_before = leader.node_status().term
         before = load.committed_count()
-        wait_until("the two others go on", lambda: load.committed_count() >= before + 10)
-        time.sleep(3)  # the cut node's election timer fires more than once meanwhile
-        lichen("devnet", "heal", "--dir", str(d))
-        wait_until("the cut node catches up", lambda: converged(d), timeout=20)
-        st = statuses(d)
-        assert st[leader]["role"] == "leader" and st[leader]["term"] == term_before, \
+        await net.until("the two others go on", lambda: load.committed_count() >= before + 10)
+        await net.advance(3000)  # the cut node's election timer fires more than once meanwhile
+        net.heal()
+        await net.until_agreed()
+        st = leader.node_status()
+        assert st.role == NodeRole.LEADER and st.term == term_before, \
             "a rejoining node must not raise the term or depose a healthy leader (PreVote)"
 
-        load.targets = [leader]
-        others = [n for n in nodes_of(d) if n != leader]
-        lichen("devnet", "partition", *others, "--dir", str(d))
-        time.sleep(2.5)  # CheckQuorum: the leader steps down without a quorum
+        load.targets = [net.index_of(leader)]
+        net.isolate(net.index_of(leader))  # the two others, a majority, cut off from it
+        await net.advance(2500)  # CheckQuorum: the leader steps down without a quorum
+        assert leader.node_status().role != NodeRole.LEADER
         cut_count = load.committed_count()
-        refused = lichen("tx", "transfer", "--key", str(keys / "bob.key"), "--to", str(keys / "alice.key"),
-                         "--asset", "USD", "--amount", "1", "--node", nodes_of(d)[leader]["url"],
-                         "--timeout", "3", check=False, timeout=30)
-        assert refused.returncode != 0 and "TIMEOUT" in refused.stderr
-        time.sleep(1)
+        refused = net.transfer("bob", "alice")
+        net.submit(leader, refused)
+        assert (await net.wait_for(leader, refused, 3)).status == TxState.PENDING  # a timeout
+        await net.advance(1000)
         assert load.committed_count() == cut_count, "nothing commits without a majority"
-        lichen("devnet", "heal", "--dir", str(d))
-        load.targets = list(nodes_of(d))
-        wait_until("commits resume", lambda: load.committed_count() >= cut_count + 5, timeout=20)
-    wait_until("all converge", lambda: converged(d), timeout=20)
-    assert_all_acked_everywhere(d, load.acked)
+        net.heal()
+        load.targets = sorted(net.nodes)
+        await net.until("commits resume", lambda: load.committed_count() >= cut_count + 5)
+    await net.until_agreed()
+    load.assert_acked_everywhere()

@@ -1,6 +1,7 @@
 """The HTTP API (DESIGN section 8): JSON by default, msgpack when the client asks for it.
 
-Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status.
+Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status. The handlers see
+the node only through node.server.service.NodeService and render the typed values it returns.
 """
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
-from node.server.daemon import Node, TxStatus
-from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
-from node.ledger.rules import Context, check_kyc
-from node.ledger.types import Block, Transaction, decode_tx
+from node.ledger.types import Transaction
 from node.ledger.verify import tx_proof
+from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
+from node.server.service import (MAX_APPLY_LAG, AccountView, BlockView, NodeService, ProposalView,
+                                 Readiness, TxStatus)
 
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
-NODE = web.AppKey("node", Node)
+NODE = web.AppKey("node", NodeService)
 RATE = web.AppKey("rate", RateLimiter)
 LONG_POLLS = web.AppKey("long_polls", Slots)
 MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
@@ -81,7 +82,7 @@ def render_tx(tx: Transaction) -> dict:
 
 
 def render_status(tx_hash: bytes, s: TxStatus) -> dict:
-    out: dict = {"hash": tx_hash.hex(), "status": s.status}
+    out: dict = {"hash": tx_hash.hex(), "status": s.status.value}
     if s.receipt is not None:
         out.update(height=s.receipt.height, index=s.receipt.index)
         if not s.receipt.ok:
@@ -112,7 +113,7 @@ async def errors_as_json(request: web.Request, handler):
         return reply(request, {"error": "INTERNAL", "message": "internal error"}, 500)
 
 
-def build_app(node: Node) -> web.Application:
+def build_app(node: NodeService) -> web.Application:
     cfg = node.config
     app = web.Application(client_max_size=cfg.max_request_bytes, middlewares=[errors_as_json],
                           handler_args=handler_args(cfg))
@@ -141,7 +142,7 @@ def build_app(node: Node) -> web.Application:
 # ---- handlers ---------------------------------------------------------------------------------
 
 async def get_status(request: web.Request) -> web.Response:
-    return reply(request, request.app[NODE].status())
+    return reply(request, request.app[NODE].node_status().to_json())
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -253,63 +254,65 @@ async def get_tx(request: web.Request) -> web.Response:
         raise E.Malformed("wait is a number of seconds")
     wait = min(wait, MAX_WAIT_S)
     status = node.tx_status(tx_hash)
-    if wait > 0 and status.status not in ("committed", "failed"):
+    if wait > 0 and not status.final:
         with request.app[LONG_POLLS].hold():
             status = await node.wait_for(tx_hash, wait)
     body = render_status(tx_hash, status)
     if status.receipt is not None:
-        raw = node.store.block_bytes(status.receipt.height)
-        block = Block.decode(raw)
-        body["tx"] = render_tx(decode_tx(block.txs[status.receipt.index]))
+        body["tx"] = render_tx(node.committed_tx(status.receipt))
     return reply(request, body)
 
 
-def _block_height(node: Node, text: str) -> int:
+def _block_height(node: NodeService, text: str) -> int:
     if text == "latest":
-        return node.tip.height
+        return node.height()
     if not (text.isascii() and text.isdigit()) or len(text) > 20 or int(text) >= 2**64:
         raise E.Malformed("height is a non-negative 64-bit integer or 'latest'")
     return int(text)
 
 
-def render_block(node: Node, height: int) -> dict:
-    raw = node.store.block_bytes(height)
-    if raw is None:
-        raise E.NotFound(f"no block at height {height} (the chain is at {node.tip.height})")
-    block = Block.decode(raw)
+def block_at(node: NodeService, height: int) -> BlockView:
+    view = node.block_view(height)
+    if view is None:
+        raise E.NotFound(f"no block at height {height} (the chain is at {node.height()})")
+    return view
+
+
+def render_block(view: BlockView) -> dict:
+    block = view.block
     h = block.header
     txs = []
-    for raw_tx in block.txs:
-        tx = decode_tx(raw_tx)
-        receipt = node.store.receipt(tx.hash)
-        entry = render_tx(tx)
+    for item in view.txs:
+        entry = render_tx(item.tx)
+        receipt = item.receipt
         if receipt is not None and not receipt.ok:
             entry.update(code=receipt.code, message=receipt.message)
         entry["status"] = "committed" if receipt is None or receipt.ok else "failed"
         txs.append(entry)
     return {"height": h.height, "hash": block.hash.hex(), "prev_hash": h.prev_hash.hex(),
             "tx_root": h.tx_root.hex(), "timestamp": h.timestamp, "proposer": h.proposer.hex(),
-            "term": h.term, "state_hash": (node.store.state_hash_at(height) or b"").hex(),
+            "term": h.term, "state_hash": view.state_hash.hex(),
             "tx_count": len(txs), "txs": txs}
 
 
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    return reply(request, render_block(node, _block_height(node, request.match_info["height"])))
+    height = _block_height(node, request.match_info["height"])
+    return reply(request, render_block(block_at(node, height)))
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    if node.tip.height == 0:
+    if node.height() == 0:
         raise E.NotFound("no block has been committed yet")
-    return reply(request, render_block(node, node.tip.height))
+    return reply(request, render_block(block_at(node, node.height())))
 
 
 async def get_block_raw(request: web.Request) -> web.Response:
     """The block's canonical bytes, for peers catching up and for offline verification."""
     node = request.app[NODE]
     height = _block_height(node, request.match_info["height"])
-    raw = node.store.block_bytes(height)
+    raw = node.block_bytes(height)
     if raw is None:
         raise E.NotFound(f"no block at height {height}")
     return web.Response(body=raw, content_type="application/octet-stream")
@@ -321,45 +324,46 @@ async def get_account(request: web.Request) -> web.Response:
         address = parse_address(request.match_info["address"])
     except ValueError as exc:
         raise E.Malformed(str(exc)) from None
-    acct = node.state.account(address)
-    pending_nonce = node.mempool.view.account(address).nonce
-    body = {"address": address.hex(), "nonce": acct.nonce, "next_nonce": pending_nonce,
+    return reply(request, render_account(node.account_view(address)))
+
+
+def render_account(view: AccountView) -> dict:
+    acct = view.account
+    body = {"address": view.address.hex(), "nonce": acct.nonce, "next_nonce": view.next_nonce,
             "balances": dict(sorted(acct.balances.items())), "frozen": acct.frozen,
-            "attestation": None, "kyc": _kyc_standing(node, address)}
+            "attestation": None, "kyc": render_kyc(view.kyc_refusal)}
     if acct.attestation is not None:
         a = acct.attestation
         body["attestation"] = {"issuer": a.issuer, "tier": a.tier, "jurisdiction": a.jurisdiction,
                                "expires_at": a.expires_at, "evidence_hash": a.evidence_hash.hex(),
                                "revoked": a.revoked}
-    inst = node.genesis.institution_by_key(address)
-    if inst is not None:
-        body["institution"] = {"name": inst.name, "roles": sorted(node.state.roles(inst.name))}
-    return reply(request, body)
+    if view.institution is not None:
+        body["institution"] = {"name": view.institution, "roles": sorted(view.roles)}
+    return body
 
 
-def _kyc_standing(node: Node, address: bytes) -> dict:
+def render_kyc(refusal: E.LedgerError | None) -> dict:
     """Whether the account could transact at the last block's time, and if not, why."""
-    try:
-        check_kyc(node.state, Context(node.tip.timestamp), address, "account")
+    if refusal is None:
         return {"valid": True}
-    except E.LedgerError as err:
-        return {"valid": False, **err.to_json()}
+    return {"valid": False, **refusal.to_json()}
 
 
 async def get_proposal(request: web.Request) -> web.Response:
     """A governance proposal: what it changes, who approved, open or applied, and whether it
     is still within its time (judged at the last block's timestamp)."""
-    node = request.app[NODE]
-    proposal_id = _parse_hash(request.match_info["id"])
-    p = node.state.proposal(proposal_id)
-    if p is None:
+    view = request.app[NODE].proposal_view(_parse_hash(request.match_info["id"]))
+    if view is None:
         raise E.NotFound("no such proposal")
-    from node.ledger.governance import validators
-    return reply(request, {
-        "id": proposal_id.hex(), "action": p.action, "institution": p.institution, "role": p.role,
-        "expires_at": p.expires_at, "expired": p.expires_at <= node.tip.timestamp,
-        "proposer": p.proposer, "approvals": list(p.approvals), "status": p.status,
-        "validators": sorted(validators(node.state))})
+    return reply(request, render_proposal(view))
+
+
+def render_proposal(view: ProposalView) -> dict:
+    p = view.proposal
+    return {"id": view.proposal_id.hex(), "action": p.action, "institution": p.institution,
+            "role": p.role, "expires_at": p.expires_at, "expired": view.expired,
+            "proposer": p.proposer, "approvals": list(p.approvals), "status": p.status,
+            "validators": sorted(view.validators)}
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -368,67 +372,44 @@ async def healthz(request: web.Request) -> web.Response:
 
 # ---- readiness: what an orchestrator waits for before sending traffic --------------------------
 
-MAX_APPLY_LAG = 32  # committed Raft entries not yet applied before a node counts as behind
-
-
 async def readyz(request: web.Request) -> web.Response:
     """200 when the node can serve current data and take part in commits; 503 with reasons."""
-    node = request.app[NODE]
-    reasons = not_ready_reasons(node)
-    raft = node.raft.status()
-    body = {"ready": not reasons, "role": node.role, "leader_id": node.raft.leader_id,
-            "commit_index": raft.commit, "applied_index": node.store.applied_index(),
-            "peers": len(node.p2p.connected_peers())}
+    readiness = request.app[NODE].readiness()
+    reasons = readiness.reasons()
+    body = readiness.to_json()
     if reasons:
         return reply(request, {**body, "reasons": reasons, "error": "NOT_READY",
                                "message": "; ".join(reasons)}, 503)
     return reply(request, body)
 
 
-def not_ready_reasons(node: Node) -> list[str]:
-    reasons = []
-    if node.raft.leader_id is None:
-        reasons.append("no known leader")
-    peers = set(node.p2p.connected_peers())
-    voters = node.raft.conf_state.voters
-    if node.role == "observer":
-        if not peers & voters:
-            reasons.append("not connected to any validator")
-    else:
-        quorum = len(voters) // 2 + 1
-        reachable = 1 + len(peers & (voters - {node.id}))  # itself and the voters it reaches
-        if reachable < quorum:
-            reasons.append(f"connected to {reachable - 1} of {len(voters) - 1} other validators; "
-                           f"a quorum needs {quorum - 1}")
-    lag = node.raft.status().commit - node.store.applied_index()
-    if lag > MAX_APPLY_LAG:
-        reasons.append(f"catching up: {lag} committed entries not yet applied")
-    return reasons
+def not_ready_reasons(node) -> list[str]:
+    """The readiness rule (service.Readiness.reasons) for an object shaped like the first
+    daemon (id, role, raft, p2p, store). Only tests/test_records.py still calls it; the API
+    asks its service for a Readiness."""
+    return Readiness(node.id, node.role, node.raft.leader_id, node.raft.status().commit,
+                     node.store.applied_index(), frozenset(node.p2p.connected_peers()),
+                     frozenset(node.raft.conf_state.voters)).reasons()
 
 
 # ---- verifiable records -------------------------------------------------------------------------
 
 async def get_proof(request: web.Request) -> web.Response:
     """The Merkle inclusion proof of a committed transaction, with its block header."""
-    node = request.app[NODE]
     tx_hash = _parse_hash(request.match_info["hash"])
-    receipt = node.store.receipt(tx_hash)
-    if receipt is None:
+    proof = request.app[NODE].tx_proof(tx_hash)
+    if proof is None:
         raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
-    block = Block.decode(node.store.block_bytes(receipt.height))
-    return reply(request, tx_proof(block, receipt.index, receipt))
+    return reply(request, tx_proof(proof.block, proof.index, proof.receipt))
 
 
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
-    node = request.app[NODE]
-    return reply(request, node.genesis.to_json())
+    return reply(request, request.app[NODE].genesis_json())
 
 
 async def metrics(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    node.metrics.mempool.set(len(node.mempool))
-    return web.Response(body=node.metrics.render(), content_type="text/plain")
+    return web.Response(body=request.app[NODE].metrics_text(), content_type="text/plain")
 
 
 # ---- devnet administration ----------------------------------------------------------------------
@@ -446,7 +427,7 @@ async def post_faults(request: web.Request) -> web.Response:
     check_admin_token(request)
     node = request.app[NODE]
     doc = await read_json(request)
-    faults = node.p2p.faults
+    faults = node.faults()
     if not isinstance(doc, dict):
         raise E.Malformed("expected a JSON object")
     if doc.get("heal"):

@@ -21,6 +21,9 @@ class Metrics:
         self.term = Gauge("lichen_raft_term", "Current consensus term", registry=r)
         self.fetched = Counter("lichen_blocks_fetched", "Blocks fetched from peers to catch up", registry=r)
         self.fsyncs = Counter("lichen_raft_syncs", "Synced consensus log writes", registry=r)
+        self.peer_requests_refused = Counter(
+            "lichen_peer_requests_refused", "Peer requests not understood (unknown or malformed)",
+            ["reason"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,0 +1,175 @@
+"""The composition root: everything a node is made of, built in one place.
+
+`assemble` builds the parts from a config: the store and the ledger state in it, the pool,
+the Raft core over its log, and the PeerManager on an injected dialer, all on an injected
+clock. The daemon (node.server.daemon.Node) holds the parts and runs them. What differs
+between an operator's node and a test's is injected:
+
+| what      | `lichen node run`                         | tests (tests/harness.py)                  |
+|-----------|-------------------------------------------|-------------------------------------------|
+| clock     | SystemClock                               | ManualClock, advanced by the test         |
+| dialer    | websockets (p2p.WebSocketDialer)          | MemoryNetwork.dialer()                    |
+| listener  | TcpListener: HTTP API + /v1/peer, one port | MemoryListener: peers only, no socket    |
+| on_fatal  | exit the process (code 70)                | recorded; the test fails                  |
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from consensus import Config as RaftConfig, Raft
+from p2p import Dialer, MemoryNetwork, P2PConfig, PeerManager
+
+from node.ledger.crypto import KeyPair
+from node.ledger.genesis import Genesis
+from node.ledger.mempool import Mempool, PoolLimits
+from node.ledger.rules import SignatureCache
+from node.ledger.state import State
+from node.server.api import build_app
+from node.server.clock import Clock
+from node.server.config import NodeConfig
+from node.server.limits import app_runner
+from node.server.membership import Licensed, is_licensed_peer, peer_table
+from node.server.metrics import Metrics
+from node.server.raft_log import RaftLogMirror
+from node.server.service import NodeService
+from node.store.db import Store
+
+log = logging.getLogger("lichen.node")
+
+MAX_PEER_FRAME = 4 * 1024 * 1024  # a block is one Raft entry and fits one frame
+
+
+class PeerHandlers(Protocol):
+    """What the PeerManager calls on the node (node.server.daemon.Node)."""
+
+    def on_raft(self, peer_id: str, payload: list) -> None: ...
+    def on_peer_txs(self, peer_id: str, raws: list[bytes]) -> list[bool]: ...
+    def on_peer_up(self, peer_id: str) -> None: ...
+    async def on_peer_request(self, peer_id: str, payload: Any) -> Any: ...
+
+
+@dataclass
+class Parts:
+    genesis: Genesis
+    key: KeyPair
+    metrics: Metrics
+    sigs: SignatureCache  # verified signatures, shared by admission and execution
+    store: Store
+    state: State  # the committed ledger state, kept in step with the store
+    pool: Mempool
+    raft_log: RaftLogMirror
+    raft: Raft
+    p2p: PeerManager
+
+
+def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *,
+             handlers: PeerHandlers, clock: Clock, dialer: Dialer | None = None,
+             db=None) -> Parts:
+    """Build a node's parts. `genesis` and `key` default to the files the config names; `db`
+    is a plyvel-like database to use instead of opening one in the data dir."""
+    genesis = genesis or Genesis.load(config.genesis)
+    key = key or KeyPair.load(config.key_file)
+    sigs = SignatureCache(config.sig_cache_size)
+    store = Store(f"{config.data_dir}/db", genesis, db)
+    state = store.load_state()
+    pool = Mempool(state, sigs, PoolLimits(config.mempool_max_txs, config.mempool_max_bytes,
+                                           config.mempool_max_per_sender), clock=clock.time)
+    pool.last_block_time = store.tip().timestamp
+    seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
+    raft_log = RaftLogMirror(store)
+    raft = Raft(raft_config(config, key.address_hex, Licensed.of(genesis, state),
+                            store.applied_index(), seed), raft_log.storage)
+    p2p = PeerManager(
+        signing_seed=key.seed, chain_id=genesis.chain_id,
+        peers=peer_table(genesis, state, key.address, raft.conf_state.members),
+        is_licensed=lambda peer_key: is_licensed_peer(genesis, state, peer_key),
+        on_raft=handlers.on_raft, on_txs=handlers.on_peer_txs, on_peer_up=handlers.on_peer_up,
+        on_request=handlers.on_peer_request, raft_sender_of=raft_sender, dialer=dialer,
+        devnet=config.devnet, seed=seed,
+        config=P2PConfig(max_frame_size=MAX_PEER_FRAME, seen_cache_size=config.p2p_seen_cache_size))
+    return Parts(genesis, key, Metrics(), sigs, store, state, pool, raft_log, raft, p2p)
+
+
+def raft_config(config: NodeConfig, node_id: str, licensed: Licensed, applied: int,
+                seed: int) -> RaftConfig:
+    """An election timeout of 1-2 s whatever the tick; one heartbeat round per tick. The
+    initial membership (used until the store holds one) is what the licenses say."""
+    ticks_per_s = 1000 / config.tick_ms
+    return RaftConfig(
+        id=node_id, voters=sorted(licensed.validators), learners=sorted(licensed.observers),
+        election_tick=max(2, round(ticks_per_s)), heartbeat_tick=1, rng=random.Random(seed),
+        max_inflight=64, max_entries_per_msg=16, max_bytes_per_msg=1024 * 1024, applied=applied)
+
+
+def raft_sender(payload: list) -> str | None:
+    """The sender a Raft message claims (field 1 of its wire form), for p2p's forgery check."""
+    return payload[1] if len(payload) > 1 and isinstance(payload[1], str) else None
+
+
+# ---- listeners: how a node is reached ------------------------------------------------------------
+
+class Served(NodeService, Protocol):
+    """A node as a listener serves it: the API's service, and its peer manager."""
+    p2p: PeerManager
+
+
+class Listener(Protocol):
+    async def start(self, node: Served) -> None: ...
+    async def stop(self) -> None: ...
+    def describe(self) -> str: ...
+
+
+class TcpListener:
+    """The HTTP API and the peers' websocket (/v1/peer) on the config's one port."""
+
+    def __init__(self, config: NodeConfig):
+        self.config = config
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, node: Served) -> None:
+        app = build_app(node)
+        node.p2p.mount(app)
+        self._runner = app_runner(app, self.config)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def describe(self) -> str:
+        return f"http://{self.config.listen}"
+
+
+class MemoryListener:
+    """Peers reach the node at `address` on an in-memory network; no HTTP, no socket (the
+    API's service is the node itself)."""
+
+    def __init__(self, network: MemoryNetwork, address: str):
+        self.network = network
+        self.address = address
+
+    async def start(self, node: Served) -> None:
+        self.network.listen(self.address, node.p2p.accept)
+
+    async def stop(self) -> None:
+        self.network.unlisten(self.address)
+
+    def describe(self) -> str:
+        return self.address
+
+
+def exit_process(exc: BaseException) -> None:
+    """A node that cannot persist or apply must not keep answering."""
+    os._exit(70)
+
+
+FatalHandler = Callable[[BaseException], None]

@@ -1,0 +1,94 @@
+"""Who takes part, as the licenses say: the Raft membership to steer towards, the peers to
+connect to, and the role a node reports. Pure functions of the genesis, the ledger state and
+the Raft membership; the daemon applies what they decide.
+
+Membership changes one step at a time (the Raft core accepts one pending change):
+1. a newly licensed validator joins as a learner,
+2. a learner licensed as validator is promoted once it has caught up (its match reaches the
+   commit index),
+3. a voter whose validator license is gone leaves (kept as a learner if it is an observer),
+   never the last voter,
+4. a licensed observer joins as a learner,
+5. a learner licensed for neither leaves.
+Each step takes the lowest node id first, so every leader makes the same choice.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from consensus import ConfState, Role, Status
+from node.ledger.genesis import Genesis
+from node.ledger.state import State
+from node.server.service import NodeRole
+
+PEER_ROLES = ("validator", "observer")
+
+
+@dataclass(frozen=True)
+class Licensed:
+    """Node ids (key hex) of the institutions licensed right now to vote or to follow."""
+    validators: frozenset[str]
+    observers: frozenset[str]  # licensed observers that are not also validators
+
+    @classmethod
+    def of(cls, genesis: Genesis, state: State) -> Licensed:
+        def holding(role: str) -> frozenset[str]:
+            return frozenset(i.key.hex() for i in genesis.institutions if role in state.roles(i.name))
+        validators = holding("validator")
+        return cls(validators, holding("observer") - validators)
+
+
+def is_licensed_peer(genesis: Genesis, state: State, key: bytes) -> bool:
+    """May this node key run a node (and so pass the peer handshake)?"""
+    inst = genesis.institution_by_key(key)
+    return inst is not None and any(r in state.roles(inst.name) for r in PEER_ROLES)
+
+
+def peer_table(genesis: Genesis, state: State, own_key: bytes,
+               members: frozenset[str]) -> dict[str, str]:
+    """Every other institution licensed to run a node (validator or observer) right now, and
+    every Raft member (a revoked one stays connected until the membership drops it)."""
+    return {i.key.hex(): i.address for i in genesis.institutions
+            if i.address and i.key != own_key
+            and (is_licensed_peer(genesis, state, i.key) or i.key.hex() in members)}
+
+
+def next_membership_change(conf: ConfState, licensed: Licensed, status: Status) -> ConfState | None:
+    """The one next step from `conf` towards what the licenses say (module docstring), or None
+    when they agree. `status` is the leader's: it tells how far each learner has caught up."""
+    voters, learners = set(conf.voters), set(conf.learners)
+    for node in sorted(licensed.validators - voters - learners):
+        return ConfState(voters, learners | {node})
+    for node in sorted(learners & licensed.validators):
+        progress = status.progress.get(node)
+        if progress is not None and progress.match >= status.commit:
+            return ConfState(voters | {node}, learners - {node})
+    for node in sorted(voters - licensed.validators):
+        if len(voters) > 1:
+            keep = {node} if node in licensed.observers else set()
+            return ConfState(voters - {node}, learners | keep)
+    for node in sorted(licensed.observers - learners - voters):
+        return ConfState(voters, learners | {node})
+    for node in sorted(learners - licensed.validators - licensed.observers):
+        return ConfState(voters, learners - {node})
+    return None
+
+
+def public_role(node_id: str, licensed: bool, conf: ConfState, raft_role: Role) -> NodeRole:
+    """The role /v1/status reports."""
+    if not licensed:
+        return NodeRole.UNLICENSED
+    if node_id in conf.learners:
+        return NodeRole.OBSERVER
+    if node_id not in conf.voters:
+        return NodeRole.JOINING
+    return _RAFT_ROLES.get(raft_role, NodeRole.CANDIDATE)
+
+
+_RAFT_ROLES: Mapping[Role, NodeRole] = {Role.LEADER: NodeRole.LEADER, Role.FOLLOWER: NodeRole.FOLLOWER}
+
+
+def short_ids(ids) -> str:
+    """Node ids as logs show them."""
+    return "[" + ",".join(sorted(i[:8] for i in ids)) + "]"

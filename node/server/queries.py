@@ -1,0 +1,74 @@
+"""Read-only questions about the chain, answered from the store, the state and the pool as
+typed values (node.server.service). Nothing here writes or touches consensus."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from node.ledger import errors as E
+from node.ledger.execution import ChainTip
+from node.ledger.genesis import Genesis
+from node.ledger.governance import validators
+from node.ledger.mempool import Mempool
+from node.ledger.rules import Context, check_kyc
+from node.ledger.state import State
+from node.ledger.types import Block, Receipt, Transaction, decode_tx
+from node.server.service import AccountView, BlockTx, BlockView, ProposalView, TxProof
+from node.store.db import Store
+
+
+class ChainReader:
+    def __init__(self, genesis: Genesis, store: Store, state: State, pool: Mempool,
+                 tip: Callable[[], ChainTip]):
+        self.genesis = genesis
+        self.store = store
+        self.state = state
+        self.pool = pool
+        self.tip = tip
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self.store.block_bytes(height)
+
+    def block_view(self, height: int) -> BlockView | None:
+        raw = self.store.block_bytes(height)
+        if raw is None:
+            return None
+        block = Block.decode(raw)
+        txs = []
+        for raw_tx in block.txs:
+            tx = decode_tx(raw_tx)
+            txs.append(BlockTx(tx, self.store.receipt(tx.hash)))
+        return BlockView(block, self.store.state_hash_at(height) or b"", tuple(txs))
+
+    def committed_tx(self, receipt: Receipt) -> Transaction:
+        block = Block.decode(self.store.block_bytes(receipt.height))
+        return decode_tx(block.txs[receipt.index])
+
+    def tx_proof(self, tx_hash: bytes) -> TxProof | None:
+        receipt = self.store.receipt(tx_hash)
+        if receipt is None:
+            return None
+        return TxProof(Block.decode(self.store.block_bytes(receipt.height)), receipt.index, receipt)
+
+    def account_view(self, address: bytes) -> AccountView:
+        inst = self.genesis.institution_by_key(address)
+        return AccountView(
+            address=address, account=self.state.account(address),
+            next_nonce=self.pool.view.account(address).nonce,
+            kyc_refusal=self._kyc_refusal(address),
+            institution=inst.name if inst is not None else None,
+            roles=self.state.roles(inst.name) if inst is not None else frozenset())
+
+    def _kyc_refusal(self, address: bytes) -> E.LedgerError | None:
+        """Why the account could not transact at the last block's time; None if it could."""
+        try:
+            check_kyc(self.state, Context(self.tip().timestamp), address, "account")
+        except E.LedgerError as err:
+            return err
+        return None
+
+    def proposal_view(self, proposal_id: bytes) -> ProposalView | None:
+        p = self.state.proposal(proposal_id)
+        if p is None:
+            return None
+        return ProposalView(proposal_id, p, p.expires_at <= self.tip().timestamp,
+                            validators(self.state))

@@ -1,0 +1,196 @@
+"""What the HTTP API asks of a node, and the typed values it gets back.
+
+`NodeService` is the whole surface the API (node.server.api) sees: no store, state, pool, Raft
+or peer manager behind it. The values are plain dataclasses of ledger types; the API renders
+them to the JSON of DESIGN section 8. `NodeStatus.to_json` and `Readiness.to_json` live here
+because the node reports its status as that same JSON too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from node.ledger import errors as E
+from node.ledger.state import Account, Proposal
+from node.ledger.types import Block, Receipt, Transaction
+from node.server.config import NodeConfig
+
+
+class NodeRole(StrEnum):
+    """A node's part in consensus, as /v1/status reports it."""
+    LEADER = "leader"
+    FOLLOWER = "follower"
+    CANDIDATE = "candidate"  # campaigning (PreVote included)
+    OBSERVER = "observer"  # a Raft learner: follows the chain, never votes
+    JOINING = "joining"  # licensed, not yet in the Raft membership
+    UNLICENSED = "unlicensed"  # e.g. a validator whose license the regulator revoked
+
+
+class TxState(StrEnum):
+    PENDING = "pending"
+    COMMITTED = "committed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+FINAL = (TxState.COMMITTED, TxState.FAILED)
+
+
+@dataclass(frozen=True)
+class TxStatus:
+    """What a client learns about a transaction."""
+    status: TxState
+    receipt: Receipt | None = None  # once committed (ok or failed)
+    code: str = ""  # dropped from the pool: why
+    message: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """GET /v1/status."""
+    node_id: str
+    name: str
+    institution: str | None
+    role: NodeRole
+    term: int
+    leader_id: str | None
+    commit_index: int
+    applied_index: int
+    height: int
+    block_hash: bytes
+    state_hash: bytes
+    timestamp: int  # of the last block, unix ms
+    mempool_size: int
+    peers: tuple[str, ...]  # connected, sorted
+    voters: tuple[str, ...]  # sorted
+    learners: tuple[str, ...]  # sorted
+    chain_id: bytes
+
+    def to_json(self) -> dict:
+        return {
+            "node_id": self.node_id, "name": self.name, "institution": self.institution,
+            "role": self.role.value, "term": self.term, "leader_id": self.leader_id,
+            "commit_index": self.commit_index, "applied_index": self.applied_index,
+            "height": self.height, "block_hash": self.block_hash.hex(),
+            "state_hash": self.state_hash.hex(), "timestamp": self.timestamp,
+            "mempool_size": self.mempool_size, "peers": list(self.peers),
+            "voters": list(self.voters), "learners": list(self.learners),
+            "chain_id": self.chain_id.hex(),
+        }
+
+
+MAX_APPLY_LAG = 32  # committed Raft entries not yet applied before a node counts as behind
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """GET /readyz: can this node serve current data and take part in commits?"""
+    node_id: str
+    role: NodeRole
+    leader_id: str | None
+    commit_index: int
+    applied_index: int
+    peers: frozenset[str]  # connected
+    voters: frozenset[str]
+
+    def reasons(self) -> list[str]:
+        """Why not, in words; empty when ready."""
+        reasons = []
+        if self.leader_id is None:
+            reasons.append("no known leader")
+        if self.role == NodeRole.OBSERVER:
+            if not self.peers & self.voters:
+                reasons.append("not connected to any validator")
+        else:
+            quorum = len(self.voters) // 2 + 1
+            reachable = 1 + len(self.peers & (self.voters - {self.node_id}))  # itself included
+            if reachable < quorum:
+                reasons.append(f"connected to {reachable - 1} of {len(self.voters) - 1} other "
+                               f"validators; a quorum needs {quorum - 1}")
+        lag = self.commit_index - self.applied_index
+        if lag > MAX_APPLY_LAG:
+            reasons.append(f"catching up: {lag} committed entries not yet applied")
+        return reasons
+
+    def to_json(self) -> dict:
+        return {"ready": not self.reasons(), "role": self.role.value, "leader_id": self.leader_id,
+                "commit_index": self.commit_index, "applied_index": self.applied_index,
+                "peers": len(self.peers)}
+
+
+@dataclass(frozen=True)
+class BlockTx:
+    tx: Transaction
+    receipt: Receipt | None  # None: committed before receipts were kept apart (never failed)
+
+
+@dataclass(frozen=True)
+class BlockView:
+    """A committed block with its transactions' receipts and the state hash after it."""
+    block: Block
+    state_hash: bytes
+    txs: tuple[BlockTx, ...]
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account as committed, with what the pool and the licenses add to it."""
+    address: bytes
+    account: Account  # committed state; read only
+    next_nonce: int  # with the pending transactions counted
+    kyc_refusal: E.LedgerError | None  # why it could not transact at the last block's time
+    institution: str | None  # the institution whose key this is
+    roles: frozenset[str]  # that institution's licensed roles
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    proposal_id: bytes
+    proposal: Proposal
+    expired: bool  # judged at the last block's timestamp
+    validators: frozenset[str]  # the current electorate
+
+
+@dataclass(frozen=True)
+class TxProof:
+    """What the Merkle inclusion proof of a committed transaction is built from."""
+    block: Block
+    index: int
+    receipt: Receipt
+
+
+class FaultControl(Protocol):
+    """The devnet fault filter (p2p.FaultFilter) as the admin endpoint drives it."""
+
+    def partition(self, peers: list[str]) -> None: ...
+    def lossy(self, peers: list[str] | None, fraction: float) -> None: ...
+    def heal(self) -> None: ...
+    def state(self): ...
+
+
+class NodeService(Protocol):
+    """Everything the HTTP API needs from a node."""
+    config: NodeConfig
+    id: str
+
+    def node_status(self) -> NodeStatus: ...
+    def readiness(self) -> Readiness: ...
+    def submit_many(self, raws: list[bytes]) -> list[Transaction | E.LedgerError]: ...
+    def tx_status(self, tx_hash: bytes) -> TxStatus: ...
+    async def wait_for(self, tx_hash: bytes, timeout: float) -> TxStatus: ...
+    def committed_tx(self, receipt: Receipt) -> Transaction: ...
+    def height(self) -> int: ...
+    def block_bytes(self, height: int) -> bytes | None: ...
+    def block_view(self, height: int) -> BlockView | None: ...
+    def account_view(self, address: bytes) -> AccountView: ...
+    def proposal_view(self, proposal_id: bytes) -> ProposalView | None: ...
+    def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
+    def genesis_json(self) -> dict: ...
+    def metrics_text(self) -> bytes: ...
+    def faults(self) -> FaultControl: ...
+    def transfer_leadership(self, target: str) -> None: ...
