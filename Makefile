@@ -23,6 +23,8 @@ devnet-down: $(STAMP)
 	$(BIN)/lichen devnet down
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # The peer benchmark (issue 15): PySyncObj replicating a bare counter on 3 local processes with

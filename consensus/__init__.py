@@ -2,13 +2,18 @@
 
 See consensus/raft.py for how an application drives it.
 """
-from .errors import (CompactedError, InvariantViolated, NotLeader, ProposalDropped, RaftError,
-                     UnavailableError)
+from .errors import (
+                     CompactedError,
+                     InvariantViolated,
+                     NotLeader,
+                     ProposalDropped,
+                     RaftError,
+                     UnavailableError,
+)
 from .progress import ProgressState
 from .raft import Config, Dropped, DropReason, PeerStatus, Raft, Ready, Role, SoftState, Status
 from .storage import MemoryStorage, Storage
-from .types import (ConfState, Entry, EntryType, HardState, Message, MessageType,
-                    SnapshotRequest)
+from .types import ConfState, Entry, EntryType, HardState, Message, MessageType, SnapshotRequest
 
 __all__ = [
     "CompactedError", "Config", "ConfState", "Dropped", "DropReason", "Entry", "EntryType", "HardState",

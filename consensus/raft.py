@@ -53,16 +53,17 @@ drops it reports say so.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import NotLeader, ProposalDropped
 from .log import RaftLog
 from .progress import Progress, ProgressState
 from .storage import Storage
-from .types import (ConfState, Entry, EntryType, HardState, Message, MessageType as MT,
-                    SnapshotRequest)
+from .types import ConfState, Entry, EntryType, HardState, Message, SnapshotRequest
+from .types import MessageType as MT
 
 __all__ = ["Config", "DropReason", "Dropped", "Raft", "Ready", "Role", "SoftState", "Status",
            "PeerStatus"]

@@ -25,7 +25,10 @@ from __future__ import annotations
 import asyncio
 from typing import NoReturn
 
-from nacl.bindings import crypto_aead_chacha20poly1305_ietf_decrypt, crypto_aead_chacha20poly1305_ietf_encrypt
+from nacl.bindings import (
+    crypto_aead_chacha20poly1305_ietf_decrypt,
+    crypto_aead_chacha20poly1305_ietf_encrypt,
+)
 from nacl.exceptions import CryptoError
 
 from .errors import ChannelBroken, ChannelFault

@@ -180,7 +180,7 @@ class Gossip:
                 self._seen.discard(h)
             raise
         admitted = []
-        for (h, tx), ok in zip(fresh, verdicts):
+        for (h, tx), ok in zip(fresh, verdicts, strict=True):
             if ok:
                 admitted.append(tx)
             else:

@@ -57,7 +57,16 @@ from nacl.signing import SigningKey, VerifyKey
 
 from .channel import SecureChannel
 from .errors import ChannelBroken, FrameError, HandshakeRefused, Refusal
-from .frames import DEFAULT_MAX_FRAME_SIZE, EPHEMERAL_KEY_SIZE, KEY_SIZE, PROTOCOL_VERSION, Auth, Hello, decode, encode
+from .frames import (
+    DEFAULT_MAX_FRAME_SIZE,
+    EPHEMERAL_KEY_SIZE,
+    KEY_SIZE,
+    PROTOCOL_VERSION,
+    Auth,
+    Hello,
+    decode,
+    encode,
+)
 
 log = logging.getLogger("lichen.p2p")
 

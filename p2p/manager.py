@@ -34,9 +34,27 @@ from aiohttp import web
 from nacl.signing import SigningKey
 
 from .channel import SEAL_OVERHEAD, SealedTransport, SecureChannel
-from .errors import ChannelBroken, FrameError, HandshakeRefused, Refusal, RequestFailed, TransportClosed
+from .errors import (
+    ChannelBroken,
+    FrameError,
+    HandshakeRefused,
+    Refusal,
+    RequestFailed,
+    TransportClosed,
+)
 from .faults import FaultFilter
-from .frames import DEFAULT_MAX_FRAME_SIZE, Auth, Frame, Hello, Raft, Request, Response, Txs, decode, encode
+from .frames import (
+    DEFAULT_MAX_FRAME_SIZE,
+    Auth,
+    Frame,
+    Hello,
+    Raft,
+    Request,
+    Response,
+    Txs,
+    decode,
+    encode,
+)
 from .gossip import Gossip, GossipStats
 from .handshake import Handshake
 from .transport import Dialer, Transport

@@ -52,7 +52,7 @@ class WebSocketTransport:
         if not self._ws.closed:
             try:
                 await self._ws.close()
-            except (ConnectionError, RuntimeError, asyncio.TimeoutError, aiohttp.ClientError):
+            except (TimeoutError, ConnectionError, RuntimeError, aiohttp.ClientError):
                 pass  # closing an already broken connection
 
     def __repr__(self) -> str:
@@ -112,7 +112,7 @@ class WebSocketDialer:
                     compress=0,
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT),
                 )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise DialFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
         return WebSocketTransport(ws, name=f"to {address}")
 

@@ -39,7 +39,7 @@ class Workload:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Workload":
+    def __enter__(self) -> Workload:
         self._thread.start()
         return self
 

@@ -42,7 +42,7 @@ async def test_one_leader_is_elected_and_every_node_knows_it(net):
     assert sorted(s.role for s in statuses) == ["follower", "follower", "leader"]
     assert len({s.term for s in statuses}) == 1 and statuses[0].term >= 1
     assert all(set(s.voters) == {n.id for n in nodes} for s in statuses)
-    assert all(set(s.peers) == {n.id for n in nodes} - {me.id} for me, s in zip(nodes, statuses))
+    assert all(set(s.peers) == {n.id for n in nodes} - {me.id} for me, s in zip(nodes, statuses, strict=True))
 
 
 async def test_tx_submitted_to_any_node_is_gossiped_and_committed_everywhere(net):

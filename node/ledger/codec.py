@@ -13,6 +13,7 @@ import msgpack
 
 from node.ledger.errors import Malformed
 
+
 def pack(obj: Any) -> bytes:
     """Encode with the canonical options (bin type for bytes, no floats expected)."""
     packed: bytes = msgpack.packb(obj, use_bin_type=True)

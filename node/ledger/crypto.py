@@ -21,11 +21,11 @@ class KeyPair:
     address: bytes  # 32-byte public key
 
     @classmethod
-    def generate(cls) -> "KeyPair":
+    def generate(cls) -> KeyPair:
         return cls.from_seed(os.urandom(32))
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "KeyPair":
+    def from_seed(cls, seed: bytes) -> KeyPair:
         sk = SigningKey(seed)
         return cls(seed=seed, address=bytes(sk.verify_key))
 
@@ -51,7 +51,7 @@ class KeyPair:
             f.write("\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "KeyPair":
+    def load(cls, path: str | Path) -> KeyPair:
         body = json.loads(Path(path).read_text())
         kp = cls.from_seed(bytes.fromhex(body["seed"]))
         if body.get("address") and body["address"] != kp.address_hex:

@@ -5,8 +5,8 @@ node: execution reads only the block (its timestamp, never the local clock) and 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from node.ledger import errors as E
 from node.ledger.codec import pack, sha256
@@ -55,7 +55,7 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     ctx = Context(timestamp=block.header.timestamp)
     view = Overlay(state)
     receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
-                for i, (raw, h) in enumerate(zip(block.txs, tx_hashes))]
+                for i, (raw, h) in enumerate(zip(block.txs, tx_hashes, strict=True))]
     changes = view.changes()
     state_hash = next_state_hash(tip.state_hash, block.header.height, block.hash, changes, receipts)
     return BlockResult(block, receipts, view, changes, state_hash, tx_hashes)

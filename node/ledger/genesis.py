@@ -137,14 +137,14 @@ class Genesis:
 
     # -- JSON -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "Genesis":
+    def load(cls, path: str | Path) -> Genesis:
         try:
             return cls.from_json(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as exc:
             raise GenesisError(f"{path}: {exc}") from None
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Genesis":
+    def from_json(cls, doc: dict[str, Any]) -> Genesis:
         try:
             g = _parse(doc)
         except GenesisError:

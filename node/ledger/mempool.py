@@ -10,15 +10,13 @@ window and promoted, in order, once the gap fills.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
-from typing import Callable
 
 from node.ledger import errors as E
 from node.ledger.rules import Context, SignatureCache, admit, check_signed
 from node.ledger.state import Overlay, State
 from node.ledger.types import Transaction, TxKind
-
 
 # Time-dependent rules (attestation expiry, the rolling limit window) can turn a pending tx
 # invalid without any tx touching it: re-check everything at least this often in block time.

@@ -80,6 +80,6 @@ def _root_from_path(h: bytes, m: int, n: int, path: list[bytes]) -> bytes:
             m, n = m - k, n - k
     if len(turns) != len(path):
         raise IndexError("path length does not match the tree")
-    for is_left, sibling in zip(reversed(turns), path):
+    for is_left, sibling in zip(reversed(turns), path, strict=True):
         h = node_hash(h, sibling) if is_left else node_hash(sibling, h)
     return h

@@ -50,7 +50,7 @@ class Account:
     def balance(self, asset: str) -> int:
         return self.balances.get(asset, 0)
 
-    def copy(self) -> "Account":
+    def copy(self) -> Account:
         return Account(self.nonce, dict(self.balances), copy.copy(self.attestation), self.frozen,
                        {a: dict(b) for a, b in self.spent.items()})
 
@@ -64,7 +64,7 @@ class Account:
         ]
 
     @classmethod
-    def from_wire(cls, w: list[Any]) -> "Account":
+    def from_wire(cls, w: list[Any]) -> Account:
         nonce, balances, att, frozen, spent = w
         return cls(nonce, {a: v for a, v in balances}, Attestation(*att) if att else None, frozen,
                    {a: {h: v for h, v in b} for a, b in spent})
@@ -86,10 +86,10 @@ class Proposal:
     approvals: tuple[str, ...]  # institution names, sorted; the proposer's among them
     status: str = OPEN  # a ProposalStatus
 
-    def approved_by(self, institution: str) -> "Proposal":
+    def approved_by(self, institution: str) -> Proposal:
         return replace(self, approvals=tuple(sorted({*self.approvals, institution})))
 
-    def applied(self) -> "Proposal":
+    def applied(self) -> Proposal:
         return replace(self, status=APPLIED)
 
     def to_wire(self) -> list[Any]:
@@ -97,7 +97,7 @@ class Proposal:
                 sorted(self.approvals), self.status]
 
     @classmethod
-    def from_wire(cls, w: list[Any]) -> "Proposal":
+    def from_wire(cls, w: list[Any]) -> Proposal:
         action, institution, role, expires_at, proposer, approvals, status = w
         return cls(action, institution, role, expires_at, proposer, tuple(approvals), status)
 
@@ -105,7 +105,7 @@ class Proposal:
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 
 
-def encode_records(v: "State | Overlay") -> list[tuple[bytes, bytes]]:
+def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
     """A state's (or an overlay's changed) records as sorted (key, encoded value) pairs."""
     return sorted(
         [(ACCOUNT + a, pack(acct.to_wire())) for a, acct in v.accounts.items()]
@@ -164,7 +164,7 @@ class State(StateView):
         self.proposals: dict[bytes, Proposal] = {}
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis) -> "State":
+    def from_genesis(cls, genesis: Genesis) -> State:
         s = cls(genesis)
         for inst in genesis.institutions:
             s.licenses[inst.name] = frozenset(inst.roles)

@@ -18,9 +18,10 @@ member (no conversion on the hot path).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Callable, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from node.ledger.codec import pack, sha256, unpack_canonical
 from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
@@ -191,11 +192,11 @@ class Payload:
         return [getattr(self, n) for n, _ in _WIRE_FIELDS[type(self)]]
 
     @classmethod
-    def from_wire(cls, items: Any) -> "Payload":
+    def from_wire(cls, items: Any) -> Payload:
         spec = _WIRE_FIELDS[cls]
         if type(items) is not list or len(items) != len(spec):
             raise Malformed(f"{cls.KIND} payload must be an array of {len(spec)} fields")
-        return cls(*[check(n, v) for (n, check), v in zip(spec, items)])
+        return cls(*[check(n, v) for (n, check), v in zip(spec, items, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -396,7 +397,7 @@ class BlockHeader:
         return [self.height, self.prev_hash, self.tx_root, self.timestamp, self.proposer, self.term]
 
     @classmethod
-    def from_wire(cls, items: Any) -> "BlockHeader":
+    def from_wire(cls, items: Any) -> BlockHeader:
         if type(items) is not list or len(items) != 6:
             raise Malformed("a block header is an array of 6 fields")
         h, prev, root, ts, proposer, term = items
@@ -430,7 +431,7 @@ class Block:
         return pack([self.header.to_wire(), self.signature, list(self.txs)])
 
     @classmethod
-    def decode(cls, raw: bytes) -> "Block":
+    def decode(cls, raw: bytes) -> Block:
         obj = unpack_canonical(raw, MAX_BLOCK_BYTES)
         if type(obj) is not list or len(obj) != 3 or type(obj[2]) is not list:
             raise Malformed("a block is [header, signature, txs]")
@@ -462,5 +463,5 @@ class Receipt:
         return [self.height, self.index, self.code, self.message]
 
     @classmethod
-    def from_wire(cls, tx_hash: bytes, items: list[Any]) -> "Receipt":
+    def from_wire(cls, tx_hash: bytes, items: list[Any]) -> Receipt:
         return cls(tx_hash, *items)

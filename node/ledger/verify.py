@@ -16,8 +16,9 @@ state hash with the one the node reports after each block.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from node.ledger import errors as E
 from node.ledger.codec import sha256
@@ -43,7 +44,7 @@ def tx_proof(block: Block, index: int, receipt: Receipt | None = None) -> dict[s
         "index": index,
         "tree_size": len(tx_hashes),
         "path": [p.hex() for p in merkle_proof(tx_hashes, index)],
-        "header": {name: _hex(v) for name, v in zip(HEADER_FIELDS, h.to_wire())},
+        "header": {name: _hex(v) for name, v in zip(HEADER_FIELDS, h.to_wire(), strict=True)},
         "block_hash": block.hash.hex(),
         "signature": block.signature.hex(),
     }

@@ -10,7 +10,7 @@ and the HTTP API in front of it.
     forwarding handing the pool to a new or reconnected leader
     waiters    clients waiting for a commit; the pool's recent drops
     queries    read-only questions about the chain, as typed values
-    raft_log   the Raft log as the core reads it, kept equal to the store
+    raft_log   the Raft log: the core reads LevelDB (node.store.raftlog), the loop writes it
     service    NodeService: what the API asks of a node, and the typed values it returns
     api        the HTTP API over a NodeService
     limits     what protects a node from its clients (rates, slots, connections, timeouts)

@@ -20,8 +20,14 @@ from node.ledger.crypto import parse_address
 from node.ledger.types import Transaction
 from node.ledger.verify import tx_proof
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
-from node.server.service import (MAX_APPLY_LAG, AccountView, BlockView, NodeService, ProposalView,
-                                 Readiness, TxStatus)
+from node.server.service import (
+    AccountView,
+    BlockView,
+    NodeService,
+    ProposalView,
+    Readiness,
+    TxStatus,
+)
 
 log = logging.getLogger("lichen.api")
 MSGPACK = "application/msgpack"
@@ -211,7 +217,7 @@ async def post_txs(request: web.Request) -> web.Response:
     if len(raws) > node.config.max_batch_txs:
         raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
     request.app[RATE].take(client, len(raws))  # every tx costs, admitted or not
-    results = [_result_of(raw, r) for raw, r in zip(raws, node.submit_many(raws))]
+    results = [_result_of(raw, r) for raw, r in zip(raws, node.submit_many(raws), strict=True)]
     if batch:
         return reply(request, {"results": results})
     result = results[0]

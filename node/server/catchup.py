@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from consensus import ConfState, SnapshotRequest
-from p2p import RequestFailed
-
 from node.ledger import errors as E
 from node.ledger.execution import InvalidBlock
 from node.server.peer_rpc import MAX_FETCH_BLOCKS, BadPeerAnswer, FetchedBlock
+from p2p import RequestFailed
 
 log = logging.getLogger("lichen.node")
 

@@ -23,9 +23,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from consensus import Config as RaftConfig, Raft
-from p2p import Dialer, MemoryNetwork, P2PConfig, PeerManager
-
+from consensus import Config as RaftConfig
+from consensus import Raft
 from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool, PoolLimits
@@ -37,9 +36,10 @@ from node.server.config import NodeConfig
 from node.server.limits import app_runner
 from node.server.membership import Licensed, is_licensed_peer, peer_table
 from node.server.metrics import Metrics
-from node.server.raft_log import RaftLogMirror
+from node.server.raft_log import RaftLog
 from node.server.service import NodeService
 from node.store.db import Store
+from p2p import Dialer, MemoryNetwork, P2PConfig, PeerManager
 
 log = logging.getLogger("lichen.node")
 
@@ -64,7 +64,7 @@ class Parts:
     store: Store
     state: State  # the committed ledger state, kept in step with the store
     pool: Mempool
-    raft_log: RaftLogMirror
+    raft_log: RaftLog
     raft: Raft
     p2p: PeerManager
 
@@ -83,13 +83,13 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *
                                            config.mempool_max_per_sender), clock=clock.time)
     pool.last_block_time = store.tip().timestamp
     seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
-    raft_log = RaftLogMirror(store)
-    raft = Raft(raft_config(config, key.address_hex, Licensed.of(genesis, state),
+    raft_log = RaftLog(store)
+    raft = Raft(raft_config(config, key.address_hex, Licensed.of(state),
                             store.applied_index(), seed), raft_log.storage)
     p2p = PeerManager(
         signing_seed=key.seed, chain_id=genesis.chain_id,
         peers=peer_table(genesis, state, key.address, raft.conf_state.members),
-        is_licensed=lambda peer_key: is_licensed_peer(genesis, state, peer_key),
+        is_licensed=lambda peer_key: is_licensed_peer(state, peer_key),
         on_raft=handlers.on_raft, on_txs=handlers.on_peer_txs, on_peer_up=handlers.on_peer_up,
         on_request=handlers.on_peer_request, raft_sender_of=raft_sender, dialer=dialer,
         devnet=config.devnet, seed=seed,

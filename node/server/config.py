@@ -53,7 +53,7 @@ class NodeConfig:
         return int(self.listen.rsplit(":", 1)[1])
 
     @classmethod
-    def load(cls, path: str | Path) -> "NodeConfig":
+    def load(cls, path: str | Path) -> NodeConfig:
         path = Path(path)
         doc = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}

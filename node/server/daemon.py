@@ -19,10 +19,17 @@ from typing import Any
 
 import msgpack
 
-from consensus import (ConfState, Entry, EntryType, Message, MessageType, NotLeader,
-                       ProposalDropped, Role, SnapshotRequest)
-from p2p import FaultFilter
-
+from consensus import (
+    ConfState,
+    Entry,
+    EntryType,
+    Message,
+    MessageType,
+    NotLeader,
+    ProposalDropped,
+    Role,
+    SnapshotRequest,
+)
 from node.ledger import errors as E
 from node.ledger.codec import pack
 from node.ledger.crypto import KeyPair
@@ -35,15 +42,37 @@ from node.server.clock import SYSTEM_CLOCK, Clock, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
 from node.server.forwarding import PoolForwarder
-from node.server.membership import (Licensed, is_licensed_peer, next_membership_change,
-                                    peer_table, public_role, short_ids)
-from node.server.peer_rpc import (MAX_FETCH_BYTES, BadPeerRequest, FetchedBlock, PeerClient,
-                                  answer, decode_request)
+from node.server.membership import (
+    Licensed,
+    is_licensed_peer,
+    next_membership_change,
+    peer_table,
+    public_role,
+    short_ids,
+)
+from node.server.peer_rpc import (
+    MAX_FETCH_BYTES,
+    BadPeerRequest,
+    FetchedBlock,
+    PeerClient,
+    answer,
+    decode_request,
+)
 from node.server.producer import BlockProducer, ProducerLimits
 from node.server.queries import ChainReader
-from node.server.service import (AccountView, BlockView, NodeRole, NodeStatus, ProposalView,
-                                 Readiness, TxProof, TxState, TxStatus)
+from node.server.service import (
+    AccountView,
+    BlockView,
+    NodeRole,
+    NodeStatus,
+    ProposalView,
+    Readiness,
+    TxProof,
+    TxState,
+    TxStatus,
+)
 from node.server.waiters import RecentDrops, Waiters, dropped_status, receipt_status
+from p2p import FaultFilter
 
 log = logging.getLogger("lichen.node")
 VOTE_REQUESTS = (MessageType.PREVOTE, MessageType.VOTE)
@@ -192,7 +221,7 @@ class Node:
         """Propose the next step from the Raft membership towards what the licenses say."""
         if self.raft.role != Role.LEADER:
             return
-        change = next_membership_change(self.raft.conf_state, Licensed.of(self.genesis, self.state),
+        change = next_membership_change(self.raft.conf_state, Licensed.of(self.state),
                                         self.raft.status())
         if change is None:
             return
@@ -309,7 +338,6 @@ class Node:
 
     def _adopt_membership(self, conf: ConfState, index: int) -> None:
         self.raft.apply_conf_change(conf)
-        self.raft_log.conf_changed(conf)
         self.store.skip_entry(index, conf.to_wire())
         self._refresh_peers()
 
@@ -438,7 +466,7 @@ class Node:
     # -- what it tells (node.server.service.NodeService) ----------------------------------------------
     @property
     def role(self) -> NodeRole:
-        licensed = is_licensed_peer(self.genesis, self.state, self.key.address)
+        licensed = is_licensed_peer(self.state, self.key.address)
         return public_role(self.id, licensed, self.raft.conf_state, self.raft.role)
 
     def node_status(self) -> NodeStatus:

@@ -12,9 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from node.server.peer_rpc import MAX_FORWARD_TXS, BadPeerAnswer
 from p2p import RequestFailed
-
-from node.server.peer_rpc import BadPeerAnswer, MAX_FORWARD_TXS
 
 log = logging.getLogger("lichen.node")
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from consensus import ConfState, Role, Status
 from node.ledger.genesis import Genesis
+from node.ledger.rules import expected_membership, is_licensed_peer
 from node.ledger.state import State
 from node.server.service import NodeRole
-
-PEER_ROLES = ("validator", "observer")
 
 
 @dataclass(frozen=True)
@@ -32,17 +31,9 @@ class Licensed:
     observers: frozenset[str]  # licensed observers that are not also validators
 
     @classmethod
-    def of(cls, genesis: Genesis, state: State) -> Licensed:
-        def holding(role: str) -> frozenset[str]:
-            return frozenset(i.key.hex() for i in genesis.institutions if role in state.roles(i.name))
-        validators = holding("validator")
-        return cls(validators, holding("observer") - validators)
-
-
-def is_licensed_peer(genesis: Genesis, state: State, key: bytes) -> bool:
-    """May this node key run a node (and so pass the peer handshake)?"""
-    inst = genesis.institution_by_key(key)
-    return inst is not None and any(r in state.roles(inst.name) for r in PEER_ROLES)
+    def of(cls, state: State) -> Licensed:
+        wanted = expected_membership(state)  # the rulebook says who is licensed for what
+        return cls(frozenset(wanted.voters), frozenset(wanted.learners))
 
 
 def peer_table(genesis: Genesis, state: State, own_key: bytes,
@@ -51,7 +42,7 @@ def peer_table(genesis: Genesis, state: State, own_key: bytes,
     every Raft member (a revoked one stays connected until the membership drops it)."""
     return {i.key.hex(): i.address for i in genesis.institutions
             if i.address and i.key != own_key
-            and (is_licensed_peer(genesis, state, i.key) or i.key.hex() in members)}
+            and (is_licensed_peer(state, i.key) or i.key.hex() in members)}
 
 
 def next_membership_change(conf: ConfState, licensed: Licensed, status: Status) -> ConfState | None:

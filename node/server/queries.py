@@ -7,9 +7,9 @@ from collections.abc import Callable
 from node.ledger import errors as E
 from node.ledger.execution import ChainTip
 from node.ledger.genesis import Genesis
-from node.ledger.governance import validators
 from node.ledger.mempool import Mempool
 from node.ledger.rules import Context, check_kyc
+from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import State
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.service import AccountView, BlockTx, BlockView, ProposalView, TxProof

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from node.ledger import errors as E
 from node.ledger.state import Account, Proposal
-from node.ledger.types import Block, Receipt, Transaction
+from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
 
 
@@ -25,13 +25,6 @@ class NodeRole(StrEnum):
     OBSERVER = "observer"  # a Raft learner: follows the chain, never votes
     JOINING = "joining"  # licensed, not yet in the Raft membership
     UNLICENSED = "unlicensed"  # e.g. a validator whose license the regulator revoked
-
-
-class TxState(StrEnum):
-    PENDING = "pending"
-    COMMITTED = "committed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
 
 
 FINAL = (TxState.COMMITTED, TxState.FAILED)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import msgpack
 
 from consensus import CompactedError, ConfState, Entry, HardState, UnavailableError
-
 from node.ledger.codec import pack
 from node.store.db import Store, StoreError
 

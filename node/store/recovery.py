@@ -13,8 +13,8 @@ from pathlib import Path
 from node.ledger.execution import BlockResult
 from node.ledger.genesis import Genesis
 from node.ledger.state import State
-from node.store.db import Store, StoreError
 from node.ledger.verify import ChainReport, verify_chain
+from node.store.db import Store, StoreError
 
 
 @dataclass(frozen=True)

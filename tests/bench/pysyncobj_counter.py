@@ -32,7 +32,7 @@ def free_ports(n: int) -> list[int]:
 
 
 def run_node(index: int, ports: list[int], journal_dir: str, duration: float, inflight: int,
-             result: "mp.Queue") -> None:
+             result: mp.Queue) -> None:
     from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 
     class Counter(SyncObj):

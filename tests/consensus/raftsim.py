@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
 
 import msgpack
 
-from consensus import (Config, ConfState, Dropped, Entry, EntryType, MemoryStorage, Message,
-                       MessageType, Raft, Role, SnapshotRequest)
+from consensus import (
+    Config,
+    ConfState,
+    Dropped,
+    Entry,
+    EntryType,
+    MemoryStorage,
+    Message,
+    MessageType,
+    Raft,
+    Role,
+    SnapshotRequest,
+)
 
 
 class SafetyViolation(AssertionError):

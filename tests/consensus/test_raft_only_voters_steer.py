@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from consensus import DropReason, Entry, EntryType, Message, MessageType as MT, Role
+from consensus import DropReason, Entry, EntryType, Message, Role
+from consensus import MessageType as MT
 from raftsim import Network
 
 ABC = ["a", "b", "c"]

@@ -7,9 +7,24 @@ import pytest
 from node.ledger.codec import sha256
 from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis
-from node.ledger.types import (PAYLOADS, AssetFreeze, AssetUnfreeze, Clawback, Freeze,
-                               GovernanceApprove, GovernancePropose, Issue, KycAttest, KycRevoke,
-                               LicenseGrant, LicenseRevoke, Redeem, Transfer, Unfreeze, sign_tx)
+from node.ledger.types import (
+    PAYLOADS,
+    AssetFreeze,
+    AssetUnfreeze,
+    Clawback,
+    Freeze,
+    GovernanceApprove,
+    GovernancePropose,
+    Issue,
+    KycAttest,
+    KycRevoke,
+    LicenseGrant,
+    LicenseRevoke,
+    Redeem,
+    Transfer,
+    Unfreeze,
+    sign_tx,
+)
 
 from .support import HOUR, T0, Chain, majority_genesis_doc
 

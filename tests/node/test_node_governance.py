@@ -14,8 +14,8 @@ from devnet import key_names, make_genesis
 from node.ledger import errors as E
 from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis, GenesisError
-from node.ledger.rules import licensed_validators as validators
 from node.ledger.mempool import COMMUTATIVE_KINDS
+from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import APPLIED, OPEN, PROPOSAL, Proposal, State
 from node.ledger.types import (
     GovernanceApprove,

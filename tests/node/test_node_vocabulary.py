@@ -14,8 +14,20 @@ from node.ledger import errors as E
 from node.ledger.codec import pack, sha256
 from node.ledger.crypto import KeyPair
 from node.ledger.genesis import LICENSE_POLICIES
-from node.ledger.types import (LICENSE_ACTIONS, PAYLOADS, ROLES, LicenseAction, LicensePolicy,
-                               ProposalStatus, Role, Transfer, TxKind, TxState, decode_tx, sign_tx)
+from node.ledger.types import (
+    LICENSE_ACTIONS,
+    PAYLOADS,
+    ROLES,
+    LicenseAction,
+    LicensePolicy,
+    ProposalStatus,
+    Role,
+    Transfer,
+    TxKind,
+    TxState,
+    decode_tx,
+    sign_tx,
+)
 
 from .test_node_codec import PAYLOAD_STRATEGIES
 

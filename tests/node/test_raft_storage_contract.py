@@ -20,10 +20,22 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consensus import (CompactedError, ConfState, Entry, EntryType, HardState, MemoryStorage,
-                       MessageType, NotLeader, ProposalDropped, Role, UnavailableError)
+from consensus import (
+    CompactedError,
+    ConfState,
+    Entry,
+    EntryType,
+    HardState,
+    MemoryStorage,
+    MessageType,
+    NotLeader,
+    ProposalDropped,
+    Role,
+    UnavailableError,
+)
 from node.ledger.codec import pack
 from node.store.db import Store, StoreError
 from node.store.raftlog import CACHE_ENTRIES, LevelDBStorage

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from nacl.bindings import crypto_scalarmult_base
 
-from p2p import Hello, MemoryNetwork, SecureChannel, TransportClosed, decode, encode, transcript_hash
+from p2p import (
+    Hello,
+    MemoryNetwork,
+    SecureChannel,
+    TransportClosed,
+    decode,
+    encode,
+    transcript_hash,
+)
 from p2p.handshake import channel_keys, shared_secret
 from p2p.transport import Transport
 

@@ -21,7 +21,7 @@ def test_frames_open_in_order_and_each_seal_adds_only_a_tag():
     a, b = pair()
     frames = [b"", b"x", os.urandom(64 * 1024)]
     sealed = [a.seal(f) for f in frames]
-    assert [len(s) - len(f) for s, f in zip(sealed, frames)] == [SEAL_OVERHEAD] * 3
+    assert [len(s) - len(f) for s, f in zip(sealed, frames, strict=True)] == [SEAL_OVERHEAD] * 3
     assert [b.open(s) for s in sealed] == frames
     assert (a.frames_sealed, b.frames_opened) == (3, 3)
 

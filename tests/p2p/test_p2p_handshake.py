@@ -9,7 +9,20 @@ import pytest
 from nacl.bindings import crypto_scalarmult_base
 from nacl.signing import SigningKey
 
-from p2p import SEAL_OVERHEAD, Auth, ChannelBroken, FrameError, Handshake, HandshakeRefused, Hello, Raft, Refusal, SecureChannel, decode, encode
+from p2p import (
+    SEAL_OVERHEAD,
+    Auth,
+    ChannelBroken,
+    FrameError,
+    Handshake,
+    HandshakeRefused,
+    Hello,
+    Raft,
+    Refusal,
+    SecureChannel,
+    decode,
+    encode,
+)
 from p2p.handshake import auth_message, channel_keys, shared_secret, transcript_hash
 
 from .mitm import Splicer
@@ -306,9 +319,9 @@ def test_peer_id_and_channel_are_unavailable_until_complete():
     alice = Side(ALICE)
     alice.hs.receive(Side(BOB).take()[0])
     with pytest.raises(RuntimeError):
-        alice.hs.peer_id
+        _ = alice.hs.peer_id
     with pytest.raises(RuntimeError):
-        alice.hs.channel
+        _ = alice.hs.channel
 
 
 def test_a_broken_channel_stays_broken():

@@ -6,8 +6,13 @@ import pytest
 
 from consensus import ConfState, PeerStatus, ProgressState, Role, Status
 from node.ledger.state import State
-from node.server.membership import (Licensed, is_licensed_peer, next_membership_change, peer_table,
-                                    public_role)
+from node.server.membership import (
+    Licensed,
+    is_licensed_peer,
+    next_membership_change,
+    peer_table,
+    public_role,
+)
 from node.server.service import NodeRole
 
 V1, V2, V3, V4, O1 = ("1" * 64, "2" * 64, "3" * 64, "4" * 64, "9" * 64)
@@ -22,7 +27,7 @@ def leader_status(commit: int = 10, match: dict[str, int] | None = None) -> Stat
     progress = {node: PeerStatus(m, m + 1, ProgressState.REPLICATE, True, 0, False)
                 for node, m in (match or {}).items()}
     return Status(V1, Role.LEADER, 2, V1, V1, commit, commit, commit, frozenset(), frozenset(),
-                  None, progress)
+                  None, progress, 0)
 
 
 def test_nothing_changes_when_the_membership_matches_the_licenses():
@@ -71,19 +76,19 @@ def test_one_change_at_a_time_joins_before_removals():
 def test_licensed_counts_each_key_once_validators_before_observers(genesis, keys):
     state = State.from_genesis(genesis)
     validators = {keys[f"inst{i}"].address_hex for i in range(3)}
-    assert Licensed.of(genesis, state) == Licensed(frozenset(validators), frozenset())
+    assert Licensed.of(state) == Licensed(frozenset(validators), frozenset())
     state.set_roles("inst3", frozenset({"observer"}))
     state.set_roles("inst2", frozenset({"validator", "observer"}))
-    assert Licensed.of(genesis, state) == \
+    assert Licensed.of(state) == \
         Licensed(frozenset(validators), frozenset({keys["inst3"].address_hex}))
 
 
 def test_the_peer_table_holds_the_other_licensed_nodes_and_lingering_members(genesis, keys):
     state = State.from_genesis(genesis)
     me, one, two, spare = (keys[f"inst{i}"] for i in range(4))
-    assert is_licensed_peer(genesis, state, one.address)
-    assert not is_licensed_peer(genesis, state, spare.address)  # issuer only: runs no node
-    assert not is_licensed_peer(genesis, state, keys["alice"].address)  # not an institution
+    assert is_licensed_peer(state, one.address)
+    assert not is_licensed_peer(state, spare.address)  # issuer only: runs no node
+    assert not is_licensed_peer(state, keys["alice"].address)  # not an institution
     table = peer_table(genesis, state, me.address, frozenset())
     assert table == {one.address_hex: "mem://node1", two.address_hex: "mem://node2"}
     state.set_roles("inst2", frozenset())  # revoked ...

@@ -7,11 +7,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus import ConfState
+from node.server.peer_rpc import (
+    MAX_FETCH_BLOCKS,
+    MAX_FORWARD_TXS,
+    BadPeerAnswer,
+    BadPeerRequest,
+    FetchBlocks,
+    FetchedBlock,
+    FetchMembership,
+    ForwardTxs,
+    PeerClient,
+    answer,
+    decode_admitted,
+    decode_blocks,
+    decode_membership,
+    decode_request,
+    encode_request,
+)
 from p2p import RequestFailed
-from node.server.peer_rpc import (MAX_FETCH_BLOCKS, MAX_FORWARD_TXS, BadPeerAnswer, BadPeerRequest,
-                                  FetchBlocks, FetchedBlock, FetchMembership, ForwardTxs, PeerClient,
-                                  answer, decode_admitted, decode_blocks, decode_membership,
-                                  decode_request, encode_request)
 
 A, B = "aa" * 32, "bb" * 32
 

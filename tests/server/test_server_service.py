@@ -11,7 +11,7 @@ from node.ledger import errors as E
 from node.ledger.state import Account, Attestation
 from node.server import api
 from node.server.config import NodeConfig
-from node.server.service import (AccountView, NodeRole, NodeStatus, Readiness, TxState, TxStatus)
+from node.server.service import AccountView, NodeRole, NodeStatus, Readiness, TxState, TxStatus
 
 A, B, C = "aa" * 32, "bb" * 32, "cc" * 32
 

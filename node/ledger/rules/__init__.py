@@ -117,34 +117,97 @@ genesis file's well-formedness (node.ledger.genesis: GenesisError).
 """
 from __future__ import annotations
 
-from node.ledger.rules.assets import (apply_asset_freeze, apply_asset_unfreeze, apply_clawback,
-                                      apply_issue, apply_redeem, apply_transfer, check_asset,
-                                      check_asset_controller, check_asset_issuer,
-                                      check_clawback_enabled, check_not_to_self)
+from node.ledger.rules.assets import (
+                                      apply_asset_freeze,
+                                      apply_asset_unfreeze,
+                                      apply_clawback,
+                                      apply_issue,
+                                      apply_redeem,
+                                      apply_transfer,
+                                      check_asset,
+                                      check_asset_controller,
+                                      check_asset_issuer,
+                                      check_clawback_enabled,
+                                      check_not_to_self,
+)
 from node.ledger.rules.context import Context
-from node.ledger.rules.controls import (apply_freeze, apply_unfreeze, check_asset_not_frozen,
-                                        check_not_frozen)
-from node.ledger.rules.envelope import (SignatureCache, apply_nonce, check_chain, check_envelope,
-                                        check_nonce, check_signature, check_signed)
-from node.ledger.rules.governance import (apply_governance_approve, apply_governance_propose,
-                                          apply_proposal, check_not_approved, check_open,
-                                          check_proposal, check_unexpired, check_validator,
-                                          has_majority)
-from node.ledger.rules.header import (check_block, check_block_signature, check_height,
-                                      check_no_duplicate_tx, check_parent, check_proposer,
-                                      check_time_monotonic, check_tx_root)
-from node.ledger.rules.kyc import (KycStatus, apply_kyc_attest, apply_kyc_revoke, check_jurisdiction,
-                                   check_kyc, check_not_yet_expired, check_party, check_revocable,
-                                   check_tier)
-from node.ledger.rules.licensing import (apply_license, apply_license_change, check_institution,
-                                         check_keeps_a_validator, check_licensed, check_policy,
-                                         check_regulator)
-from node.ledger.rules.limits import (HOUR_MS, WINDOW_HOURS, apply_spend, check_funds,
-                                      check_limits, check_no_overflow, sent_in_window)
-from node.ledger.rules.membership import (PEER_ROLES, Membership, expected_membership,
-                                          is_licensed_peer, is_licensed_validator, licensed_as,
-                                          licensed_institution, licensed_names,
-                                          licensed_observers, licensed_validators)
+from node.ledger.rules.controls import (
+                                      apply_freeze,
+                                      apply_unfreeze,
+                                      check_asset_not_frozen,
+                                      check_not_frozen,
+)
+from node.ledger.rules.envelope import (
+                                      SignatureCache,
+                                      apply_nonce,
+                                      check_chain,
+                                      check_envelope,
+                                      check_nonce,
+                                      check_signature,
+                                      check_signed,
+)
+from node.ledger.rules.governance import (
+                                      apply_governance_approve,
+                                      apply_governance_propose,
+                                      apply_proposal,
+                                      check_not_approved,
+                                      check_open,
+                                      check_proposal,
+                                      check_unexpired,
+                                      check_validator,
+                                      has_majority,
+)
+from node.ledger.rules.header import (
+                                      check_block,
+                                      check_block_signature,
+                                      check_height,
+                                      check_no_duplicate_tx,
+                                      check_parent,
+                                      check_proposer,
+                                      check_time_monotonic,
+                                      check_tx_root,
+)
+from node.ledger.rules.kyc import (
+                                      KycStatus,
+                                      apply_kyc_attest,
+                                      apply_kyc_revoke,
+                                      check_jurisdiction,
+                                      check_kyc,
+                                      check_not_yet_expired,
+                                      check_party,
+                                      check_revocable,
+                                      check_tier,
+)
+from node.ledger.rules.licensing import (
+                                      apply_license,
+                                      apply_license_change,
+                                      check_institution,
+                                      check_keeps_a_validator,
+                                      check_licensed,
+                                      check_policy,
+                                      check_regulator,
+)
+from node.ledger.rules.limits import (
+                                      HOUR_MS,
+                                      WINDOW_HOURS,
+                                      apply_spend,
+                                      check_funds,
+                                      check_limits,
+                                      check_no_overflow,
+                                      sent_in_window,
+)
+from node.ledger.rules.membership import (
+                                      PEER_ROLES,
+                                      Membership,
+                                      expected_membership,
+                                      is_licensed_peer,
+                                      is_licensed_validator,
+                                      licensed_as,
+                                      licensed_institution,
+                                      licensed_names,
+                                      licensed_observers,
+                                      licensed_validators,
+)
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
 
 bump_nonce = apply_nonce  # the name before the rulebook package

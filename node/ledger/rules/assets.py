@@ -16,8 +16,16 @@ from node.ledger.rules.kyc import check_party
 from node.ledger.rules.licensing import check_licensed
 from node.ledger.rules.limits import apply_spend, check_funds, check_limits, check_no_overflow
 from node.ledger.state import StateView
-from node.ledger.types import (AssetFreeze, AssetUnfreeze, Clawback, Issue, Redeem, Role,
-                               Transaction, Transfer)
+from node.ledger.types import (
+    AssetFreeze,
+    AssetUnfreeze,
+    Clawback,
+    Issue,
+    Redeem,
+    Role,
+    Transaction,
+    Transfer,
+)
 
 # As a plain str (check_asset_issuer runs for every issue): see node.ledger.rules.kyc.
 _ASSET_ISSUER = Role.ASSET_ISSUER.value

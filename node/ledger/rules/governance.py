@@ -16,12 +16,23 @@ from __future__ import annotations
 from node.ledger import errors as E
 from node.ledger.genesis import Institution
 from node.ledger.rules.context import Context
-from node.ledger.rules.licensing import (apply_license, check_institution,
-                                         check_keeps_a_validator, check_policy)
+from node.ledger.rules.licensing import (
+    apply_license,
+    check_institution,
+    check_keeps_a_validator,
+    check_policy,
+)
 from node.ledger.rules.membership import licensed_as, licensed_validators
 from node.ledger.state import Proposal, StateView
-from node.ledger.types import (GovernanceApprove, GovernancePropose, LicenseAction,
-                               LicensePolicy, ProposalStatus, Role, Transaction)
+from node.ledger.types import (
+    GovernanceApprove,
+    GovernancePropose,
+    LicenseAction,
+    LicensePolicy,
+    ProposalStatus,
+    Role,
+    Transaction,
+)
 
 
 def check_validator(view: StateView, sender: bytes) -> Institution:

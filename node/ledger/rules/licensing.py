@@ -17,8 +17,14 @@ from node.ledger.genesis import Institution
 from node.ledger.rules.context import Context
 from node.ledger.rules.membership import licensed_as, licensed_validators
 from node.ledger.state import StateView
-from node.ledger.types import (LicenseAction, LicenseGrant, LicensePolicy, LicenseRevoke, Role,
-                               Transaction)
+from node.ledger.types import (
+    LicenseAction,
+    LicenseGrant,
+    LicensePolicy,
+    LicenseRevoke,
+    Role,
+    Transaction,
+)
 
 
 def check_regulator(view: StateView, sender: bytes) -> None:

@@ -9,10 +9,17 @@ partial change behind.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from node.ledger.rules.assets import (apply_asset_freeze, apply_asset_unfreeze, apply_clawback,
-                                      apply_issue, apply_redeem, apply_transfer)
+from node.ledger.rules.assets import (
+    apply_asset_freeze,
+    apply_asset_unfreeze,
+    apply_clawback,
+    apply_issue,
+    apply_redeem,
+    apply_transfer,
+)
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import apply_freeze, apply_unfreeze
 from node.ledger.rules.envelope import SignatureCache, apply_nonce, check_envelope
