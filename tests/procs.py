@@ -6,11 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from devnet.client import ApiError, Client
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Transfer, sign_tx
 
 from .helpers import wait_until
 
@@ -78,3 +82,53 @@ def converged(d: Path, names: list[str] | None = None) -> bool:
     if any(s is None for s in st.values()):
         return False
     return len({(s["height"], s["block_hash"], s["state_hash"]) for s in st.values()}) == 1
+
+
+class Workload:
+    """Transfers of 1 USD from alice to bob, spread over the given nodes, until stopped."""
+
+    def __init__(self, d: Path):
+        self.d = d
+        self.alice = KeyPair.load(d / "keys" / "alice.key")
+        self.bob = KeyPair.load(d / "keys" / "bob.key")
+        self.chain_id = bytes.fromhex(client(d, "node0").status()["chain_id"])
+        self.acked: dict[str, int] = {}  # tx hash -> height some node acknowledged
+        self.urls = {name: n["url"] for name, n in nodes_of(d).items()}  # fixed for a devnet
+        self.targets = list(self.urls)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Workload:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            name = self.targets[i % len(self.targets)]
+            i += 1
+            try:
+                c = Client(self.urls[name], timeout=3)
+                nonce = c.account(self.alice.address_hex)["next_nonce"]
+                tx = sign_tx(self.alice, self.chain_id, nonce, Transfer("USD", self.bob.address, 1, ""))
+                c.submit(tx.raw)
+                doc = c.tx(tx.hash_hex, wait=2)
+                if doc["status"] == "committed":
+                    self.acked[tx.hash_hex] = doc["height"]
+            except ApiError:
+                time.sleep(0.1)  # that node is down, cut off or not ready: try the next
+
+    def committed_count(self) -> int:
+        return len(self.acked)
+
+
+def assert_all_acked_everywhere(d: Path, acked: dict[str, int]) -> None:
+    for name in nodes_of(d):
+        c = client(d, name)
+        for tx_hash, height in acked.items():
+            doc = c.tx(tx_hash)
+            assert doc["status"] == "committed" and doc["height"] == height, (name, tx_hash, doc)

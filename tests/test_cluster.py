@@ -5,75 +5,15 @@ Each test drives a workload of transfers from alice to bob and keeps every trans
 commit a node acknowledged; at the end every node must hold each of them at the same height,
 and all nodes must agree on (height, block hash, state hash).
 
-`Workload` and `assert_all_acked_everywhere` below drive a real devnet through the HTTP API,
-for tests/test_rounds.py (kill -9 and partitions of real processes).
+(tests/procs.py's `Workload` does the same against real processes, for tests/test_rounds.py.)
 """
 from __future__ import annotations
 
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
-from cli.client import ApiError, Client
-from node.ledger.crypto import KeyPair
-from node.ledger.types import Transfer, sign_tx
 from node.server.service import NodeRole, TxState
 
 from . import harness
-from .procs import client, nodes_of
-
-
-class Workload:
-    """Transfers of 1 USD from alice to bob, spread over the given nodes, until stopped."""
-
-    def __init__(self, d: Path):
-        self.d = d
-        self.alice = KeyPair.load(d / "keys" / "alice.key")
-        self.bob = KeyPair.load(d / "keys" / "bob.key")
-        self.chain_id = bytes.fromhex(client(d, "node0").status()["chain_id"])
-        self.acked: dict[str, int] = {}  # tx hash -> height some node acknowledged
-        self.urls = {name: n["url"] for name, n in nodes_of(d).items()}  # fixed for a devnet
-        self.targets = list(self.urls)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Workload:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        i = 0
-        while not self._stop.is_set():
-            name = self.targets[i % len(self.targets)]
-            i += 1
-            try:
-                c = Client(self.urls[name], timeout=3)
-                nonce = c.account(self.alice.address_hex)["next_nonce"]
-                tx = sign_tx(self.alice, self.chain_id, nonce, Transfer("USD", self.bob.address, 1, ""))
-                c.submit(tx.raw)
-                doc = c.tx(tx.hash_hex, wait=2)
-                if doc["status"] == "committed":
-                    self.acked[tx.hash_hex] = doc["height"]
-            except ApiError:
-                time.sleep(0.1)  # that node is down, cut off or not ready: try the next
-
-    def committed_count(self) -> int:
-        return len(self.acked)
-
-
-def assert_all_acked_everywhere(d: Path, acked: dict[str, int]) -> None:
-    for name in nodes_of(d):
-        c = client(d, name)
-        for tx_hash, height in acked.items():
-            doc = c.tx(tx_hash)
-            assert doc["status"] == "committed" and doc["height"] == height, (name, tx_hash, doc)
-
 
 # ---- on the in-memory network ----------------------------------------------------------------
 

@@ -12,8 +12,16 @@ import random
 import pytest
 
 from .helpers import free_port_range
-from .procs import converged, leader_of, lichen, nodes_of, running_devnet, wait_until
-from .test_cluster import Workload, assert_all_acked_everywhere
+from .procs import (
+    Workload,
+    assert_all_acked_everywhere,
+    converged,
+    leader_of,
+    lichen,
+    nodes_of,
+    running_devnet,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 ROUNDS = int(os.environ.get("LICHEN_ROUNDS", "2"))
