@@ -11,10 +11,10 @@ A follower is in one of three states:
 from __future__ import annotations
 
 from collections import deque
-from enum import Enum
+from enum import StrEnum
 
 
-class ProgressState(str, Enum):
+class ProgressState(StrEnum):
     PROBE = "probe"
     REPLICATE = "replicate"
     SNAPSHOT = "snapshot"

@@ -55,7 +55,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import NotLeader, ProposalDropped
@@ -71,7 +71,7 @@ __all__ = ["Config", "DropReason", "Dropped", "Raft", "Ready", "Role", "SoftStat
 MAX_DROPPED_PER_READY = 256  # details kept per Ready; beyond it drops are only counted
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     FOLLOWER = "follower"
     PRE_CANDIDATE = "pre_candidate"  # polling with PreVote; has not raised its term
     CANDIDATE = "candidate"
@@ -116,7 +116,7 @@ class Config:
             raise ValueError("applied must be >= 0")
 
 
-class DropReason(str, Enum):
+class DropReason(StrEnum):
     """Why `step` refused a message because of its sender (whatever its term)."""
     NOT_A_VOTER = "NOT_A_VOTER"  # leader or election traffic from a learner or a stranger
     NOT_THE_LEADER = "NOT_THE_LEADER"  # leader traffic for our term from another than its

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class P2PError(Exception):
@@ -17,7 +17,7 @@ class FrameTooLarge(FrameError):
     """A frame exceeds the configured size limit."""
 
 
-class Refusal(str, Enum):
+class Refusal(StrEnum):
     """Why a handshake was refused. Stable upper-case codes, as in DESIGN.md section 3."""
 
     WRONG_CHAIN = "WRONG_CHAIN"  # the peer belongs to another network (different genesis)
@@ -43,7 +43,7 @@ class HandshakeRefused(P2PError):
         self.detail = detail
 
 
-class ChannelFault(str, Enum):
+class ChannelFault(StrEnum):
     """Why an established peer link was broken. Sealed frames carry no sequence number: each
     side counts, so every kind of tampering on the path shows up as a frame that does not open."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -17,7 +17,7 @@ SIGNATURE_LEN = 64
 
 @dataclass(frozen=True)
 class KeyPair:
-    seed: bytes  # 32-byte ed25519 seed; the secret
+    seed: bytes = field(repr=False)  # 32-byte ed25519 seed: the secret, never in a repr or log
     address: bytes  # 32-byte public key
 
     @classmethod

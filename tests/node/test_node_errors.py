@@ -79,3 +79,13 @@ def test_block_errors_are_invalid_blocks_not_rejections():
         "BadHeight", "BadParent", "TimeWentBackwards", "ProposerNotLicensed",
         "BadBlockSignature", "DuplicateTx", "BadTxRoot"}
     assert not any(issubclass(c, E.LedgerError) for c in [E.InvalidBlock, *subclasses])
+
+
+def test_a_key_pair_never_shows_its_seed():
+    """Models a secret leaking through a log line, an error message or a test failure that
+    prints a KeyPair: its repr (and str) show the address, never the seed."""
+    from node.ledger.crypto import KeyPair
+    key = KeyPair.from_seed(bytes(range(32)))
+    for text in (repr(key), str(key), f"{key}", repr([key])):
+        assert key.seed.hex() not in text and repr(key.seed) not in text
+        assert key.address.hex() in text or repr(key.address) in text
