@@ -82,11 +82,11 @@ def client_for(node_url: str | None) -> Client:
     meta = click.get_current_context().meta
     client = Client(node_url, ca_file=meta.get("lichen.cacert") or default_cacert())
     if meta.get("lichen.genesis_pin"):
-        check_chain(client, meta["lichen.genesis_pin"])
+        check_chain(client, node_url, meta["lichen.genesis_pin"])
     return client
 
 
-def check_chain(client: Client, genesis_file: str) -> None:
+def check_chain(client: Client, node_url: str, genesis_file: str) -> None:
     """The node's chain id must be the one the genesis file defines: WRONG_CHAIN, exit 1."""
     try:
         want = Genesis.load(genesis_file).chain_id.hex()
@@ -97,7 +97,7 @@ def check_chain(client: Client, genesis_file: str) -> None:
     except ApiError as err:
         fail(err.code, err.message)
     if got != want:
-        fail("WRONG_CHAIN", f"the node at {client.url} is on chain {got[:16]}…, not on the "
+        fail("WRONG_CHAIN", f"the node at {node_url} is on chain {got[:16]}…, not on the "
                             f"chain of {genesis_file} ({want[:16]}…); refusing to talk to it")
 
 
