@@ -488,13 +488,14 @@ def expected_answer(node: Node, payload) -> tuple[bool | None, object]:
     (answered, the payload when answered). `answered` is None where a refusal and an empty
     answer are both right.
 
-      ["blocks", from, count]  the blocks from height `from` on: none here
+      ["blocks", from, count]  (both uint64) the blocks from height `from` on: none here
       ["conf"]                 the Raft configuration: [voters, learners]
       ["txs", [raw, ...]]      how many of the txs the pool admitted: garbage, so none
       anything else            refused: an error and no payload
     """
     if is_request(payload, "blocks", 3) and type(payload[1]) is int and type(payload[2]) is int:
-        return (True if payload[2] <= 0 or payload[1] >= 0 else None), []
+        in_range = all(0 <= a < 2**64 for a in payload[1:])
+        return in_range, [] if in_range else None
     if payload == ["conf"]:
         st = node.status()
         return True, [st["voters"], st["learners"]]
