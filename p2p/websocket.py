@@ -114,7 +114,7 @@ class WebSocketDialer:
                     max_msg_size=self._max_frame_size,
                     heartbeat=self._heartbeat,
                     compress=0,
-                    ssl=self._ssl if url.startswith("wss://") and self._ssl else True,
+                    ssl=self._ssl or True,  # True: the system CAs (used for wss:// only)
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT),
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
