@@ -102,7 +102,11 @@ def server_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContex
     """What a node's listener presents: its certificate, TLS 1.3 only."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = MIN_VERSION
-    ctx.load_cert_chain(str(cert_file), str(key_file))
+    try:
+        ctx.load_cert_chain(str(cert_file), str(key_file))
+    except OSError as exc:  # ssl.SSLError is one too: a file that is no PEM, a key not the cert's
+        raise OSError(exc.errno, f"cannot load the TLS certificate {cert_file} with key "
+                                 f"{key_file}: {exc.strerror or exc}") from None
     return ctx
 
 

@@ -92,3 +92,10 @@ def test_clients_and_servers_speak_tls_1_3_only(node_files):
 
 def test_the_node_key_file_is_private(node_files):
     assert (node_files / "tls.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_missing_or_mismatched_certificate_is_named_in_the_error(node_files):
+    with pytest.raises(OSError, match="cannot load the TLS certificate .*missing.crt"):
+        server_context(node_files / "missing.crt", node_files / "tls.key")
+    with pytest.raises(OSError, match="cannot load the TLS certificate .*ca.crt"):
+        server_context(node_files / "ca.crt", node_files / "tls.key")  # not the key's cert
