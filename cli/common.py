@@ -12,6 +12,7 @@ from rich.console import Console
 
 from devnet.client import ApiError, Client, sign_and_submit
 from node.ledger.crypto import KeyPair, parse_address
+from node.ledger.genesis import Genesis
 from node.ledger.types import Payload
 
 DEFAULT_DEVNET = ".devnet"
@@ -35,7 +36,27 @@ def default_node_url() -> str | None:
     return None
 
 
+def default_cacert() -> str | None:
+    """The CA of ./.devnet, when there is one (its nodes serve https)."""
+    ca = Path(DEFAULT_DEVNET) / "tls" / "ca.crt"
+    return str(ca) if ca.is_file() else None
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value):
+    ctx.meta[f"lichen.{param.name}"] = value
+    return value
+
+
 def node_option(f):
+    """--node, and how the node is trusted: --cacert (its CA, for https) and --genesis (the
+    chain it must be on)."""
+    f = click.option("--genesis", "genesis_pin", envvar="LICHEN_GENESIS", expose_value=False,
+                     callback=_remember, type=click.Path(dir_okay=False, exists=True),
+                     help="A genesis file: refuse (WRONG_CHAIN) a node on another chain.")(f)
+    f = click.option("--cacert", envvar="LICHEN_CACERT", expose_value=False, callback=_remember,
+                     type=click.Path(dir_okay=False, exists=True),
+                     show_default="LICHEN_CACERT or ./.devnet's CA",
+                     help="CA certificate to verify an https node with.")(f)
     return click.option("--node", "node_url", default=default_node_url,
                         show_default="LICHEN_NODE or the first node of ./.devnet",
                         help="URL of the node to talk to.")(f)
@@ -53,10 +74,31 @@ def wait_option(f):
 
 
 def client_for(node_url: str | None) -> Client:
+    """A client for the node, verified with --cacert (else ./.devnet's CA) when https; with
+    --genesis, only once the node shows it is on that genesis's chain."""
     if not node_url:
         raise click.UsageError("no node to talk to: pass --node URL, set LICHEN_NODE, or run "
                                "`lichen devnet up` here")
-    return Client(node_url)
+    meta = click.get_current_context().meta
+    client = Client(node_url, ca_file=meta.get("lichen.cacert") or default_cacert())
+    if meta.get("lichen.genesis_pin"):
+        check_chain(client, node_url, meta["lichen.genesis_pin"])
+    return client
+
+
+def check_chain(client: Client, node_url: str, genesis_file: str) -> None:
+    """The node's chain id must be the one the genesis file defines: WRONG_CHAIN, exit 1."""
+    try:
+        want = Genesis.load(genesis_file).chain_id.hex()
+    except (ValueError, KeyError, OSError) as exc:
+        raise click.BadParameter(f"{genesis_file} is not a genesis file: {exc}") from None
+    try:
+        got = client.status()["chain_id"]
+    except ApiError as err:
+        fail(err.code, err.message)
+    if got != want:
+        fail("WRONG_CHAIN", f"the node at {node_url} is on chain {got[:16]}…, not on the "
+                            f"chain of {genesis_file} ({want[:16]}…); refusing to talk to it")
 
 
 def load_key(spec: str) -> KeyPair:

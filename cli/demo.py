@@ -36,6 +36,9 @@ def demo(dir_) -> None:
     """Walk through KYC-gated, cross-border payments on the devnet in --dir."""
     run = Demo(Devnet(dir_))
     console.rule("lichen demo")
+    console.print(f"talking to {run.manifest.nodes[0].name} at {run.client.url}"
+                  f"{' (TLS, verified against the devnet CA)' if run.net.tls() else ''}",
+                  highlight=False)
     console.print("alice (US, tier 1, attested by inst0 · Harbor Bank) holds USD, EUR and SGD.\n"
                   "carol has no KYC attestation yet. "
                   "EUR is issued by inst1 (Rhein Clearing AG, DE).")

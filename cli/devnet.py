@@ -60,14 +60,24 @@ def devnet() -> None:
               help="Who changes licenses: the regulator, or a validator majority "
                                       "(lichen governance propose/approve).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
+@click.option("--insecure", is_flag=True,
+              help="Plain http and ws peer links (no devnet CA), for debugging with plain tools.")
 @dir_option
 @json_option
-def up(nodes, observers, base_port, license_policy, timeout, dir_, as_json) -> None:
-    """Create fresh keys and genesis, start the daemons, wait until blocks can commit."""
-    rows = network.up(Devnet(dir_), nodes, observers, base_port, license_policy, timeout)
+def up(nodes, observers, base_port, license_policy, timeout, insecure, dir_, as_json) -> None:
+    """Create fresh keys and genesis (and a devnet CA with a certificate per node, unless
+    --insecure), start the daemons, wait until blocks can commit."""
+    net = Devnet(dir_)
+    rows = network.up(net, nodes, observers, base_port, license_policy, timeout,
+                      tls=not insecure)
     show_status(rows, as_json)
     if not as_json:
-        console.print(f"devnet up in {dir_}; keys in {dir_}/keys; `lichen devnet down` to stop it.")
+        for r in rows:
+            console.print(f"{r.name}: {r.url}", highlight=False)
+        tls = (f"TLS 1.3, devnet CA {dir_}/tls/ca.crt" if net.tls() else
+               "[yellow]insecure: plain http[/]")
+        console.print(f"devnet up in {dir_} ({tls}); keys in {dir_}/keys; "
+                      f"`lichen devnet down` to stop it.", highlight=False)
 
 
 @devnet.command("status")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from devnet.client import trust
 from devnet.errors import DevnetError
 
 from .account import account
@@ -35,8 +36,12 @@ class Lichen(click.Group):
 
 @click.group(cls=Lichen, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lichen")
-def lichen() -> None:
+@click.option("--cacert", envvar="LICHEN_CACERT", type=click.Path(dir_okay=False, exists=True),
+              help="CA certificate to verify https nodes with (devnet commands use their "
+                   "devnet's CA by themselves).")
+def lichen(cacert: str | None) -> None:
     """lichen: a permissioned ledger for licensed financial institutions."""
+    trust(cacert)
 
 
 for group in (account, asset, audit, bench, block, chain, devnet, governance, keys, kyc, license,

@@ -7,9 +7,15 @@ import time
 import aiohttp
 import msgpack
 
+from .client import ssl_context
 from .errors import DevnetError
 
 MSGPACK = "application/msgpack"
+
+
+def connector(**kwargs) -> aiohttp.TCPConnector:
+    """A connector that verifies https nodes the way devnet.client does (the trusted CA)."""
+    return aiohttp.TCPConnector(ssl=ssl_context(), **kwargs)
 
 
 async def post_batch(session: aiohttp.ClientSession, url: str, raws: list[bytes]) -> list[dict]:

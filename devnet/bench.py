@@ -19,7 +19,7 @@ import aiohttp
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 
-from .aioclient import get_json, post_batch, wait_committed
+from .aioclient import connector, get_json, post_batch, wait_committed
 from .errors import DevnetError
 from .network import Devnet
 
@@ -213,7 +213,8 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
     if not urls:
         raise DevnetError("no devnet node is running; `lichen devnet up` first")
     institution = net.key("inst0")
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60),
+                                     connector=connector()) as session:
         status = await get_json(session, f"{urls[0]}/v1/status")
         chain_id = bytes.fromhex(status["chain_id"])
         genesis = net.genesis_doc()

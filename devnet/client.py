@@ -3,6 +3,8 @@ only through it), and the sign-submit-wait of every submitting command."""
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -10,6 +12,25 @@ from dataclasses import dataclass
 
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Payload, sign_tx
+from node.server.tls import client_context
+
+_trusted: list[str] = []  # the CA file this process trusts for https nodes, once one is set
+
+
+def trust(ca_file: str | os.PathLike | None) -> None:
+    """Trust `ca_file` for every https node this process talks to without a CA of its own:
+    set by `--cacert` / LICHEN_CACERT, and by the devnet tools for their devnet's CA."""
+    _trusted[:] = [str(ca_file)] if ca_file else []
+
+
+def default_ca() -> str | None:
+    """The CA set by trust(), else LICHEN_CACERT, else none (the system's CAs)."""
+    return _trusted[0] if _trusted else os.environ.get("LICHEN_CACERT") or None
+
+
+def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """How https nodes are verified: against `ca_file`, else default_ca(), TLS 1.3."""
+    return client_context(ca_file or default_ca())
 
 
 @dataclass
@@ -24,9 +45,13 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 10.0):
+    def __init__(self, url: str, timeout: float = 10.0, ca_file: str | None = None):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._ssl = ssl_context(ca_file) if self.url.startswith("https://") else None
+
+    def _open(self, req: urllib.request.Request, timeout: float):
+        return urllib.request.urlopen(req, timeout=timeout, context=self._ssl)
 
     def get(self, path: str, timeout: float | None = None) -> dict:
         return self._call(urllib.request.Request(self.url + path), timeout)
@@ -41,7 +66,7 @@ class Client:
 
     def _call(self, req: urllib.request.Request, timeout: float | None) -> dict:
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+            with self._open(req, timeout or self.timeout) as resp:
                 return json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as exc:
             try:
@@ -86,7 +111,7 @@ class Client:
         """The block's canonical bytes (the JSON form is for reading, these are for checking)."""
         req = urllib.request.Request(f"{self.url}/v1/blocks/{height}/raw")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with self._open(req, self.timeout) as resp:
                 return resp.read()
         except urllib.error.HTTPError as exc:
             raise ApiError("NOT_FOUND" if exc.code == 404 else "HTTP_ERROR",

@@ -4,7 +4,11 @@
     DIR/genesis.json    shared by every node
     DIR/admin.token     the bearer token of every node's devnet-only admin endpoints
     DIR/keys/*.key      regulator, institutions (inst0..), customers alice, bob, carol
-    DIR/node0/          config.json, data (LevelDB), node.log
+    DIR/tls/ca.crt      the devnet CA (and ca.key): every node's certificate is signed by it
+    DIR/node0/          config.json, data (LevelDB), node.log, tls.crt + tls.key (its cert)
+
+By default the nodes serve https (and their peers dial wss), verified against the devnet CA;
+`lichen devnet up --insecure` makes a plain-http devnet, for debugging with plain tools.
 
 Every function here either returns a typed result or raises DevnetError with a sentence that
 says what to do. Daemons are `lichen node run --config ...` processes in their own session, so
@@ -28,8 +32,9 @@ from pathlib import Path
 from node.ledger.crypto import KeyPair
 from node.ledger.types import GovernanceApprove, GovernancePropose, LicenseGrant, Payload
 from node.server.config import NodeConfig
+from node.server.tls import Issued, make_ca, make_node_cert
 
-from .client import ApiError, Client, sign_and_submit
+from .client import ApiError, Client, sign_and_submit, trust
 from .errors import DevnetError
 from .genesis import key_names, make_genesis
 
@@ -98,9 +103,21 @@ class Devnet:
     def exists(self) -> bool:
         return self.file.exists()
 
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.crt"
+
+    def tls(self) -> bool:
+        """Whether the devnet's nodes serve https (it has a CA)."""
+        return self.ca_file.exists()
+
     def load(self) -> Manifest:
+        """devnet.json; the devnet's CA becomes this process's trusted CA (devnet.client.trust),
+        so every tool that talks to its nodes verifies them without being told."""
         if not self.exists():
             raise DevnetError(f"no devnet in {self.dir}; start one with `lichen devnet up`")
+        if self.tls():
+            trust(self.ca_file)
         return Manifest.from_json(json.loads(self.file.read_text()))
 
     def save(self, manifest: Manifest) -> None:
@@ -174,8 +191,8 @@ def port_free(host: str, port: int) -> bool:
             return False
 
 
-def node_url(base_port: int, i: int) -> str:
-    return f"http://{HOST}:{base_port + i}"
+def node_url(base_port: int, i: int, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{HOST}:{base_port + i}"
 
 
 # ---- status --------------------------------------------------------------------------------------
@@ -219,9 +236,11 @@ def status_or_empty(n: NodeEntry) -> dict:
 # ---- up and down ---------------------------------------------------------------------------------
 
 def up(net: Devnet, validators: int, observers: int, base_port: int,
-       license_policy: str = "regulator", timeout: float = 30.0) -> list[NodeStatus]:
+       license_policy: str = "regulator", timeout: float = 30.0,
+       tls: bool = True) -> list[NodeStatus]:
     """Fresh keys, genesis and configs in the folder (anything there before is deleted), the
-    daemons started; returns once every node serves and one of them leads."""
+    daemons started; returns once every node serves and one of them leads. With `tls` (the
+    default) a devnet CA and a certificate per node: the API and peer links are encrypted."""
     if net.exists() and net.running(net.load()):
         raise DevnetError(f"a devnet is already running in {net.where}; "
                           f"`lichen devnet down --dir {net.where}` first")
@@ -234,7 +253,9 @@ def up(net: Devnet, validators: int, observers: int, base_port: int,
         raise DevnetError(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
     if net.dir.exists():
         shutil.rmtree(net.dir)
-    manifest = create_files(net, validators, observers, base_port, license_policy)
+    manifest = create_files(net, validators, observers, base_port, license_policy, tls)
+    if tls:
+        trust(net.ca_file)
     for n in manifest.nodes:
         n.pid = net.start(n)
     net.save(manifest)
@@ -243,13 +264,17 @@ def up(net: Devnet, validators: int, observers: int, base_port: int,
 
 
 def create_files(net: Devnet, validators: int, observers: int, base_port: int,
-                 license_policy: str = "regulator") -> Manifest:
-    """Keys for every name of the template, the genesis, the admin token, each node's folder."""
+                 license_policy: str = "regulator", tls: bool = False) -> Manifest:
+    """Keys for every name of the template, the genesis, the admin token, the CA (with `tls`),
+    each node's folder."""
     net.dir.mkdir(parents=True)
+    if tls:
+        (net.dir / "tls").mkdir()
+        make_ca().save(net.ca_file, net.dir / "tls" / "ca.key")
     keys = {name: KeyPair.generate() for name in key_names(MAX_INSTITUTIONS)}
     for name, kp in keys.items():
         kp.save(net.dir / "keys" / f"{name}.key", name)
-    urls = [node_url(base_port, i) for i in range(MAX_INSTITUTIONS)]
+    urls = [node_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)]
     nodes = validators + observers
     genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
                            spare_urls=urls[nodes:], license_policy=license_policy)
@@ -266,12 +291,22 @@ def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: s
     name = f"node{i}"
     folder = net.dir / name
     folder.mkdir()
+    tls = {}
+    if net.tls():
+        node_cert(net, name).save(folder / "tls.crt", folder / "tls.key")
+        tls = {"tls_cert": "tls.crt", "tls_key": "tls.key", "tls_ca": "../tls/ca.crt"}
     config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
                         data_dir=".", listen=f"{HOST}:{base_port + i}", devnet=True,
-                        admin_token=token)
+                        admin_token=token, **tls)
     config.save(folder / "config.json")
-    return NodeEntry(name, f"inst{i}", node_url(base_port, i), node_id,
+    return NodeEntry(name, f"inst{i}", node_url(base_port, i, net.tls()), node_id,
                      str((folder / "config.json").resolve()))
+
+
+def node_cert(net: Devnet, name: str) -> Issued:
+    """A certificate for the node's host (and localhost), signed by the devnet CA."""
+    ca = Issued(net.ca_file.read_bytes(), (net.dir / "tls" / "ca.key").read_bytes())
+    return make_node_cert(ca, name, [HOST])
 
 
 def wait_ready(net: Devnet, manifest: Manifest, timeout: float) -> None:

@@ -3,7 +3,7 @@
 Peers reach each other at `ws://host:port/v1/peer`, on the same port as the node's HTTP API.
 Each frame is one binary websocket message: a cleartext HELLO, then sealed frames (p2p.channel),
 so the websocket itself needs no TLS to keep peer traffic secret and intact; it only carries
-bytes. aiohttp enforces the frame size limit (`max_msg_size`, sealed size) before a message
+bytes. A node with TLS serves `wss://` (an `https://` address), dialled with an ssl context. aiohttp enforces the frame size limit (`max_msg_size`, sealed size) before a message
 is buffered, and its heartbeat (ping/pong) closes a
 connection whose peer stopped answering, so a dead peer is noticed even without a TCP reset.
 """
@@ -11,6 +11,7 @@ connection whose peer stopped answering, so a dead peer is noticed even without 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -88,10 +89,13 @@ class WebSocketDialer:
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         heartbeat: float | None = 5.0,
         connect_timeout: float = 3.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context` verifies wss:// peers (default: the system's CAs)."""
         self._max_frame_size = max_frame_size
         self._heartbeat = heartbeat
         self._connect_timeout = connect_timeout
+        self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
     async def dial(self, address: str) -> WebSocketTransport:
@@ -110,6 +114,7 @@ class WebSocketDialer:
                     max_msg_size=self._max_frame_size,
                     heartbeat=self._heartbeat,
                     compress=0,
+                    ssl=self._ssl or True,  # True: the system CAs (used for wss:// only)
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT),
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devnet.client import ApiError, Client
+from devnet.client import ApiError, Client, trust
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
 
@@ -34,14 +34,25 @@ def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 
 
 @contextmanager
-def running_devnet(d: Path, nodes: int, base_port: int, observers: int = 0) -> Iterator[Path]:
-    """`lichen devnet up` in d; on exit `devnet down`, then SIGKILL any pid it left."""
+def running_devnet(d: Path, nodes: int, base_port: int, observers: int = 0,
+                   insecure: bool = False) -> Iterator[Path]:
+    """`lichen devnet up` in d (TLS, unless `insecure`); on exit `devnet down`, then SIGKILL
+    any pid it left. While it runs, LICHEN_CACERT names its CA, so this process's clients and
+    the `lichen` commands the test runs verify its https nodes."""
+    before = os.environ.get("LICHEN_CACERT")
     try:
         lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers),
-               "--dir", str(d),
-               "--base-port", str(base_port))
+               "--dir", str(d), "--base-port", str(base_port), *(["--insecure"] if insecure else []))
+        if (d / "tls" / "ca.crt").exists():
+            os.environ["LICHEN_CACERT"] = str(d / "tls" / "ca.crt")
+            trust(d / "tls" / "ca.crt")
         yield d
     finally:
+        trust(None)
+        if before is None:
+            os.environ.pop("LICHEN_CACERT", None)
+        else:
+            os.environ["LICHEN_CACERT"] = before
         lichen("devnet", "down", "--dir", str(d), check=False)
         f = d / "devnet.json"
         if f.exists():
@@ -58,7 +69,9 @@ def nodes_of(d: Path) -> dict[str, dict]:
 
 
 def client(d: Path, name: str, timeout: float = 3) -> Client:
-    return Client(nodes_of(d)[name]["url"], timeout=timeout)
+    ca = d / "tls" / "ca.crt"
+    return Client(nodes_of(d)[name]["url"], timeout=timeout,
+                  ca_file=str(ca) if ca.exists() else None)
 
 
 def statuses(d: Path, names: list[str] | None = None) -> dict[str, dict | None]:

@@ -344,3 +344,61 @@ def table_rows(out: str) -> list[list[str]]:
     """The body rows of a rich table, cell by cell."""
     return [[cell.strip() for cell in line.strip().strip("│").split("│")]
             for line in out.splitlines() if line.startswith("│")]
+
+
+# ---- trust: --genesis pins the chain -------------------------------------------------------------
+
+@pytest.fixture
+def genesis_file(tmp_path) -> tuple[Path, bytes]:
+    """A devnet genesis saved to a file; returns its path and its chain id."""
+    from devnet.genesis import key_names, make_genesis
+    keys = {name: KeyPair.generate() for name in key_names(3)}
+    genesis = make_genesis(keys, [f"https://127.0.0.1:{7100 + i}" for i in range(3)], 1_000)
+    path = tmp_path / "genesis.json"
+    genesis.save(path)
+    return path, genesis.chain_id
+
+
+def test_genesis_pin_refuses_a_node_on_another_chain(node, key_file, genesis_file):
+    """Models a --node URL that points at another chain's node (a wrong or a hostile address):
+    with --genesis the CLI checks the chain id first, and signs and sends nothing."""
+    path, _ = key_file
+    result = transfer(path, "--genesis", str(genesis_file[0]))
+    assert result.exit_code == 1
+    assert text(result.stderr).startswith("WRONG_CHAIN: the node at")
+    assert node.received == []
+
+
+def test_genesis_pin_from_the_environment_refuses_too(node, key_file, genesis_file):
+    path, _ = key_file
+    result = run("tx", "transfer", "--key", str(path), "--to", BOB, "--asset", "usd",
+                 "--amount", "1", "--node", "http://fake",
+                 env={"LICHEN_GENESIS": str(genesis_file[0])})
+    assert result.exit_code == 1 and "WRONG_CHAIN" in result.stderr
+    assert node.received == []
+
+
+def test_genesis_pin_lets_the_right_chain_through(node, key_file, genesis_file, monkeypatch):
+    path, _ = key_file
+    monkeypatch.setattr(node, "status", lambda: {"chain_id": genesis_file[1].hex(), "height": 6})
+    result = transfer(path, "--genesis", str(genesis_file[0]))
+    assert result.exit_code == 0, result.output
+    assert decode_tx(node.received[0]).chain_id == genesis_file[1]
+
+
+def test_cacert_is_handed_to_the_client(monkeypatch, key_file, tmp_path):
+    """--cacert (or LICHEN_CACERT) is the CA the client verifies an https node with."""
+    seen: dict = {}
+    fake = FakeNode()
+
+    def make(url, **kw):
+        seen.update(url=url, **kw)
+        return fake
+    monkeypatch.setattr(cli.common, "Client", make)
+    ca = tmp_path / "ca.crt"
+    ca.write_text("pem")
+    path, _ = key_file
+    result = run("tx", "transfer", "--key", str(path), "--to", BOB, "--asset", "usd",
+                 "--amount", "1", "--node", "https://n:1", env={"LICHEN_CACERT": str(ca)})
+    assert result.exit_code == 0, result.output
+    assert seen == {"url": "https://n:1", "ca_file": str(ca)}

@@ -22,6 +22,7 @@ import aiohttp
 
 from node.ledger.crypto import KeyPair
 
+from ..aioclient import connector
 from ..errors import DevnetError
 from ..network import Devnet
 from . import invariants as inv
@@ -65,7 +66,7 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
                           f"start with `lichen devnet start NAME`")
     urls = {n.name: n.url for n in manifest.nodes}
     schedule = fault_schedule(o.seed, o.duration, o.interval, o.faults, list(urls))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with aiohttp.ClientSession(connector=connector(limit=0)) as session:
         injector = Injector(net, manifest, tell)
         load = await set_up(session, net, urls, injector, o, tell)
         watching = asyncio.Event()

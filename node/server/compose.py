@@ -38,8 +38,9 @@ from node.server.membership import Licensed, is_licensed_peer, peer_table
 from node.server.metrics import Metrics
 from node.server.raft_log import RaftLog
 from node.server.service import NodeService
+from node.server.tls import client_context, server_context
 from node.store.db import Store
-from p2p import Dialer, MemoryNetwork, P2PConfig, PeerManager
+from p2p import Dialer, MemoryNetwork, P2PConfig, PeerManager, WebSocketDialer
 
 log = logging.getLogger("lichen.node")
 
@@ -83,6 +84,9 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *
                                            config.mempool_max_per_sender), clock=clock.time)
     pool.last_block_time = store.tip().timestamp
     seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
+    p2p_config = P2PConfig(max_frame_size=MAX_PEER_FRAME,
+                           seen_cache_size=config.p2p_seen_cache_size)
+    dialer = dialer or peer_dialer(config, p2p_config)
     raft_log = RaftLog(store)
     raft = Raft(raft_config(config, key.address_hex, Licensed.of(state),
                             store.applied_index(), seed), raft_log.storage)
@@ -92,9 +96,16 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *
         is_licensed=lambda peer_key: is_licensed_peer(state, peer_key),
         on_raft=handlers.on_raft, on_txs=handlers.on_peer_txs, on_peer_up=handlers.on_peer_up,
         on_request=handlers.on_peer_request, raft_sender_of=raft_sender, dialer=dialer,
-        devnet=config.devnet, seed=seed,
-        config=P2PConfig(max_frame_size=MAX_PEER_FRAME, seen_cache_size=config.p2p_seen_cache_size))
+        devnet=config.devnet, seed=seed, config=p2p_config)
     return Parts(genesis, key, Metrics(), sigs, store, state, pool, raft_log, raft, p2p)
+
+
+def peer_dialer(config: NodeConfig, p2p: P2PConfig) -> Dialer:
+    """Websockets to the peers; wss:// ones verified against the config's tls_ca (else the
+    system's CAs). The peer link is sealed end to end either way (p2p.handshake)."""
+    return WebSocketDialer(max_frame_size=p2p.max_frame_size, heartbeat=p2p.heartbeat,
+                           connect_timeout=p2p.connect_timeout,
+                           ssl_context=client_context(config.tls_ca or None))
 
 
 def raft_config(config: NodeConfig, node_id: str, licensed: Licensed, applied: int,
@@ -138,7 +149,10 @@ class TcpListener:
         node.p2p.mount(app)
         self._runner = app_runner(app, self.config)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+        ssl_context = (server_context(self.config.tls_cert, self.config.tls_key)
+                       if self.config.tls else None)
+        await web.TCPSite(self._runner, self.config.host, self.config.port,
+                          ssl_context=ssl_context).start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -146,7 +160,7 @@ class TcpListener:
             self._runner = None
 
     def describe(self) -> str:
-        return f"http://{self.config.listen}"
+        return f"{'https' if self.config.tls else 'http'}://{self.config.listen}"
 
 
 class MemoryListener:

@@ -41,6 +41,11 @@ class NodeConfig:
     http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408, closed
     sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
     p2p_seen_cache_size: int = 100_000  # tx hashes gossip remembers (p2p.SeenCache)
+    # -- TLS (node.server.tls): with tls_cert and tls_key set the API and /v1/peer are https /
+    # wss; tls_ca is the CA peers' certificates are verified with when dialling wss:// ---------
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
     log_level: str = "INFO"
     seed: int | None = None  # consensus jitter seed; random when unset
 
@@ -52,6 +57,10 @@ class NodeConfig:
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
 
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
     @classmethod
     def load(cls, path: str | Path) -> NodeConfig:
         path = Path(path)
@@ -61,8 +70,8 @@ class NodeConfig:
         if unknown:
             raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
         # relative paths are relative to the config file's folder
-        for key in ("key_file", "genesis", "data_dir"):
-            if key in doc and not Path(doc[key]).is_absolute():
+        for key in ("key_file", "genesis", "data_dir", "tls_cert", "tls_key", "tls_ca"):
+            if doc.get(key) and not Path(doc[key]).is_absolute():
                 doc[key] = str((path.parent / doc[key]).resolve())
         return cls(**doc)
 
