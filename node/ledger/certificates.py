@@ -71,7 +71,7 @@ class Certificate:
         return tuple(s for s, _ in self.signatures)
 
     # storage form (msgpack) and JSON form (hex), both exact
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         s = self.statement
         return [s.chain_id, s.height, s.block_hash, s.state_hash,
                 [[signer, sig] for signer, sig in self.signatures]]
@@ -89,7 +89,7 @@ class Certificate:
                          _bytes("signature", pair[1], SIGNATURE_LEN)))
         return cls(statement, tuple(sigs))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         s = self.statement
         return {"chain_id": s.chain_id.hex(), "height": s.height,
                 "block_hash": s.block_hash.hex(), "state_hash": s.state_hash.hex(),
@@ -167,6 +167,6 @@ def decode_vote(w: Any) -> Vote:
                 _bytes("signature", w[5], SIGNATURE_LEN))
 
 
-def encode_vote(v: Vote) -> list:
+def encode_vote(v: Vote) -> list[Any]:
     s = v.statement
     return [s.chain_id, s.height, s.block_hash, s.state_hash, v.signer, v.signature]
