@@ -2,14 +2,18 @@
 a diverged node halts and says so."""
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 
 import pytest
 
 import node.server.daemon as daemon
-from node.ledger.certificates import check_certificate
+from node.ledger.certificates import Certificate, check_certificate
+from node.ledger.verify import genesis_validators, tx_proof, verify_certificate, verify_tx_proof
+from node.server.api import render_block
 
-from .harness import TestNetwork
+from .harness import TestNetwork, key_for
 
 
 @pytest.fixture
@@ -82,3 +86,82 @@ async def test_a_node_whose_state_hash_differs_from_the_certified_one_halts(net,
     assert victim.node_status().height == stuck  # applies nothing more
     assert all(not n.node_status().diverged for n in nodes[:2])
     assert all(n.readiness().to_json()["ready"] for n in nodes[:2])
+
+
+async def test_a_proof_carries_the_certificate_and_verifies_offline_against_genesis(net):
+    """An auditor holding only genesis checks that a quorum, not one key, vouched for the
+    block; a proof whose certificate is tampered with in any of the ways below is refused
+    with the code that says how (before certificates a proof had no quorum to check)."""
+    nodes = await net.start_all()
+    await net.elect()
+    tx = net.transfer()
+    net.submit(nodes[1], tx)
+    height = (await net.until_committed(tx))[tx.hash]
+    await net.until("the block is certified", lambda: all(
+        n.node_status().certified_height >= height for n in nodes))
+    p = nodes[2].tx_proof(tx.hash)
+    proof = json.loads(json.dumps(tx_proof(p.block, p.index, p.receipt, p.certificate, p.voters)))
+    trusted = genesis_validators(net.genesis)
+    assert verify_tx_proof(proof)[0]
+    ok, why = verify_certificate(proof, trusted, net.chain_id)
+    assert ok, why
+    assert why.startswith(f"certified by {len(proof['certificate']['signatures'])} of 3")
+
+    def refused(mutate) -> str:
+        doc = copy.deepcopy(proof)
+        mutate(doc)
+        ok, why = verify_certificate(doc, trusted, net.chain_id)
+        assert not ok
+        return why
+
+    sigs = proof["certificate"]["signatures"]
+    outsider = key_for("outsider")
+
+    def forge(doc):
+        doc["certificate"]["signatures"][0]["signature"] = ("00" if sigs[0]["signature"][:2] != "00"
+                                                            else "11") + sigs[0]["signature"][2:]
+    assert "(CERT_BAD_SIGNATURE)" in refused(forge)
+
+    def outsider_signs(doc):
+        statement = Certificate.from_json(doc["certificate"]).statement
+        doc["certificate"]["signatures"] = [doc["certificate"]["signatures"][0], {
+            "signer": outsider.address_hex,
+            "signature": outsider.sign(statement.signing_bytes()).hex()}]
+    assert "(CERT_NOT_A_VOTER)" in refused(outsider_signs)
+
+    def duplicate(doc):
+        doc["certificate"]["signatures"] = [sigs[0], sigs[0]]
+    assert "(CERT_DUPLICATE_SIGNER)" in refused(duplicate)
+
+    def sub_quorum(doc):
+        doc["certificate"]["signatures"] = sigs[:1]
+    assert "(SUB_QUORUM)" in refused(sub_quorum)
+
+    def own_validator_set(doc):  # the forger lists himself as the whole validator set
+        statement = Certificate.from_json(doc["certificate"]).statement
+        doc["validators"] = [outsider.address_hex]
+        doc["certificate"]["signatures"] = [{
+            "signer": outsider.address_hex,
+            "signature": outsider.sign(statement.signing_bytes()).hex()}]
+    assert "(CERT_NOT_A_VOTER)" in refused(own_validator_set)
+
+    def other_state_hash(doc):
+        doc["certificate"]["state_hash"] = "ee" * 32
+    assert "(CERT_BAD_SIGNATURE)" in refused(other_state_hash)
+
+    def other_block(doc):
+        doc["certificate"]["block_hash"] = "ee" * 32
+    assert "(BAD_CERTIFICATE)" in refused(other_block)
+
+
+async def test_block_view_and_json_name_the_signers(net):
+    nodes = await net.start_all()
+    await net.elect()
+    tx = net.transfer()
+    net.submit(nodes[0], tx)
+    height = (await net.until_committed(tx))[tx.hash]
+    await net.until("certified", lambda: nodes[0].node_status().certified_height >= height)
+    doc = render_block(nodes[0].block_view(height))
+    assert len(doc["signers"]) >= 2 and set(doc["signers"]) <= set(doc["validators"])
+    assert sorted(doc["validators"]) == sorted(n.id for n in nodes)
+    assert doc["certificate"]["state_hash"] == doc["state_hash"]
