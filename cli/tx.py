@@ -165,9 +165,14 @@ def verify_cmd(tx_hash, header_hash, proof_file, genesis_file, require_certifica
         fail("BAD_PROOF", reason)
     if not as_json:
         console.print(f"[green]OK[/] {reason}", highlight=False)
-        console.print("  checked against the trusted header hash" if trusted else
-                      "  [yellow]the block hash is the node's word[/]: pass --header-hash to pin "
-                      "it to a block you trust", highlight=False)
+        if trusted:
+            console.print("  checked against the trusted header hash", highlight=False)
+        elif cert_ok:
+            console.print("  the block hash rests on the validators' certificate below, not on "
+                          "one node's word", highlight=False)
+        else:
+            console.print("  [yellow]the block hash is the node's word[/]: pass --header-hash to "
+                          "pin it to a block you trust", highlight=False)
         console.print(f"  {cert_note}" if cert_note else "  [yellow]no commit certificate in "
                       "the proof yet[/]: the block rests on its proposer's signature", highlight=False)
         receipt = doc.get("receipt")

@@ -7,8 +7,10 @@ import dataclasses
 import json
 
 import pytest
+from click.testing import CliRunner
 
 import node.server.daemon as daemon
+from cli.main import lichen
 from node.ledger.certificates import Certificate, check_certificate
 from node.ledger.verify import genesis_validators, tx_proof, verify_certificate, verify_tx_proof
 from node.server.api import render_block
@@ -165,3 +167,29 @@ async def test_block_view_and_json_name_the_signers(net):
     assert len(doc["signers"]) >= 2 and set(doc["signers"]) <= set(doc["validators"])
     assert sorted(doc["validators"]) == sorted(n.id for n in nodes)
     assert doc["certificate"]["state_hash"] == doc["state_hash"]
+
+
+async def test_tx_verify_checks_the_certificate_of_a_saved_proof(net, tmp_path):
+    """`lichen tx verify --proof-file --genesis`: an auditor offline. A proof cut down to one
+    validator's signature (one key vouching alone) exits with BAD_PROOF and SUB_QUORUM."""
+    nodes = await net.start_all()
+    await net.elect()
+    tx = net.transfer()
+    net.submit(nodes[0], tx)
+    height = (await net.until_committed(tx))[tx.hash]
+    await net.until("certified", lambda: nodes[0].node_status().certified_height >= height)
+    p = nodes[0].tx_proof(tx.hash)
+    proof = json.loads(json.dumps(tx_proof(p.block, p.index, p.receipt, p.certificate, p.voters)))
+    genesis_file = tmp_path / "genesis.json"
+    genesis_file.write_text(json.dumps(net.genesis.to_json()))
+    good, bad = tmp_path / "proof.json", tmp_path / "sub.json"
+    good.write_text(json.dumps(proof))
+    proof["certificate"]["signatures"] = proof["certificate"]["signatures"][:1]
+    bad.write_text(json.dumps(proof))
+    args = ["tx", "verify", tx.hash.hex(), "--genesis", str(genesis_file), "--proof-file"]
+    ok = CliRunner().invoke(lichen, [*args, str(good), "--json"])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.output)
+    assert doc["certified"] and len(doc["signers"]) >= 2
+    refused = CliRunner().invoke(lichen, [*args, str(bad)])
+    assert refused.exit_code != 0 and "SUB_QUORUM" in refused.output
