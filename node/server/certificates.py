@@ -30,16 +30,18 @@ WINDOW = 256  # heights around our tip for which votes are kept
 
 
 class CertificateCollector:
-    def __init__(self, key: KeyPair, chain_id: bytes, store: Store):
+    def __init__(self, key: KeyPair, chain_id: bytes, store: Store, top: int = 0,
+                 voters: frozenset[bytes] = frozenset()):
+        """`top`: the height executed here so far; `voters`: the validators there."""
         self.key = key
         self.chain_id = chain_id
         self.store = store
         self.certified_height = store.certified_height()
         self.diverged = store.diverged()  # why we stopped applying; "" while in agreement
-        self._top = 0  # highest height executed here
+        self._top = top  # highest height executed here
         self._own: dict[int, Statement] = {}  # executed, not yet certified
         self._voters: dict[int, frozenset[bytes]] = {}  # the voters at each of those heights
-        self._latest_voters: frozenset[bytes] = frozenset()
+        self._latest_voters = voters
         self._votes: dict[int, dict[bytes, Vote]] = {}  # height -> signer -> its first vote
 
     def executed(self, tip: ChainTip, voters: frozenset[bytes]) -> Vote | None:

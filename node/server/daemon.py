@@ -113,7 +113,8 @@ class Node:
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)
         self.drops = RecentDrops()
-        self.certs = CertificateCollector(self.key, self.genesis.chain_id, self.store)
+        self.certs = CertificateCollector(self.key, self.genesis.chain_id, self.store,
+                                          self.tip.height, self._voters())
         self.votes = VoteSender(peers, self.p2p.connected_peers)
         self.reader = ChainReader(self.genesis, self.store, self.state, self.mempool, lambda: self.tip)
         self._peers = peer_table(self.genesis, self.state, self.key.address, self.raft.conf_state.members)
@@ -372,9 +373,11 @@ class Node:
         self.metrics.mempool.set(len(self.mempool))
         self.metrics.signatures.set(self.sigs.verified)
 
+    def _voters(self) -> frozenset[bytes]:
+        return frozenset(bytes.fromhex(v) for v in expected_membership(self.state).voters)
+
     def _vote(self, tip) -> None:
-        voters = frozenset(bytes.fromhex(v) for v in expected_membership(self.state).voters)
-        vote = self.certs.executed(tip, voters)
+        vote = self.certs.executed(tip, self._voters())
         if vote is not None:
             self.votes.send(vote)
 
