@@ -494,7 +494,8 @@ def expected_answer(node: Node, payload) -> tuple[bool | None, object]:
       anything else            refused: an error and no payload
     """
     if is_request(payload, "blocks", 3) and type(payload[1]) is int and type(payload[2]) is int:
-        return (True if payload[2] <= 0 or payload[1] >= 0 else None), []
+        in_range = payload[1] >= 0 and payload[2] >= 0  # both uint64, or refused as MALFORMED
+        return in_range, ([] if in_range else None)
     if payload == ["conf"]:
         st = node.status()
         return True, [st["voters"], st["learners"]]
