@@ -12,7 +12,14 @@ from click.testing import CliRunner
 import node.server.daemon as daemon
 from cli.main import lichen
 from node.ledger.certificates import Certificate, check_certificate
-from node.ledger.verify import genesis_validators, tx_proof, verify_certificate, verify_tx_proof
+from node.ledger.verify import (
+    certificate_problem,
+    genesis_validators,
+    tx_proof,
+    verify_certificate,
+    verify_chain,
+    verify_tx_proof,
+)
 from node.server.api import render_block
 
 from .harness import TestNetwork, key_for
@@ -193,3 +200,27 @@ async def test_tx_verify_checks_the_certificate_of_a_saved_proof(net, tmp_path):
     assert doc["certified"] and len(doc["signers"]) >= 2
     refused = CliRunner().invoke(lichen, [*args, str(bad)])
     assert refused.exit_code != 0 and "SUB_QUORUM" in refused.output
+
+
+async def test_a_chain_replay_checks_each_certificate_against_the_replayed_validators(net):
+    """`lichen chain verify`'s check: the validator set at each height comes from replaying the
+    licences, not from the node; a certificate for another state hash is refused."""
+    nodes = await net.start_all()
+    await net.elect()
+    tx = net.transfer()
+    net.submit(nodes[0], tx)
+    height = (await net.until_committed(tx))[tx.hash]
+    await net.until("certified", lambda: nodes[0].node_status().certified_height >= height)
+    node = nodes[0]
+    blocks = [(node.block_bytes(h), node.block_view(h).state_hash) for h in range(1, height + 1)]
+    certs = {h: node.block_view(h).certificate.to_json() for h in range(1, height + 1)}
+
+    def replay(cert_of) -> str:
+        return verify_chain(net.genesis, blocks, on_block=lambda r: certificate_problem(
+            r, cert_of(r.block.header.height), net.chain_id)).reason
+
+    assert replay(certs.get) == ""
+    wrong = {h: {**c, "state_hash": "ee" * 32} for h, c in certs.items()}
+    assert "(BAD_CERTIFICATE)" in replay(wrong.get)
+    alone = {h: {**c, "signatures": c["signatures"][:1]} for h, c in certs.items()}
+    assert "(SUB_QUORUM)" in replay(alone.get)

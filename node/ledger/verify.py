@@ -250,6 +250,27 @@ def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
     return report()
 
 
+def certificate_problem(result: BlockResult, cert_json: Any, chain_id: bytes) -> str | None:
+    """A replayed block's commit certificate (None: the node has none), checked against the
+    block, the recomputed state hash and the validators that the replayed licences call for
+    after the block: the answer to "which validator set at that height" without trusting the
+    node. The problem, or None."""
+    if cert_json is None:
+        return None
+    height = result.block.header.height
+    try:
+        cert = Certificate.from_json(cert_json)
+        check_certifies(cert, chain_id, height, result.block.hash)
+        if cert.statement.state_hash != result.state_hash:
+            raise E.BadCertificate(f"it certifies state hash {cert.statement.state_hash.hex()}, "
+                                   f"re-execution gives {result.state_hash.hex()}")
+        voters = expected_membership(result.overlay).voters
+        check_certificate(cert, frozenset(bytes.fromhex(v) for v in voters))
+    except E.CertificateError as err:
+        return f"block {height}: certificate refused ({err.code}): {err.message}"
+    return None
+
+
 def state_hash_mismatch(height: int, recomputed: bytes, reported: bytes) -> str:
     return (f"block {height}: re-execution gives state hash {recomputed.hex()}, "
             f"the node reports {reported.hex() or 'none'}")
