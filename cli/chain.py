@@ -8,7 +8,7 @@ from rich.table import Table
 from devnet.client import ApiError, Client
 from devnet.replay import BadGenesis, fetch_blocks, node_genesis, tip_mismatch
 from node.ledger.genesis import Genesis
-from node.ledger.verify import ChainReport, verify_chain
+from node.ledger.verify import ChainReport, certificate_problem, verify_chain
 
 from .common import client_for, console, emit_json, err_console, fail, json_option, node_option
 
@@ -25,22 +25,39 @@ def verify(node_url, as_json) -> None:
     """Replay the chain from genesis: hash links, signatures, Merkle roots, re-execution.
 
     Every block's recomputed state hash must equal the one the node reports for it, and the last
-    one the node's current state hash. Exits non-zero with BAD_CHAIN at the first bad block."""
+    one the node's current state hash. A block's commit certificate, where the node has one, must
+    be signed by a majority of the validators the replayed licences name at that height.
+    Exits non-zero with BAD_CHAIN at the first bad block."""
     client = client_for(node_url)
+    certs: dict[int, object] = {}
+
+    def keep_certificate(height: int, raw: bytes, doc: dict) -> None:
+        certs[height] = doc.get("certificate")
+
+    def check_certificate(result) -> str | None:
+        cert = certs.pop(result.block.header.height, None)
+        certified.append(cert is not None)
+        return certificate_problem(result, cert, genesis.chain_id)
+
+    certified: list[bool] = []
     try:
         status = client.status()
         genesis = genesis_of(client, status["chain_id"])
         with progress_bar(as_json) as bar:
             task = bar.add_task("replaying", total=status["height"])
-            blocks = fetch_blocks(client, status["height"], lambda: bar.advance(task))
-            report = verify_chain(genesis, blocks)
+            blocks = fetch_blocks(client, status["height"], lambda: bar.advance(task),
+                                  keep_certificate)
+            report = verify_chain(genesis, blocks, on_block=check_certificate)
     except ApiError as err:
         fail(err.code, err.message)
     problem = report.reason or tip_mismatch(report, status)
     if as_json:
-        emit_json(report_json(report, status, genesis, problem))
+        emit_json({**report_json(report, status, genesis, problem),
+                   "certified_blocks": sum(certified)})
     else:
         print_report(report, status, genesis, problem)
+        console.print(f"  {sum(certified)} of {len(certified)} blocks carry a commit certificate "
+                      "signed by a majority of that height's validators", highlight=False)
     if problem:
         fail("BAD_CHAIN", problem)
 

@@ -72,6 +72,10 @@ def print_block(doc: dict) -> None:
     t.add_row("time", when(doc["timestamp"]))
     t.add_row("term", str(doc["term"]))
     t.add_row("transactions", str(doc["tx_count"]))
+    if "signers" in doc:
+        signers, voters = doc["signers"], doc.get("validators", [])
+        t.add_row("certified by", f"{len(signers)} of {len(voters)} validators: "
+                  + (", ".join(short(s, 12) for s in signers) if signers else "not yet"))
     console.print(t)
     if doc["txs"]:
         txs = Table("#", "hash", "kind", "sender", "nonce", "outcome")

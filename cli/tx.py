@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from devnet.client import ApiError
+from node.ledger.genesis import Genesis
 from node.ledger.types import Issue, Redeem, Transfer
-from node.ledger.verify import verify_tx_proof
+from node.ledger.verify import genesis_validators, verify_certificate, verify_tx_proof
 
 from .common import (
     client_for,
@@ -122,10 +123,18 @@ def proof(tx_hash, out, node_url) -> None:
               "record, ...): the proof must be for that block.")
 @click.option("--proof-file", type=click.Path(exists=True, dir_okay=False),
               help="Verify a proof saved with `lichen tx proof --out` instead of fetching one.")
+@click.option("--genesis", "genesis_file", type=click.Path(exists=True, dir_okay=False),
+              help="A genesis file you trust: the certificate's chain id must be its hash, and "
+              "its validators are compared with the proof's (default: the node's genesis).")
+@click.option("--require-certificate", is_flag=True,
+              help="Fail when the proof carries no commit certificate.")
 @node_option
 @json_option
-def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
-    """Check offline that a transaction is in a block: header hash, proposer signature, Merkle path.
+def verify_cmd(tx_hash, header_hash, proof_file, genesis_file, require_certificate, node_url,
+               as_json) -> None:
+    """Check offline that a transaction is in a block: header hash, proposer signature, Merkle
+    path, and the commit certificate: a majority of the validators at that height signed the
+    block hash and state hash.
 
     Exits non-zero with BAD_PROOF when any check fails."""
     trusted = _hash_arg("--header-hash", header_hash) if header_hash else None
@@ -133,25 +142,64 @@ def verify_cmd(tx_hash, header_hash, proof_file, node_url, as_json) -> None:
     ok, reason = verify_tx_proof(doc, trusted)
     if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():
         ok, reason = False, f"the proof is for tx {doc.get('tx_hash')}, not {tx_hash}"
+    cert_note, cert_ok = "", None
+    if ok and (doc.get("certificate") is not None or require_certificate):
+        genesis = _trusted_genesis(genesis_file, node_url if proof_file is None else None)
+        cert_ok, cert_note, same_set = _check_certificate(doc, genesis)
+        if not cert_ok:
+            ok, reason = False, cert_note
+        elif genesis is not None and not same_set:
+            cert_note += (" [the validator set differs from genesis: licences changed; "
+                          "`lichen chain verify` replays them]")
     header = doc["header"] if isinstance(doc.get("header"), dict) else {}
     result = {"ok": ok, "reason": reason, "tx_hash": tx_hash.lower(),
               "height": header.get("height"),
               "block_hash": doc.get("block_hash"),
               "trusted_header_hash": trusted.hex() if trusted else None,
-              "receipt": doc.get("receipt")}
+              "receipt": doc.get("receipt"), "certified": cert_ok is True,
+              "certificate": cert_note or None,
+              "signers": [s["signer"] for s in (doc.get("certificate") or {}).get("signatures", [])]}
     if as_json:
         emit_json(result)
     if not ok:
         fail("BAD_PROOF", reason)
     if not as_json:
         console.print(f"[green]OK[/] {reason}", highlight=False)
-        console.print("  checked against the trusted header hash" if trusted else
-                      "  [yellow]the block hash is the node's word[/]: pass --header-hash to pin "
-                      "it to a block you trust", highlight=False)
+        if trusted:
+            console.print("  checked against the trusted header hash", highlight=False)
+        elif cert_ok:
+            console.print("  the block hash rests on the validators' certificate below, not on "
+                          "one node's word", highlight=False)
+        else:
+            console.print("  [yellow]the block hash is the node's word[/]: pass --header-hash to "
+                          "pin it to a block you trust", highlight=False)
+        console.print(f"  {cert_note}" if cert_note else "  [yellow]no commit certificate in "
+                      "the proof yet[/]: the block rests on its proposer's signature", highlight=False)
         receipt = doc.get("receipt")
         if receipt:
             outcome = f"failed {receipt['code']}: {receipt['message']}" if receipt["code"] else "ok"
             console.print(f"  receipt (as the node reports it): {outcome}", highlight=False)
+
+
+def _trusted_genesis(genesis_file: str | None, node_url: str | None) -> Genesis | None:
+    if genesis_file is not None:
+        return Genesis.load(genesis_file)
+    if node_url is None:
+        return None
+    try:
+        return Genesis.from_json(client_for(node_url).genesis())
+    except ApiError:
+        return None
+
+
+def _check_certificate(doc: dict, genesis: Genesis | None) -> tuple[bool, str, bool]:
+    """(ok, what was found, whether the proof's validator set is genesis's)."""
+    if genesis is None:
+        ok, note = verify_certificate(doc)
+        return ok, note, False
+    ok, note = verify_certificate(doc, chain_id=genesis.chain_id)
+    same = ok and verify_certificate(doc, genesis_validators(genesis), genesis.chain_id)[0]
+    return ok, note, same
 
 
 def _load_proof(tx_hash: str, proof_file: str | None, node_url: str | None) -> dict:

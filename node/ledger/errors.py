@@ -18,6 +18,9 @@ the exact type. A rejection changes nothing. The class names and codes are the c
       GovernanceError                licenses decided by a majority: GOVERNANCE_REQUIRED
                                        GOVERNANCE_DISABLED UNKNOWN_PROPOSAL PROPOSAL_EXPIRED
                                        PROPOSAL_CLOSED ALREADY_APPROVED
+      CertificateError               a commit certificate that does not prove a quorum:
+                                       BAD_CERTIFICATE CERT_BAD_SIGNATURE CERT_NOT_A_VOTER
+                                       CERT_DUPLICATE_SIGNER SUB_QUORUM
       NodeError                      this node, not the ledger: DUPLICATE MEMPOOL_FULL NOT_FOUND
                                        UNAVAILABLE NOT_LEADER RATE_LIMITED
 
@@ -280,6 +283,38 @@ class RateLimited(NodeError):
     def __init__(self, message: str = "", retry_after: float = 1.0):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# ---- commit certificates (node.ledger.certificates) ------------------------------------------
+
+class CertificateError(LedgerError):
+    """A commit certificate (validators' signatures over chain id, height, block hash, state
+    hash) that does not prove a majority of that height's voters agreed."""
+
+
+class BadCertificate(CertificateError):
+    """Malformed, or not about the block it comes with."""
+    code = "BAD_CERTIFICATE"
+
+
+class CertBadSignature(CertificateError):
+    """A signature that is not its signer's over the statement (forged or altered)."""
+    code = "CERT_BAD_SIGNATURE"
+
+
+class CertNotAVoter(CertificateError):
+    """A signer that was not a validator (Raft voter) at that height."""
+    code = "CERT_NOT_A_VOTER"
+
+
+class CertDuplicateSigner(CertificateError):
+    """The same validator counted twice."""
+    code = "CERT_DUPLICATE_SIGNER"
+
+
+class SubQuorum(CertificateError):
+    """Fewer signers than a majority of that height's voters."""
+    code = "SUB_QUORUM"
 
 
 def _with_codes(cls: type[LedgerError]) -> list[type[LedgerError]]:

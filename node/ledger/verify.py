@@ -10,6 +10,14 @@ proposer signed it, the path leads to its root), not that the block is on anyone
 The receipt (ok or a reason code) rides along as the node's word: receipts are covered by the
 running state hash, not by a per-transaction proof.
 
+A proof also carries the block's commit certificate (node.ledger.certificates) and the
+validator set (node keys) it was counted against: with it, the block hash and its state hash
+rest on a majority of that height's validators, not on the one key that proposed the block.
+Pass `trusted_validators` (e.g. genesis_validators(genesis)) to pin that set; the proof's own
+set is otherwise the node's word. Limitation: a set derived from genesis is right only while
+no licence changed before the block's height; after a licence change, replay the chain
+(verify_chain, `lichen chain verify`) to learn the set at that height.
+
 Chain verification replays the chain from genesis: every block rule a node applies
 (node.ledger.rules.check_block), then deterministic re-execution, comparing the recomputed
 state hash with the one the node reports after each block.
@@ -21,11 +29,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.ledger import errors as E
+from node.ledger.certificates import Certificate, check_certificate, check_certifies
 from node.ledger.codec import sha256
 from node.ledger.execution import BlockResult, execute_block
 from node.ledger.genesis import Genesis
 from node.ledger.merkle import merkle_proof, verify_proof
-from node.ledger.rules import SignatureCache, check_block, check_block_signature
+from node.ledger.rules import (
+    SignatureCache,
+    check_block,
+    check_block_signature,
+    expected_membership,
+)
 from node.ledger.state import State
 from node.ledger.types import Block, BlockHeader, ChainTip, Receipt
 
@@ -34,8 +48,11 @@ HEADER_FIELDS = ("height", "prev_hash", "tx_root", "timestamp", "proposer", "ter
 
 # ---- inclusion proofs -----------------------------------------------------------------------
 
-def tx_proof(block: Block, index: int, receipt: Receipt | None = None) -> dict[str, Any]:
-    """The proof that block.txs[index] is in `block`, as JSON-ready data (bytes as hex)."""
+def tx_proof(block: Block, index: int, receipt: Receipt | None = None,
+             certificate: Certificate | None = None,
+             validators: Iterable[bytes] = ()) -> dict[str, Any]:
+    """The proof that block.txs[index] is in `block`, as JSON-ready data (bytes as hex), with
+    the block's commit certificate and the validators at its height when the node has them."""
     tx_hashes = [sha256(raw) for raw in block.txs]
     h = block.header
     proof: dict[str, Any] = {
@@ -50,7 +67,46 @@ def tx_proof(block: Block, index: int, receipt: Receipt | None = None) -> dict[s
     }
     if receipt is not None:
         proof["receipt"] = {"code": receipt.code, "message": receipt.message}
+    proof["certificate"] = certificate.to_json() if certificate is not None else None
+    proof["validators"] = sorted(v.hex() for v in validators)
     return proof
+
+
+def genesis_validators(genesis: Genesis) -> frozenset[bytes]:
+    """The validators' node keys at genesis (before any licence transaction)."""
+    return frozenset(bytes.fromhex(v) for v in expected_membership(State.from_genesis(genesis)).voters)
+
+
+def verify_certificate(proof: Any, trusted_validators: frozenset[bytes] | None = None,
+                       chain_id: bytes | None = None) -> tuple[bool, str]:
+    """Check a proof's commit certificate: it is for the proof's block (and `chain_id`), and a
+    majority of the validator set signed it. The set is the proof's own, which must equal
+    `trusted_validators` when given. (False, reason with the reason code) on the first failure."""
+    if not isinstance(proof, dict) or proof.get("certificate") is None:
+        return False, "the proof carries no commit certificate"
+    try:
+        cert = Certificate.from_json(proof["certificate"])
+        listed = proof.get("validators")
+        if not isinstance(listed, list):
+            raise E.BadCertificate("validators must be a list of hex node keys")
+        validators = frozenset(_unhex("validator", v, 32) for v in listed)
+        header = proof.get("header")
+        height = header.get("height") if isinstance(header, dict) else None
+        if type(height) is not int:
+            raise E.BadCertificate("the proof's header has no height")
+        check_certifies(cert, cert.statement.chain_id if chain_id is None else chain_id,
+                        height, _unhex("block_hash", proof.get("block_hash"), 32))
+        if trusted_validators is not None and validators != trusted_validators:
+            raise E.CertNotAVoter("the proof's validator set is not the trusted one "
+                                  f"({len(validators)} listed, {len(trusted_validators)} trusted)")
+        check_certificate(cert, validators)
+    except E.CertificateError as err:
+        return False, f"certificate refused ({err.code}): {err.message}"
+    except ValueError as exc:
+        return False, f"certificate refused (BAD_CERTIFICATE): {exc}"
+    s = cert.statement
+    return True, (f"certified by {len(cert.signatures)} of {len(validators)} validators: "
+                  f"state hash {s.state_hash.hex()} after block {s.height}")
 
 
 def verify_tx_proof(proof: Any, trusted_header_hash: bytes | None = None) -> tuple[bool, str]:
@@ -192,6 +248,27 @@ def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
         executed += len(result.receipts)
         failed += sum(1 for r in result.receipts if not r.ok)
     return report()
+
+
+def certificate_problem(result: BlockResult, cert_json: Any, chain_id: bytes) -> str | None:
+    """A replayed block's commit certificate (None: the node has none), checked against the
+    block, the recomputed state hash and the validators that the replayed licences call for
+    after the block: the answer to "which validator set at that height" without trusting the
+    node. The problem, or None."""
+    if cert_json is None:
+        return None
+    height = result.block.header.height
+    try:
+        cert = Certificate.from_json(cert_json)
+        check_certifies(cert, chain_id, height, result.block.hash)
+        if cert.statement.state_hash != result.state_hash:
+            raise E.BadCertificate(f"it certifies state hash {cert.statement.state_hash.hex()}, "
+                                   f"re-execution gives {result.state_hash.hex()}")
+        voters = expected_membership(result.overlay).voters
+        check_certificate(cert, frozenset(bytes.fromhex(v) for v in voters))
+    except E.CertificateError as err:
+        return f"block {height}: certificate refused ({err.code}): {err.message}"
+    return None
 
 
 def state_hash_mismatch(height: int, recomputed: bytes, reported: bytes) -> str:

@@ -298,7 +298,16 @@ def render_block(view: BlockView) -> dict:
     return {"height": h.height, "hash": block.hash.hex(), "prev_hash": h.prev_hash.hex(),
             "tx_root": h.tx_root.hex(), "timestamp": h.timestamp, "proposer": h.proposer.hex(),
             "term": h.term, "state_hash": view.state_hash.hex(),
-            "tx_count": len(txs), "txs": txs}
+            "tx_count": len(txs), "txs": txs, **render_certificate(view)}
+
+
+def render_certificate(view: BlockView) -> dict:
+    """Who certified the block (a majority of `validators` signed chain, height, hash, state
+    hash); null and [] while this node holds no certificate for it."""
+    cert = view.certificate
+    return {"signers": [s.hex() for s in cert.signers] if cert is not None else [],
+            "validators": [v.hex() for v in view.voters],
+            "certificate": cert.to_json() if cert is not None else None}
 
 
 async def get_block(request: web.Request) -> web.Response:
@@ -406,7 +415,8 @@ async def get_proof(request: web.Request) -> web.Response:
     proof = request.app[NODE].tx_proof(tx_hash)
     if proof is None:
         raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
-    return reply(request, tx_proof(proof.block, proof.index, proof.receipt))
+    return reply(request, tx_proof(proof.block, proof.index, proof.receipt, proof.certificate,
+                                   proof.voters))
 
 
 async def get_genesis(request: web.Request) -> web.Response:

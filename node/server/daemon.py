@@ -31,13 +31,16 @@ from consensus import (
     SnapshotRequest,
 )
 from node.ledger import errors as E
+from node.ledger.certificates import Vote
 from node.ledger.codec import pack
 from node.ledger.crypto import KeyPair
 from node.ledger.execution import BlockResult, InvalidBlock, execute_block
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Dropped
+from node.ledger.rules import expected_membership
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.catchup import CatchUp, CatchUpFailed, CaughtUp
+from node.server.certificates import CertificateCollector, VoteSender
 from node.server.clock import SYSTEM_CLOCK, Clock, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
@@ -110,6 +113,9 @@ class Node:
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)
         self.drops = RecentDrops()
+        self.certs = CertificateCollector(self.key, self.genesis.chain_id, self.store,
+                                          self.tip.height, self._voters())
+        self.votes = VoteSender(peers, self.p2p.connected_peers)
         self.reader = ChainReader(self.genesis, self.store, self.state, self.mempool, lambda: self.tip)
         self._peers = peer_table(self.genesis, self.state, self.key.address, self.raft.conf_state.members)
         self._on_fatal = on_fatal
@@ -136,6 +142,7 @@ class Node:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.forwarder.close()
+        await self.votes.close()
         await self.p2p.close()
         await self.listener.stop()
         self.store.close()
@@ -177,6 +184,8 @@ class Node:
             return False
 
     def _drain_ready(self) -> None:
+        if self.certs.diverged:
+            return  # our state left the quorum's: apply nothing more (node.server.certificates)
         while self.raft.has_ready():
             rd = self.raft.ready()
             if self.raft_log.persist(rd):
@@ -203,7 +212,7 @@ class Node:
     # -- block production (leader) ------------------------------------------------------------------
     def produce_block(self) -> Block | None:
         """Leader only: cut a block from the pool when it is full or the interval has passed."""
-        if self.raft.role != Role.LEADER:
+        if self.raft.role != Role.LEADER or self.certs.diverged:
             return None
         log_applied = self.store.applied_index() >= self.raft.status().last_index
         cut = self.producer.cut(self.raft.term, log_applied)
@@ -299,6 +308,14 @@ class Node:
     def admit_forwarded(self, txs: tuple[bytes, ...]) -> int:
         return sum(1 for r in self.submit_many(list(txs)) if isinstance(r, Transaction))
 
+    def receive_vote(self, vote: Vote) -> bool:
+        try:
+            self.certs.received(vote)
+            return True
+        except E.CertificateError as exc:
+            self.metrics.peer_requests_refused.labels(exc.code).inc()
+            return False
+
     def _forward_pool_to_leader(self) -> None:
         if self.mempool.ready:
             self.forwarder.to_leader(self.raft.leader_id, [tx.raw for tx in self.mempool.ready.values()])
@@ -350,10 +367,19 @@ class Node:
         for d in self.mempool.block_committed(result.tx_hashes, all_ok, self.tip.timestamp):
             self._note_dropped(d)
         self._refresh_peers()
+        self._vote(self.tip)
         self.metrics.blocks.inc()
         self.metrics.height.set(self.tip.height)
         self.metrics.mempool.set(len(self.mempool))
         self.metrics.signatures.set(self.sigs.verified)
+
+    def _voters(self) -> frozenset[bytes]:
+        return frozenset(bytes.fromhex(v) for v in expected_membership(self.state).voters)
+
+    def _vote(self, tip) -> None:
+        vote = self.certs.executed(tip, self._voters())
+        if vote is not None:
+            self.votes.send(vote)
 
     def _count_receipts(self, receipts: list[Receipt]) -> bool:
         """Count committed and failed transactions; True if none failed."""
@@ -479,7 +505,8 @@ class Node:
             height=self.tip.height, block_hash=self.tip.block_hash, state_hash=self.tip.state_hash,
             timestamp=self.tip.timestamp, mempool_size=len(self.mempool),
             peers=tuple(sorted(self.p2p.connected_peers())), voters=tuple(sorted(conf.voters)),
-            learners=tuple(sorted(conf.learners)), chain_id=self.genesis.chain_id)
+            learners=tuple(sorted(conf.learners)), chain_id=self.genesis.chain_id,
+            certified_height=self.certs.certified_height, diverged=self.certs.diverged)
 
     def status(self) -> dict:
         """GET /v1/status, as JSON."""
@@ -488,7 +515,7 @@ class Node:
     def readiness(self) -> Readiness:
         return Readiness(self.id, self.role, self.raft.leader_id, self.raft.status().commit,
                          self.store.applied_index(), frozenset(self.p2p.connected_peers()),
-                         self.raft.conf_state.voters)
+                         self.raft.conf_state.voters, self.certs.diverged)
 
     def tx_status(self, tx_hash: bytes) -> TxStatus:
         r = self.store.receipt(tx_hash)

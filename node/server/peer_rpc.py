@@ -7,6 +7,7 @@ The wire is unchanged from the first version (p2p carries the payloads opaquely)
 | FetchBlocks      | ["blocks", start, count]    | [[block bytes, raft index], ...]         |
 | FetchMembership  | ["conf"]                    | [voters, learners] (ConfState wire form) |
 | ForwardTxs       | ["txs", [raw tx, ...]]      | number admitted                          |
+| CastVote         | ["vote", [chain, height, block hash, state hash, signer, sig]] | accepted (bool) |
 
 Every payload is decoded here and only here. A request that is not one of these, or is one
 with a wrong shape, raises BadPeerRequest (p2p answers it with an error, the node counts it);
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from consensus import ConfState
+from node.ledger import errors as E
+from node.ledger.certificates import Vote, decode_vote, encode_vote
 
 MAX_FETCH_BLOCKS = 64  # blocks per FetchBlocks answer
 MAX_FETCH_BYTES = 2 * 1024 * 1024  # block bytes per FetchBlocks answer (beyond the first block)
@@ -55,7 +58,14 @@ class ForwardTxs:
     txs: tuple[bytes, ...]
 
 
-PeerRequest = FetchBlocks | FetchMembership | ForwardTxs
+@dataclass(frozen=True, slots=True)
+class CastVote:
+    """A validator's signature over (chain, height, block hash, state hash), for the
+    commit certificate (node.server.certificates)."""
+    vote: Vote
+
+
+PeerRequest = FetchBlocks | FetchMembership | ForwardTxs | CastVote
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,8 @@ def encode_request(request: PeerRequest) -> list:
             return ["conf"]
         case ForwardTxs(txs):
             return ["txs", list(txs)]
+        case CastVote(vote):
+            return ["vote", encode_vote(vote)]
     raise TypeError(f"not a peer request: {request!r}")
 
 
@@ -89,6 +101,13 @@ def decode_request(payload: Any) -> PeerRequest:
         return FetchMembership()
     if name == "txs":
         return _decode_forward_txs(args)
+    if name == "vote":
+        if len(args) != 1:
+            raise BadPeerRequest("MALFORMED", "vote takes one vote")
+        try:
+            return CastVote(decode_vote(args[0]))
+        except E.BadCertificate as exc:
+            raise BadPeerRequest("MALFORMED", exc.message) from None
     raise BadPeerRequest("UNKNOWN", f"no request named {name[:32]!r}")
 
 
@@ -164,6 +183,9 @@ class PeerClient:
     async def fetch_membership(self, peer: str) -> ConfState:
         return decode_membership(await self._p2p.request(peer, encode_request(FetchMembership())))
 
+    async def cast_vote(self, peer: str, vote: Vote) -> bool:
+        return await self._p2p.request(peer, encode_request(CastVote(vote))) is True
+
     async def forward_txs(self, peer: str, txs: list[bytes]) -> int:
         return decode_admitted(await self._p2p.request(peer, encode_request(ForwardTxs(tuple(txs)))))
 
@@ -174,6 +196,7 @@ class PeerServices(Protocol):
     def blocks_from(self, start: int, count: int) -> list[FetchedBlock]: ...
     def membership(self) -> ConfState: ...
     def admit_forwarded(self, txs: tuple[bytes, ...]) -> int: ...
+    def receive_vote(self, vote: Vote) -> bool: ...
 
 
 def answer(request: PeerRequest, services: PeerServices) -> Any:
@@ -185,4 +208,6 @@ def answer(request: PeerRequest, services: PeerServices) -> Any:
             return encode_membership(services.membership())
         case ForwardTxs(txs):
             return services.admit_forwarded(txs)
+        case CastVote(vote):
+            return services.receive_vote(vote)
     raise TypeError(f"not a peer request: {request!r}")

@@ -12,6 +12,7 @@ from node.ledger.rules import Context, check_kyc
 from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import State
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
+from node.server.certificates import stored_certificate
 from node.server.service import AccountView, BlockTx, BlockView, ProposalView, TxProof
 from node.store.db import Store
 
@@ -37,7 +38,8 @@ class ChainReader:
         for raw_tx in block.txs:
             tx = decode_tx(raw_tx)
             txs.append(BlockTx(tx, self.store.receipt(tx.hash)))
-        return BlockView(block, self.store.state_hash_at(height) or b"", tuple(txs))
+        cert, voters = stored_certificate(self.store, height) or (None, ())
+        return BlockView(block, self.store.state_hash_at(height) or b"", tuple(txs), cert, voters)
 
     def committed_tx(self, receipt: Receipt) -> Transaction:
         block = Block.decode(self.store.block_bytes(receipt.height))
@@ -47,7 +49,9 @@ class ChainReader:
         receipt = self.store.receipt(tx_hash)
         if receipt is None:
             return None
-        return TxProof(Block.decode(self.store.block_bytes(receipt.height)), receipt.index, receipt)
+        cert, voters = stored_certificate(self.store, receipt.height) or (None, ())
+        return TxProof(Block.decode(self.store.block_bytes(receipt.height)), receipt.index, receipt,
+                       cert, voters)
 
     def account_view(self, address: bytes) -> AccountView:
         inst = self.genesis.institution_by_key(address)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from node.ledger import errors as E
+from node.ledger.certificates import Certificate
 from node.ledger.state import Account, Proposal
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
@@ -63,6 +64,8 @@ class NodeStatus:
     voters: tuple[str, ...]  # sorted
     learners: tuple[str, ...]  # sorted
     chain_id: bytes
+    certified_height: int = 0  # the highest height with a commit certificate stored here
+    diverged: str = ""  # why this node stopped applying (its state left the quorum's); "" if not
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +77,7 @@ class NodeStatus:
             "mempool_size": self.mempool_size, "peers": list(self.peers),
             "voters": list(self.voters), "learners": list(self.learners),
             "chain_id": self.chain_id.hex(),
+            "certified_height": self.certified_height, "diverged": self.diverged or None,
         }
 
 
@@ -90,10 +94,13 @@ class Readiness:
     applied_index: int
     peers: frozenset[str]  # connected
     voters: frozenset[str]
+    diverged: str = ""  # node.server.certificates: our state left the quorum's
 
     def reasons(self) -> list[str]:
         """Why not, in words; empty when ready."""
         reasons = []
+        if self.diverged:
+            reasons.append(f"diverged from the certified chain, not applying blocks: {self.diverged}")
         if self.leader_id is None:
             reasons.append("no known leader")
         if self.role == NodeRole.OBSERVER:
@@ -113,7 +120,7 @@ class Readiness:
     def to_json(self) -> dict:
         return {"ready": not self.reasons(), "role": self.role.value, "leader_id": self.leader_id,
                 "commit_index": self.commit_index, "applied_index": self.applied_index,
-                "peers": len(self.peers)}
+                "peers": len(self.peers), "diverged": bool(self.diverged)}
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class BlockView:
     block: Block
     state_hash: bytes
     txs: tuple[BlockTx, ...]
+    certificate: Certificate | None = None  # a majority of the voters signed it (if stored)
+    voters: tuple[bytes, ...] = ()  # the validators at that height the certificate counts
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,8 @@ class TxProof:
     block: Block
     index: int
     receipt: Receipt
+    certificate: Certificate | None = None
+    voters: tuple[bytes, ...] = ()  # the validators at that height (node keys)
 
 
 class FaultControl(Protocol):

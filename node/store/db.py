@@ -5,6 +5,7 @@
     C + height        -> [state_hash, raft_index]        (per-block commit record)
     S + state key     -> state record (node.state)
     L + raft index    -> raft entry             m + name -> metadata (tip, chain id, hard state)
+    Q + height        -> commit certificate (node.ledger.certificates, wire form)
 
 Each block goes in with its receipts, state changes and the new tip in one atomic write batch,
 so a node killed at any instant restarts at a complete block with a consistent state.
@@ -31,6 +32,9 @@ _TIP, _CHAIN, _HARD = META + b"tip", META + b"chain_id", META + b"hard_state"
 _COMPACTED = META + b"raft_compacted"  # [index, term] of the last entry dropped from the log
 _CONF = META + b"raft_conf"  # the Raft membership as last applied: [voters, learners]
 _RESYNC = META + b"resync_until"  # after a wipe: the log index to reach before voting again
+CERTIFICATE = b"Q"
+_CERTIFIED = META + b"certified_height"  # the highest height with a stored certificate
+_DIVERGED = META + b"diverged"  # why this node stopped applying: its state left the quorum's
 _RAFT_END = RAFT_LOG + b"\xff" * 9  # past every log key
 
 
@@ -178,6 +182,29 @@ class Store:
     def state_hash_at(self, height: int) -> bytes | None:
         v = self.db.get(COMMIT + _u64(height))
         return None if v is None else msgpack.unpackb(v)[0]
+
+    # -- commit certificates (node.server.certificates) ----------------------------------------
+    def put_certificate(self, height: int, wire: list) -> None:
+        with self.db.write_batch() as wb:
+            wb.put(CERTIFICATE + _u64(height), pack(wire))
+            if height > self.certified_height():
+                wb.put(_CERTIFIED, _u64(height))
+
+    def certificate(self, height: int) -> list | None:
+        v = self.db.get(CERTIFICATE + _u64(height))
+        return None if v is None else msgpack.unpackb(v)
+
+    def certified_height(self) -> int:
+        v = self.db.get(_CERTIFIED)
+        return 0 if v is None else struct.unpack(">Q", v)[0]
+
+    def set_diverged(self, why: str) -> None:
+        with self.db.write_batch(sync=True) as wb:
+            wb.put(_DIVERGED, why.encode())
+
+    def diverged(self) -> str:
+        v = self.db.get(_DIVERGED)
+        return "" if v is None else v.decode()
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         v = self.db.get(TX + tx_hash)

@@ -70,16 +70,26 @@ async def test_status_is_the_typed_status_as_the_contract_json():
                    "term": 3, "leader_id": B, "commit_index": 9, "applied_index": 8, "height": 4,
                    "block_hash": "01" * 32, "state_hash": "02" * 32, "timestamp": 1_700_000_000_000,
                    "mempool_size": 2, "peers": [B], "voters": [A, B, C], "learners": [],
-                   "chain_id": "03" * 32}
+                   "chain_id": "03" * 32, "certified_height": 0, "diverged": None}
 
 
 async def test_readiness_is_200_with_a_quorum_and_503_with_the_reasons_without():
     status, doc = await call(api.readyz, "/readyz", CannedService(ready_with({B})))
     assert status == 200 and doc == {"ready": True, "role": "follower", "leader_id": B,
-                                     "commit_index": 9, "applied_index": 8, "peers": 1}
+                                     "commit_index": 9, "applied_index": 8, "peers": 1,
+                                     "diverged": False}
     status, doc = await call(api.readyz, "/readyz", CannedService(ready_with(set())))
     assert status == 503 and doc["error"] == "NOT_READY"
     assert doc["reasons"] == ["connected to 0 of 2 other validators; a quorum needs 1"]
+
+
+async def test_a_diverged_node_is_not_ready_and_says_why():
+    diverged = Readiness(A, NodeRole.FOLLOWER, B, 9, 8, frozenset({B}), frozenset({A, B, C}),
+                         diverged="height 2: 2 of 3 validators certify another state hash")
+    status, doc = await call(api.readyz, "/readyz", CannedService(diverged))
+    assert status == 503 and doc["diverged"] is True
+    assert doc["reasons"] == ["diverged from the certified chain, not applying blocks: "
+                              "height 2: 2 of 3 validators certify another state hash"]
 
 
 async def test_a_dropped_tx_reports_failed_with_its_reason():
