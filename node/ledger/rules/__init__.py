@@ -112,6 +112,9 @@ Value bounds: with the fields they bound (node.ledger.types), checked when a tx 
   addresses and hashes 32 bytes, signatures 64; asset code [A-Z][A-Z0-9]{1,11}; jurisdiction
   [A-Z]{2}; institution name [A-Za-z0-9_.-]{1,64}; memo at most 256 bytes; a clawback reason
   non-empty, at most 256 bytes; role one of Role; action one of LicenseAction ......... MALFORMED
+  memo and clawback reason are printable text: no control, format (bidi, zero-width),
+  private-use or surrogate character, no line or paragraph separator (Cc Cf Co Cs Zl Zp;
+  node.ledger.text.printable_text) ................................................... BAD_TEXT
 
 Not ledger rules (a node's own, never part of a block's verdict): the pool's room, duplicate,
 future-nonce window and held-tx caps and expiry (node.ledger.mempool: MEMPOOL_FULL, DUPLICATE,
