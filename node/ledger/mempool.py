@@ -134,8 +134,8 @@ class Mempool:
             raise E.BadNonce(f"nonce {tx.nonce} is too far ahead of the next nonce {expected}")
         if tx.nonce in sender.future:
             raise E.Duplicate(f"a transaction with nonce {tx.nonce} is already held")
-        check_signed(tx, self.state.genesis, self.sigs)
-        check_sender_standing(self.view, self.context(), tx.sender)
+        check_sender_standing(self.view, self.context(), tx.sender)  # a lookup: before the
+        check_signed(tx, self.state.genesis, self.sigs)  # signature, so junk is refused cheaply
         if len(sender.future) >= self.limits.max_held_per_sender:
             raise E.MempoolFull(f"sender has {self.limits.max_held_per_sender} transactions "
                                 "held for future nonces")

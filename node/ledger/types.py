@@ -168,7 +168,8 @@ def _license_action(name: str, v: Any) -> str:
 
 def _memo(name: str, v: Any) -> str:
     """A reference for the parties, at most MAX_MEMO_BYTES of UTF-8, printable (node.ledger.text)."""
-    return printable_text(name, _str(name, v, None, MAX_MEMO_BYTES))
+    text = _str(name, v, None, MAX_MEMO_BYTES)
+    return text if text.isprintable() else printable_text(name, text)  # the common case inline
 
 
 def _reason(name: str, v: Any) -> str:
