@@ -85,6 +85,7 @@ class Mempool:
         self.held: OrderedDict[bytes, _Held] = OrderedDict()  # future-nonce txs, oldest first
         self.nbytes = 0  # of every pending tx, ready and held
         self.held_bytes = 0
+        self.expired: list[Dropped] = []  # expired held txs not yet reported
         self.view = Overlay(state)
         self.last_block_time = state.genesis.genesis_time
         self.last_recheck_time = self.last_block_time
@@ -103,22 +104,24 @@ class Mempool:
     def add(self, tx: Transaction) -> list[Dropped]:
         """Admit tx or raise the LedgerError that says why not. Nothing changes on a raise.
 
-        Returns the held txs that failed when tx filled their nonce gap."""
+        Returns the held txs dropped meanwhile: failed when tx filled their nonce gap, evicted
+        to make room for it, or expired (an expiry before a raise is returned next time)."""
+        if self.held:
+            self.expire_held()
         if tx.hash in self.ready:
             raise E.Duplicate("transaction is already pending")
-        dropped = self.expire_held() if self.held else []
         sender = self.senders.get(tx.sender) or _Sender()
         check_sender_room(sender, self.limits)
         expected = self.view.account(tx.sender).nonce
         if tx.nonce > expected:
             self.check_room(tx, evictable=False)
             self.hold_future(tx, sender, expected)
-            return dropped
+            return self._take_expired()
         self.check_room(tx, evictable=True)
         admit(self.view, tx, self.context(), self.sigs)
-        dropped += self._evict_held_for(tx)
+        dropped = self._evict_held_for(tx)
         self._append_ready(tx, sender)
-        return dropped + self._promote(tx.sender)
+        return self._take_expired() + dropped + self._promote(tx.sender)
 
     def check_room(self, tx: Transaction, *, evictable: bool) -> None:
         """Room for tx; a ready tx may count the held txs' room as its own (they are evicted)."""
@@ -159,19 +162,22 @@ class Mempool:
         del sender.future[tx.nonce]
         self._forget_if_idle(tx.sender)
 
-    def expire_held(self) -> list[Dropped]:
-        """Drop held txs whose nonce gap did not fill within held_ttl_s (oldest first)."""
+    def expire_held(self) -> None:
+        """Drop held txs whose nonce gap did not fill within held_ttl_s (oldest first); they
+        are reported by the next add, block_committed or recheck."""
         cutoff = self.clock() - self.limits.held_ttl_s
-        dropped = []
         while self.held:
             first = next(iter(self.held.values()))
             if first.since > cutoff:
                 break
             self._unhold(first.tx)
-            dropped.append(Dropped(first.tx, E.BadNonce(
+            self.expired.append(Dropped(first.tx, E.BadNonce(
                 f"nonce {first.tx.nonce} was still ahead of the sender's next after "
                 f"{self.limits.held_ttl_s:g} s")))
-        return dropped
+
+    def _take_expired(self) -> list[Dropped]:
+        expired, self.expired = self.expired, []
+        return expired
 
     def _evict_held_for(self, tx: Transaction) -> list[Dropped]:
         """Make room for a ready tx by evicting held txs, oldest first (check_room vouched)."""
@@ -242,10 +248,11 @@ class Mempool:
         if all_ok and not time_moved and self._all_pending_and_commutative(tx_hashes):
             for h in tx_hashes:
                 self._remove_ready(h)
-            dropped = self.expire_held() if self.held else []
+            if self.held:
+                self.expire_held()
             if not self.ready and not self.held:
                 self.view = Overlay(self.state)
-            return dropped
+            return self._take_expired()
         return self.recheck(set(tx_hashes))
 
     def _all_pending_and_commutative(self, tx_hashes: list[bytes]) -> bool:
@@ -285,7 +292,8 @@ class Mempool:
             self._hold(tx, sender, h.since)
         for address in list(self.senders):
             dropped += self._promote(address)
-        return dropped + self.expire_held()
+        self.expire_held()
+        return dropped + self._take_expired()
 
     def _remove_ready(self, tx_hash: bytes) -> None:
         tx = self.ready.pop(tx_hash)

@@ -513,3 +513,15 @@ def test_eviction_happens_only_when_the_ready_tx_is_admitted(chain, clock, keys,
     pool.add(pay(signer, keys.alice, keys.bob, 10, 1))  # held
     rejects(pool, E.InsufficientFunds, pay(signer, keys.erin, keys.bob, 20_000, 0, "EUR"))
     assert len(pool.held) == 1
+
+
+def test_an_expiry_before_a_refusal_is_reported_by_the_next_admission(chain, clock, keys, signer):
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(held_ttl_s=60), clock=clock)
+    old = pay(signer, keys.alice, keys.bob, 10, 1)
+    pool.add(old)
+    clock.ms += 60_000
+    with pytest.raises(E.KycMissing):
+        pool.add(pay(signer, keys.carol, keys.bob, 10, 0))
+    assert old.hash not in pool
+    dropped = pool.add(pay(signer, keys.bob, keys.alice, 10, 0))
+    assert [(d.tx.hash, d.error.code) for d in dropped] == [(old.hash, "BAD_NONCE")]
