@@ -119,9 +119,11 @@ class Mempool:
             return self._take_expired()
         self.check_room(tx, evictable=True)
         admit(self.view, tx, self.context(), self.sigs)
-        dropped = self._evict_held_for(tx)
+        dropped = self._evict_held_for(tx) if self.held else []  # plain transfers skip both
+        if self.expired:
+            dropped = self._take_expired() + dropped
         self._append_ready(tx, sender)
-        return self._take_expired() + dropped + self._promote(tx.sender)
+        return dropped + self._promote(tx.sender)
 
     def check_room(self, tx: Transaction, *, evictable: bool) -> None:
         """Room for tx; a ready tx may count the held txs' room as its own (they are evicted)."""
