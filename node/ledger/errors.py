@@ -5,8 +5,9 @@ the exact type. A rejection changes nothing. The class names and codes are the c
 
     LedgerError                      a rejection: `code` (reason code), `http_status`
       EnvelopeError                  not a well-formed, signed next transaction of its sender:
-                                       MALFORMED TOO_LARGE UNKNOWN_KIND WRONG_CHAIN
-                                       BAD_SIGNATURE BAD_NONCE  (these never consume the nonce)
+                                       MALFORMED (BAD_TEXT a kind of it) TOO_LARGE UNKNOWN_KIND
+                                       WRONG_CHAIN BAD_SIGNATURE BAD_NONCE  (these never consume
+                                       the nonce)
       KycError                       a party's KYC standing: KYC_MISSING KYC_EXPIRED KYC_REVOKED
                                        ISSUER_NOT_LICENSED UNKNOWN_TIER JURISDICTION_BLOCKED
       LicensingError                 who may act: NOT_LICENSED UNAUTHORIZED UNKNOWN_INSTITUTION
@@ -89,6 +90,13 @@ class Malformed(EnvelopeError):
     """Not a well-formed, canonical transaction."""
     code = "MALFORMED"
     http_status = 400
+
+
+class BadText(Malformed):
+    """Free text (a memo, a clawback reason) holding a character that is not printable: a
+    control, format (bidirectional, zero-width), private-use or surrogate code point, or a line
+    or paragraph separator (node.ledger.text)."""
+    code = "BAD_TEXT"
 
 
 class TooLarge(EnvelopeError):

@@ -5,7 +5,12 @@ speculative overlay: committed state plus every pending transaction, in order. S
 second payment is judged after the first, on nonce, balance and limits alike.
 
 Transactions with a nonce a little ahead of the sender's next are held in a small per-sender
-window and promoted, in order, once the gap fills.
+window and promoted, in order, once the gap fills. Holding costs the sender nothing on chain, so
+it is bounded on every side: only a sender in good standing (check_sender_standing: KYC or a
+licensed institution, not frozen) is held for; at most max_held txs in all and
+max_held_per_sender each; a held tx expires after held_ttl_s of pool time; and a full pool evicts
+held txs, oldest first, before it refuses a ready one. So throwaway keys cannot crowd out
+payments that could commit now.
 """
 from __future__ import annotations
 
@@ -14,7 +19,13 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 
 from node.ledger import errors as E
-from node.ledger.rules import Context, SignatureCache, admit, check_signed
+from node.ledger.rules import (
+                               Context,
+                               SignatureCache,
+                               admit,
+                               check_sender_standing,
+                               check_signed,
+)
 from node.ledger.state import Overlay, State
 from node.ledger.types import Transaction, TxKind
 
@@ -36,6 +47,9 @@ class PoolLimits:
     max_bytes: int = 64 * 1024 * 1024
     max_per_sender: int = 5_000
     future_window: int = 64  # how far ahead of the next nonce a tx may be held
+    max_held: int = 10_000  # txs held for a future nonce, in all
+    max_held_per_sender: int = 16
+    held_ttl_s: float = 60.0  # pool time a tx may wait for its nonce gap to fill
 
 
 @dataclass
@@ -43,6 +57,12 @@ class Dropped:
     """A pending transaction dropped after a block made it invalid."""
     tx: Transaction
     error: E.LedgerError
+
+
+@dataclass(frozen=True)
+class _Held:
+    tx: Transaction
+    since: float  # pool time (seconds) it was first held
 
 
 @dataclass
@@ -62,8 +82,10 @@ class Mempool:
         self.clock = clock
         self.ready: OrderedDict[bytes, Transaction] = OrderedDict()  # admission order
         self.senders: dict[bytes, _Sender] = {}
-        self.held: set[bytes] = set()  # hashes of txs held for a future nonce
-        self.nbytes = 0
+        self.held: OrderedDict[bytes, _Held] = OrderedDict()  # future-nonce txs, oldest first
+        self.nbytes = 0  # of every pending tx, ready and held
+        self.held_bytes = 0
+        self.expired: list[Dropped] = []  # expired held txs not yet reported
         self.view = Overlay(state)
         self.last_block_time = state.genesis.genesis_time
         self.last_recheck_time = self.last_block_time
@@ -82,38 +104,93 @@ class Mempool:
     def add(self, tx: Transaction) -> list[Dropped]:
         """Admit tx or raise the LedgerError that says why not. Nothing changes on a raise.
 
-        Returns the held txs that failed when tx filled their nonce gap."""
+        Returns the held txs dropped meanwhile: failed when tx filled their nonce gap, evicted
+        to make room for it, or expired (an expiry before a raise is returned next time)."""
+        if self.held:
+            self.expire_held()
         if tx.hash in self.ready:
             raise E.Duplicate("transaction is already pending")
         sender = self.senders.get(tx.sender) or _Sender()
-        self.check_room(tx, sender)
+        check_sender_room(sender, self.limits)
         expected = self.view.account(tx.sender).nonce
         if tx.nonce > expected:
+            self.check_room(tx, evictable=False)
             self.hold_future(tx, sender, expected)
-            return []
+            return self._take_expired()
+        self.check_room(tx, evictable=True)
         admit(self.view, tx, self.context(), self.sigs)
+        dropped = self._evict_held_for(tx) if self.held else []  # plain transfers skip both
+        if self.expired:
+            dropped = self._take_expired() + dropped
         self._append_ready(tx, sender)
-        return self._promote(tx.sender)
+        return dropped + self._promote(tx.sender)
 
-    def check_room(self, tx: Transaction, sender: _Sender) -> None:
-        if len(self) >= self.limits.max_txs or self.nbytes + len(tx.raw) > self.limits.max_bytes:
+    def check_room(self, tx: Transaction, *, evictable: bool) -> None:
+        """Room for tx; a ready tx may count the held txs' room as its own (they are evicted)."""
+        count, size = len(self), self.nbytes
+        if evictable:
+            count, size = count - len(self.held), size - self.held_bytes
+        if count >= self.limits.max_txs or size + len(tx.raw) > self.limits.max_bytes:
             raise E.MempoolFull(f"pool holds {len(self)} transactions ({self.nbytes} bytes)")
-        if sender.ready + len(sender.future) >= self.limits.max_per_sender:
-            raise E.MempoolFull(f"sender has {self.limits.max_per_sender} pending transactions")
 
     def hold_future(self, tx: Transaction, sender: _Sender, expected: int) -> None:
+        """Hold tx until its nonce comes up: signed, by a sender in good standing, within caps."""
         if tx.nonce > expected + self.limits.future_window:
             raise E.BadNonce(f"nonce {tx.nonce} is too far ahead of the next nonce {expected}")
         if tx.nonce in sender.future:
             raise E.Duplicate(f"a transaction with nonce {tx.nonce} is already held")
-        check_signed(tx, self.state.genesis, self.sigs)
-        self._hold(tx, sender)
+        check_sender_standing(self.view, self.context(), tx.sender)  # a lookup: before the
+        check_signed(tx, self.state.genesis, self.sigs)  # signature, so junk is refused cheaply
+        if len(sender.future) >= self.limits.max_held_per_sender:
+            raise E.MempoolFull(f"sender has {self.limits.max_held_per_sender} transactions "
+                                "held for future nonces")
+        if len(self.held) >= self.limits.max_held:
+            raise E.MempoolFull(f"pool holds {self.limits.max_held} transactions for future nonces")
+        self._hold(tx, sender, self.clock())
 
-    def _hold(self, tx: Transaction, sender: _Sender) -> None:
+    def _hold(self, tx: Transaction, sender: _Sender, since: float) -> None:
         sender.future[tx.nonce] = tx
         self.senders[tx.sender] = sender
-        self.held.add(tx.hash)
+        self.held[tx.hash] = _Held(tx, since)
         self.nbytes += len(tx.raw)
+        self.held_bytes += len(tx.raw)
+
+    def _unhold(self, tx: Transaction) -> None:
+        """Forget a held tx entirely (expired or evicted; not promoted)."""
+        del self.held[tx.hash]
+        self.nbytes -= len(tx.raw)
+        self.held_bytes -= len(tx.raw)
+        sender = self.senders[tx.sender]
+        del sender.future[tx.nonce]
+        self._forget_if_idle(tx.sender)
+
+    def expire_held(self) -> None:
+        """Drop held txs whose nonce gap did not fill within held_ttl_s (oldest first); they
+        are reported by the next add, block_committed or recheck."""
+        cutoff = self.clock() - self.limits.held_ttl_s
+        while self.held:
+            first = next(iter(self.held.values()))
+            if first.since > cutoff:
+                break
+            self._unhold(first.tx)
+            self.expired.append(Dropped(first.tx, E.BadNonce(
+                f"nonce {first.tx.nonce} was still ahead of the sender's next after "
+                f"{self.limits.held_ttl_s:g} s")))
+
+    def _take_expired(self) -> list[Dropped]:
+        expired, self.expired = self.expired, []
+        return expired
+
+    def _evict_held_for(self, tx: Transaction) -> list[Dropped]:
+        """Make room for a ready tx by evicting held txs, oldest first (check_room vouched)."""
+        dropped = []
+        while self.held and (len(self) >= self.limits.max_txs
+                             or self.nbytes + len(tx.raw) > self.limits.max_bytes):
+            first = next(iter(self.held.values()))
+            self._unhold(first.tx)
+            dropped.append(Dropped(first.tx, E.MempoolFull(
+                "evicted: the pool was full and a ready transaction needed the room")))
+        return dropped
 
     def _append_ready(self, tx: Transaction, sender: _Sender) -> None:
         self.ready[tx.hash] = tx
@@ -129,8 +206,9 @@ class Mempool:
             tx = sender.future.pop(self.view.account(address).nonce, None)
             if tx is None:
                 break
-            self.held.discard(tx.hash)
+            del self.held[tx.hash]
             self.nbytes -= len(tx.raw)
+            self.held_bytes -= len(tx.raw)
             try:
                 admit(self.view, tx, self.context(), self.sigs)
             except E.LedgerError as err:
@@ -172,9 +250,11 @@ class Mempool:
         if all_ok and not time_moved and self._all_pending_and_commutative(tx_hashes):
             for h in tx_hashes:
                 self._remove_ready(h)
+            if self.held:
+                self.expire_held()
             if not self.ready and not self.held:
                 self.view = Overlay(self.state)
-            return []
+            return self._take_expired()
         return self.recheck(set(tx_hashes))
 
     def _all_pending_and_commutative(self, tx_hashes: list[bytes]) -> bool:
@@ -188,11 +268,11 @@ class Mempool:
         """Rebuild the speculative view from committed state, dropping what no longer passes."""
         self.last_recheck_time = self.last_block_time
         pending = [tx for h, tx in self.ready.items() if h not in committed]
-        held = [tx for s in self.senders.values() for tx in s.future.values()]
+        held = list(self.held.values())
         self.ready.clear()
         self.senders.clear()
         self.held.clear()
-        self.nbytes = 0
+        self.nbytes = self.held_bytes = 0
         self.view = Overlay(self.state)
         dropped = []
         ctx = self.context()
@@ -204,16 +284,18 @@ class Mempool:
                 dropped.append(Dropped(tx, err))
                 continue
             self._append_ready(tx, sender)
-        for tx in held:
+        for h in held:
+            tx = h.tx
             sender = self.senders.get(tx.sender) or _Sender()
             expected = self.view.account(tx.sender).nonce
             if tx.nonce < expected:
                 dropped.append(Dropped(tx, E.BadNonce(f"nonce {tx.nonce} was used by another transaction")))
                 continue
-            self._hold(tx, sender)
+            self._hold(tx, sender, h.since)
         for address in list(self.senders):
             dropped += self._promote(address)
-        return dropped
+        self.expire_held()
+        return dropped + self._take_expired()
 
     def _remove_ready(self, tx_hash: bytes) -> None:
         tx = self.ready.pop(tx_hash)
@@ -221,3 +303,8 @@ class Mempool:
         sender = self.senders[tx.sender]
         sender.ready -= 1
         self._forget_if_idle(tx.sender)
+
+
+def check_sender_room(sender: _Sender, limits: PoolLimits) -> None:
+    if sender.ready + len(sender.future) >= limits.max_per_sender:
+        raise E.MempoolFull(f"sender has {limits.max_per_sender} pending transactions")

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, cast
 from node.ledger.codec import pack, sha256, unpack_canonical
 from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
 from node.ledger.errors import Malformed, TooLarge, UnknownKind
+from node.ledger.text import printable_text
 
 MAX_TX_BYTES = 4096
 MAX_MEMO_BYTES = 256
@@ -166,13 +167,15 @@ def _license_action(name: str, v: Any) -> str:
 
 
 def _memo(name: str, v: Any) -> str:
-    return _str(name, v, None, MAX_MEMO_BYTES)
+    """A reference for the parties, at most MAX_MEMO_BYTES of UTF-8, printable (node.ledger.text)."""
+    text = _str(name, v, None, MAX_MEMO_BYTES)
+    return text if text.isprintable() else printable_text(name, text)  # the common case inline
 
 
 def _reason(name: str, v: Any) -> str:
     if v == "":
         raise Malformed(f"{name} must say why")
-    return _str(name, v, None, MAX_MEMO_BYTES)
+    return printable_text(name, _str(name, v, None, MAX_MEMO_BYTES))
 
 
 def checked_by(check: FieldCheck) -> dict[str, FieldCheck]:

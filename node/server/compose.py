@@ -80,8 +80,10 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *
     sigs = SignatureCache(config.sig_cache_size)
     store = Store(f"{config.data_dir}/db", genesis, db)
     state = store.load_state()
-    pool = Mempool(state, sigs, PoolLimits(config.mempool_max_txs, config.mempool_max_bytes,
-                                           config.mempool_max_per_sender), clock=clock.time)
+    pool = Mempool(state, sigs, PoolLimits(
+        config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender,
+        max_held=config.mempool_max_held, max_held_per_sender=config.mempool_max_held_per_sender,
+        held_ttl_s=config.mempool_held_ttl_s), clock=clock.time)
     pool.last_block_time = store.tip().timestamp
     seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
     p2p_config = P2PConfig(max_frame_size=MAX_PEER_FRAME,

@@ -24,6 +24,11 @@ class NodeConfig:
     mempool_max_txs: int = 50_000
     mempool_max_bytes: int = 64 * 1024 * 1024
     mempool_max_per_sender: int = 5_000
+    # Txs held for a future nonce (node.ledger.mempool): in all, per sender, and how long one
+    # waits for its nonce gap to fill before it is dropped.
+    mempool_max_held: int = 10_000
+    mempool_max_held_per_sender: int = 16
+    mempool_held_ttl_s: float = 60.0
     max_request_bytes: int = 4 * 1024 * 1024
     max_batch_txs: int = 5_000
     # -- limits that protect the node from its clients (node.limits) -------------------------

@@ -34,8 +34,8 @@ def test_every_error_is_a_ledger_error_with_a_sentence():
 # ---- the hierarchy: each reason code under one category ---------------------------------------
 
 CATEGORIES = {
-    E.EnvelopeError: {"MALFORMED", "TOO_LARGE", "UNKNOWN_KIND", "WRONG_CHAIN", "BAD_SIGNATURE",
-                      "BAD_NONCE"},
+    E.EnvelopeError: {"MALFORMED", "BAD_TEXT", "TOO_LARGE", "UNKNOWN_KIND", "WRONG_CHAIN",
+                      "BAD_SIGNATURE", "BAD_NONCE"},
     E.KycError: {"KYC_MISSING", "KYC_EXPIRED", "KYC_REVOKED", "ISSUER_NOT_LICENSED",
                  "UNKNOWN_TIER", "JURISDICTION_BLOCKED"},
     E.LicensingError: {"NOT_LICENSED", "UNAUTHORIZED", "UNKNOWN_INSTITUTION", "LAST_VALIDATOR"},
@@ -51,6 +51,15 @@ CATEGORIES = {
 }
 
 
+# codes that refine another code of their category (an `except` of the parent still catches them)
+REFINEMENTS = {E.BadText: E.Malformed}
+
+
+def test_a_refinement_keeps_its_parents_http_status():
+    for cls, parent in REFINEMENTS.items():
+        assert cls.__mro__[1] is parent and cls.http_status == parent.http_status
+
+
 @pytest.mark.parametrize("category", list(CATEGORIES), ids=lambda c: c.__name__)
 def test_each_category_holds_exactly_its_reason_codes(category):
     assert {cls.code for cls in E.ALL_ERRORS if issubclass(cls, category)} == CATEGORIES[category]
@@ -58,14 +67,15 @@ def test_each_category_holds_exactly_its_reason_codes(category):
 
 def test_every_reason_code_is_in_exactly_one_category_and_categories_carry_none():
     for cls in E.ALL_ERRORS:
-        assert [c for c in CATEGORIES if issubclass(cls, c)] == [cls.__mro__[1]]
+        category = cls.__mro__[2] if cls in REFINEMENTS else cls.__mro__[1]
+        assert [c for c in CATEGORIES if issubclass(cls, c)] == [category]
     assert not set(CATEGORIES) & set(E.ALL_ERRORS)
     assert {cls.code for cls in E.ALL_ERRORS} == set().union(*CATEGORIES.values())
 
 
 def test_http_statuses_of_the_contract():
     assert {cls.__name__: cls.http_status for cls in E.ALL_ERRORS if cls.http_status != 422} == {
-        "Malformed": 400, "TooLarge": 413, "UnknownKind": 400, "Duplicate": 409,
+        "Malformed": 400, "BadText": 400, "TooLarge": 413, "UnknownKind": 400, "Duplicate": 409,
         "MempoolFull": 503, "NotFound": 404, "Unavailable": 503, "NotLeaderError": 409,
         "RateLimited": 429}
 

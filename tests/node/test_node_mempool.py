@@ -174,10 +174,17 @@ def test_held_tx_that_fails_when_promoted_is_not_admitted(pool, keys, signer):
 def test_pool_bounded_by_count_is_mempool_full(chain, clock, keys, signer):
     pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=2), clock=clock)
     pool.add(pay(signer, keys.alice, keys.bob, 10, 0))
-    pool.add(pay(signer, keys.bob, keys.alice, 10, 1))  # held: counts too
+    pool.add(pay(signer, keys.bob, keys.alice, 10, 0))
     err = rejects(pool, E.MempoolFull, pay(signer, keys.erin, keys.bob, 10, 0, "EUR"))
     assert err.code == "MEMPOOL_FULL"
-    rejects(pool, E.MempoolFull, pay(signer, keys.bob, keys.alice, 10, 0))
+    rejects(pool, E.MempoolFull, pay(signer, keys.bob, keys.alice, 10, 1))
+
+
+def test_held_txs_count_toward_the_pool_bound(chain, clock, keys, signer):
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=2), clock=clock)
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 0))
+    pool.add(pay(signer, keys.bob, keys.alice, 10, 1))  # held: counts too
+    rejects(pool, E.MempoolFull, pay(signer, keys.alice, keys.bob, 10, 2))  # no room to hold
 
 
 def test_pool_bounded_by_bytes_is_mempool_full(chain, clock, keys, signer):
@@ -403,3 +410,118 @@ def test_what_the_pool_admits_executes_the_same_in_a_block(genesis, keys, data, 
         assert pool.view.account(addr).to_wire() == chain.state.account(addr).to_wire()
     for code in ("USD", "EUR", "GBP"):
         assert pool.view.supply(code) == chain.state.supply(code)
+
+
+# ---- held txs cannot clog the pool ------------------------------------------------------------
+# The attack: holding a future-nonce tx costs nothing on chain, so throwaway keys (or any
+# signer) sending nonces 1..64 used to fill every node's pool, and payments that could commit
+# now were refused MEMPOOL_FULL.
+
+def test_unattested_sender_is_not_held_for(pool, keys, signer):
+    """Models a throwaway key parking a future-nonce tx: refused with its KYC code."""
+    err = rejects(pool, E.KycMissing, pay(signer, keys.carol, keys.bob, 10, 1))
+    assert err.code == "KYC_MISSING"
+    rejects(pool, E.KycMissing, pay(signer, keys.frank, keys.bob, 10, 1))  # a key never seen
+
+
+def test_frozen_or_blocked_sender_is_not_held_for(chain, clock, keys, signer):
+    """Models a frozen account (or one of a blocked jurisdiction) parking future-nonce txs."""
+    chain.run([signer(keys.regulator, Freeze(keys.alice.address), 0)], T0 + HOUR)
+    pool = Mempool(chain.state, chain.sigs, clock=clock)
+    rejects(pool, E.Frozen, pay(signer, keys.alice, keys.bob, 10, 1))
+    rejects(pool, E.JurisdictionBlocked, pay(signer, keys.dave, keys.bob, 10, 1))
+
+
+def test_institutions_and_the_regulator_may_hold_future_nonces(pool, keys, signer):
+    pool.add(pay(signer, keys.bank_a, keys.bob, 10, 1))
+    pool.add(signer(keys.regulator, Freeze(keys.carol.address), 1))
+    assert len(pool) == 2 and pool.take(10, 1 << 20) == []
+
+
+def test_held_txs_are_capped_per_sender(chain, clock, keys, signer):
+    """Models one key parking its whole 64-nonce window."""
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_held_per_sender=2), clock=clock)
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 1))
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 2))
+    rejects(pool, E.MempoolFull, pay(signer, keys.alice, keys.bob, 10, 3))
+    pool.add(pay(signer, keys.bob, keys.alice, 10, 1))  # other senders are not affected
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 0))  # nor the sender's ready tx
+    assert len(pool) == 4 and len(pool.held) == 1  # alice 0, 1, 2 ready; bob 1 held
+
+
+def test_held_txs_are_capped_in_all(chain, clock, keys, signer):
+    """Models many keys each parking a few future nonces."""
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_held=2), clock=clock)
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 1))
+    pool.add(pay(signer, keys.bob, keys.alice, 10, 1))
+    rejects(pool, E.MempoolFull, pay(signer, keys.erin, keys.bob, 10, 1, "EUR"))
+    pool.add(pay(signer, keys.erin, keys.bob, 10, 0, "EUR"))  # ready txs are not capped so
+
+
+def test_held_txs_expire_in_pool_time(chain, clock, keys, signer):
+    """Models txs parked forever for a nonce gap that never fills."""
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(held_ttl_s=60), clock=clock)
+    old = pay(signer, keys.alice, keys.bob, 10, 1)
+    pool.add(old)
+    clock.ms += 30_000
+    young = pay(signer, keys.bob, keys.alice, 10, 1)
+    pool.add(young)
+    clock.ms += 30_000  # old has waited 60 s
+    dropped = pool.add(pay(signer, keys.erin, keys.bob, 10, 0, "EUR"))
+    assert [(d.tx.hash, d.error.code) for d in dropped] == [(old.hash, "BAD_NONCE")]
+    assert old.hash not in pool and young.hash in pool and len(pool) == 2
+    # the nonce is free again, and a block's commit expires the rest
+    pool.add(old)
+    clock.ms += 60_000
+    result, dropped = commit_block(chain, pool, pool.take(10, 1 << 20), T0 + HOUR)
+    assert sorted(d.tx.hash for d in dropped) == sorted([old.hash, young.hash])
+    assert len(pool) == 0
+
+
+def test_a_full_pool_evicts_held_txs_oldest_first_for_a_ready_tx(chain, clock, keys, signer):
+    """Models a pool filled with held txs from many senders: a funded, attested account's
+    payment that could commit now still gets in, and the oldest held txs make room."""
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=6), clock=clock)
+    held = []
+    for who in (keys.alice, keys.erin, keys.bank_a):
+        for n in (1, 2):
+            tx = pay(signer, who, keys.bob, 10, n, "EUR" if who is keys.erin else "USD")
+            pool.add(tx)
+            held.append(tx)
+            clock.ms += 1000
+    assert len(pool) == 6 and pool.take(10, 1 << 20) == []
+    payment = pay(signer, keys.bob, keys.alice, 10, 0)
+    dropped = pool.add(payment)
+    assert [(d.tx.hash, d.error.code) for d in dropped] == [(held[0].hash, "MEMPOOL_FULL")]
+    assert hashes(pool.take(10, 1 << 20)) == [payment.hash] and len(pool) == 6
+    # deterministic: the same pool, the same arrivals, the same survivors
+    second = pay(signer, keys.bob, keys.alice, 10, 1)
+    assert [d.tx.hash for d in pool.add(second)] == [held[1].hash]
+    assert set(pool.held) == set(hashes(held[2:]))
+
+
+def test_a_full_pool_of_ready_txs_still_refuses(chain, clock, keys, signer):
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=2), clock=clock)
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 0))
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 2))  # held
+    pool.add(pay(signer, keys.erin, keys.bob, 10, 0, "EUR"))  # evicts the held one
+    rejects(pool, E.MempoolFull, pay(signer, keys.bob, keys.alice, 10, 0))
+
+
+def test_eviction_happens_only_when_the_ready_tx_is_admitted(chain, clock, keys, signer):
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(max_txs=1), clock=clock)
+    pool.add(pay(signer, keys.alice, keys.bob, 10, 1))  # held
+    rejects(pool, E.InsufficientFunds, pay(signer, keys.erin, keys.bob, 20_000, 0, "EUR"))
+    assert len(pool.held) == 1
+
+
+def test_an_expiry_before_a_refusal_is_reported_by_the_next_admission(chain, clock, keys, signer):
+    pool = Mempool(chain.state, chain.sigs, PoolLimits(held_ttl_s=60), clock=clock)
+    old = pay(signer, keys.alice, keys.bob, 10, 1)
+    pool.add(old)
+    clock.ms += 60_000
+    with pytest.raises(E.KycMissing):
+        pool.add(pay(signer, keys.carol, keys.bob, 10, 0))
+    assert old.hash not in pool
+    dropped = pool.add(pay(signer, keys.bob, keys.alice, 10, 0))
+    assert [(d.tx.hash, d.error.code) for d in dropped] == [(old.hash, "BAD_NONCE")]

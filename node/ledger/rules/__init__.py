@@ -45,6 +45,8 @@ KYC (kyc.py): institutions pass as themselves; others need an attestation
   the party's jurisdiction is not blocked ...... check_jurisdiction ..... JURISDICTION_BLOCKED
   a party to a movement: not frozen, KYC,
     jurisdiction ............................... check_party ............ FROZEN and the above
+  a sender a pool holds a future nonce for:
+    the regulator, or a party as above ......... check_sender_standing .. FROZEN and the above
   an attestation's tier is defined ............. check_tier ............. UNKNOWN_TIER
   a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
   only the issuer revokes a live attestation ... check_revocable ........ KYC_MISSING, UNAUTHORIZED, KYC_REVOKED
@@ -110,9 +112,13 @@ Value bounds: with the fields they bound (node.ledger.types), checked when a tx 
   addresses and hashes 32 bytes, signatures 64; asset code [A-Z][A-Z0-9]{1,11}; jurisdiction
   [A-Z]{2}; institution name [A-Za-z0-9_.-]{1,64}; memo at most 256 bytes; a clawback reason
   non-empty, at most 256 bytes; role one of Role; action one of LicenseAction ......... MALFORMED
+  memo and clawback reason are printable text: no control, format (bidi, zero-width),
+  private-use or surrogate character, no line or paragraph separator (Cc Cf Co Cs Zl Zp;
+  node.ledger.text.printable_text) ................................................... BAD_TEXT
 
-Not ledger rules (a node's own, never part of a block's verdict): the pool's room, duplicate
-and future-nonce window (node.ledger.mempool: MEMPOOL_FULL, DUPLICATE, BAD_NONCE), and the
+Not ledger rules (a node's own, never part of a block's verdict): the pool's room, duplicate,
+future-nonce window and held-tx caps and expiry (node.ledger.mempool: MEMPOOL_FULL, DUPLICATE,
+BAD_NONCE), and the
 genesis file's well-formedness (node.ledger.genesis: GenesisError).
 """
 from __future__ import annotations
@@ -176,6 +182,7 @@ from node.ledger.rules.kyc import (
                                       check_not_yet_expired,
                                       check_party,
                                       check_revocable,
+                                      check_sender_standing,
                                       check_tier,
 )
 from node.ledger.rules.licensing import (
@@ -226,7 +233,8 @@ __all__ = [
     "check_no_duplicate_tx", "check_no_overflow", "check_nonce", "check_not_approved",
     "check_not_frozen", "check_not_to_self", "check_not_yet_expired", "check_open",
     "check_parent", "check_party", "check_policy", "check_proposal", "check_proposer",
-    "check_regulator", "check_revocable", "check_signature", "check_signed", "check_tier",
+    "check_regulator", "check_revocable", "check_sender_standing", "check_signature",
+    "check_signed", "check_tier",
     "check_time_monotonic", "check_tx_root", "check_unexpired", "check_validator",
     "expected_membership", "has_majority", "is_licensed_peer", "is_licensed_validator",
     "licensed_as", "licensed_institution", "licensed_names", "licensed_observers",

@@ -64,6 +64,15 @@ def check_party(view: StateView, ctx: Context, address: bytes, who: str) -> KycS
     return status
 
 
+def check_sender_standing(view: StateView, ctx: Context, address: bytes) -> None:
+    """A sender a pool may hold a future-nonce tx for: the regulator, or a party in good standing
+    (not frozen, KYC valid or a licensed institution, jurisdiction not blocked). The held tx's own
+    rules are judged when its turn comes; this only keeps unknown keys from parking txs."""
+    if address == view.genesis.regulator:
+        return
+    check_party(view, ctx, address, "sender")
+
+
 def check_tier(view: StateView, tier: int) -> Tier:
     """A tier an attestation may give: one genesis defines."""
     t = view.genesis.tier(tier)
