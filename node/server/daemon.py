@@ -30,6 +30,7 @@ from consensus import (
     Role,
     SnapshotRequest,
 )
+from consensus import Dropped as RaftDropped
 from node.ledger import errors as E
 from node.ledger.codec import pack
 from node.ledger.crypto import KeyPair
@@ -76,6 +77,7 @@ from p2p import FaultFilter
 
 log = logging.getLogger("lichen.node")
 VOTE_REQUESTS = (MessageType.PREVOTE, MessageType.VOTE)
+MAX_WARNED_RAFT = 4096  # (sender, type) pairs remembered for warn-once; senders are licensed keys
 
 __all__ = ["Node", "TxStatus", "run_node"]
 
@@ -116,6 +118,7 @@ class Node:
         self._kick = asyncio.Event()
         self._catching_up: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
+        self._warned_raft: set[tuple[str, MessageType]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -179,6 +182,7 @@ class Node:
     def _drain_ready(self) -> None:
         while self.raft.has_ready():
             rd = self.raft.ready()
+            self._note_raft_dropped(rd.dropped)
             if self.raft_log.persist(rd):
                 self.metrics.fsyncs.inc()
             for m in rd.messages:
@@ -192,6 +196,23 @@ class Node:
                 self._role_changed()
             if rd.committed_entries:
                 self.raft_log.compact(self.store.applied_index(), self.config.log_tail)
+
+    def _note_raft_dropped(self, dropped: list[RaftDropped]) -> None:
+        """Raft messages the core refused because of who sent them: count each, and log a
+        warning once per (sender, message type), so a flood of forgeries does not flood the
+        log too."""
+        for d in dropped:
+            self._refuse_raft(d.sender, d.type, d.reason.value, f"at term {d.term}")
+
+    def _refuse_raft(self, sender: str, kind: MessageType, reason: str, detail: str) -> None:
+        """Count one refused Raft message; warn the first time this sender sends this kind."""
+        self.metrics.raft_dropped.labels(reason).inc()
+        if (sender, kind) in self._warned_raft:
+            return
+        if len(self._warned_raft) < MAX_WARNED_RAFT:
+            self._warned_raft.add((sender, kind))
+        log.warning("%s refuses Raft %s from %s (%s, %s); further ones from it are only counted",
+                    self.config.name, kind.name, sender[:12], reason, detail)
 
     def _role_changed(self) -> None:
         log.info("%s is now %s (term %d, leader %s)", self.config.name, self.role,
