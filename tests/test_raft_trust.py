@@ -51,3 +51,38 @@ async def test_forged_leader_traffic_from_an_observer_is_counted_and_warned_once
         assert sorted(r.getMessage().split()[3] for r in warnings) == sorted(k.name for k in FORGED)
     finally:
         await net.close()
+
+
+async def test_a_block_from_the_future_gets_no_quorum_and_its_leader_is_replaced(tmp_path):
+    """Attack: a leader (a faulty clock, or a validator wanting a far-future time to expire
+    proposals and attestations early or to skew limit windows) stamps its block 60 s ahead.
+    Execution takes timestamps as given, so the followers' admission check must stop it: they
+    do not acknowledge the block, stop following that leader for its term, elect another
+    leader, and the network commits without the 60 s block anywhere in its chain."""
+    net = TestNetwork(tmp_path, validators=3)
+    try:
+        await net.start_all()
+        skewed = await net.elect()
+        bad_term = skewed.node_status().term
+        net.set_clock_ahead(net.index_of(skewed), 60_000)
+        tx = net.transfer()
+        net.submit(skewed, tx)
+        honest = [n for n in net.running() if n is not skewed]
+        await net.until("the followers refuse the block", lambda: all(
+            metric(n, DROPS, reason="BLOCK_FROM_THE_FUTURE") >= 1 for n in honest))
+        new_leader = await net.until("an honest leader", lambda: (
+            (lead := net.leader()) is not None and lead is not skewed and lead))
+        assert new_leader.node_status().term > bad_term
+        heights = await net.until_committed(tx)
+        await net.until_agreed()
+        later = net.transfer()
+        net.submit(new_leader, later)
+        await net.until_committed(later)
+        now = net.clock.now_ms
+        for node in net.running():
+            for h in range(1, node.height() + 1):
+                header = node.block_view(h).block.header
+                assert header.timestamp <= now, (node.config.name, h, header)
+        assert heights[tx.hash] >= 1
+    finally:
+        await net.close()

@@ -41,6 +41,9 @@ class NodeConfig:
     http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408, closed
     sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
     p2p_seen_cache_size: int = 100_000  # tx hashes gossip remembers (p2p.SeenCache)
+    # A follower does not acknowledge a block stamped further than this ahead of its own clock,
+    # and follows that leader no more in its term (node.server.daemon, "blocks from the future")
+    max_clock_skew_ms: int = 5_000
     log_level: str = "INFO"
     seed: int | None = None  # consensus jitter seed; random when unset
 

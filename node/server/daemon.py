@@ -39,7 +39,7 @@ from node.ledger.genesis import Genesis
 from node.ledger.mempool import Dropped
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.catchup import CatchUp, CatchUpFailed, CaughtUp
-from node.server.clock import SYSTEM_CLOCK, Clock, sleep
+from node.server.clock import SYSTEM_CLOCK, Clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
 from node.server.forwarding import PoolForwarder
@@ -77,9 +77,27 @@ from p2p import FaultFilter
 
 log = logging.getLogger("lichen.node")
 VOTE_REQUESTS = (MessageType.PREVOTE, MessageType.VOTE)
+LEADER_TRAFFIC = (MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT,
+                  MessageType.TIMEOUT_NOW)
 MAX_WARNED_RAFT = 4096  # (sender, type) pairs remembered for warn-once; senders are licensed keys
 
 __all__ = ["Node", "TxStatus", "run_node"]
+
+
+def block_timestamp(entry: Entry) -> int:
+    """The header timestamp of the block a NORMAL entry carries (0 for anything else, or if it
+    does not parse: execution skips those alike). Reads the header only, not the transactions."""
+    if entry.type != EntryType.NORMAL or not entry.data:
+        return 0
+    try:
+        unpacker = msgpack.Unpacker(max_buffer_size=len(entry.data))
+        unpacker.feed(entry.data)
+        unpacker.read_array_header()
+        header = unpacker.unpack()
+        timestamp = header[3]
+    except Exception:  # noqa: BLE001 - any malformed block: not ours to judge here
+        return 0
+    return timestamp if type(timestamp) is int else 0
 
 
 class Node:
@@ -119,6 +137,7 @@ class Node:
         self._catching_up: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._warned_raft: set[tuple[str, MessageType]] = set()
+        self._shunned: dict[str, int] = {}  # leader id -> the term we stopped following it in
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -275,8 +294,36 @@ class Node:
             return
         if msg.type in VOTE_REQUESTS and self._resyncing():
             return  # a wiped node votes again only once it holds what was committed
+        if msg.type in LEADER_TRAFFIC and not self._follows(msg):
+            return
         self.raft.step(msg)
         self._kick.set()
+
+    # -- blocks from the future (an admission check, not a ledger rule) ---------------------------
+    # Execution takes a block's timestamp as given (it reads no clock, so every node computes the
+    # same state). What bounds that timestamp is this check before the core sees an APPEND: a
+    # follower does not acknowledge a block stamped more than max_clock_skew_ms ahead of its own
+    # clock, and ignores that leader for the rest of its term. With a majority of honest clocks
+    # such a block never reaches a quorum: the followers time out and elect another leader, whose
+    # log replaces the refused entry. Clocks differ between nodes, so this decides nothing in the
+    # committed chain; it only decides what a follower is willing to vote into it.
+    def _follows(self, msg: Message) -> bool:
+        """False for leader traffic we refuse: from a leader we stopped following in its term,
+        or an APPEND carrying a block from the future (which also stops us following it)."""
+        if self._shunned.get(msg.frm) == msg.term:
+            self._refuse_raft(msg.frm, msg.type, "LEADER_SHUNNED", f"at term {msg.term}")
+            return False
+        if msg.type != MessageType.APPEND:
+            return True
+        stamped = max((block_timestamp(e) for e in msg.entries), default=0)
+        ahead = stamped - now_ms(self.clock)
+        if ahead <= self.config.max_clock_skew_ms:
+            return True
+        self._shunned = {msg.frm: msg.term}  # one leader per term: only the latest matters
+        self._refuse_raft(msg.frm, msg.type, "BLOCK_FROM_THE_FUTURE",
+                          f"a block stamped {ahead} ms ahead of our clock at term {msg.term}; "
+                          "not following it this term")
+        return False
 
     def _resyncing(self) -> bool:
         until = self.store.resync_until()
