@@ -38,7 +38,7 @@ from node.ledger.execution import BlockResult, InvalidBlock, execute_block
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Dropped
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
-from node.server.catchup import CatchUp, CatchUpFailed, CaughtUp
+from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused, CaughtUp
 from node.server.clock import SYSTEM_CLOCK, Clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
@@ -450,6 +450,11 @@ class Node:
                  target.leader[:12])
         try:
             caught_up = await self.catch_up.run(target)
+        except CatchUpRefused as exc:
+            self._refuse_raft(target.leader, MessageType.SNAPSHOT, "CATCH_UP_NOT_A_VOTER", str(exc))
+            self.raft.snapshot_failed()
+            self._kick.set()
+            return
         except CatchUpFailed as exc:
             log.warning("catch-up from %s failed: %s", target.leader[:12], exc)
             self.raft.snapshot_failed()
@@ -478,6 +483,9 @@ class Node:
 
     def next_height(self) -> int:
         return self.tip.height + 1
+
+    def voters(self) -> frozenset[str]:
+        return self.raft.conf_state.voters
 
     def apply_fetched(self, block: FetchedBlock) -> None:
         result = execute_block(self.state, Block.decode(block.raw), self.tip, self.sigs)

@@ -7,6 +7,7 @@ The wire is unchanged from the first version (p2p carries the payloads opaquely)
 | FetchBlocks      | ["blocks", start, count]    | [[block bytes, raft index], ...]         |
 | FetchMembership  | ["conf"]                    | [voters, learners] (ConfState wire form) |
 | ForwardTxs       | ["txs", [raw tx, ...]]      | number admitted                          |
+| FetchHeight      | ["height"]                  | the height of its last committed block   |
 
 Every payload is decoded here and only here. A request that is not one of these, or is one
 with a wrong shape, raises BadPeerRequest (p2p answers it with an error, the node counts it);
@@ -55,7 +56,12 @@ class ForwardTxs:
     txs: tuple[bytes, ...]
 
 
-PeerRequest = FetchBlocks | FetchMembership | ForwardTxs
+@dataclass(frozen=True, slots=True)
+class FetchHeight:
+    """The height of the peer's last committed block (where a catch-up from it may end)."""
+
+
+PeerRequest = FetchBlocks | FetchMembership | ForwardTxs | FetchHeight
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,8 @@ def encode_request(request: PeerRequest) -> list:
             return ["conf"]
         case ForwardTxs(txs):
             return ["txs", list(txs)]
+        case FetchHeight():
+            return ["height"]
     raise TypeError(f"not a peer request: {request!r}")
 
 
@@ -89,6 +97,10 @@ def decode_request(payload: Any) -> PeerRequest:
         return FetchMembership()
     if name == "txs":
         return _decode_forward_txs(args)
+    if name == "height":
+        if args:
+            raise BadPeerRequest("MALFORMED", "height takes no arguments")
+        return FetchHeight()
     raise BadPeerRequest("UNKNOWN", f"no request named {name[:32]!r}")
 
 
@@ -138,6 +150,12 @@ def decode_membership(payload: Any) -> ConfState:
         raise BadPeerAnswer(f"not a membership: {exc}") from None
 
 
+def decode_height(payload: Any) -> int:
+    if type(payload) is not int or not 0 <= payload <= MAX_U64:
+        raise BadPeerAnswer("a height answer is a uint64")
+    return payload
+
+
 def decode_admitted(payload: Any) -> int:
     if type(payload) is not int or payload < 0:
         raise BadPeerAnswer("a txs answer is the number admitted")
@@ -164,6 +182,9 @@ class PeerClient:
     async def fetch_membership(self, peer: str) -> ConfState:
         return decode_membership(await self._p2p.request(peer, encode_request(FetchMembership())))
 
+    async def fetch_height(self, peer: str) -> int:
+        return decode_height(await self._p2p.request(peer, encode_request(FetchHeight())))
+
     async def forward_txs(self, peer: str, txs: list[bytes]) -> int:
         return decode_admitted(await self._p2p.request(peer, encode_request(ForwardTxs(tuple(txs)))))
 
@@ -174,6 +195,7 @@ class PeerServices(Protocol):
     def blocks_from(self, start: int, count: int) -> list[FetchedBlock]: ...
     def membership(self) -> ConfState: ...
     def admit_forwarded(self, txs: tuple[bytes, ...]) -> int: ...
+    def height(self) -> int: ...
 
 
 def answer(request: PeerRequest, services: PeerServices) -> Any:
@@ -185,4 +207,6 @@ def answer(request: PeerRequest, services: PeerServices) -> Any:
             return encode_membership(services.membership())
         case ForwardTxs(txs):
             return services.admit_forwarded(txs)
+        case FetchHeight():
+            return services.height()
     raise TypeError(f"not a peer request: {request!r}")
