@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from consensus import Entry, EntryType, Message, MessageType
+from consensus import ConfState, Entry, EntryType, Message, MessageType
+from node.ledger.codec import pack
 
 from .harness import TestNetwork, metric
 
@@ -84,5 +85,29 @@ async def test_a_block_from_the_future_gets_no_quorum_and_its_leader_is_replaced
                 header = node.block_view(h).block.header
                 assert header.timestamp <= now, (node.config.name, h, header)
         assert heights[tx.hash] >= 1
+    finally:
+        await net.close()
+
+
+async def test_a_conf_change_the_licenses_do_not_imply_is_skipped_by_every_node(tmp_path):
+    """Attack: a leader (hostile, or buggy) commits a membership change of its own making: the
+    unlicensed spare institution's key made a voter, which would let that key vote and lead.
+    Every node checks a committed CONF_CHANGE against the licenses at its height and skips it
+    alike: the membership stays as licensed and the network keeps committing."""
+    net = TestNetwork(tmp_path, validators=3, spare=1)
+    try:
+        await net.start_all()
+        leader = await net.elect()
+        licensed_voters = set(leader.node_status().voters)
+        forged = ConfState(licensed_voters | {net.id_of(3)}, set())
+        leader.raft.propose_conf_change(pack(forged.to_wire()))
+        await net.until("the forged change is judged everywhere", lambda: all(
+            metric(n, DROPS, reason="CONF_CHANGE_NOT_LICENSED") == 1 for n in net.running()))
+        tx = net.transfer()
+        net.submit(leader, tx)
+        await net.until_committed(tx)
+        for node in net.running():
+            assert set(node.node_status().voters) == licensed_voters
+            assert node.raft.conf_state == ConfState(licensed_voters, set())
     finally:
         await net.close()

@@ -46,6 +46,7 @@ from node.server.forwarding import PoolForwarder
 from node.server.membership import (
     Licensed,
     is_licensed_peer,
+    is_membership_step,
     next_membership_change,
     peer_table,
     public_role,
@@ -398,6 +399,16 @@ class Node:
             conf = ConfState.from_wire(msgpack.unpackb(entry.data))
         except (ValueError, TypeError) as exc:
             log.error("skipping malformed membership change at %d: %s", entry.index, exc)
+            self.store.skip_entry(entry.index)
+            return
+        if not is_membership_step(self.raft.conf_state, Licensed.of(self.state), conf):
+            # Not what the licenses at this height allow (a faulty or hostile leader, or the
+            # licenses changed after it was proposed): every node judges it on the same state
+            # and skips it alike; the leader proposes a fresh step.
+            log.warning("skipping membership change at %d: not a step the licenses allow "
+                        "(voters=%s learners=%s)", entry.index, short_ids(conf.voters),
+                        short_ids(conf.learners))
+            self.metrics.raft_dropped.labels("CONF_CHANGE_NOT_LICENSED").inc()
             self.store.skip_entry(entry.index)
             return
         self._adopt_membership(conf, entry.index)
