@@ -8,6 +8,7 @@ import logging
 
 from consensus import ConfState, Entry, EntryType, Message, MessageType
 from node.ledger.codec import pack
+from node.ledger.types import LicenseRevoke
 
 from .harness import TestNetwork, metric
 
@@ -109,5 +110,31 @@ async def test_a_conf_change_the_licenses_do_not_imply_is_skipped_by_every_node(
         for node in net.running():
             assert set(node.node_status().voters) == licensed_voters
             assert node.raft.conf_state == ConfState(licensed_voters, set())
+    finally:
+        await net.close()
+
+
+async def test_a_revoked_observer_loses_every_link_at_the_height_of_its_revocation(tmp_path):
+    """Attack: an observer whose license the regulator revokes keeps reading the chain and
+    sending to the validators over links it already holds (inbound ones included), because
+    only dialed connections used to close, and only once the Raft membership dropped it. Each
+    validator ends the observer's links when the revoking block is applied, and refuses it
+    when it dials again."""
+    net = TestNetwork(tmp_path, validators=3, observers=1)
+    try:
+        await net.start_all()
+        await net.elect()
+        observer, validators = net.node(3), net.running()[:3]
+        await net.until("the observer is linked to every validator", lambda: all(
+            observer.id in v.node_status().peers for v in validators))
+        revoke = net.sign("regulator", LicenseRevoke("inst3", "observer"))
+        net.submit(validators[0], revoke)
+        heights = await net.until_committed(revoke, nodes=validators)
+        assert all(v.height() == heights[revoke.hash] for v in validators)  # still that block
+        await net.settle()
+        assert [v.config.name for v in validators if observer.id in v.node_status().peers] == []
+        await net.advance(3_000)  # it redials; the handshake refuses it
+        assert [v.config.name for v in validators if observer.id in v.node_status().peers] == []
+        assert observer.node_status().peers == ()
     finally:
         await net.close()

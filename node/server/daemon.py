@@ -274,13 +274,25 @@ class Node:
                  short_ids(change.voters), short_ids(change.learners))
 
     def _refresh_peers(self) -> None:
-        """Licenses may have changed: dial who is licensed now, drop who no longer is."""
-        table = peer_table(self.genesis, self.state, self.key.address, self.raft.conf_state.members)
+        """Licenses may have changed: dial who is licensed now, and end every link, inbound or
+        outbound, of a key no longer licensed, at the height its revocation commits (the
+        handshake refuses it from then on). A voter keeps its link until the membership drops
+        it: the quorum that removes it may need it."""
+        voters = self.raft.conf_state.voters
+        table = peer_table(self.genesis, self.state, self.key.address, voters)
         if table != self._peers:
-            for gone in set(self._peers) - set(table):
-                asyncio.ensure_future(self.p2p.disconnect(gone))
             self._peers = table
             self.p2p.set_peers(table)
+        for peer in self.p2p.connected_peers():
+            if peer not in voters and not self._licensed_peer(peer):
+                log.info("%s ends the link to %s: no longer licensed", self.config.name, peer[:12])
+                asyncio.ensure_future(self.p2p.disconnect(peer))
+
+    def _licensed_peer(self, peer: str) -> bool:
+        try:
+            return is_licensed_peer(self.state, bytes.fromhex(peer))
+        except ValueError:
+            return False
 
     # -- what peers send ----------------------------------------------------------------------------
     def on_raft(self, peer_id: str, payload: list) -> None:
