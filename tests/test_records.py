@@ -13,7 +13,8 @@ from devnet.client import ApiError, Client
 from node.ledger.genesis import Genesis
 from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 from node.ledger.verify import tx_proof, verify_chain, verify_tx_proof
-from node.server.api import MAX_APPLY_LAG, not_ready_reasons
+from node.server.api import not_ready_reasons
+from node.server.service import MAX_APPLY_LAG
 
 from .helpers import free_port
 from .node.support import HOUR, NAMES, T0, YEAR_LATER, Chain, Keys, genesis_doc, key_for
