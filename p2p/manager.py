@@ -319,7 +319,8 @@ class PeerManager:
                 self._start_dialing(peer_id)
 
     async def disconnect(self, peer_id: str) -> None:
-        """Close the connection to a peer (it may reconnect if it still passes the handshake)."""
+        """Close the connection to a peer, whichever side dialed it (it may reconnect if it
+        still passes the handshake: a revoked key does not, see `_adopt`)."""
         link = self._links.get(peer_id)
         if link is not None:
             await link.transport.close()
@@ -523,6 +524,11 @@ class PeerManager:
     def _adopt(self, link: _Link) -> bool:
         """Make `link` the peer's connection unless the existing one is preferred."""
         if self._closing:
+            return False
+        if not self._is_licensed(bytes.fromhex(link.peer_id)):
+            # its license went while the handshake ran (the handshake asked before)
+            self._counters.handshakes_refused += 1
+            log.info("refusing %s: no longer licensed", link.peer_id[:8])
             return False
         current = self._links.get(link.peer_id)
         if current is not None:

@@ -58,14 +58,17 @@ async def start_node(single_node_config) -> AsyncIterator[StartNode]:
             await node.stop()
 
 
-def follower_of_three(data_dir: Path, **overrides) -> tuple[Node, dict[str, KeyPair]]:
+def follower_of_three(data_dir: Path, observers: int = 0,
+                      **overrides) -> tuple[Node, dict[str, KeyPair]]:
     """node0 of a three-validator genesis whose other two nodes never run, not yet started:
     it stays a follower at term 0 (PreVote keeps a lonely node from raising its term), so its
-    state moves only if a test, holding inst1's and inst2's keys, makes it."""
-    keys = {name: KeyPair.generate() for name in key_names(3)}
-    base = free_port_range(3)
-    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(3)],
-                           int(time.time() * 1000))
+    state moves only if a test, holding inst1's and inst2's keys, makes it. `observers`
+    licensed observers (inst3, ...) are in the genesis too, their nodes never running."""
+    n = 3 + observers
+    keys = {name: KeyPair.generate() for name in key_names(n)}
+    base = free_port_range(n)
+    genesis = make_genesis(keys, [f"http://127.0.0.1:{base + i}" for i in range(n)],
+                           int(time.time() * 1000), observers=observers)
     config = NodeConfig(name="node0", key_file="", genesis="", data_dir=str(data_dir),
                         listen=f"127.0.0.1:{base}", seed=0, **overrides)
     return Node(config, genesis, keys["inst0"]), keys
@@ -73,12 +76,12 @@ def follower_of_three(data_dir: Path, **overrides) -> tuple[Node, dict[str, KeyP
 
 @pytest.fixture
 async def start_follower(tmp_path) -> AsyncIterator[Callable[..., Awaitable[tuple[Node, dict]]]]:
-    """start_follower(**config overrides) -> (node, keys): `follower_of_three`, started, and
-    stopped at teardown."""
+    """start_follower(observers=0, **config overrides) -> (node, keys): `follower_of_three`,
+    started, and stopped at teardown."""
     started: list[Node] = []
 
-    async def start(**overrides) -> tuple[Node, dict[str, KeyPair]]:
-        node, keys = follower_of_three(tmp_path / f"node0-{len(started)}", **overrides)
+    async def start(observers: int = 0, **overrides) -> tuple[Node, dict[str, KeyPair]]:
+        node, keys = follower_of_three(tmp_path / f"node0-{len(started)}", observers, **overrides)
         await node.start()
         started.append(node)
         return node, keys

@@ -54,6 +54,24 @@ def address_of(i: int) -> str:
     return f"mem://node{i}"
 
 
+class SkewedClock:
+    """One node's view of the shared ManualClock: its wall time `ahead_ms` off (a node whose
+    clock is wrong); its pacing and timers are the shared clock's."""
+
+    def __init__(self, clock: ManualClock):
+        self.clock = clock
+        self.ahead_ms = 0
+
+    def time(self) -> float:
+        return self.clock.time() + self.ahead_ms / 1000
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[[], None]):
+        return self.clock.call_later(delay, callback)
+
+
 class TestNetwork:
     """`validators` validator nodes, then `observers` observer nodes, then `spare`
     institutions with an address but no license to run a node (one can be licensed later)."""
@@ -74,6 +92,7 @@ class TestNetwork:
         self.chain_id = self.genesis.chain_id
         self.memory = MemoryNetwork()
         self.nodes: dict[int, Node] = {}  # the running ones
+        self.clocks = {i: SkewedClock(self.clock) for i in range(self.size)}  # set_clock_ahead
         self.failures: list[str] = []  # nodes whose consensus loop halted
         self.pumps: list[Callable[[], None]] = []  # called once per step (workloads)
         self._cuts: set[frozenset[int]] = set()
@@ -102,7 +121,7 @@ class TestNetwork:
         """Start node i on its data dir (as it was left, or new)."""
         assert i not in self.nodes, f"node{i} is running"
         node = Node(self.config_of(i), self.genesis, self.keys[f"inst{i}"],
-                    dialer=self.memory.dialer(), db=db, clock=self.clock,
+                    dialer=self.memory.dialer(), db=db, clock=self.clocks[i],
                     listener=MemoryListener(self.memory, address_of(i)),
                     on_fatal=lambda exc: self.failures.append(f"node{i}: {exc!r}"))
         await node.start()
@@ -131,6 +150,10 @@ class TestNetwork:
         statuses = [n.node_status() for n in self.running()]
         wipe_for_resync(str(self.root / f"node{i}"), self.genesis, self.id_of(i),
                         max(s.term for s in statuses), max(s.commit_index for s in statuses))
+
+    def set_clock_ahead(self, i: int, ms: int) -> None:
+        """Node i's wall clock (block timestamps) runs `ms` ahead of everyone else's from now."""
+        self.clocks[i].ahead_ms = ms
 
     # -- faults -------------------------------------------------------------------------------------
     def cut(self, a: int, b: int) -> None:

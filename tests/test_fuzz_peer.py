@@ -476,6 +476,8 @@ requests = st.one_of(
     st.tuples(st.just("txs"), st.lists(st.binary(max_size=80), max_size=5)).map(list),
     st.tuples(st.just("txs"), plain).map(list),
     st.just(["conf", 1]),
+    st.just(["height"]),
+    st.just(["height", 1]),
 )
 
 
@@ -490,12 +492,15 @@ def expected_answer(node: Node, payload) -> tuple[bool | None, object]:
 
       ["blocks", from, count]  (both uint64) the blocks from height `from` on: none here
       ["conf"]                 the Raft configuration: [voters, learners]
+      ["height"]               the height of its last block: 0 here
       ["txs", [raw, ...]]      how many of the txs the pool admitted: garbage, so none
       anything else            refused: an error and no payload
     """
     if is_request(payload, "blocks", 3) and type(payload[1]) is int and type(payload[2]) is int:
-        in_range = all(0 <= a < 2**64 for a in payload[1:])
+        in_range = all(0 <= a < 2**64 for a in payload[1:])  # uint64 arguments, else refused
         return in_range, [] if in_range else None
+    if payload == ["height"]:
+        return True, 0
     if payload == ["conf"]:
         st = node.status()
         return True, [st["voters"], st["learners"]]
@@ -640,3 +645,46 @@ async def test_blocks_fetched_while_catching_up_are_verified_before_execution(in
            (tip.height, tip.block_hash.hex(), tip.state_hash.hex(), 0)
     assert node.tx_status(tx_hash).status == "unknown"
     await still_serves(node)
+
+
+# ---- after the handshake, as a licensed observer -------------------------------------------------
+
+async def raft_drops(node: Node) -> float:
+    """The node's lichen_raft_dropped_messages_total, summed over reasons, read from /metrics."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://{node.config.listen}/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("lichen_raft_dropped_messages_total{"))
+
+
+@pytest.mark.parametrize("kind", [MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT,
+                                  MessageType.TIMEOUT_NOW, MessageType.VOTE])
+async def test_an_observer_forging_raft_traffic_at_a_high_term_moves_nothing(start_follower,
+                                                                             caplog, kind):
+    """Attack: a licensed observer (its key passes the handshake, its frames are sealed and
+    attributed to it) sends leader or election traffic at term 50 in its own name, to make
+    the node adopt its term, follow it, commit what it says, catch up from it or campaign.
+    The node's term, leader and commit stay as they were, it keeps serving, and the refusal
+    shows on its /metrics."""
+    caplog.set_level(logging.INFO, logger="lichen")
+    node, keys = await start_follower(observers=1)
+    observer = keys["inst3"]
+    peer, _ = await authenticate(node, observer)
+    try:
+        before, drops = chain_state(node), await raft_drops(node)
+        frm = observer.address_hex
+        entries = (Entry(1, 50, EntryType.NORMAL, b""),) if kind == MessageType.APPEND else ()
+        msg = Message(kind, frm, node.id, 50, log_term=50 if kind == MessageType.VOTE else 0,
+                      index=100 if kind == MessageType.VOTE else 0, entries=entries, commit=1,
+                      snapshot_index=100, snapshot_term=50)
+        for _ in range(3):
+            await peer.send(Raft(msg.to_wire()))
+        await peer.request(["conf"])  # barrier: every frame before it was handled
+        await until("the refusals are counted", lambda: node.raft.status().dropped >= 3)
+        assert chain_state(node) == before  # term, leader, commit, chain: as they were
+        assert await raft_drops(node) == drops + 3
+        await still_serves(node)
+    finally:
+        await peer.close()

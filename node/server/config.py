@@ -51,6 +51,9 @@ class NodeConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
+    # A follower does not acknowledge a block stamped further than this ahead of its own clock,
+    # and follows that leader no more in its term (node.server.daemon, "blocks from the future")
+    max_clock_skew_ms: int = 5_000
     log_level: str = "INFO"
     seed: int | None = None  # consensus jitter seed; random when unset
 

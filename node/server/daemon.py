@@ -30,6 +30,7 @@ from consensus import (
     Role,
     SnapshotRequest,
 )
+from consensus import Dropped as RaftDropped
 from node.ledger import errors as E
 from node.ledger.certificates import Vote
 from node.ledger.codec import pack
@@ -39,15 +40,16 @@ from node.ledger.genesis import Genesis
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
-from node.server.catchup import CatchUp, CatchUpFailed, CaughtUp
+from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused, CaughtUp
 from node.server.certificates import CertificateCollector, VoteSender
-from node.server.clock import SYSTEM_CLOCK, Clock, sleep
+from node.server.clock import SYSTEM_CLOCK, Clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
 from node.server.forwarding import PoolForwarder
 from node.server.membership import (
     Licensed,
     is_licensed_peer,
+    is_membership_step,
     next_membership_change,
     peer_table,
     public_role,
@@ -79,8 +81,27 @@ from p2p import FaultFilter
 
 log = logging.getLogger("lichen.node")
 VOTE_REQUESTS = (MessageType.PREVOTE, MessageType.VOTE)
+LEADER_TRAFFIC = (MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT,
+                  MessageType.TIMEOUT_NOW)
+MAX_WARNED_RAFT = 4096  # (sender, type) pairs remembered for warn-once; senders are licensed keys
 
 __all__ = ["Node", "TxStatus", "run_node"]
+
+
+def block_timestamp(entry: Entry) -> int:
+    """The header timestamp of the block a NORMAL entry carries (0 for anything else, or if it
+    does not parse: execution skips those alike). Reads the header only, not the transactions."""
+    if entry.type != EntryType.NORMAL or not entry.data:
+        return 0
+    try:
+        unpacker = msgpack.Unpacker(max_buffer_size=len(entry.data))
+        unpacker.feed(entry.data)
+        unpacker.read_array_header()
+        header = unpacker.unpack()
+        timestamp = header[3]
+    except Exception:  # noqa: BLE001 - any malformed block: not ours to judge here
+        return 0
+    return timestamp if type(timestamp) is int else 0
 
 
 class Node:
@@ -122,6 +143,8 @@ class Node:
         self._kick = asyncio.Event()
         self._catching_up: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
+        self._warned_raft: set[tuple[str, MessageType]] = set()
+        self._shunned: dict[str, int] = {}  # leader id -> the term we stopped following it in
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -188,6 +211,7 @@ class Node:
             return  # our state left the quorum's: apply nothing more (node.server.certificates)
         while self.raft.has_ready():
             rd = self.raft.ready()
+            self._note_raft_dropped(rd.dropped)
             if self.raft_log.persist(rd):
                 self.metrics.fsyncs.inc()
             for m in rd.messages:
@@ -201,6 +225,23 @@ class Node:
                 self._role_changed()
             if rd.committed_entries:
                 self.raft_log.compact(self.store.applied_index(), self.config.log_tail)
+
+    def _note_raft_dropped(self, dropped: list[RaftDropped]) -> None:
+        """Raft messages the core refused because of who sent them: count each, and log a
+        warning once per (sender, message type), so a flood of forgeries does not flood the
+        log too."""
+        for d in dropped:
+            self._refuse_raft(d.sender, d.type, d.reason.value, f"at term {d.term}")
+
+    def _refuse_raft(self, sender: str, kind: MessageType, reason: str, detail: str) -> None:
+        """Count one refused Raft message; warn the first time this sender sends this kind."""
+        self.metrics.raft_dropped.labels(reason).inc()
+        if (sender, kind) in self._warned_raft:
+            return
+        if len(self._warned_raft) < MAX_WARNED_RAFT:
+            self._warned_raft.add((sender, kind))
+        log.warning("%s refuses Raft %s from %s (%s, %s); further ones from it are only counted",
+                    self.config.name, kind.name, sender[:12], reason, detail)
 
     def _role_changed(self) -> None:
         log.info("%s is now %s (term %d, leader %s)", self.config.name, self.role,
@@ -242,13 +283,25 @@ class Node:
                  short_ids(change.voters), short_ids(change.learners))
 
     def _refresh_peers(self) -> None:
-        """Licenses may have changed: dial who is licensed now, drop who no longer is."""
-        table = peer_table(self.genesis, self.state, self.key.address, self.raft.conf_state.members)
+        """Licenses may have changed: dial who is licensed now, and end every link, inbound or
+        outbound, of a key no longer licensed, at the height its revocation commits (the
+        handshake refuses it from then on). A voter keeps its link until the membership drops
+        it: the quorum that removes it may need it."""
+        voters = self.raft.conf_state.voters
+        table = peer_table(self.genesis, self.state, self.key.address, voters)
         if table != self._peers:
-            for gone in set(self._peers) - set(table):
-                asyncio.ensure_future(self.p2p.disconnect(gone))
             self._peers = table
             self.p2p.set_peers(table)
+        for peer in self.p2p.connected_peers():
+            if peer not in voters and not self._licensed_peer(peer):
+                log.info("%s ends the link to %s: no longer licensed", self.config.name, peer[:12])
+                asyncio.ensure_future(self.p2p.disconnect(peer))
+
+    def _licensed_peer(self, peer: str) -> bool:
+        try:
+            return is_licensed_peer(self.state, bytes.fromhex(peer))
+        except ValueError:
+            return False
 
     # -- what peers send ----------------------------------------------------------------------------
     def on_raft(self, peer_id: str, payload: list) -> None:
@@ -263,8 +316,36 @@ class Node:
             return
         if msg.type in VOTE_REQUESTS and self._resyncing():
             return  # a wiped node votes again only once it holds what was committed
+        if msg.type in LEADER_TRAFFIC and not self._follows(msg):
+            return
         self.raft.step(msg)
         self._kick.set()
+
+    # -- blocks from the future (an admission check, not a ledger rule) ---------------------------
+    # Execution takes a block's timestamp as given (it reads no clock, so every node computes the
+    # same state). What bounds that timestamp is this check before the core sees an APPEND: a
+    # follower does not acknowledge a block stamped more than max_clock_skew_ms ahead of its own
+    # clock, and ignores that leader for the rest of its term. With a majority of honest clocks
+    # such a block never reaches a quorum: the followers time out and elect another leader, whose
+    # log replaces the refused entry. Clocks differ between nodes, so this decides nothing in the
+    # committed chain; it only decides what a follower is willing to vote into it.
+    def _follows(self, msg: Message) -> bool:
+        """False for leader traffic we refuse: from a leader we stopped following in its term,
+        or an APPEND carrying a block from the future (which also stops us following it)."""
+        if self._shunned.get(msg.frm) == msg.term:
+            self._refuse_raft(msg.frm, msg.type, "LEADER_SHUNNED", f"at term {msg.term}")
+            return False
+        if msg.type != MessageType.APPEND:
+            return True
+        stamped = max((block_timestamp(e) for e in msg.entries), default=0)
+        ahead = stamped - now_ms(self.clock)
+        if ahead <= self.config.max_clock_skew_ms:
+            return True
+        self._shunned = {msg.frm: msg.term}  # one leader per term: only the latest matters
+        self._refuse_raft(msg.frm, msg.type, "BLOCK_FROM_THE_FUTURE",
+                          f"a block stamped {ahead} ms ahead of our clock at term {msg.term}; "
+                          "not following it this term")
+        return False
 
     def _resyncing(self) -> bool:
         until = self.store.resync_until()
@@ -349,6 +430,16 @@ class Node:
             log.error("skipping malformed membership change at %d: %s", entry.index, exc)
             self.store.skip_entry(entry.index)
             return
+        if not is_membership_step(self.raft.conf_state, Licensed.of(self.state), conf):
+            # Not what the licenses at this height allow (a faulty or hostile leader, or the
+            # licenses changed after it was proposed): every node judges it on the same state
+            # and skips it alike; the leader proposes a fresh step.
+            log.warning("skipping membership change at %d: not a step the licenses allow "
+                        "(voters=%s learners=%s)", entry.index, short_ids(conf.voters),
+                        short_ids(conf.learners))
+            self.metrics.raft_dropped.labels("CONF_CHANGE_NOT_LICENSED").inc()
+            self.store.skip_entry(entry.index)
+            return
         self._adopt_membership(conf, entry.index)
         log.info("%s: membership now voters=%s learners=%s", self.config.name,
                  short_ids(conf.voters), short_ids(conf.learners))
@@ -408,6 +499,11 @@ class Node:
                  target.leader[:12])
         try:
             caught_up = await self.catch_up.run(target)
+        except CatchUpRefused as exc:
+            self._refuse_raft(target.leader, MessageType.SNAPSHOT, "CATCH_UP_NOT_A_VOTER", str(exc))
+            self.raft.snapshot_failed()
+            self._kick.set()
+            return
         except CatchUpFailed as exc:
             log.warning("catch-up from %s failed: %s", target.leader[:12], exc)
             self.raft.snapshot_failed()
@@ -436,6 +532,9 @@ class Node:
 
     def next_height(self) -> int:
         return self.tip.height + 1
+
+    def voters(self) -> frozenset[str]:
+        return self.raft.conf_state.voters
 
     def apply_fetched(self, block: FetchedBlock) -> None:
         result = execute_block(self.state, Block.decode(block.raw), self.tip, self.sigs)

@@ -14,7 +14,7 @@ Each step takes the lowest node id first, so every leader makes the same choice.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from consensus import ConfState, Role, Status
@@ -48,12 +48,29 @@ def peer_table(genesis: Genesis, state: State, own_key: bytes,
 def next_membership_change(conf: ConfState, licensed: Licensed, status: Status) -> ConfState | None:
     """The one next step from `conf` towards what the licenses say (module docstring), or None
     when they agree. `status` is the leader's: it tells how far each learner has caught up."""
+    def caught_up(node: str) -> bool:
+        progress = status.progress.get(node)
+        return progress is not None and progress.match >= status.commit
+    return _next_step(conf, licensed, caught_up)
+
+
+def is_membership_step(conf: ConfState, licensed: Licensed, change: ConfState) -> bool:
+    """Whether `change` is a step some leader could have taken from `conf` under these licenses
+    (next_membership_change, whatever its view of the learners' progress). A pure function of
+    the applied membership and the ledger state, so every node judges a committed CONF_CHANGE
+    entry alike."""
+    promotions = {_next_step(conf, licensed, lambda node, n=n: node == n)
+                  for n in conf.learners & licensed.validators}
+    return change in promotions or change == _next_step(conf, licensed, lambda node: False)
+
+
+def _next_step(conf: ConfState, licensed: Licensed,
+               caught_up: Callable[[str], bool]) -> ConfState | None:
     voters, learners = set(conf.voters), set(conf.learners)
     for node in sorted(licensed.validators - voters - learners):
         return ConfState(voters, learners | {node})
     for node in sorted(learners & licensed.validators):
-        progress = status.progress.get(node)
-        if progress is not None and progress.match >= status.commit:
+        if caught_up(node):
             return ConfState(voters | {node}, learners - {node})
     for node in sorted(voters - licensed.validators):
         if len(voters) > 1:

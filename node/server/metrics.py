@@ -24,6 +24,11 @@ class Metrics:
         self.peer_requests_refused = Counter(
             "lichen_peer_requests_refused", "Peer requests not understood (unknown or malformed)",
             ["reason"], registry=r)
+        self.raft_dropped = Counter(
+            "lichen_raft_dropped_messages",
+            "Raft messages refused for their sender: the core's (a learner or stranger trying to "
+            "steer, a second leader for a term) and the daemon's (a block from the future, a "
+            "catch-up source that is not a voter)", ["reason"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

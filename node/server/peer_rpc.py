@@ -8,6 +8,7 @@ The wire is unchanged from the first version (p2p carries the payloads opaquely)
 | FetchMembership  | ["conf"]                    | [voters, learners] (ConfState wire form) |
 | ForwardTxs       | ["txs", [raw tx, ...]]      | number admitted                          |
 | CastVote         | ["vote", [chain, height, block hash, state hash, signer, sig]] | accepted (bool) |
+| FetchHeight      | ["height"]                  | the height of its last committed block   |
 
 Every payload is decoded here and only here. A request that is not one of these, or is one
 with a wrong shape, raises BadPeerRequest (p2p answers it with an error, the node counts it);
@@ -65,7 +66,12 @@ class CastVote:
     vote: Vote
 
 
-PeerRequest = FetchBlocks | FetchMembership | ForwardTxs | CastVote
+@dataclass(frozen=True, slots=True)
+class FetchHeight:
+    """The height of the peer's last committed block (where a catch-up from it may end)."""
+
+
+PeerRequest = FetchBlocks | FetchMembership | ForwardTxs | CastVote | FetchHeight
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,8 @@ def encode_request(request: PeerRequest) -> list:
             return ["txs", list(txs)]
         case CastVote(vote):
             return ["vote", encode_vote(vote)]
+        case FetchHeight():
+            return ["height"]
     raise TypeError(f"not a peer request: {request!r}")
 
 
@@ -108,6 +116,10 @@ def decode_request(payload: Any) -> PeerRequest:
             return CastVote(decode_vote(args[0]))
         except E.BadCertificate as exc:
             raise BadPeerRequest("MALFORMED", exc.message) from None
+    if name == "height":
+        if args:
+            raise BadPeerRequest("MALFORMED", "height takes no arguments")
+        return FetchHeight()
     raise BadPeerRequest("UNKNOWN", f"no request named {name[:32]!r}")
 
 
@@ -157,6 +169,12 @@ def decode_membership(payload: Any) -> ConfState:
         raise BadPeerAnswer(f"not a membership: {exc}") from None
 
 
+def decode_height(payload: Any) -> int:
+    if type(payload) is not int or not 0 <= payload <= MAX_U64:
+        raise BadPeerAnswer("a height answer is a uint64")
+    return payload
+
+
 def decode_admitted(payload: Any) -> int:
     if type(payload) is not int or payload < 0:
         raise BadPeerAnswer("a txs answer is the number admitted")
@@ -186,6 +204,9 @@ class PeerClient:
     async def cast_vote(self, peer: str, vote: Vote) -> bool:
         return await self._p2p.request(peer, encode_request(CastVote(vote))) is True
 
+    async def fetch_height(self, peer: str) -> int:
+        return decode_height(await self._p2p.request(peer, encode_request(FetchHeight())))
+
     async def forward_txs(self, peer: str, txs: list[bytes]) -> int:
         return decode_admitted(await self._p2p.request(peer, encode_request(ForwardTxs(tuple(txs)))))
 
@@ -197,6 +218,7 @@ class PeerServices(Protocol):
     def membership(self) -> ConfState: ...
     def admit_forwarded(self, txs: tuple[bytes, ...]) -> int: ...
     def receive_vote(self, vote: Vote) -> bool: ...
+    def height(self) -> int: ...
 
 
 def answer(request: PeerRequest, services: PeerServices) -> Any:
@@ -210,4 +232,6 @@ def answer(request: PeerRequest, services: PeerServices) -> Any:
             return services.admit_forwarded(txs)
         case CastVote(vote):
             return services.receive_vote(vote)
+        case FetchHeight():
+            return services.height()
     raise TypeError(f"not a peer request: {request!r}")

@@ -275,3 +275,19 @@ async def test_request_to_a_peer_without_a_handler_fails_fast(make_cluster):
         await a.manager.request(b.id, ["block", 1], timeout=2.0)
     with pytest.raises(RequestFailed, match="not connected"):
         await a.manager.request("cd" * 32, ["block", 1])
+
+
+async def test_disconnect_ends_an_inbound_link_and_a_revoked_key_stays_out(make_cluster, node_id_for):
+    """A key whose license is revoked holds a link it dialed to us (we never dial it): our
+    disconnect ends that inbound link, and its redials are refused at the handshake."""
+    cluster = await make_cluster(2, start=False, config=P2PConfig(backoff_max=0.2))
+    a, b = cluster.nodes
+    await cluster.start_node(0, peers={})  # a dials no one: b's link to it is inbound only
+    await cluster.start_node(1)
+    await until("b dials a", lambda: a.manager.connected_peers() == [b.id])
+    assert a.manager.connections()[0].outbound is False
+    refused = a.manager.stats().handshakes_refused
+    cluster.licensed.discard(node_id_for(1))
+    await a.manager.disconnect(b.id)
+    await until("b redials and is refused", lambda: a.manager.stats().handshakes_refused > refused)
+    assert a.manager.connected_peers() == []

@@ -9,7 +9,7 @@ import pytest
 from consensus import ConfState, SnapshotRequest
 from node.ledger import errors as E
 from node.ledger.execution import InvalidBlock
-from node.server.catchup import CatchUp, CatchUpFailed
+from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused
 from node.server.peer_rpc import BadPeerAnswer, FetchedBlock
 from p2p import RequestFailed
 
@@ -36,6 +36,9 @@ class Peer:
         return [FetchedBlock(b"block %d" % h, self.indexes[h - 1])
                 for h in range(start, min(start + count, len(self.indexes) + 1))]
 
+    async def fetch_height(self, peer):
+        return len(self.indexes)
+
     async def fetch_membership(self, peer):
         if isinstance(self.membership, Exception):
             raise self.membership
@@ -52,6 +55,9 @@ class Chain:
 
     def next_height(self):
         return self.height + 1
+
+    def voters(self):
+        return MEMBERS.voters
 
     def apply_fetched(self, block):
         if block.raw == self.bad:
@@ -100,3 +106,36 @@ async def test_without_the_leaders_membership_it_still_catches_up():
     peer = Peer([2], membership=RequestFailed("NOT NOW"))
     done = await CatchUp(peer, Chain()).run(SnapshotRequest(2, 1, LEADER))
     assert done.membership is None
+
+
+async def test_a_source_that_is_not_a_voter_is_refused_before_anything_is_fetched():
+    """Attack: a learner or a stranger (its SNAPSHOT slipped past, or a forged target) offers
+    itself as the catch-up source, to feed us its own chain. Only a current voter is a source:
+    refused, nothing asked, nothing executed."""
+    peer, chain = Peer([2, 3]), Chain()
+    with pytest.raises(CatchUpRefused, match="not a voter"):
+        await CatchUp(peer, chain).run(SnapshotRequest(3, 1, "ef" * 32))
+    assert peer.asked == [] and chain.executed == [] and chain.applied == 0
+
+
+class ShortPeer(Peer):
+    """A source that holds `indexes` but answers only the first `gives` blocks, then nothing."""
+
+    def __init__(self, indexes: list[int], gives: int):
+        super().__init__(indexes)
+        self.gives = gives
+
+    async def fetch_blocks(self, peer, start, count):
+        blocks = await super().fetch_blocks(peer, start, count)
+        return [b for b in blocks if int(b.raw.split()[1]) <= self.gives]
+
+
+@pytest.mark.parametrize("gives", [0, 2])
+async def test_an_empty_or_short_answer_fails_the_fetch_and_marks_nothing_applied(gives):
+    """Attack: a source withholds blocks (answers nothing, or stops early) so that we mark the
+    Raft entries up to the target applied without executing their blocks, and fork from the
+    chain. The fetch fails; only the blocks actually executed count as applied."""
+    peer, chain = ShortPeer([2, 3, 4, 5], gives), Chain()
+    with pytest.raises(CatchUpFailed, match="short answer"):
+        await CatchUp(peer, chain).run(SnapshotRequest(5, 1, LEADER))
+    assert chain.height == gives and chain.applied == (gives + 1 if gives else 0)

@@ -9,6 +9,7 @@ from node.ledger.state import State
 from node.server.membership import (
     Licensed,
     is_licensed_peer,
+    is_membership_step,
     next_membership_change,
     peer_table,
     public_role,
@@ -107,3 +108,22 @@ def test_the_peer_table_holds_the_other_licensed_nodes_and_lingering_members(gen
 ])
 def test_the_reported_role(licensed_, conf, raft_role, role):
     assert public_role(V1, licensed_, conf, raft_role) == role
+
+
+def test_a_committed_change_is_accepted_only_as_a_step_the_licenses_allow():
+    """Attack: a leader (hostile, or proposing before a license changed) commits a membership
+    change the licenses do not imply: an unlicensed node made a voter, a licensed voter
+    removed, two steps at once. Each is refused by a check every node computes from the same
+    applied membership and ledger state; the steps a leader could take are accepted."""
+    conf = ConfState({V1, V2, V3}, {V4})
+    lic = licensed({V1, V2, V3, V4}, {O1})
+    assert is_membership_step(conf, lic, ConfState({V1, V2, V3, V4}))  # V4 promoted
+    assert is_membership_step(conf, lic, ConfState({V1, V2, V3}, {V4, O1}))  # V4 not caught up
+    assert not is_membership_step(conf, lic, ConfState({V1, V2, V3, V4, O1}))  # observer votes
+    assert not is_membership_step(conf, lic, ConfState({V1, V2}, {V4}))  # a licensed voter out
+    assert not is_membership_step(conf, lic, ConfState({V1, V2, V3, V4}, {O1}))  # two at once
+    stranger = "5" * 64
+    assert not is_membership_step(conf, lic, ConfState({V1, V2, V3}, {V4, stranger}))
+    plain = ConfState({V1, V2, V3})
+    assert is_membership_step(plain, licensed({V1, V2, V3}, {O1}), ConfState({V1, V2, V3}, {O1}))
+    assert not is_membership_step(plain, licensed({V1, V2, V3}), ConfState({V1, V2, V3}, {O1}))

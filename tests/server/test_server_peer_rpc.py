@@ -14,12 +14,14 @@ from node.server.peer_rpc import (
     BadPeerRequest,
     FetchBlocks,
     FetchedBlock,
+    FetchHeight,
     FetchMembership,
     ForwardTxs,
     PeerClient,
     answer,
     decode_admitted,
     decode_blocks,
+    decode_height,
     decode_membership,
     decode_request,
     encode_request,
@@ -142,3 +144,12 @@ async def test_the_client_passes_a_failed_request_on_and_refuses_a_bad_answer():
         await client.fetch_blocks(A, 1, 64)
     with pytest.raises(BadPeerAnswer):
         await client.fetch_membership(A)
+
+
+async def test_the_height_request_round_trips():
+    assert decode_request(encode_request(FetchHeight())) == FetchHeight()
+    assert decode_height(7) == 7
+    with pytest.raises(BadPeerAnswer):
+        decode_height(-1)
+    with pytest.raises(BadPeerRequest):
+        decode_request(["height", 1])

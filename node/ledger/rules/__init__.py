@@ -118,8 +118,12 @@ Value bounds: with the fields they bound (node.ledger.types), checked when a tx 
 
 Not ledger rules (a node's own, never part of a block's verdict): the pool's room, duplicate,
 future-nonce window and held-tx caps and expiry (node.ledger.mempool: MEMPOOL_FULL, DUPLICATE,
-BAD_NONCE), and the
-genesis file's well-formedness (node.ledger.genesis: GenesisError).
+BAD_NONCE), the genesis file's well-formedness (node.ledger.genesis: GenesisError), and the
+bound on block time: a follower does not acknowledge a block stamped more than
+max_clock_skew_ms ahead of its own clock, and stops following that leader for its term
+(node.server.daemon, blocks from the future: the Raft drop counter says so). It decides what a
+follower votes into the chain, so an honest majority keeps such a block from committing;
+execution still takes a committed block's timestamp as given and reads no clock.
 """
 from __future__ import annotations
 
