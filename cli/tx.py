@@ -123,20 +123,20 @@ def proof(tx_hash, out, node_url) -> None:
               "record, ...): the proof must be for that block.")
 @click.option("--proof-file", type=click.Path(exists=True, dir_okay=False),
               help="Verify a proof saved with `lichen tx proof --out` instead of fetching one.")
-@click.option("--genesis", "genesis_file", type=click.Path(exists=True, dir_okay=False),
-              help="A genesis file you trust: the certificate's chain id must be its hash, and "
-              "its validators are compared with the proof's (default: the node's genesis).")
 @click.option("--require-certificate", is_flag=True,
               help="Fail when the proof carries no commit certificate.")
 @node_option
 @json_option
-def verify_cmd(tx_hash, header_hash, proof_file, genesis_file, require_certificate, node_url,
-               as_json) -> None:
+def verify_cmd(tx_hash, header_hash, proof_file, require_certificate, node_url, as_json) -> None:
     """Check offline that a transaction is in a block: header hash, proposer signature, Merkle
     path, and the commit certificate: a majority of the validators at that height signed the
     block hash and state hash.
 
+    With --genesis (a genesis file you trust) the certificate's chain id must be its hash and
+    its validators are compared with the proof's; without it, the node's genesis is used.
+
     Exits non-zero with BAD_PROOF when any check fails."""
+    genesis_file = click.get_current_context().meta.get("lichen.genesis_pin")
     trusted = _hash_arg("--header-hash", header_hash) if header_hash else None
     doc = _load_proof(tx_hash, proof_file, node_url)
     ok, reason = verify_tx_proof(doc, trusted)
