@@ -130,10 +130,11 @@ def key_address(spec: str) -> bytes:
         raise click.BadParameter(f"{path} is not a lichen key file: {exc}") from None
 
 
-def read_key_file(path: Path) -> KeyPair:
-    """Load one key file; a refusal (loose mode, wrong passphrase, not a key) is a usage error."""
+def read_key_file(path: Path, prompt: bool = True) -> KeyPair:
+    """Load one key file; a refusal (loose mode, wrong passphrase, not a key) is a usage error.
+    Without `prompt` a sealed file opens only with LICHEN_PASSPHRASE_FILE."""
     try:
-        return KeyPair.load(path, passphrase=lambda: ask_passphrase(path))
+        return KeyPair.load(path, passphrase=(lambda: ask_passphrase(path)) if prompt else None)
     except KeyFileError as exc:
         raise click.BadParameter(str(exc)) from None
     except (ValueError, KeyError) as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 import click
@@ -40,10 +41,11 @@ def run(config_path: str) -> None:
 
 
 def _node_key(config: NodeConfig):
-    """The node key, its passphrase asked for when the file is sealed; refusals exit 1."""
+    """The node key, its passphrase asked for when the file is sealed and a terminal can answer
+    (a daemon started in the background reads LICHEN_PASSPHRASE_FILE); refusals exit 1."""
     from .common import read_key_file
     try:
-        return read_key_file(Path(config.key_file))
+        return read_key_file(Path(config.key_file), prompt=sys.stdin.isatty())
     except click.BadParameter as exc:
         raise click.ClickException(exc.message) from None
     except OSError as exc:
