@@ -33,6 +33,8 @@ KDF = "argon2id"
 # Interactive limits: a second's work on a laptop, so tests and `lichen` commands stay quick.
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
 MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+MAX_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE
+MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
 PASSPHRASE_FILE_ENV = "LICHEN_PASSPHRASE_FILE"
 ALLOW_LOOSE_ENV = "LICHEN_ALLOW_LOOSE_KEYS"
 
@@ -193,12 +195,17 @@ def open_seed(path: Path, sealed: dict[str, Any], passphrase: bytes) -> bytes:
     if sealed.get("kdf") != KDF:
         raise KeyFileError(f"{path}: unknown key derivation {sealed.get('kdf')!r}")
     try:
-        key = _derive(passphrase, bytes.fromhex(sealed["salt"]), int(sealed["opslimit"]),
-                      int(sealed["memlimit"]))
+        opslimit, memlimit = int(sealed["opslimit"]), int(sealed["memlimit"])
+        # a file must not make opening it take minutes or gigabytes
+        if not (0 < opslimit <= MAX_OPSLIMIT and 0 < memlimit <= MAX_MEMLIMIT):
+            raise KeyFileError(f"{path}: key derivation limits out of range")
+        key = _derive(passphrase, bytes.fromhex(sealed["salt"]), opslimit, memlimit)
         box = nacl.secret.SecretBox(key)
         return box.decrypt(bytes.fromhex(sealed["ciphertext"]), bytes.fromhex(sealed["nonce"]))
     except CryptoError:
         raise WrongPassphrase(f"{path}: wrong passphrase") from None
+    except KeyFileError:
+        raise
     except (KeyError, ValueError, TypeError):
         raise KeyFileError(f"{path}: the sealed key is malformed") from None
 

@@ -128,6 +128,9 @@ def test_an_unknown_version_or_a_malformed_sealed_key_is_a_key_file_error(tmp_pa
     path.write_text(json.dumps({**body, "sealed": {**body["sealed"], "nonce": "zz"}}))
     with pytest.raises(KeyFileError, match="malformed"):
         KeyPair.load(path, passphrase=b"pw")
+    path.write_text(json.dumps({**body, "sealed": {**body["sealed"], "memlimit": 2**40}}))
+    with pytest.raises(KeyFileError, match="out of range"):
+        KeyPair.load(path, passphrase=b"pw")
 
 
 def test_a_keypair_is_a_signer_and_its_repr_hides_the_seed():
