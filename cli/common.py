@@ -11,7 +11,14 @@ import click
 from rich.console import Console
 
 from devnet.client import ApiError, Client, sign_and_submit
-from node.ledger.crypto import KeyPair, parse_address
+from node.ledger.crypto import (
+    KeyFileError,
+    KeyPair,
+    Signer,
+    key_file_address,
+    parse_address,
+    passphrase_from_env,
+)
 from node.ledger.genesis import Genesis
 from node.ledger.types import Payload
 
@@ -102,14 +109,46 @@ def check_chain(client: Client, node_url: str, genesis_file: str) -> None:
 
 
 def load_key(spec: str) -> KeyPair:
-    """A key file path, or the name of a key in ./.devnet/keys (e.g. `alice`)."""
+    """A key file path, or the name of a key in ./.devnet/keys (e.g. `alice`). A sealed file's
+    passphrase comes from LICHEN_PASSPHRASE_FILE, or else from a prompt."""
+    return read_key_file(find_key_file(spec))
+
+
+def find_key_file(spec: str) -> Path:
     for candidate in (Path(spec), Path(DEFAULT_DEVNET) / "keys" / f"{spec}.key"):
         if candidate.is_file():
-            try:
-                return KeyPair.load(candidate)
-            except (ValueError, KeyError) as exc:
-                raise click.BadParameter(f"{candidate} is not a lichen key file: {exc}") from None
+            return candidate
     raise click.BadParameter(f"no key file {spec!r} (nor .devnet/keys/{spec}.key)")
+
+
+def key_address(spec: str) -> bytes:
+    """The address of a key file or devnet key name, read without its seed or passphrase."""
+    path = find_key_file(spec)
+    try:
+        return key_file_address(path)
+    except (ValueError, KeyError) as exc:
+        raise click.BadParameter(f"{path} is not a lichen key file: {exc}") from None
+
+
+def read_key_file(path: Path, prompt: bool = True) -> KeyPair:
+    """Load one key file; a refusal (loose mode, wrong passphrase, not a key) is a usage error.
+    Without `prompt` a sealed file opens only with LICHEN_PASSPHRASE_FILE."""
+    try:
+        return KeyPair.load(path, passphrase=(lambda: ask_passphrase(path)) if prompt else None)
+    except KeyFileError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise click.BadParameter(f"{path} is not a lichen key file: {exc}") from None
+
+
+def ask_passphrase(path: Path, confirm: bool = False) -> bytes:
+    """The passphrase from the file LICHEN_PASSPHRASE_FILE names, or else typed at a prompt."""
+    from_env = passphrase_from_env()
+    if from_env is not None:
+        return from_env
+    typed = click.prompt(f"Passphrase for {path}", hide_input=True,
+                         confirmation_prompt=confirm, err=True)
+    return typed.encode()
 
 
 def resolve_address(spec: str) -> bytes:
@@ -119,7 +158,7 @@ def resolve_address(spec: str) -> bytes:
     except ValueError:
         pass
     try:
-        return load_key(spec).address
+        return key_address(spec)
     except click.BadParameter:
         raise click.BadParameter(f"{spec!r} is not a 64-digit hex address, a key file, or a key "
                                  f"name in .devnet/keys") from None
@@ -135,7 +174,7 @@ def emit_json(doc) -> None:
     click.echo(json.dumps(doc, indent=2))
 
 
-def submit_tx(node_url: str | None, key: KeyPair, payload: Payload, no_wait: bool,
+def submit_tx(node_url: str | None, key: Signer, payload: Payload, no_wait: bool,
               as_json: bool, describe: str) -> dict:
     """What every submitting command does: submit, report, exit non-zero on a rejection."""
     timeout = click.get_current_context().params.get("timeout", 30.0)

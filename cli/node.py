@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from pathlib import Path
 
 import click
 
@@ -28,13 +30,27 @@ def run(config_path: str) -> None:
         raise click.ClickException(f"bad config: {exc}") from None
     logging.basicConfig(level=config.log_level.upper(),
                         format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s")
+    key = _node_key(config)
     try:
-        asyncio.run(run_node(config))
+        asyncio.run(run_node(config, key))
     except (GenesisError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {config.listen}: {exc.strerror or exc}") from None
+
+
+def _node_key(config: NodeConfig):
+    """The node key, its passphrase asked for when the file is sealed and a terminal can answer
+    (a daemon started in the background reads LICHEN_PASSPHRASE_FILE); refusals exit 1."""
+    from .common import read_key_file
+    try:
+        return read_key_file(Path(config.key_file), prompt=sys.stdin.isatty())
+    except click.BadParameter as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the key file {config.key_file}: "
+                                   f"{exc.strerror or exc}") from None
 
 
 def _load_config(config_path: str) -> NodeConfig:
@@ -84,7 +100,6 @@ def resync(config_path: str, yes: bool) -> None:
     """Wipe a stopped node's database so that, started again, it fetches the chain from its
     peers (for a store that is lost or fails `lichen node verify`)."""
     from devnet.client import ApiError, Client
-    from node.ledger.crypto import KeyPair
     from node.ledger.genesis import Genesis
     from node.store.recovery import open_stopped_store, wipe_for_resync
 
@@ -93,7 +108,7 @@ def resync(config_path: str, yes: bool) -> None:
     if not yes:
         raise click.ClickException(f"this deletes {config.data_dir}/db; pass --yes to go on")
     genesis = Genesis.load(config.genesis)
-    me = KeyPair.load(config.key_file)
+    me = _node_key(config)
     try:
         open_stopped_store(config.data_dir, genesis).close()
     except StoreError as exc:

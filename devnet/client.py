@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import Signer
 from node.ledger.types import Payload, sign_tx
 from node.server.tls import client_context
 
@@ -125,14 +125,14 @@ class Client:
 
 # ---- submitting ----------------------------------------------------------------------------------
 
-def sign_and_submit(client: Client, key: KeyPair, payload: Payload, wait: bool,
+def sign_and_submit(client: Client, key: Signer, payload: Payload, wait: bool,
                     timeout: float = 30.0) -> dict:
     """Sign with the sender's next nonce and submit; by default wait for the outcome.
 
     Returns the node's answer for the tx (GET /v1/txs/{hash}), or {hash, status: pending} when
     not waiting. Raises ApiError when the node refuses admission (the reason code says why)."""
     chain_id = bytes.fromhex(client.status()["chain_id"])
-    nonce = client.account(key.address_hex)["next_nonce"]
+    nonce = client.account(key.address.hex())["next_nonce"]
     tx = sign_tx(key, chain_id, nonce, payload)
     client.submit(tx.raw)
     if not wait:

@@ -26,7 +26,9 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
     `spare_urls` give the institutions after the nodes an address, so the regulator can license
     one of them as a validator or observer later and its node can join (`devnet add-node`).
     `license_policy` "majority" hands license changes to a majority of the validators
-    (`lichen governance`) instead of the regulator."""
+    (`lichen governance`) instead of the regulator.
+    `keys[name]` is an institution's authority key; `keys[name + "-node"]`, when given, its node
+    key (without one the institution's single key does both)."""
     t = load_template()
     n_inst = max(len(node_urls) + len(spare_urls), t["min_institutions"])
     if n_inst > len(t["institutions"]):
@@ -42,7 +44,10 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         else:
             roles = ["kyc_issuer", "asset_issuer"]
         urls = list(node_urls) + list(spare_urls)
-        institutions.append({"name": inst["name"], "key": keys[inst["name"]].address_hex,
+        authority = keys[inst["name"]]
+        node_key = keys.get(node_key_name(inst["name"]), authority)
+        institutions.append({"name": inst["name"], "key": node_key.address_hex,
+                             "authority_key": authority.address_hex,
                              "address": urls[i] if i < len(urls) else "",
                              "jurisdiction": inst["jurisdiction"], "roles": roles})
     assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
@@ -71,6 +76,17 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         "blocked_jurisdictions": t["blocked_jurisdictions"],
         "attestations": attestations, "balances": balances, "license_policy": license_policy,
     })
+
+
+def node_key_name(institution: str) -> str:
+    """The devnet key name of an institution's node key (`inst0` names its authority key)."""
+    return f"{institution}-node"
+
+
+def node_key_names(n_institutions: int) -> list[str]:
+    t = load_template()
+    n_inst = max(n_institutions, t["min_institutions"])
+    return [node_key_name(i["name"]) for i in t["institutions"][:n_inst]]
 
 
 def key_names(n_institutions: int) -> list[str]:

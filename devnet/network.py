@@ -3,7 +3,8 @@
     DIR/devnet.json     the nodes: name, institution, url, node id, config, pid
     DIR/genesis.json    shared by every node
     DIR/admin.token     the bearer token of every node's devnet-only admin endpoints
-    DIR/keys/*.key      regulator, institutions (inst0..), customers alice, bob, carol
+    DIR/keys/*.key      regulator, institutions (inst0.. their authority keys, inst0-node..
+                        their node keys), customers alice, bob, carol; all mode 0600
     DIR/tls/ca.crt      the devnet CA (and ca.key): every node's certificate is signed by it
     DIR/node0/          config.json, data (LevelDB), node.log, tls.crt + tls.key (its cert)
 
@@ -36,7 +37,7 @@ from node.server.tls import Issued, make_ca, make_node_cert
 
 from .client import ApiError, Client, sign_and_submit, trust
 from .errors import DevnetError
-from .genesis import key_names, make_genesis
+from .genesis import key_names, make_genesis, node_key_name, node_key_names
 
 MAX_INSTITUTIONS = 7  # the template's; the ones without a node can join later (add-node)
 DEFAULT_BASE_PORT = 7100
@@ -271,7 +272,8 @@ def create_files(net: Devnet, validators: int, observers: int, base_port: int,
     if tls:
         (net.dir / "tls").mkdir()
         make_ca().save(net.ca_file, net.dir / "tls" / "ca.key")
-    keys = {name: KeyPair.generate() for name in key_names(MAX_INSTITUTIONS)}
+    names = key_names(MAX_INSTITUTIONS) + node_key_names(MAX_INSTITUTIONS)
+    keys = {name: KeyPair.generate() for name in names}
     for name, kp in keys.items():
         kp.save(net.dir / "keys" / f"{name}.key", name)
     urls = [node_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)]
@@ -282,7 +284,8 @@ def create_files(net: Devnet, validators: int, observers: int, base_port: int,
     token = secrets.token_hex(16)
     (net.dir / "admin.token").write_text(token + "\n")
     return Manifest(genesis.chain_id.hex(), base_port,
-                    [write_node_files(net, i, keys[f"inst{i}"].address_hex, base_port, token)
+                    [write_node_files(net, i, keys[node_key_name(f"inst{i}")].address_hex, base_port,
+                                      token)
                      for i in range(nodes)])
 
 
@@ -295,7 +298,7 @@ def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: s
     if net.tls():
         node_cert(net, name).save(folder / "tls.crt", folder / "tls.key")
         tls = {"tls_cert": "tls.crt", "tls_key": "tls.key", "tls_ca": "../tls/ca.crt"}
-    config = NodeConfig(name=name, key_file=f"../keys/inst{i}.key", genesis="../genesis.json",
+    config = NodeConfig(name=name, key_file=f"../keys/{node_key_name(f'inst{i}')}.key", genesis="../genesis.json",
                         data_dir=".", listen=f"{HOST}:{base_port + i}", devnet=True,
                         admin_token=token, **tls)
     config.save(folder / "config.json")
@@ -461,7 +464,7 @@ def add_node(net: Devnet, role: str, timeout: float = 30.0, say: Say = lambda _:
         raise DevnetError("no node is running to take the license transaction")
     institution = f"inst{i}"
     result = license_new_institution(net, Client(live[0].url), institution, role, say)
-    n = write_node_files(net, i, net.key(institution).address_hex, manifest.base_port,
+    n = write_node_files(net, i, net.key(node_key_name(institution)).address_hex, manifest.base_port,
                          net.admin_token())
     manifest.nodes.append(n)
     n.pid = net.start(n)

@@ -30,10 +30,18 @@ LICENSE_POLICIES: tuple[str, ...] = tuple(p.value for p in LicensePolicy)
 @dataclass(frozen=True)
 class Institution:
     name: str
-    key: bytes  # node key; also signs the institution's transactions
+    key: bytes  # node key: its peer links, the blocks it proposes, its certificate votes
     address: str  # where its node serves the HTTP API and peer websocket, e.g. http://host:port
     jurisdiction: str
     roles: tuple[str, ...]  # licensed roles (Role values) at genesis, sorted
+    # authority key: signs the institution's transactions (issuance, attestations, governance,
+    # clawback, asset freezes). None: the node key does both (genesis files from before it).
+    authority_key: bytes | None = None
+
+    @property
+    def authority(self) -> bytes:
+        """The key the institution's transactions are signed with."""
+        return self.authority_key if self.authority_key is not None else self.key
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,10 @@ class Genesis:
         return {i.key: i for i in self.institutions}
 
     @cached_property
+    def _by_authority(self) -> dict[bytes, Institution]:
+        return {i.authority: i for i in self.institutions}
+
+    @cached_property
     def _assets(self) -> dict[str, Asset]:
         return {a.code: a for a in self.assets}
 
@@ -108,7 +120,12 @@ class Genesis:
         return self._by_name.get(name)
 
     def institution_by_key(self, key: bytes) -> Institution | None:
+        """The institution whose node key this is."""
         return self._by_key.get(key)
+
+    def institution_by_authority(self, key: bytes) -> Institution | None:
+        """The institution whose authority key this is (its node key when it names none)."""
+        return self._by_authority.get(key)
 
     def asset(self, code: str) -> Asset | None:
         return self._assets.get(code)
@@ -120,7 +137,9 @@ class Genesis:
     def canonical(self) -> list[Any]:
         return [
             self.chain_name, self.genesis_time, self.regulator,
-            [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)] for i in self.institutions],
+            [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)]
+             + ([i.authority_key] if i.authority_key is not None else [])  # older ids unchanged
+             for i in self.institutions],
             [[a.code, a.issuer, a.decimals, a.clawback] for a in self.assets],
             [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
              for t in self.tiers],
@@ -163,6 +182,8 @@ class Genesis:
             "regulator": self.regulator.hex(),
             "institutions": [{"name": i.name, "key": i.key.hex(), "address": i.address,
                               "jurisdiction": i.jurisdiction, "roles": list(i.roles)}
+                             | ({"authority_key": i.authority_key.hex()}
+                                if i.authority_key is not None else {})
                              for i in self.institutions],
             "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
                         "clawback": a.clawback} for a in self.assets],
@@ -211,7 +232,7 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         institutions.append(Institution(
             name=_institution("institution name", i["name"]), key=parse_address(i["key"]),
             address=str(i.get("address", "")), jurisdiction=_jurisdiction("jurisdiction", i["jurisdiction"]),
-            roles=roles))
+            roles=roles, authority_key=_authority_key(i)))
     tiers = [Tier(tier=_nonneg_int(t["tier"], "tier"), name=str(t.get("name", "")),
                   limits={_asset("asset", c): TierLimit(_nonneg_int(v["per_tx"], f"tier {t['tier']} {c} per_tx"),
                                                         _nonneg_int(v["daily"], f"tier {t['tier']} {c} daily"))
@@ -242,6 +263,14 @@ def _parse(doc: dict[str, Any]) -> Genesis:
     )
 
 
+def _authority_key(doc: dict[str, Any]) -> bytes | None:
+    """The authority key an institution names; naming its node key is naming none."""
+    if doc.get("authority_key") is None:
+        return None
+    key = parse_address(doc["authority_key"])
+    return None if key == parse_address(doc["key"]) else key
+
+
 def _check_references(g: Genesis) -> None:
     """Every name a genesis uses must be defined in it, once."""
     names = [i.name for i in g.institutions]
@@ -249,6 +278,10 @@ def _check_references(g: Genesis) -> None:
         raise GenesisError("institution names must be unique")
     if len({i.key for i in g.institutions}) != len(names):
         raise GenesisError("institution keys must be unique")
+    keys = [i.key for i in g.institutions] + [i.authority_key for i in g.institutions
+                                              if i.authority_key is not None]
+    if len(set(keys)) != len(keys):
+        raise GenesisError("an authority key must be no other institution's node or authority key")
     if len({a.code for a in g.assets}) != len(g.assets):
         raise GenesisError("asset codes must be unique")
     if len({t.tier for t in g.tiers}) != len(g.tiers):

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, cast
 
 from node.ledger.codec import pack, sha256, unpack_canonical
-from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair
+from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, Signer
 from node.ledger.errors import Malformed, TooLarge, UnknownKind
 from node.ledger.text import printable_text
 
@@ -353,7 +353,7 @@ class Transaction:
         return self.hash.hex()
 
 
-def sign_tx(key: KeyPair, chain_id: bytes, nonce: int, payload: Payload) -> Transaction:
+def sign_tx(key: Signer, chain_id: bytes, nonce: int, payload: Payload) -> Transaction:
     body = [chain_id, payload.KIND, key.address, nonce, payload.to_wire()]
     signature = key.sign(pack(body))
     raw = pack(body + [signature])

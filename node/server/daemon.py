@@ -664,10 +664,11 @@ class Node:
         return self.p2p.faults
 
 
-async def run_node(config: NodeConfig) -> None:
-    """Run until SIGINT/SIGTERM: what `lichen node run` does."""
+async def run_node(config: NodeConfig, key: KeyPair | None = None) -> None:
+    """Run until SIGINT/SIGTERM: what `lichen node run` does. `key` defaults to the config's
+    key file (a sealed one opened with the passphrase LICHEN_PASSPHRASE_FILE holds)."""
     import signal
-    node = Node(config)
+    node = Node(config, key=key)
     await node.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

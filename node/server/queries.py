@@ -54,7 +54,8 @@ class ChainReader:
                        cert, voters)
 
     def account_view(self, address: bytes) -> AccountView:
-        inst = self.genesis.institution_by_key(address)
+        inst = (self.genesis.institution_by_key(address)
+                or self.genesis.institution_by_authority(address))
         return AccountView(
             address=address, account=self.state.account(address),
             next_nonce=self.pool.view.account(address).nonce,

@@ -87,7 +87,9 @@ Blocks (header.py): a block that breaks one is skipped by every node
   all of them, in that order ................... check_block
 
 Membership (membership.py): pure predicates of ledger state, for rules, daemon and API
-  licensed_as, licensed_institution, licensed_names, licensed_validators, licensed_observers,
+  node key (proposes, votes, peers): licensed_as, is_licensed_validator, is_licensed_peer
+  authority key (every institution transaction): authority_as, licensed_institution
+  licensed_as, authority_as, licensed_institution, licensed_names, licensed_validators, licensed_observers,
   is_licensed_validator, is_licensed_peer, expected_membership
 
 Per kind, the rules in the order they are checked (the kind's apply_* function):
@@ -210,6 +212,7 @@ from node.ledger.rules.limits import (
 from node.ledger.rules.membership import (
                                       PEER_ROLES,
                                       Membership,
+                                      authority_as,
                                       expected_membership,
                                       is_licensed_peer,
                                       is_licensed_validator,
@@ -229,7 +232,7 @@ __all__ = [
     "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block",
     "apply_issue", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
     "apply_license_change", "apply_nonce", "apply_proposal", "apply_redeem", "apply_rules",
-    "apply_spend", "apply_transfer", "apply_unfreeze", "bump_nonce", "check_asset",
+    "apply_spend", "apply_transfer", "apply_unfreeze", "authority_as", "bump_nonce", "check_asset",
     "check_asset_controller", "check_asset_issuer", "check_asset_not_frozen", "check_block",
     "check_block_signature", "check_chain", "check_clawback_enabled", "check_envelope",
     "check_funds", "check_height", "check_institution", "check_jurisdiction",

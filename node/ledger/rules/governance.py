@@ -22,7 +22,7 @@ from node.ledger.rules.licensing import (
     check_keeps_a_validator,
     check_policy,
 )
-from node.ledger.rules.membership import licensed_as, licensed_validators
+from node.ledger.rules.membership import authority_as, licensed_validators
 from node.ledger.state import Proposal, StateView
 from node.ledger.types import (
     GovernanceApprove,
@@ -37,7 +37,7 @@ from node.ledger.types import (
 
 def check_validator(view: StateView, sender: bytes) -> Institution:
     """The sender is an institution licensed as validator right now: a member of the electorate."""
-    inst = licensed_as(view, sender, Role.VALIDATOR)
+    inst = authority_as(view, sender, Role.VALIDATOR)
     if inst is None:
         raise E.NotLicensed("only an institution licensed as validator may propose or approve "
                             "a license change")

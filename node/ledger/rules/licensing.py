@@ -1,7 +1,7 @@
 """Who may act, and who decides a license change.
 
 The regulator (a key named in genesis) freezes accounts and, under the default license policy,
-grants and revokes licenses. Institutions act through their node key and only within the roles
+grants and revokes licenses. Institutions act through their authority key and only within the roles
 they are licensed for right now (node.ledger.rules.membership answers who holds which).
 
 The genesis `license_policy` says who decides license changes: "regulator" (the default) with
@@ -15,7 +15,7 @@ from __future__ import annotations
 from node.ledger import errors as E
 from node.ledger.genesis import Institution
 from node.ledger.rules.context import Context
-from node.ledger.rules.membership import licensed_as, licensed_validators
+from node.ledger.rules.membership import authority_as, licensed_validators
 from node.ledger.state import StateView
 from node.ledger.types import (
     LicenseAction,
@@ -33,8 +33,8 @@ def check_regulator(view: StateView, sender: bytes) -> None:
 
 
 def check_licensed(view: StateView, sender: bytes, role: str) -> Institution:
-    """The sender is an institution currently licensed for `role`."""
-    inst = licensed_as(view, sender, role)
+    """The sender is the authority key of an institution currently licensed for `role`."""
+    inst = authority_as(view, sender, role)
     if inst is None:
         raise E.NotLicensed(f"sender is not an institution licensed as {role}")
     return inst

@@ -4,8 +4,15 @@ Every question of the form "is this key a licensed validator" is answered here, 
 rules (proposer of a block, electorate of governance, KYC of institutions), the daemon (Raft
 voters and learners, who may peer) and the API all ask these functions.
 
+An institution has two keys (genesis): its node key runs its node (peers, proposes blocks, signs
+certificate votes) and its authority key signs its transactions (issuance, attestations,
+governance, licences, clawback, asset freezes). Node-key questions and authority-key questions
+are asked apart; an institution that names no authority key answers both with its node key.
+
     licensed_as(view, key, role)     the institution of this node key, if licensed for role
-    licensed_institution(view, key)  the institution of this key, if it holds any license
+    authority_as(view, key, role)    the institution of this authority key, if licensed for role
+    licensed_institution(view, key)  the institution of this authority key, if it holds any
+                                     license (a sender that acts for the institution)
     licensed_names(view, role)       names of the institutions licensed for role
     licensed_validators(view)        names of the validators: the governance electorate
     licensed_observers(view)         names of the observer institutions
@@ -30,9 +37,15 @@ def licensed_as(view: StateView, key: bytes, role: str) -> Institution | None:
     return inst if inst is not None and role in view.roles(inst.name) else None
 
 
+def authority_as(view: StateView, key: bytes, role: str) -> Institution | None:
+    """The institution whose authority key this is, if it is licensed for `role` right now."""
+    inst = view.genesis.institution_by_authority(key)
+    return inst if inst is not None and role in view.roles(inst.name) else None
+
+
 def licensed_institution(view: StateView, key: bytes) -> Institution | None:
-    """The institution whose key this is, if it currently holds any license."""
-    inst = view.genesis.institution_by_key(key)
+    """The institution whose authority key this is, if it currently holds any license."""
+    inst = view.genesis.institution_by_authority(key)
     return inst if inst is not None and view.roles(inst.name) else None
 
 
