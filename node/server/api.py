@@ -25,8 +25,9 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
-from node.ledger.types import Transaction
+from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
+from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
 from node.server.service import (
     AccountView,
@@ -44,6 +45,7 @@ RATE = web.AppKey("rate", RateLimiter)
 LONG_POLLS = web.AppKey("long_polls", Slots)
 READS = web.AppKey("reads", RateLimiter)  # requests per client on the read routes
 READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)
+TOKENS = web.AppKey("tokens", TokenBook)  # present only with read_auth
 MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
 
 
@@ -155,6 +157,14 @@ async def limit_reads(request: web.Request, handler):
     return await handler(request)
 
 
+def reader_scope(request: web.Request) -> Scope:
+    """What the client may read: everything without read_auth, else its token's scope."""
+    book = request.app.get(TOKENS)
+    if book is None:
+        return EVERYTHING
+    return book.scope_of(request.headers.get("Authorization", ""))
+
+
 async def _close_read_pool(app: web.Application) -> None:
     """Let reads in flight finish (they hold the store) before the node closes it."""
     await asyncio.to_thread(app[READ_POOL].shutdown, True, cancel_futures=True)
@@ -171,6 +181,8 @@ def build_app(node: NodeService) -> web.Application:
                              cfg.rate_limit_clients, unit="reads")
     app[READ_POOL] = ThreadPoolExecutor(max(1, cfg.read_workers), thread_name_prefix="lichen-read")
     app.on_cleanup.append(_close_read_pool)
+    if cfg.read_auth:
+        app[TOKENS] = TokenBook(cfg.read_tokens_file or "tokens.json")
     app.router.add_get("/v1/status", get_status)
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/txs/{hash}", get_tx)
@@ -296,6 +308,7 @@ def _parse_hash(text: str) -> bytes:
 
 async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    scope = reader_scope(request)
     tx_hash = _parse_hash(request.match_info["hash"])
     try:
         wait = float(request.query.get("wait", "0"))
@@ -312,8 +325,12 @@ async def get_tx(request: web.Request) -> web.Response:
     receipt = status.receipt
     if receipt is None:
         return reply(request, body)
-    return await reply_off_loop(  # finding the tx decodes its whole block
-        request, lambda: {**body, "tx": render_tx(node.committed_tx(receipt))})
+
+    def render() -> dict:  # finding the tx decodes its whole block
+        tx = node.committed_tx(receipt)
+        scope.require_tx(tx)
+        return {**body, "tx": render_tx(tx)}
+    return await reply_off_loop(request, render)
 
 
 def _block_height(node: NodeService, text: str) -> int:
@@ -360,6 +377,7 @@ def render_certificate(view: BlockView) -> dict:
 
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
     height = _block_height(node, request.match_info["height"])
     tip = node.height()
     return await reply_off_loop(request, lambda: render_block(block_at(node, height, tip)))
@@ -367,6 +385,7 @@ async def get_block(request: web.Request) -> web.Response:
 
 async def get_latest_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
     tip = node.height()
     if tip == 0:
         raise E.NotFound("no block has been committed yet")
@@ -376,6 +395,7 @@ async def get_latest_block(request: web.Request) -> web.Response:
 async def get_block_raw(request: web.Request) -> web.Response:
     """The block's canonical bytes, for peers catching up and for offline verification."""
     node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
     height = _block_height(node, request.match_info["height"])
     raw = await off_loop(request, lambda: node.block_bytes(height))
     if raw is None:
@@ -389,6 +409,7 @@ async def get_account(request: web.Request) -> web.Response:
         address = parse_address(request.match_info["address"])
     except ValueError as exc:
         raise E.Malformed(str(exc)) from None
+    reader_scope(request).require_account(address)
     return reply(request, render_account(node.account_view(address)))
 
 
@@ -463,11 +484,13 @@ async def get_proof(request: web.Request) -> web.Response:
     """The Merkle inclusion proof of a committed transaction, with its block header."""
     tx_hash = _parse_hash(request.match_info["hash"])
     node = request.app[NODE]
+    scope = reader_scope(request)
 
     def render() -> dict:  # on the read pool: decodes the block, hashes its Merkle path
         proof = node.tx_proof(tx_hash)
         if proof is None:
             raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
+        scope.require_tx(decode_tx(proof.block.txs[proof.index]))
         return tx_proof(proof.block, proof.index, proof.receipt, proof.certificate, proof.voters)
     return await reply_off_loop(request, render)
 

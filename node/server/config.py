@@ -48,6 +48,12 @@ class NodeConfig:
     # Heavy reads (a block as JSON or raw, a committed tx, a proof) are rendered off the event
     # loop on this many threads, so consensus keeps its cadence; more wait their turn.
     read_workers: int = 2
+    # With read_auth, account and transaction reads (accounts, txs, proofs, blocks) want a
+    # bearer token the operator issued (`lichen node token issue`; node.server.auth), whose
+    # hash and scope are in read_tokens_file (default: tokens.json beside the config file).
+    # Off by default for devnets; a production config must turn it on.
+    read_auth: bool = False
+    read_tokens_file: str = ""
     max_long_polls: int = 2_048  # concurrent GET /v1/txs/{h}?wait=...; beyond: 503 UNAVAILABLE
     max_http_connections: int = 4_096  # open HTTP connections, peers' websockets included
     max_connections_per_ip: int = 1_024  # of those, from one client IP (IPv6: one /64)
@@ -87,7 +93,10 @@ class NodeConfig:
         if unknown:
             raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
         # relative paths are relative to the config file's folder
-        for key in ("key_file", "genesis", "data_dir", "tls_cert", "tls_key", "tls_ca"):
+        if doc.get("read_auth") and not doc.get("read_tokens_file"):
+            doc["read_tokens_file"] = "tokens.json"
+        for key in ("key_file", "genesis", "data_dir", "tls_cert", "tls_key", "tls_ca",
+                    "read_tokens_file"):
             if doc.get(key) and not Path(doc[key]).is_absolute():
                 doc[key] = str((path.parent / doc[key]).resolve())
         return cls(**doc)
