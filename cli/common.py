@@ -60,6 +60,8 @@ def node_option(f):
     f = click.option("--genesis", "genesis_pin", envvar="LICHEN_GENESIS", expose_value=False,
                      callback=_remember, type=click.Path(dir_okay=False, exists=True),
                      help="A genesis file: refuse (WRONG_CHAIN) a node on another chain.")(f)
+    f = click.option("--token", envvar="LICHEN_TOKEN", expose_value=False, callback=_remember,
+                     help="Read token the node's operator issued (nodes with read_auth).")(f)
     f = click.option("--cacert", envvar="LICHEN_CACERT", expose_value=False, callback=_remember,
                      type=click.Path(dir_okay=False, exists=True),
                      show_default="LICHEN_CACERT or ./.devnet's CA",
@@ -87,7 +89,8 @@ def client_for(node_url: str | None) -> Client:
         raise click.UsageError("no node to talk to: pass --node URL, set LICHEN_NODE, or run "
                                "`lichen devnet up` here")
     meta = click.get_current_context().meta
-    client = Client(node_url, ca_file=meta.get("lichen.cacert") or default_cacert())
+    extra = {"token": meta["lichen.token"]} if meta.get("lichen.token") else {}
+    client = Client(node_url, ca_file=meta.get("lichen.cacert") or default_cacert(), **extra)
     if meta.get("lichen.genesis_pin"):
         check_chain(client, node_url, meta["lichen.genesis_pin"])
     return client

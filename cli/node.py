@@ -130,3 +130,33 @@ def resync(config_path: str, yes: bool) -> None:
     console.print(f"wiped {db}; it will not vote again in term {max(terms)} or earlier.\n"
                   f"Start the node again (`lichen node run --config {config_path}`, or "
                   f"`lichen devnet start NAME`): it fetches the chain from its peers.")
+
+
+@node.group("token")
+def token() -> None:
+    """Read tokens for a node with read_auth (node.server.auth)."""
+
+
+@token.command("issue")
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False))
+@click.option("--for", "accounts", multiple=True, metavar="ADDR",
+              help="An account the token may read (hex, key file or devnet key name); repeat.")
+@click.option("--all", "everything", is_flag=True,
+              help="The token reads every account and block (regulator, observers, auditors).")
+@click.option("--label", default="", help="Whom the token is for, kept beside its hash.")
+def issue(config_path: str, accounts: tuple[str, ...], everything: bool, label: str) -> None:
+    """Issue a read token: print it once, keep only its hash and scope in the tokens file."""
+    from node.server.auth import issue_token
+
+    from .common import err_console, resolve_address
+    if everything == bool(accounts):
+        raise click.UsageError("pass --for ADDR (repeatable) or --all, not both")
+    config = _load_config(config_path)
+    path = config.read_tokens_file or str(Path(config_path).resolve().parent / "tokens.json")
+    addresses = [resolve_address(a) for a in accounts]
+    minted = issue_token(path, addresses, everything, label)
+    scope = "every account" if everything else ", ".join(a.hex()[:16] + "…" for a in addresses)
+    err = " (the node's config has read_auth off: it asks no token yet)" if not config.read_auth else ""
+    err_console.print(f"token for {scope}, hash kept in {path}{err}:", highlight=False)
+    click.echo(minted)

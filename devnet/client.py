@@ -45,12 +45,17 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 10.0, ca_file: str | None = None):
+    def __init__(self, url: str, timeout: float = 10.0, ca_file: str | None = None,
+                 token: str | None = None):
+        """`token`: a read token the node's operator issued (nodes with read_auth want it)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._ssl = ssl_context(ca_file) if self.url.startswith("https://") else None
+        self.token = token
 
     def _open(self, req: urllib.request.Request, timeout: float):
+        if self.token and not req.has_header("Authorization"):
+            req.add_header("Authorization", f"Bearer {self.token}")
         return urllib.request.urlopen(req, timeout=timeout, context=self._ssl)
 
     def get(self, path: str, timeout: float | None = None) -> dict:

@@ -402,3 +402,18 @@ def test_cacert_is_handed_to_the_client(monkeypatch, key_file, tmp_path):
                  "--amount", "1", "--node", "https://n:1", env={"LICHEN_CACERT": str(ca)})
     assert result.exit_code == 0, result.output
     assert seen == {"url": "https://n:1", "ca_file": str(ca)}
+
+
+def test_token_is_handed_to_the_client(monkeypatch):
+    """--token (or LICHEN_TOKEN) is the read token the client sends a node with read_auth."""
+    seen: dict = {}
+
+    def make(url, **kw):
+        seen.update(url=url, **kw)
+        return FakeNode()
+    monkeypatch.setattr(cli.common, "Client", make)
+    run("account", "show", BOB, "--node", "http://n:1", "--token", "lct_x")
+    assert seen.get("token") == "lct_x"
+    seen.clear()
+    run("account", "show", BOB, "--node", "http://n:1", env={"LICHEN_TOKEN": "lct_y"})
+    assert seen.get("token") == "lct_y"

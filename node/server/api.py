@@ -2,6 +2,12 @@
 
 Every error is `{"error": CODE, "message": ...}` with a fitting HTTP status. The handlers see
 the node only through node.server.service.NodeService and render the typed values it returns.
+
+Reads are bounded twice: each client has a read bucket (429 RATE_LIMITED past it), and the
+heavy ones (a block, a committed tx, a proof) are read and rendered on a small thread pool, so
+a client pulling large blocks never stalls the consensus loop. What runs there reads only the
+store (plyvel reads are thread-safe) and records that never change once committed; the live
+state and the mempool are read on the loop.
 """
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import msgpack
 from aiohttp import web
@@ -17,8 +25,9 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
-from node.ledger.types import Transaction
+from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
+from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
 from node.server.service import (
     AccountView,
@@ -34,6 +43,9 @@ MSGPACK = "application/msgpack"
 NODE = web.AppKey("node", NodeService)
 RATE = web.AppKey("rate", RateLimiter)
 LONG_POLLS = web.AppKey("long_polls", Slots)
+READS = web.AppKey("reads", RateLimiter)  # requests per client on the read routes
+READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)
+TOKENS = web.AppKey("tokens", TokenBook)  # present only with read_auth
 MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
 
 
@@ -60,6 +72,24 @@ def reply(request: web.Request, body: dict, status: int = 200) -> web.Response:
         return web.Response(body=msgpack.packb(body, use_bin_type=True), status=status,
                             content_type=MSGPACK)
     return web.json_response(body, status=status)
+
+
+def encode(as_msgpack: bool, body: dict) -> tuple[bytes, str]:
+    if as_msgpack:
+        return msgpack.packb(body, use_bin_type=True), MSGPACK
+    return json.dumps(body).encode(), "application/json"
+
+
+async def off_loop(request: web.Request, work: Callable[[], object]):
+    """`work()` on the read pool. It may read the store and committed records only."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[READ_POOL], work)
+
+
+async def reply_off_loop(request: web.Request, render: Callable[[], dict]) -> web.Response:
+    """A reply whose body is built and encoded on the read pool (a 2,000-tx block is ~1 MB)."""
+    as_msgpack = wants_msgpack(request)
+    data, content_type = await off_loop(request, lambda: encode(as_msgpack, render()))
+    return web.Response(body=data, content_type=content_type)
 
 
 def error_reply(request: web.Request, err: E.LedgerError, **extra) -> web.Response:
@@ -119,13 +149,40 @@ async def errors_as_json(request: web.Request, handler):
         return reply(request, {"error": "INTERNAL", "message": "internal error"}, 500)
 
 
+@web.middleware
+async def limit_reads(request: web.Request, handler):
+    """Each read costs its client one token of its read bucket (probes and metrics are free)."""
+    if request.method == "GET" and request.match_info.handler in READ_HANDLERS:
+        request.app[READS].take(client_key(request.remote), 1)
+    return await handler(request)
+
+
+def reader_scope(request: web.Request) -> Scope:
+    """What the client may read: everything without read_auth, else its token's scope."""
+    book = request.app.get(TOKENS)
+    if book is None:
+        return EVERYTHING
+    return book.scope_of(request.headers.get("Authorization", ""))
+
+
+async def _close_read_pool(app: web.Application) -> None:
+    """Let reads in flight finish (they hold the store) before the node closes it."""
+    await asyncio.to_thread(app[READ_POOL].shutdown, True, cancel_futures=True)
+
+
 def build_app(node: NodeService) -> web.Application:
     cfg = node.config
-    app = web.Application(client_max_size=cfg.max_request_bytes, middlewares=[errors_as_json],
-                          handler_args=handler_args(cfg))
+    app = web.Application(client_max_size=cfg.max_request_bytes,
+                          middlewares=[errors_as_json, limit_reads], handler_args=handler_args(cfg))
     app[NODE] = node
     app[RATE] = RateLimiter(cfg.rate_limit_txs_per_s, cfg.rate_limit_burst, cfg.rate_limit_clients)
     app[LONG_POLLS] = Slots(cfg.max_long_polls, "long-polls")
+    app[READS] = RateLimiter(cfg.read_rate_limit_per_s, cfg.read_rate_limit_burst,
+                             cfg.rate_limit_clients, unit="reads")
+    app[READ_POOL] = ThreadPoolExecutor(max(1, cfg.read_workers), thread_name_prefix="lichen-read")
+    app.on_cleanup.append(_close_read_pool)
+    if cfg.read_auth:
+        app[TOKENS] = TokenBook(cfg.read_tokens_file or "tokens.json")
     app.router.add_get("/v1/status", get_status)
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/txs/{hash}", get_tx)
@@ -251,6 +308,7 @@ def _parse_hash(text: str) -> bytes:
 
 async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    scope = reader_scope(request)
     tx_hash = _parse_hash(request.match_info["hash"])
     try:
         wait = float(request.query.get("wait", "0"))
@@ -264,9 +322,15 @@ async def get_tx(request: web.Request) -> web.Response:
         with request.app[LONG_POLLS].hold():
             status = await node.wait_for(tx_hash, wait)
     body = render_status(tx_hash, status)
-    if status.receipt is not None:
-        body["tx"] = render_tx(node.committed_tx(status.receipt))
-    return reply(request, body)
+    receipt = status.receipt
+    if receipt is None:
+        return reply(request, body)
+
+    def render() -> dict:  # finding the tx decodes its whole block
+        tx = node.committed_tx(receipt)
+        scope.require_tx(tx)
+        return {**body, "tx": render_tx(tx)}
+    return await reply_off_loop(request, render)
 
 
 def _block_height(node: NodeService, text: str) -> int:
@@ -277,10 +341,11 @@ def _block_height(node: NodeService, text: str) -> int:
     return int(text)
 
 
-def block_at(node: NodeService, height: int) -> BlockView:
+def block_at(node: NodeService, height: int, tip: int) -> BlockView:
+    """The committed block at `height` (`tip`: the chain's height, for the refusal)."""
     view = node.block_view(height)
     if view is None:
-        raise E.NotFound(f"no block at height {height} (the chain is at {node.height()})")
+        raise E.NotFound(f"no block at height {height} (the chain is at {tip})")
     return view
 
 
@@ -312,22 +377,27 @@ def render_certificate(view: BlockView) -> dict:
 
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
     height = _block_height(node, request.match_info["height"])
-    return reply(request, render_block(block_at(node, height)))
+    tip = node.height()
+    return await reply_off_loop(request, lambda: render_block(block_at(node, height, tip)))
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    if node.height() == 0:
+    reader_scope(request).require_everything("blocks")
+    tip = node.height()
+    if tip == 0:
         raise E.NotFound("no block has been committed yet")
-    return reply(request, render_block(block_at(node, node.height())))
+    return await reply_off_loop(request, lambda: render_block(block_at(node, tip, tip)))
 
 
 async def get_block_raw(request: web.Request) -> web.Response:
     """The block's canonical bytes, for peers catching up and for offline verification."""
     node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
     height = _block_height(node, request.match_info["height"])
-    raw = node.block_bytes(height)
+    raw = await off_loop(request, lambda: node.block_bytes(height))
     if raw is None:
         raise E.NotFound(f"no block at height {height}")
     return web.Response(body=raw, content_type="application/octet-stream")
@@ -339,6 +409,7 @@ async def get_account(request: web.Request) -> web.Response:
         address = parse_address(request.match_info["address"])
     except ValueError as exc:
         raise E.Malformed(str(exc)) from None
+    reader_scope(request).require_account(address)
     return reply(request, render_account(node.account_view(address)))
 
 
@@ -412,11 +483,16 @@ def not_ready_reasons(node) -> list[str]:
 async def get_proof(request: web.Request) -> web.Response:
     """The Merkle inclusion proof of a committed transaction, with its block header."""
     tx_hash = _parse_hash(request.match_info["hash"])
-    proof = request.app[NODE].tx_proof(tx_hash)
-    if proof is None:
-        raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
-    return reply(request, tx_proof(proof.block, proof.index, proof.receipt, proof.certificate,
-                                   proof.voters))
+    node = request.app[NODE]
+    scope = reader_scope(request)
+
+    def render() -> dict:  # on the read pool: decodes the block, hashes its Merkle path
+        proof = node.tx_proof(tx_hash)
+        if proof is None:
+            raise E.NotFound(f"no committed transaction {tx_hash.hex()}")
+        scope.require_tx(decode_tx(proof.block.txs[proof.index]))
+        return tx_proof(proof.block, proof.index, proof.receipt, proof.certificate, proof.voters)
+    return await reply_off_loop(request, render)
 
 
 async def get_genesis(request: web.Request) -> web.Response:
@@ -426,6 +502,11 @@ async def get_genesis(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[NODE].metrics_text(), content_type="text/plain")
+
+
+# The routes a client reads the chain with: each costs a token of the client's read bucket.
+READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
+                           get_account, get_proposal, get_proof, get_genesis})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

@@ -39,6 +39,21 @@ class NodeConfig:
     rate_limit_txs_per_s: float = 20_000
     rate_limit_burst: int = 40_000  # txs a client may send at once after a quiet spell
     rate_limit_clients: int = 10_000  # client buckets kept (least recently seen evicted first)
+    # Reads (GET of status, txs, blocks, accounts, proofs, proposals, genesis) per second per
+    # client, a bucket of their own: over it 429 RATE_LIMITED with Retry-After. 0 turns it off.
+    # The default sits well above `lichen chain verify` and `lichen bench` on a loopback
+    # devnet (both read each block); /healthz, /readyz and /metrics are not counted.
+    read_rate_limit_per_s: float = 1_000
+    read_rate_limit_burst: int = 2_000
+    # Heavy reads (a block as JSON or raw, a committed tx, a proof) are rendered off the event
+    # loop on this many threads, so consensus keeps its cadence; more wait their turn.
+    read_workers: int = 2
+    # With read_auth, account and transaction reads (accounts, txs, proofs, blocks) want a
+    # bearer token the operator issued (`lichen node token issue`; node.server.auth), whose
+    # hash and scope are in read_tokens_file (default: tokens.json beside the config file).
+    # Off by default for devnets; a production config must turn it on.
+    read_auth: bool = False
+    read_tokens_file: str = ""
     max_long_polls: int = 2_048  # concurrent GET /v1/txs/{h}?wait=...; beyond: 503 UNAVAILABLE
     max_http_connections: int = 4_096  # open HTTP connections, peers' websockets included
     max_connections_per_ip: int = 1_024  # of those, from one client IP (IPv6: one /64)
@@ -78,7 +93,10 @@ class NodeConfig:
         if unknown:
             raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
         # relative paths are relative to the config file's folder
-        for key in ("key_file", "genesis", "data_dir", "tls_cert", "tls_key", "tls_ca"):
+        if doc.get("read_auth") and not doc.get("read_tokens_file"):
+            doc["read_tokens_file"] = "tokens.json"
+        for key in ("key_file", "genesis", "data_dir", "tls_cert", "tls_key", "tls_ca",
+                    "read_tokens_file"):
             if doc.get(key) and not Path(doc[key]).is_absolute():
                 doc[key] = str((path.parent / doc[key]).resolve())
         return cls(**doc)

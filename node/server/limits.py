@@ -1,7 +1,8 @@
 """Limits that protect a node from its clients (DESIGN section 9).
 
 - `RateLimiter`: a token bucket per client IP on submitted transactions (a batch of 500 costs
-  500). Over it a request is refused whole with RATE_LIMITED and a Retry-After.
+  500). Over it a request is refused whole with RATE_LIMITED and a Retry-After. A second one,
+  counting requests, bounds each client's reads.
 - `Slots`: a bound on concurrent holders of something (long-polls); beyond it UNAVAILABLE.
 - `ConnectionGuard` and `app_runner`: at most N open HTTP connections, and M from one client,
   counted as connections are accepted; the connection over a bound gets a 503 and is closed.
@@ -81,13 +82,14 @@ class RateLimiter:
     dropped first; a dropped bucket was, at worst, a client starting afresh)."""
 
     def __init__(self, rate: float, burst: int, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, unit: str = "transactions"):
         if rate < 0 or burst < 1 or max_clients < 1:
             raise ValueError("rate must be >= 0, burst and max_clients >= 1")
         self.rate = rate
         self.burst = burst
         self.max_clients = max_clients
         self.clock = clock
+        self.unit = unit  # what a token is, for the refusal's message
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     @property
@@ -120,7 +122,7 @@ class RateLimiter:
     def _refuse(self, wait: float, client: str) -> None:
         if wait > 0:
             raise E.RateLimited(
-                f"over {self.rate:g} transactions per second (burst {self.burst}) from {client}; "
+                f"over {self.rate:g} {self.unit} per second (burst {self.burst}) from {client}; "
                 f"retry in {wait:.2f}s", retry_after=wait)
 
 
