@@ -34,6 +34,12 @@ class Institution:
     address: str  # where its node serves the HTTP API and peer websocket, e.g. http://host:port
     jurisdiction: str
     roles: tuple[str, ...]  # licensed roles (Role values) at genesis, sorted
+    peer_address: str = ""  # where its node serves the peer websocket, if not at `address`
+
+    @property
+    def peer_endpoint(self) -> str:
+        """Where peers dial this institution's node."""
+        return self.peer_address or self.address
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,9 @@ class Genesis:
     def canonical(self) -> list[Any]:
         return [
             self.chain_name, self.genesis_time, self.regulator,
-            [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)] for i in self.institutions],
+            [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)]
+             + ([i.peer_address] if i.peer_address else [])  # absent: old chain ids unchanged
+             for i in self.institutions],
             [[a.code, a.issuer, a.decimals, a.clawback] for a in self.assets],
             [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
              for t in self.tiers],
@@ -163,6 +171,7 @@ class Genesis:
             "regulator": self.regulator.hex(),
             "institutions": [{"name": i.name, "key": i.key.hex(), "address": i.address,
                               "jurisdiction": i.jurisdiction, "roles": list(i.roles)}
+                             | ({"peer_address": i.peer_address} if i.peer_address else {})
                              for i in self.institutions],
             "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
                         "clawback": a.clawback} for a in self.assets],
@@ -211,7 +220,7 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         institutions.append(Institution(
             name=_institution("institution name", i["name"]), key=parse_address(i["key"]),
             address=str(i.get("address", "")), jurisdiction=_jurisdiction("jurisdiction", i["jurisdiction"]),
-            roles=roles))
+            roles=roles, peer_address=str(i.get("peer_address", ""))))
     tiers = [Tier(tier=_nonneg_int(t["tier"], "tier"), name=str(t.get("name", "")),
                   limits={_asset("asset", c): TierLimit(_nonneg_int(v["per_tx"], f"tier {t['tier']} {c} per_tx"),
                                                         _nonneg_int(v["daily"], f"tier {t['tier']} {c} daily"))
