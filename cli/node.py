@@ -33,8 +33,9 @@ def run(config_path: str) -> None:
     except (GenesisError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
+        peers = f" (peers {config.peer_listen})" if config.peer_listen else ""
         raise click.ClickException(
-            f"cannot serve on {config.listen}: {exc.strerror or exc}") from None
+            f"cannot serve on {config.listen}{peers}: {exc.strerror or exc}") from None
 
 
 def _load_config(config_path: str) -> NodeConfig:
