@@ -554,7 +554,8 @@ def broken(kind: str, block: Block, keys) -> tuple[bytes, str]:
         sig = bytes([block.signature[0] ^ 1]) + block.signature[1:]
         return Block(h, sig, block.txs).encode(), "signature does not verify"
     if kind == "extra-tx":  # a tx slipped in after signing
-        return Block(h, block.signature, block.txs + (block.txs[0][:-1] + b"\x00",)).encode(), \
+        tampered = block.txs[0][:-1] + bytes([block.txs[0][-1] ^ 1])  # never the same tx
+        return Block(h, block.signature, block.txs + (tampered,)).encode(), \
             "Merkle root does not match"
     if kind == "unlicensed-proposer":
         alice = keys["alice"]
