@@ -36,8 +36,9 @@ def run(config_path: str) -> None:
     except (GenesisError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
+        peers = f" (peers {config.peer_listen})" if config.peer_listen else ""
         raise click.ClickException(
-            f"cannot serve on {config.listen}: {exc.strerror or exc}") from None
+            f"cannot serve on {config.listen}{peers}: {exc.strerror or exc}") from None
 
 
 def _node_key(config: NodeConfig):

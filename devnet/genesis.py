@@ -19,7 +19,7 @@ def load_template() -> dict:
 
 def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
                  observers: int = 0, spare_urls: Sequence[str] = (),
-                 license_policy: str = "regulator") -> Genesis:
+                 license_policy: str = "regulator", peer_urls: Sequence[str] = ()) -> Genesis:
     """A devnet genesis: institution i runs node i (validator, KYC issuer, issuer of its
     currency); institutions without a node are still licensed issuers, so a one-node devnet
     has foreign currencies too. The last `observers` nodes are observers, not validators.
@@ -28,7 +28,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
     `license_policy` "majority" hands license changes to a majority of the validators
     (`lichen governance`) instead of the regulator.
     `keys[name]` is an institution's authority key; `keys[name + "-node"]`, when given, its node
-    key (without one the institution's single key does both)."""
+    key (without one the institution's single key does both). `peer_urls[i]`, if given, is where
+    institution i's node serves its peers (genesis `peer_address`)."""
     t = load_template()
     n_inst = max(len(node_urls) + len(spare_urls), t["min_institutions"])
     if n_inst > len(t["institutions"]):
@@ -49,7 +50,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         institutions.append({"name": inst["name"], "key": node_key.address_hex,
                              "authority_key": authority.address_hex,
                              "address": urls[i] if i < len(urls) else "",
-                             "jurisdiction": inst["jurisdiction"], "roles": roles})
+                             "jurisdiction": inst["jurisdiction"], "roles": roles}
+                            | ({"peer_address": peer_urls[i]} if i < len(peer_urls) else {}))
     assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
                "clawback": i.get("clawback", False)} for i in insts]
     tiers = [{"tier": tier["tier"], "name": tier["name"],

@@ -8,7 +8,9 @@
     DIR/tls/ca.crt      the devnet CA (and ca.key): every node's certificate is signed by it
     DIR/node0/          config.json, data (LevelDB), node.log, tls.crt + tls.key (its cert)
 
-By default the nodes serve https (and their peers dial wss), verified against the devnet CA;
+Node i serves its HTTP API on base_port + i and its peers on base_port + PEER_PORT_OFFSET + i
+(config `peer_listen`, genesis `peer_address`), so clients holding every API connection slot
+cannot keep the validators apart. By default the nodes serve https (and their peers dial wss), verified against the devnet CA;
 `lichen devnet up --insecure` makes a plain-http devnet, for debugging with plain tools.
 
 Every function here either returns a typed result or raises DevnetError with a sentence that
@@ -41,6 +43,7 @@ from .genesis import key_names, make_genesis, node_key_name, node_key_names
 
 MAX_INSTITUTIONS = 7  # the template's; the ones without a node can join later (add-node)
 DEFAULT_BASE_PORT = 7100
+PEER_PORT_OFFSET = 100  # node i's peer listener: base_port + PEER_PORT_OFFSET + i
 HOST = "127.0.0.1"
 SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP,
            "CONT": signal.SIGCONT}
@@ -196,6 +199,19 @@ def node_url(base_port: int, i: int, tls: bool = False) -> str:
     return f"{'https' if tls else 'http'}://{HOST}:{base_port + i}"
 
 
+def peer_port(base_port: int, i: int) -> int:
+    return base_port + PEER_PORT_OFFSET + i
+
+
+def peer_url(base_port: int, i: int, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{HOST}:{peer_port(base_port, i)}"
+
+
+def ports_of(base_port: int, i: int) -> tuple[int, int]:
+    """Node i's API port and peer port."""
+    return base_port + i, peer_port(base_port, i)
+
+
 # ---- status --------------------------------------------------------------------------------------
 
 @dataclass
@@ -248,7 +264,7 @@ def up(net: Devnet, validators: int, observers: int, base_port: int,
     if validators + observers > MAX_INSTITUTIONS:
         raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions: "
                           f"--nodes plus --observers is at most that")
-    taken = [p for p in range(base_port, base_port + validators + observers)
+    taken = [p for i in range(validators + observers) for p in ports_of(base_port, i)
              if not port_free(HOST, p)]
     if taken:
         raise DevnetError(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
@@ -279,7 +295,8 @@ def create_files(net: Devnet, validators: int, observers: int, base_port: int,
     urls = [node_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)]
     nodes = validators + observers
     genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
-                           spare_urls=urls[nodes:], license_policy=license_policy)
+                           spare_urls=urls[nodes:], license_policy=license_policy,
+                           peer_urls=[peer_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)])
     genesis.save(net.dir / "genesis.json")
     token = secrets.token_hex(16)
     (net.dir / "admin.token").write_text(token + "\n")
@@ -298,8 +315,9 @@ def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: s
     if net.tls():
         node_cert(net, name).save(folder / "tls.crt", folder / "tls.key")
         tls = {"tls_cert": "tls.crt", "tls_key": "tls.key", "tls_ca": "../tls/ca.crt"}
-    config = NodeConfig(name=name, key_file=f"../keys/{node_key_name(f'inst{i}')}.key", genesis="../genesis.json",
-                        data_dir=".", listen=f"{HOST}:{base_port + i}", devnet=True,
+    config = NodeConfig(name=name, key_file=f"../keys/{node_key_name(f'inst{i}')}.key",
+                        genesis="../genesis.json", data_dir=".", listen=f"{HOST}:{base_port + i}",
+                        peer_listen=f"{HOST}:{peer_port(base_port, i)}", devnet=True,
                         admin_token=token, **tls)
     config.save(folder / "config.json")
     return NodeEntry(name, f"inst{i}", node_url(base_port, i, net.tls()), node_id,
@@ -457,8 +475,9 @@ def add_node(net: Devnet, role: str, timeout: float = 30.0, say: Say = lambda _:
     i = len(manifest.nodes)
     if i >= MAX_INSTITUTIONS:
         raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions; all run nodes")
-    if not port_free(HOST, manifest.base_port + i):
-        raise DevnetError(f"port {manifest.base_port + i} is in use")
+    for port in ports_of(manifest.base_port, i):
+        if not port_free(HOST, port):
+            raise DevnetError(f"port {port} is in use")
     live = net.running(manifest)
     if not live:
         raise DevnetError("no node is running to take the license transaction")

@@ -5,6 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+def clip(text: object, limit: int = 64) -> str:
+    """A peer-supplied string as it may appear in a log line: printable, on one line, short."""
+    shown = repr(str(text))[1:-1]  # escapes newlines and control characters
+    return shown if len(shown) <= limit else f"{shown[:limit]}...({len(shown)} chars)"
+
+
 class P2PError(Exception):
     """Base of all p2p errors."""
 

@@ -41,6 +41,7 @@ from .errors import (
     Refusal,
     RequestFailed,
     TransportClosed,
+    clip,
 )
 from .faults import FaultFilter
 from .frames import (
@@ -89,6 +90,15 @@ class P2PConfig:
     seen_cache_size: int = 100_000
     request_timeout: float = 5.0
     max_inflight_requests: int = 16  # per peer; more get a BUSY response
+    # -- what a peer may cost us (issue 10) ------------------------------------------------
+    max_handshake_frame: int = 512  # bytes per frame before AUTH (HELLO ~110, AUTH ~100)
+    max_txs_per_frame: int = 4096  # items in one TXS frame; more: the peer is disconnected
+    outbound_queue_bytes: int = 16 * 1024 * 1024  # bytes waiting per peer, besides the count
+    misbehaviour_backoff: float = 30.0  # seconds a peer disconnected for misbehaving is refused
+
+    def __post_init__(self) -> None:
+        if self.gossip_batch_size > self.max_txs_per_frame:
+            raise ValueError("gossip_batch_size exceeds max_txs_per_frame: peers would drop us")
 
     @property
     def gossip_batch_bytes(self) -> int:
@@ -112,6 +122,7 @@ class P2PStats:
     bad_frames: int  # undecodable or unexpected frames from authenticated peers
     forged_raft_dropped: int  # RAFT payloads claiming another sender than their connection
     handshakes_refused: int
+    misbehaving_disconnected: int  # links closed because the peer broke a cap (then backed off)
     links_broken: int  # authenticated connections closed because a sealed frame did not open
     duplicate_connections: int  # authenticated connections closed by the one-per-pair rule
     gossip: GossipStats
@@ -126,6 +137,7 @@ class _Counters:
     bad_frames: int = 0
     forged_raft_dropped: int = 0
     handshakes_refused: int = 0
+    misbehaving_disconnected: int = 0
     links_broken: int = 0
     duplicate_connections: int = 0
 
@@ -140,6 +152,7 @@ class _Link:
     outbox: asyncio.Queue[bytes]
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     inflight_requests: int = 0
+    outbox_bytes: int = 0  # bytes of the frames in `outbox`
 
 
 @dataclass
@@ -233,6 +246,7 @@ class PeerManager:
         self._request_ids = itertools.count(1)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._counters = _Counters()
+        self._shunned: dict[str, float] = {}  # peer id -> loop time until which it is refused
         self._started = False
         self._closing = False
         self._set_peer_table(peers)
@@ -271,6 +285,7 @@ class PeerManager:
             bad_frames=c.bad_frames,
             forged_raft_dropped=c.forged_raft_dropped,
             handshakes_refused=c.handshakes_refused,
+            misbehaving_disconnected=c.misbehaving_disconnected,
             links_broken=c.links_broken,
             duplicate_connections=c.duplicate_connections,
             gossip=replace(self._gossip.stats),
@@ -390,19 +405,25 @@ class PeerManager:
         if not self.faults.allows(link.peer_id):
             self._counters.dropped_by_faults += 1
             return True
-        try:
-            link.outbox.put_nowait(data)
-        except asyncio.QueueFull:
+        if self._outbox_full(link, len(data)):
             self._counters.dropped_queue_full += 1
             return False
+        link.outbox.put_nowait(data)
+        link.outbox_bytes += len(data)
         return True
+
+    def _outbox_full(self, link: _Link, size: int = 0) -> bool:
+        """Bounded in frames and in bytes (a frame always fits an empty queue)."""
+        if link.outbox.full():
+            return True
+        return link.outbox_bytes > 0 and link.outbox_bytes + size > self._config.outbound_queue_bytes
 
     def _send_txs(self, peer_id: str, txs: list[bytes]) -> bool:
         """Gossip's way out. False (keep the batch) only while the peer's queue is full."""
         link = self._links.get(peer_id)
         if link is None:
             return True  # peer gone; gossip forgets its batch on peer_down
-        if link.outbox.full():
+        if self._outbox_full(link):
             return False  # back-pressure: the batch waits in Gossip for the next flush
         return self._send(link, self._encode(Txs(txs)))
 
@@ -450,6 +471,9 @@ class PeerManager:
                 await link.closed.wait()
                 backoff.reset()
                 failures = 0
+                continue
+            if self._is_shunned(peer_id):
+                await asyncio.sleep(self._shunned[peer_id] - asyncio.get_running_loop().time())
                 continue
             address = self._peer_table[peer_id]
             try:
@@ -516,14 +540,26 @@ class PeerManager:
                     outgoing.clear()
                     if handshake.complete:
                         return handshake.channel
-                    handshake.receive(await transport.recv())
+                    handshake.receive(self._handshake_frame(await transport.recv()))
         except TimeoutError:
             timeout = self._config.handshake_timeout
             raise _refused(Refusal.TIMEOUT, f"no handshake within {timeout}s") from None
 
+    def _handshake_frame(self, data: bytes) -> bytes:
+        """Before AUTH nobody is known: a stranger's frames are as small as HELLO and AUTH."""
+        limit = self._config.max_handshake_frame
+        if len(data) > limit:
+            raise _refused(Refusal.PROTOCOL_VIOLATION,
+                           f"a {len(data)}-byte frame before authentication (limit {limit})")
+        return data
+
     def _adopt(self, link: _Link) -> bool:
         """Make `link` the peer's connection unless the existing one is preferred."""
         if self._closing:
+            return False
+        if self._is_shunned(link.peer_id):
+            self._counters.handshakes_refused += 1
+            log.info("refusing %s: disconnected for misbehaving, backing off", link.peer_id[:8])
             return False
         if not self._is_licensed(bytes.fromhex(link.peer_id)):
             # its license went while the handshake ran (the handshake asked before)
@@ -581,6 +617,7 @@ class PeerManager:
         try:
             while True:
                 data = await link.outbox.get()
+                link.outbox_bytes -= len(data)
                 await link.transport.send(data)
                 self._counters.frames_sent += 1
         except TransportClosed:
@@ -603,6 +640,9 @@ class PeerManager:
         match frame:
             case Raft(payload):
                 self._deliver_raft(link.peer_id, payload)
+            case Txs(txs) if len(txs) > self._config.max_txs_per_frame:
+                self._misbehaved(link, f"{len(txs)} txs in one TXS frame "
+                                       f"(limit {self._config.max_txs_per_frame})")
             case Txs(txs):
                 self._receive_txs(link.peer_id, txs)
             case Request():
@@ -612,9 +652,26 @@ class PeerManager:
             case Hello() | Auth():
                 self._bad_frame(link, f"{type(frame).__name__} after the handshake")
 
+    def _misbehaved(self, link: _Link, why: str) -> None:
+        """A peer that broke a cap is disconnected, and refused (both ways) for a while."""
+        self._counters.misbehaving_disconnected += 1
+        backoff = self._config.misbehaviour_backoff
+        self._shunned[link.peer_id] = asyncio.get_running_loop().time() + backoff
+        log.warning("disconnecting %s for %.0fs: %s", link.peer_id[:8], backoff, why)
+        self._spawn(link.transport.close())
+
+    def _is_shunned(self, peer_id: str) -> bool:
+        until = self._shunned.get(peer_id)
+        if until is None:
+            return False
+        if until <= asyncio.get_running_loop().time():
+            del self._shunned[peer_id]
+            return False
+        return True
+
     def _bad_frame(self, link: _Link, why: str) -> None:
         self._counters.bad_frames += 1
-        log.warning("dropping bad frame from %s: %s", link.peer_id[:8], why)
+        log.warning("dropping bad frame from %s: %s", link.peer_id[:8], clip(why, 200))
 
     def _deliver_raft(self, peer_id: str, payload: list[Any]) -> None:
         if self._raft_sender_of is not None and not self._raft_sender_matches(peer_id, payload):
@@ -634,7 +691,7 @@ class PeerManager:
             log.warning("dropping RAFT from %s: cannot read its sender", peer_id[:8], exc_info=True)
             return False
         if claimed is not None and claimed.lower() != peer_id:
-            log.warning("dropping RAFT from %s claiming to be from %s", peer_id[:8], claimed)
+            log.warning("dropping RAFT from %s claiming to be from %s", peer_id[:8], clip(claimed))
             return False
         return True
 
@@ -683,7 +740,8 @@ class PeerManager:
             log.debug("ignoring unexpected RESPONSE %d from %s", response.request_id, peer_id[:8])
             return
         if response.error is not None:
-            pending.future.set_exception(RequestFailed(f"{peer_id[:8]} answered {response.error}"))
+            error = clip(response.error)
+            pending.future.set_exception(RequestFailed(f"{peer_id[:8]} answered {error}"))
         else:
             pending.future.set_result(response.payload)
 

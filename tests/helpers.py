@@ -27,12 +27,13 @@ def free_port() -> int:
 
 def free_port_range(n: int, tries: int = 200) -> int:
     """A base port with n consecutive free loopback ports from it (a devnet's node i listens
-    on base + i)."""
+    on base + i), and n more from base + 100 (its peer listener, devnet.network.peer_port).
+    Below Linux's ephemeral range (32768-), so no outgoing connection takes one meanwhile."""
     for _ in range(tries):
-        base = random.randint(20_000, 60_000)
+        base = random.randint(20_000, 32_000)
         socks = []
         try:
-            for p in range(base, base + n):
+            for p in [*range(base, base + n), *range(base + 100, base + 100 + n)]:
                 s = socket.socket()
                 socks.append(s)
                 s.bind((LOOPBACK, p))

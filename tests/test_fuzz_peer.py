@@ -34,7 +34,7 @@ from node.ledger.types import Block, BlockHeader, Transfer, sign_tx
 from node.server.daemon import Node
 from p2p import Auth, Handshake, Hello, Raft, Request, Response, SecureChannel, Txs, decode, encode
 
-from .helpers import until
+from .helpers import free_port, until
 
 FUZZ = settings(max_examples=80, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -123,8 +123,10 @@ class Peer:
 
 
 async def connect(node: Node) -> Peer:
+    """A websocket to the node's peer endpoint (its peer_listen, else its API port)."""
     session = aiohttp.ClientSession()
-    ws = await session.ws_connect(f"ws://{node.config.listen}/v1/peer", max_msg_size=MAX_FRAME,
+    where = node.config.peer_listen or node.config.listen
+    ws = await session.ws_connect(f"ws://{where}/v1/peer", max_msg_size=MAX_FRAME,
                                   compress=0, autoping=True)
     return Peer(ws, session)
 
@@ -552,7 +554,8 @@ def broken(kind: str, block: Block, keys) -> tuple[bytes, str]:
         sig = bytes([block.signature[0] ^ 1]) + block.signature[1:]
         return Block(h, sig, block.txs).encode(), "signature does not verify"
     if kind == "extra-tx":  # a tx slipped in after signing
-        return Block(h, block.signature, block.txs + (block.txs[0][:-1] + b"\x00",)).encode(), \
+        tampered = block.txs[0][:-1] + bytes([block.txs[0][-1] ^ 1])  # never the same tx
+        return Block(h, block.signature, block.txs + (tampered,)).encode(), \
             "Merkle root does not match"
     if kind == "unlicensed-proposer":
         alice = keys["alice"]
@@ -688,3 +691,63 @@ async def test_an_observer_forging_raft_traffic_at_a_high_term_moves_nothing(sta
         await still_serves(node)
     finally:
         await peer.close()
+
+
+# ---- the peer listener (config peer_listen) ------------------------------------------------------
+
+async def hold_api_connections(node: Node, n: int) -> list[asyncio.StreamWriter]:
+    """n idle TCP connections to the node's API port: each holds one of its connection slots."""
+    writers = []
+    for _ in range(n):
+        _, writer = await asyncio.open_connection(node.config.host, node.config.port)
+        writers.append(writer)
+    return writers
+
+
+async def test_with_every_api_slot_held_a_validator_still_connects_on_the_peer_listener(
+        start_follower):
+    """Attack: a few client IPs open connections to the public API port until every slot is
+    held; on one shared port that locks the validators out of each other. With peer_listen the
+    peers have their own listener and connection budget, which clients cannot use up."""
+    node, keys = await start_follower(peer_listen=f"127.0.0.1:{free_port()}",
+                                      max_http_connections=4, max_connections_per_ip=4)
+    held = await hold_api_connections(node, 4)
+    try:
+        await asyncio.sleep(0.1)  # the node has accepted (and counted) them
+        with pytest.raises(aiohttp.ClientError):  # the API is full, as the attack wants ...
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://{node.config.listen}/v1/status") as r:
+                    r.raise_for_status()
+        peer, _ = await authenticate(node, keys["inst1"])  # ... the peers are not
+        try:
+            assert keys["inst1"].address_hex in node.p2p.connected_peers()
+        finally:
+            await peer.close()
+    finally:
+        for writer in held:
+            writer.close()
+
+
+async def test_with_a_peer_listener_the_api_port_serves_no_peers(start_follower):
+    """/v1/peer lives only on peer_listen (else clients' slots and peers' would mix again), and
+    the peer listener serves no API."""
+    node, _ = await start_follower(peer_listen=f"127.0.0.1:{free_port()}")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://{node.config.listen}/v1/peer") as r:
+            assert r.status == 404
+        async with http.get(f"http://{node.config.peer_listen}/v1/status") as r:
+            assert r.status == 404
+        async with http.get(f"http://{node.config.listen}/v1/status") as r:
+            assert r.status == 200
+
+
+async def test_a_txs_frame_over_the_item_cap_disconnects_the_peer(inst1, caplog):
+    """Attack: a licensed peer sends one TXS frame of thousands of tiny items (a 4 MiB frame
+    holds about two million), admitted synchronously on the consensus loop. Over the cap the
+    peer is disconnected with a logged reason and nothing reaches the pool."""
+    node, _, peer = inst1
+    await peer.send(Txs([b"x"] * 5000))
+    await peer.wait_closed()
+    assert node.status()["mempool_size"] == 0
+    assert logged(caplog, "5000 txs in one TXS frame")
+    assert node.p2p.stats().misbehaving_disconnected == 1

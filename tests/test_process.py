@@ -11,7 +11,7 @@ from devnet.client import ApiError, Client
 from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
 
-from .helpers import free_port, wait_until
+from .helpers import free_port_range, wait_until
 from .procs import lichen, running_devnet
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def devnet(tmp_path):
     """A one-node devnet in tmp_path, stopped (by pid) however the test ends."""
-    with running_devnet(tmp_path / "devnet", 1, free_port()) as d:
+    with running_devnet(tmp_path / "devnet", 1, free_port_range(1)) as d:
         yield d
 
 

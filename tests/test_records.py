@@ -16,7 +16,7 @@ from node.ledger.verify import tx_proof, verify_chain, verify_tx_proof
 from node.server.api import not_ready_reasons
 from node.server.service import MAX_APPLY_LAG
 
-from .helpers import free_port
+from .helpers import free_port_range
 from .node.support import HOUR, NAMES, T0, YEAR_LATER, Chain, Keys, genesis_doc, key_for
 from .procs import lichen, nodes_of, running_devnet
 
@@ -234,7 +234,7 @@ def test_readiness_needs_a_leader_a_quorum_and_a_current_state(node, reasons):
 
 @pytest.mark.slow
 def test_records_of_a_running_devnet_verify(tmp_path):
-    with running_devnet(tmp_path / "devnet", 1, free_port()) as d:
+    with running_devnet(tmp_path / "devnet", 1, free_port_range(1)) as d:
         lichen("devnet", "demo", "--dir", str(d))
         url = nodes_of(d)["node0"]["url"]
         client = Client(url, timeout=3)

@@ -43,6 +43,13 @@ class Institution:
         """The key the institution's transactions are signed with."""
         return self.authority_key if self.authority_key is not None else self.key
 
+    peer_address: str = ""  # where its node serves the peer websocket, if not at `address`
+
+    @property
+    def peer_endpoint(self) -> str:
+        """Where peers dial this institution's node."""
+        return self.peer_address or self.address
+
 
 @dataclass(frozen=True)
 class Asset:
@@ -138,7 +145,7 @@ class Genesis:
         return [
             self.chain_name, self.genesis_time, self.regulator,
             [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)]
-             + ([i.authority_key] if i.authority_key is not None else [])  # older ids unchanged
+             + _optional_institution_fields(i)  # absent: older chain ids unchanged
              for i in self.institutions],
             [[a.code, a.issuer, a.decimals, a.clawback] for a in self.assets],
             [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
@@ -184,6 +191,7 @@ class Genesis:
                               "jurisdiction": i.jurisdiction, "roles": list(i.roles)}
                              | ({"authority_key": i.authority_key.hex()}
                                 if i.authority_key is not None else {})
+                             | ({"peer_address": i.peer_address} if i.peer_address else {})
                              for i in self.institutions],
             "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
                         "clawback": a.clawback} for a in self.assets],
@@ -232,7 +240,8 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         institutions.append(Institution(
             name=_institution("institution name", i["name"]), key=parse_address(i["key"]),
             address=str(i.get("address", "")), jurisdiction=_jurisdiction("jurisdiction", i["jurisdiction"]),
-            roles=roles, authority_key=_authority_key(i)))
+            roles=roles, authority_key=_authority_key(i),
+            peer_address=str(i.get("peer_address", ""))))
     tiers = [Tier(tier=_nonneg_int(t["tier"], "tier"), name=str(t.get("name", "")),
                   limits={_asset("asset", c): TierLimit(_nonneg_int(v["per_tx"], f"tier {t['tier']} {c} per_tx"),
                                                         _nonneg_int(v["daily"], f"tier {t['tier']} {c} daily"))
@@ -261,6 +270,16 @@ def _parse(doc: dict[str, Any]) -> Genesis:
                                for b in doc.get("balances", [])), key=lambda b: (b.account, b.asset))),
         license_policy=_license_policy(doc.get("license_policy", "regulator")),
     )
+
+
+def _optional_institution_fields(i: Institution) -> list[Any]:
+    """The institution fields added after the first genesis format, in the chain id's encoding:
+    nothing when neither is set (so older chain ids stay the same), the authority key when only
+    it is set, and [authority key or b"", peer address] once a peer address is set: each form
+    decodes one way only."""
+    if i.peer_address:
+        return [i.authority_key or b"", i.peer_address]
+    return [i.authority_key] if i.authority_key is not None else []
 
 
 def _authority_key(doc: dict[str, Any]) -> bytes | None:

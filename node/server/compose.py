@@ -9,7 +9,8 @@ between an operator's node and a test's is injected:
 |-----------|-------------------------------------------|-------------------------------------------|
 | clock     | SystemClock                               | ManualClock, advanced by the test         |
 | dialer    | websockets (p2p.WebSocketDialer)          | MemoryNetwork.dialer()                    |
-| listener  | TcpListener: HTTP API + /v1/peer, one port | MemoryListener: peers only, no socket    |
+| listener  | TcpListener: HTTP API + /v1/peer (one port,| MemoryListener: peers only, no socket    |
+|           | or /v1/peer on config.peer_listen alone)   |                                          |
 | on_fatal  | exit the process (code 70)                | recorded; the test fails                  |
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +35,7 @@ from node.ledger.state import State
 from node.server.api import build_app
 from node.server.clock import Clock
 from node.server.config import NodeConfig
-from node.server.limits import app_runner
+from node.server.limits import app_runner, handler_args, peer_app_runner
 from node.server.membership import Licensed, is_licensed_peer, peer_table
 from node.server.metrics import Metrics
 from node.server.raft_log import RaftLog
@@ -140,29 +142,42 @@ class Listener(Protocol):
 
 
 class TcpListener:
-    """The HTTP API and the peers' websocket (/v1/peer) on the config's one port."""
+    """The HTTP API on the config's port, and the peers' websocket (/v1/peer) on the same port
+    or, with `peer_listen` set, only on that one (with its own connection budget). Both use
+    the same TLS context."""
 
     def __init__(self, config: NodeConfig):
         self.config = config
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
 
     async def start(self, node: Served) -> None:
-        app = build_app(node)
-        node.p2p.mount(app)
-        self._runner = app_runner(app, self.config)
-        await self._runner.setup()
         ssl_context = (server_context(self.config.tls_cert, self.config.tls_key)
                        if self.config.tls else None)
-        await web.TCPSite(self._runner, self.config.host, self.config.port,
-                          ssl_context=ssl_context).start()
+        app = build_app(node)
+        if self.config.peer_listen:
+            peers = web.Application(handler_args=handler_args(self.config))
+            node.p2p.mount(peers)
+            await self._serve(peer_app_runner(peers, self.config), self.config.peer_host,
+                              self.config.peer_port, ssl_context)
+        else:
+            node.p2p.mount(app)
+        await self._serve(app_runner(app, self.config), self.config.host, self.config.port,
+                          ssl_context)
+
+    async def _serve(self, runner: web.AppRunner, host: str, port: int,
+                     ssl_context: ssl.SSLContext | None) -> None:
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        while self._runners:
+            await self._runners.pop().cleanup()
 
     def describe(self) -> str:
-        return f"{'https' if self.config.tls else 'http'}://{self.config.listen}"
+        scheme = "https" if self.config.tls else "http"
+        peers = f" (peers at {scheme}://{self.config.peer_listen})" if self.config.peer_listen else ""
+        return f"{scheme}://{self.config.listen}{peers}"
 
 
 class MemoryListener:

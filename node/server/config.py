@@ -12,7 +12,10 @@ class NodeConfig:
     key_file: str  # the institution's node key (node.crypto.KeyPair JSON)
     genesis: str  # path to the shared genesis.json
     data_dir: str  # LevelDB lives in data_dir/db
-    listen: str = "127.0.0.1:7100"  # host:port for the HTTP API and the peer websocket
+    listen: str = "127.0.0.1:7100"  # host:port for the HTTP API (and the peer websocket ...)
+    # ... unless peer_listen (host:port) is set: then /v1/peer is served there only, with its
+    # own connection budget, so clients holding every API slot cannot lock the validators out
+    peer_listen: str = ""
     devnet: bool = False  # enables fault injection and the admin endpoint
     admin_token: str = ""  # required by the admin endpoint (devnet only)
     block_max_txs: int = 2000
@@ -55,8 +58,10 @@ class NodeConfig:
     read_auth: bool = False
     read_tokens_file: str = ""
     max_long_polls: int = 2_048  # concurrent GET /v1/txs/{h}?wait=...; beyond: 503 UNAVAILABLE
-    max_http_connections: int = 4_096  # open HTTP connections, peers' websockets included
+    max_http_connections: int = 4_096  # open HTTP connections, peers' too without peer_listen
     max_connections_per_ip: int = 1_024  # of those, from one client IP (IPv6: one /64)
+    max_peer_connections: int = 256  # open connections on peer_listen (when set)
+    max_peer_connections_per_ip: int = 64  # of those, from one IP (a devnet shares 127.0.0.1)
     http_idle_timeout_s: float = 30.0  # no complete request head by then: closed (0: never)
     http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408, closed
     sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
@@ -79,6 +84,14 @@ class NodeConfig:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def peer_host(self) -> str:
+        return self.peer_listen.rsplit(":", 1)[0]
+
+    @property
+    def peer_port(self) -> int:
+        return int(self.peer_listen.rsplit(":", 1)[1])
 
     @property
     def tls(self) -> bool:

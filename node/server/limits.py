@@ -239,6 +239,13 @@ def app_runner(app: web.Application, config: NodeConfig) -> GuardedAppRunner:
     return GuardedAppRunner(app, guard, access_log=None)
 
 
+def peer_app_runner(app: web.Application, config: NodeConfig) -> GuardedAppRunner:
+    """The runner of a separate peer listener (config.peer_listen): its own connection budget,
+    which the API's clients cannot use up, nor peers the API's."""
+    guard = ConnectionGuard(config.max_peer_connections, config.max_peer_connections_per_ip)
+    return GuardedAppRunner(app, guard, access_log=None)
+
+
 LINGER_S = 1.0  # after answering a request whose body was not read, read (and drop) it this long
 
 

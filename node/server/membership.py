@@ -39,9 +39,10 @@ class Licensed:
 def peer_table(genesis: Genesis, state: State, own_key: bytes,
                members: frozenset[str]) -> dict[str, str]:
     """Every other institution licensed to run a node (validator or observer) right now, and
-    every Raft member (a revoked one stays connected until the membership drops it)."""
-    return {i.key.hex(): i.address for i in genesis.institutions
-            if i.address and i.key != own_key
+    every Raft member (a revoked one stays connected until the membership drops it), at its
+    peer address (genesis `peer_address`, else its API `address`)."""
+    return {i.key.hex(): i.peer_endpoint for i in genesis.institutions
+            if i.peer_endpoint and i.key != own_key
             and (is_licensed_peer(state, i.key) or i.key.hex() in members)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consensus import ConfState, PeerStatus, ProgressState, Role, Status
+from node.ledger.genesis import Genesis
 from node.ledger.state import State
 from node.server.membership import (
     Licensed,
@@ -127,3 +128,19 @@ def test_a_committed_change_is_accepted_only_as_a_step_the_licenses_allow():
     plain = ConfState({V1, V2, V3})
     assert is_membership_step(plain, licensed({V1, V2, V3}, {O1}), ConfState({V1, V2, V3}, {O1}))
     assert not is_membership_step(plain, licensed({V1, V2, V3}), ConfState({V1, V2, V3}, {O1}))
+
+
+def test_the_peer_table_points_at_peer_addresses_where_the_genesis_has_them(genesis, keys):
+    """A node with a separate peer listener is dialled there, not at its public API; an
+    institution without `peer_address` is dialled at `address`, and a genesis without any
+    keeps its chain id."""
+    doc = genesis.to_json()
+    assert all("peer_address" not in i for i in doc["institutions"])
+    assert Genesis.from_json(doc).chain_id == genesis.chain_id
+    doc["institutions"][1]["peer_address"] = "mem://node1-peers"
+    split = Genesis.from_json(doc)
+    assert split.chain_id != genesis.chain_id  # where peers meet is part of the network
+    assert Genesis.from_json(split.to_json()) == split
+    me, one, two = (keys[f"inst{i}"] for i in range(3))
+    table = peer_table(split, State.from_genesis(split), me.address, frozenset())
+    assert table == {one.address_hex: "mem://node1-peers", two.address_hex: "mem://node2"}
