@@ -19,6 +19,7 @@ from node.ledger.crypto import (
     parse_address,
     passphrase_from_env,
 )
+from node.ledger.errors import LedgerError
 from node.ledger.genesis import Genesis
 from node.ledger.types import Payload
 
@@ -184,7 +185,7 @@ def submit_tx(node_url: str | None, key: Signer, payload: Payload, no_wait: bool
     try:
         result = sign_and_submit(client_for(node_url), key, payload, wait=not no_wait,
                                  timeout=timeout)
-    except ApiError as err:
+    except (ApiError, LedgerError) as err:  # LedgerError: refused here, before anything is sent
         if as_json:
             emit_json({"error": err.code, "message": err.message})
         fail(err.code, err.message)

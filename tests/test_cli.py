@@ -417,3 +417,15 @@ def test_token_is_handed_to_the_client(monkeypatch):
     seen.clear()
     run("account", "show", BOB, "--node", "http://n:1", env={"LICHEN_TOKEN": "lct_y"})
     assert seen.get("token") == "lct_y"
+
+
+def test_a_memo_the_ledger_refuses_is_a_reason_code_not_a_traceback(node, key_file):
+    """A memo with a bidirectional override is refused by the CLI itself (BAD_TEXT on stderr,
+    exit 1, no traceback) before anything is signed and sent."""
+    path, _ = key_file
+    result = run("tx", "transfer", "--key", str(path), "--to", BOB, "--asset", "usd",
+                 "--amount", "1", "--memo", "a\u202eb", "--node", "http://fake")
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not a traceback
+    assert "BAD_TEXT" in result.stderr
+    assert node.received == []
