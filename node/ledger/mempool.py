@@ -155,13 +155,16 @@ class Mempool:
         self.nbytes += len(tx.raw)
         self.held_bytes += len(tx.raw)
 
-    def _unhold(self, tx: Transaction) -> None:
-        """Forget a held tx entirely (expired or evicted; not promoted)."""
+    def _release(self, tx: Transaction) -> None:
+        """Take tx out of the held set and its bytes off the pool's count."""
         del self.held[tx.hash]
         self.nbytes -= len(tx.raw)
         self.held_bytes -= len(tx.raw)
-        sender = self.senders[tx.sender]
-        del sender.future[tx.nonce]
+
+    def _unhold(self, tx: Transaction) -> None:
+        """Forget a held tx entirely (expired or evicted; not promoted)."""
+        self._release(tx)
+        del self.senders[tx.sender].future[tx.nonce]
         self._forget_if_idle(tx.sender)
 
     def expire_held(self) -> None:
@@ -206,9 +209,7 @@ class Mempool:
             tx = sender.future.pop(self.view.account(address).nonce, None)
             if tx is None:
                 break
-            del self.held[tx.hash]
-            self.nbytes -= len(tx.raw)
-            self.held_bytes -= len(tx.raw)
+            self._release(tx)
             try:
                 admit(self.view, tx, self.context(), self.sigs)
             except E.LedgerError as err:
