@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from node.ledger.crypto import KeyPair
+from node.ledger import genesis_builder as ceremony
 from node.ledger.genesis import Genesis
 
 TEMPLATE = Path(__file__).with_name("template.json")
@@ -36,7 +37,8 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
         raise ValueError(f"the devnet template has {len(t['institutions'])} institutions")
     insts = t["institutions"][:n_inst]
     validators = len(node_urls) - observers
-    institutions = []
+    urls = list(node_urls) + list(spare_urls)
+    doc = ceremony.init(t["chain_name"], keys["regulator"].address, now_ms, license_policy)
     for i, inst in enumerate(insts):
         if i < validators:
             roles = ["validator", "kyc_issuer", "asset_issuer"]
@@ -44,40 +46,33 @@ def make_genesis(keys: dict[str, KeyPair], node_urls: list[str], now_ms: int,
             roles = ["observer"]
         else:
             roles = ["kyc_issuer", "asset_issuer"]
-        urls = list(node_urls) + list(spare_urls)
         authority = keys[inst["name"]]
         node_key = keys.get(node_key_name(inst["name"]), authority)
-        institutions.append({"name": inst["name"], "key": node_key.address_hex,
-                             "authority_key": authority.address_hex,
-                             "address": urls[i] if i < len(urls) else "",
-                             "jurisdiction": inst["jurisdiction"], "roles": roles}
-                            | ({"peer_address": peer_urls[i]} if i < len(peer_urls) else {}))
-    assets = [{"code": i["currency"], "issuer": i["name"], "decimals": i["decimals"],
-               "clawback": i.get("clawback", False)} for i in insts]
-    tiers = [{"tier": tier["tier"], "name": tier["name"],
-              "limits": {a["code"]: {"per_tx": tier["per_tx"], "daily": tier["daily"]}
-                         for a in assets}}
-             for tier in t["tiers"]]
+        doc = ceremony.add_institution(doc, ceremony.InstitutionSpec(
+            name=inst["name"], node_key=node_key.address, authority_key=authority.address,
+            address=urls[i] if i < len(urls) else "", jurisdiction=inst["jurisdiction"],
+            roles=roles, peer_address=peer_urls[i] if i < len(peer_urls) else ""))
+    for inst in insts:
+        doc = ceremony.add_asset(doc, inst["currency"], inst["name"], inst["decimals"],
+                                 inst.get("clawback", False))
+    codes = [inst["currency"] for inst in insts]
+    for tier in t["tiers"]:
+        doc = ceremony.add_tier(doc, tier["tier"], tier["name"],
+                                {code: (tier["per_tx"], tier["daily"]) for code in codes})
+    for j in t["blocked_jurisdictions"]:
+        doc = ceremony.block_jurisdiction(doc, j)
     expires = now_ms + t["attestation_days"] * DAY_MS
-    attestations, balances = [], []
     for c in t["customers"]:
         if "attested_by" not in c:
             continue
-        addr = keys[c["name"]].address_hex
-        evidence = hashlib.sha256(f"kyc-file:{c['name']}".encode()).hexdigest()
-        attestations.append({"subject": addr, "issuer": c["attested_by"], "tier": c["tier"],
-                             "jurisdiction": c["jurisdiction"], "expires_at": expires,
-                             "evidence_hash": evidence})
-        codes = {a["code"] for a in assets}
-        balances += [{"account": addr, "asset": code, "amount": amount}
-                     for code, amount in c["balances"].items() if code in codes]
-    return Genesis.from_json({
-        "chain_name": t["chain_name"], "genesis_time": now_ms,
-        "regulator": keys["regulator"].address_hex,
-        "institutions": institutions, "assets": assets, "tiers": tiers,
-        "blocked_jurisdictions": t["blocked_jurisdictions"],
-        "attestations": attestations, "balances": balances, "license_policy": license_policy,
-    })
+        account = keys[c["name"]].address
+        evidence = hashlib.sha256(f"kyc-file:{c['name']}".encode()).digest()
+        doc = ceremony.add_attestation(doc, account, c["attested_by"], c["tier"],
+                                       c["jurisdiction"], expires, evidence)
+        doc = ceremony.add_balances(doc, [(account, code, amount)
+                                          for code, amount in c["balances"].items()
+                                          if code in codes])
+    return Genesis.from_json(doc)
 
 
 def node_key_name(institution: str) -> str:

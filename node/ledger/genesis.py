@@ -15,6 +15,7 @@ from typing import Any, cast
 from node.ledger.codec import pack, sha256
 from node.ledger.crypto import parse_address
 from node.ledger.errors import LedgerError
+from node.ledger.text import printable_text
 from node.ledger.types import ROLES, LicensePolicy, Role, _asset, _institution, _jurisdiction
 
 
@@ -44,6 +45,7 @@ class Institution:
         return self.authority_key if self.authority_key is not None else self.key
 
     peer_address: str = ""  # where its node serves the peer websocket, if not at `address`
+    display: str = ""  # the name people know it by, e.g. "Harbor Bank" (for summaries only)
 
     @property
     def peer_endpoint(self) -> str:
@@ -180,7 +182,31 @@ class Genesis:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None
         _check_references(g)
+        _check_startable(g)
         return g
+
+    @classmethod
+    def draft_from_json(cls, doc: dict[str, Any]) -> Genesis:
+        """A genesis being assembled (node.ledger.genesis_builder): every field and reference
+        checked as in `from_json`, but it may not yet be startable (no validator yet)."""
+        try:
+            g = _parse(doc)
+        except GenesisError:
+            raise
+        except LedgerError as exc:
+            raise GenesisError(f"genesis: {exc.message}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None
+        _check_references(g)
+        return g
+
+    def startable_problems(self) -> list[str]:
+        """Why a network cannot start from this genesis yet (empty: it can)."""
+        try:
+            _check_startable(self)
+        except GenesisError as exc:
+            return [str(exc)]
+        return []
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +218,7 @@ class Genesis:
                              | ({"authority_key": i.authority_key.hex()}
                                 if i.authority_key is not None else {})
                              | ({"peer_address": i.peer_address} if i.peer_address else {})
+                             | ({"display": i.display} if i.display else {})
                              for i in self.institutions],
             "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
                         "clawback": a.clawback} for a in self.assets],
@@ -241,7 +268,8 @@ def _parse(doc: dict[str, Any]) -> Genesis:
             name=_institution("institution name", i["name"]), key=parse_address(i["key"]),
             address=str(i.get("address", "")), jurisdiction=_jurisdiction("jurisdiction", i["jurisdiction"]),
             roles=roles, authority_key=_authority_key(i),
-            peer_address=str(i.get("peer_address", ""))))
+            peer_address=str(i.get("peer_address", "")),
+            display=_display(i.get("display", ""))))
     tiers = [Tier(tier=_nonneg_int(t["tier"], "tier"), name=str(t.get("name", "")),
                   limits={_asset("asset", c): TierLimit(_nonneg_int(v["per_tx"], f"tier {t['tier']} {c} per_tx"),
                                                         _nonneg_int(v["daily"], f"tier {t['tier']} {c} daily"))
@@ -274,12 +302,25 @@ def _parse(doc: dict[str, Any]) -> Genesis:
 
 def _optional_institution_fields(i: Institution) -> list[Any]:
     """The institution fields added after the first genesis format, in the chain id's encoding:
-    nothing when neither is set (so older chain ids stay the same), the authority key when only
-    it is set, and [authority key or b"", peer address] once a peer address is set: each form
-    decodes one way only."""
+    nothing when none is set (so older chain ids stay the same), the authority key when only
+    it is set, [authority key or b"", peer address] once a peer address is set, and
+    [authority key or b"", peer address or "", display name] once a display name is set: each
+    form has its own length, so it decodes one way only."""
+    if i.display:
+        return [i.authority_key or b"", i.peer_address, i.display]
     if i.peer_address:
         return [i.authority_key or b"", i.peer_address]
     return [i.authority_key] if i.authority_key is not None else []
+
+
+MAX_DISPLAY_BYTES = 128
+
+
+def _display(v: Any) -> str:
+    """A display name: printable text (node.ledger.text), like every text people read."""
+    if type(v) is not str or len(v.encode()) > MAX_DISPLAY_BYTES:
+        raise GenesisError(f"display name must be a string of at most {MAX_DISPLAY_BYTES} bytes")
+    return printable_text("display name", v)
 
 
 def _authority_key(doc: dict[str, Any]) -> bytes | None:
@@ -322,5 +363,9 @@ def _check_references(g: Genesis) -> None:
     for b in g.balances:
         if g.asset(b.asset) is None:
             raise GenesisError(f"balance of {b.account.hex()}: unknown asset {b.asset}")
+
+
+def _check_startable(g: Genesis) -> None:
+    """A chain needs someone to order its blocks."""
     if not any(Role.VALIDATOR in i.roles for i in g.institutions):
         raise GenesisError("genesis needs at least one validator")
