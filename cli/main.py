@@ -15,11 +15,13 @@ from .chain import chain
 from .chaos import chaos
 from .demo import demo
 from .devnet import devnet
+from .genesis import genesis
 from .governance import governance
 from .keys import keys
 from .kyc import kyc
 from .license import license
 from .node import node
+from .tls import tls
 from .tx import tx
 
 
@@ -44,8 +46,8 @@ def lichen(cacert: str | None) -> None:
     trust(cacert)
 
 
-for group in (account, asset, audit, bench, block, chain, devnet, governance, keys, kyc, license,
-              node, tx):
+for group in (account, asset, audit, bench, block, chain, devnet, genesis, governance, keys, kyc,
+              license, node, tls, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 devnet.add_command(chaos)

@@ -41,6 +41,55 @@ def run(config_path: str) -> None:
             f"cannot serve on {config.listen}{peers}: {exc.strerror or exc}") from None
 
 
+@node.command("init")
+@click.option("--genesis", "genesis_path", required=True,
+              type=click.Path(exists=True, dir_okay=False), help="The network's shared genesis.")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="This node's key file (its institution's node key in the genesis).")
+@click.option("--listen", required=True, metavar="HOST:PORT",
+              help="Where the API binds, e.g. 0.0.0.0:7400 (the port of the genesis address).")
+@click.option("--peer-listen", default="", metavar="HOST:PORT",
+              help="Where the peer listener binds (default: --listen's host and the genesis "
+                   "peer address's port, when the genesis gives one).")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+              help="The node's data folder (LevelDB); made if missing.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="The node's certificate (PEM; `lichen tls cert` or your PKI's).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM).")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False),
+              help="The CA that signed the peers' certificates (PEM).")
+@click.option("--insecure", is_flag=True,
+              help="Run without TLS (only for a genesis with http:// addresses).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the config.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+def init(genesis_path: str, key_path: str, listen: str, peer_listen: str, data_dir: str,
+         tls_cert: str | None, tls_key: str | None, tls_ca: str | None, insecure: bool,
+         out: str, force: bool) -> None:
+    """Write a node's config from the genesis, checked against it (key, ports, TLS).
+    Reads of accounts and transactions then need tokens (`lichen node token issue`)."""
+    from node.server.provision import InitError, InitRequest, init_config
+    if Path(out).exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it")
+    req = InitRequest(genesis=Path(genesis_path), key=Path(key_path), listen=listen,
+                      peer_listen=peer_listen, data_dir=Path(data_dir), out=Path(out),
+                      tls_cert=Path(tls_cert) if tls_cert else None,
+                      tls_key=Path(tls_key) if tls_key else None,
+                      tls_ca=Path(tls_ca) if tls_ca else None, insecure=insecure)
+    try:
+        config = init_config(req)
+    except InitError as exc:
+        raise click.ClickException(str(exc)) from None
+    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.save(out)
+    peers = f", peers on {config.peer_listen}" if config.peer_listen else ""
+    click.echo(f"wrote {out}: {config.name} on {config.listen}{peers}, "
+               f"{'TLS' if config.tls else 'no TLS'}, read_auth on")
+    click.echo(f"start it with `lichen node run --config {out}`; issue read tokens with "
+               f"`lichen node token issue --config {out} --all`")
+
+
 def _node_key(config: NodeConfig):
     """The node key, its passphrase asked for when the file is sealed and a terminal can answer
     (a daemon started in the background reads LICHEN_PASSPHRASE_FILE); refusals exit 1."""

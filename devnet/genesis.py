@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from node.ledger.crypto import KeyPair
 from node.ledger import genesis_builder as ceremony
+from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis
 
 TEMPLATE = Path(__file__).with_name("template.json")

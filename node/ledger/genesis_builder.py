@@ -247,7 +247,7 @@ def _field(field: str, check: Any, value: Any) -> None:
     try:
         check(field, value)
     except LedgerError as exc:
-        raise FieldError(field, exc.message.removeprefix(f"{field} ")) from None
+        raise FieldError(field, f"{value!r}: {exc.message.removeprefix(f'{field} ')}") from None
 
 
 def _address_field(field: str, key: bytes) -> None:
