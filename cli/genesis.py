@@ -60,19 +60,24 @@ def write_draft(path: str, doc: ceremony.Doc) -> None:
         raise
 
 
-def step(path: str, apply: Callable[[ceremony.Doc], ceremony.Doc]) -> ceremony.Doc:
+def step(path: str, apply: Callable[[ceremony.Doc], ceremony.Doc],
+         options: dict[str, str] | None = None) -> ceremony.Doc:
     """Apply one ceremony step to the draft in `path`; a refusal names its option, exit 1."""
     doc = read_draft(path)
-    new = run_step(lambda: apply(doc))
+    new = run_step(lambda: apply(doc), options)
     write_draft(path, new)
     return new
 
 
-def run_step(apply: Callable[[], ceremony.Doc]) -> ceremony.Doc:
+def run_step(apply: Callable[[], ceremony.Doc],
+             options: dict[str, str] | None = None) -> ceremony.Doc:
+    """The step's result; its FieldError as `Error: --OPTION: reason` (`options` maps a field
+    to what this command calls it, when not OPTION_OF's flag)."""
     try:
         return apply()
     except ceremony.FieldError as exc:
-        raise click.ClickException(f"{OPTION_OF.get(exc.field, exc.field)}: {exc.reason}") from None
+        option = (options or {}).get(exc.field) or OPTION_OF.get(exc.field, exc.field)
+        raise click.ClickException(f"{option}: {exc.reason}") from None
     except GenesisError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -220,7 +225,7 @@ def block_jurisdiction(genesis_file: str, codes: tuple[str, ...]) -> None:
         for code in codes:
             doc = ceremony.block_jurisdiction(doc, code.upper())
         return doc
-    step(genesis_file, apply)
+    step(genesis_file, apply, {"jurisdiction": "CODE"})
     click.echo(f"blocked {', '.join(c.upper() for c in codes)}")
 
 

@@ -16,7 +16,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from cli.main import lichen as lichen_cli
+from node.ledger.crypto import KeyPair
+from node.server.config import NodeConfig
 from node.server.tls import client_context
 
 from .helpers import LOOPBACK, free_port, wait_until
@@ -160,3 +164,185 @@ def test_three_institutions_run_a_network_from_a_ceremony(tmp_path: Path):
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+# ---- every refusal: a clear error naming the option, exit 1, nothing written ----------------
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(lichen_cli, [str(a) for a in args],
+                              env={"LICHEN_NODE": "", "LICHEN_ALLOW_LOOSE_KEYS": None})
+
+
+def address(path: Path) -> str:
+    kp = KeyPair.generate()
+    kp.save(path)
+    return kp.address_hex
+
+
+@pytest.fixture
+def ceremony_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A draft with one https institution (harbor, node key harbor.key) and its asset USD."""
+    monkeypatch.chdir(tmp_path)
+    address(tmp_path / "regulator.key")
+    address(tmp_path / "harbor.key")
+    address(tmp_path / "harbor-authority.key")
+    ok = [run("genesis", "init", "--chain-name", "t", "--regulator", "regulator.key",
+              "--out", "g.json"),
+          run("genesis", "add-institution", "g.json", "--name", "harbor", "--jurisdiction", "US",
+              "--node-key", "harbor.key", "--authority-key", "harbor-authority.key",
+              "--address", "10.1.2.3:7400", "--peer-address", "10.1.2.3:7500",
+              "--roles", "validator,kyc_issuer,asset_issuer"),
+          run("genesis", "add-asset", "g.json", "--code", "USD", "--issuer", "harbor",
+              "--decimals", "2")]
+    assert all(r.exit_code == 0 for r in ok), [r.output for r in ok]
+    return tmp_path
+
+
+def refuses(option: str, *args: str | Path, files: tuple[str, ...] = ("g.json",)) -> str:
+    """The command exits 1 naming `option`, and changes none of `files`."""
+    before = {f: Path(f).read_bytes() for f in files if Path(f).exists()}
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert f"Error: {option}" in result.output, result.output
+    assert {f: Path(f).read_bytes() for f in files if Path(f).exists()} == before
+    return result.output
+
+
+INSTITUTION = ["genesis", "add-institution", "g.json", "--name", "rhein", "--jurisdiction", "DE",
+               "--address", "10.1.2.4:7400", "--roles", "validator"]
+
+
+@pytest.mark.parametrize("option, args", [
+    ("--name", ["--name", "harbor"]),  # duplicate
+    ("--name", ["--name", "not a name!"]),
+    ("--node-key", ["--node-key", "harbor-authority.key"]),  # harbor's key
+    ("--node-key", ["--node-key", "regulator.key"]),
+    ("--node-key", ["--node-key", "no-such-file"]),
+    ("--authority-key", ["--authority-key", "harbor.key"]),
+    ("--address", ["--address", "10.1.2.4:99999"]),
+    ("--address", ["--address", "10.1.2.4"]),
+    ("--address", ["--address", ""]),  # a validator runs a node
+    ("--peer-address", ["--peer-address", "10.1.2.4:x"]),
+    ("--roles", ["--roles", "validator,banker"]),
+    ("--jurisdiction", ["--jurisdiction", "DEU"]),
+    ("--display", ["--display", "Rhein \u202eGA"]),
+])
+def test_add_institution_refuses_bad_input_and_writes_nothing(ceremony_dir, option, args):
+    address(ceremony_dir / "rhein.key")
+    overrides = dict(zip(args[::2], args[1::2], strict=True))
+    base = dict(zip(INSTITUTION[3::2], INSTITUTION[4::2], strict=True)) | {"--node-key": "rhein.key"}
+    flat = [x for k, v in (base | overrides).items() for x in (k, v)]
+    refuses(option, *INSTITUTION[:3], *flat)
+
+
+@pytest.mark.parametrize("option, args", [
+    ("--issuer", ["add-asset", "g.json", "--code", "EUR", "--issuer", "nobody", "--decimals", "2"]),
+    ("--code", ["add-asset", "g.json", "--code", "USD", "--issuer", "harbor", "--decimals", "2"]),
+    ("--code", ["add-asset", "g.json", "--code", "U$D", "--issuer", "harbor", "--decimals", "2"]),
+    ("--decimals", ["add-asset", "g.json", "--code", "EUR", "--issuer", "harbor",
+                    "--decimals", "40"]),
+    ("--limit", ["add-tier", "g.json", "--tier", "1", "--limit", "EUR:1:1"]),
+    ("--limit", ["add-tier", "g.json", "--tier", "1", "--limit", "USD:1"]),
+    ("--limit", ["add-tier", "g.json", "--tier", "1", "--limit", "USD:1:1", "--limit", "USD:2:2"]),
+    ("--tier", ["add-tier", "g.json", "--tier", "300", "--limit", "USD:1:1"]),
+    ("CODE", ["block-jurisdiction", "g.json", "KP", "KPX"]),  # the first is not kept either
+])
+def test_asset_tier_and_jurisdiction_steps_refuse_bad_input_and_write_nothing(ceremony_dir,
+                                                                              option, args):
+    refuses(option, "genesis", *args)
+
+
+@pytest.mark.parametrize("option, args", [
+    ("--chain-name", ["--chain-name", "", "--regulator", "regulator.key"]),
+    ("--regulator", ["--chain-name", "x", "--regulator", "nope"]),
+    ("--genesis-time", ["--chain-name", "x", "--regulator", "regulator.key",
+                        "--genesis-time", "tomorrow"]),
+])
+def test_init_refuses_bad_input_and_writes_nothing(ceremony_dir, option, args):
+    refuses(option, "genesis", "init", *args, "--out", "new.json")
+    assert not Path("new.json").exists()
+
+
+def test_init_does_not_overwrite_a_draft(ceremony_dir):
+    refuses("g.json exists", "genesis", "init", "--chain-name", "x", "--regulator",
+            "regulator.key", "--out", "g.json")
+
+
+def test_show_names_what_keeps_a_draft_from_starting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("genesis", "init", "--chain-name", "x", "--regulator",
+               address(tmp_path / "r.key"), "--out", "g.json").exit_code == 0
+    shown = run("genesis", "show", "g.json")
+    assert "not startable yet: genesis needs at least one validator" in shown.output
+    assert json.loads(run("genesis", "show", "g.json", "--json").output)["startable"] is False
+
+
+# ---- node init --------------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_files(ceremony_dir) -> Path:
+    assert run("tls", "ca", "--out-cert", "ca.crt", "--out-key", "ca.key").exit_code == 0
+    for name, host in (("harbor", "10.1.2.3"), ("other", "10.9.9.9")):
+        assert run("tls", "cert", "--ca-cert", "ca.crt", "--ca-key", "ca.key", "--name", name,
+                   "--host", host, "--out-cert", f"{name}.crt",
+                   "--out-key", f"{name}-tls.key").exit_code == 0
+    return ceremony_dir
+
+
+NODE_INIT = {"--genesis": "g.json", "--key": "harbor.key", "--listen": "0.0.0.0:7400",
+             "--data": "data", "--tls-cert": "harbor.crt", "--tls-key": "harbor-tls.key",
+             "--tls-ca": "ca.crt", "--out": "config.json"}
+
+
+def node_init(**over: str | None) -> list[str]:
+    opts = NODE_INIT | {f"--{k.replace('_', '-')}": v for k, v in over.items()}
+    return ["node", "init", *[x for k, v in opts.items() if v is not None
+                              for x in ((k,) if v == "" else (k, v))]]
+
+
+def test_node_init_writes_a_config_with_read_auth_and_the_genesis_ports(tls_files):
+    result = run(*node_init())
+    assert result.exit_code == 0, result.output
+    config = NodeConfig.load("config.json")
+    assert (config.name, config.listen, config.peer_listen) == ("harbor", "0.0.0.0:7400",
+                                                                 "0.0.0.0:7500")
+    assert config.read_auth and config.tls and not config.devnet
+    assert config.read_tokens_file == str(tls_files / "tokens.json")
+    assert Path(config.data_dir) == tls_files / "data" and Path("data").is_dir()
+
+
+@pytest.mark.parametrize("option, over", [
+    ("--key", {"key": "harbor-authority.key"}),  # the authority key, not the node key
+    ("--key", {"key": "stranger.key"}),
+    ("--listen", {"listen": "0.0.0.0:7401"}),
+    ("--listen", {"listen": "7400"}),
+    ("--peer-listen", {"peer_listen": "0.0.0.0:7501"}),
+    ("--insecure", {"insecure": "", "tls_cert": None, "tls_key": None, "tls_ca": None}),
+    ("--tls-cert", {"tls_cert": None}),
+    ("--tls-cert", {"tls_cert": "other.crt", "tls_key": "other-tls.key"}),  # names 10.9.9.9
+    ("--tls-cert", {"tls_key": "other-tls.key"}),  # not the certificate's key
+    ("--tls-ca", {"tls_ca": "harbor.key"}),  # no PEM
+])
+def test_node_init_refuses_what_would_not_run_and_writes_nothing(tls_files, option, over):
+    address(tls_files / "stranger.key")
+    refuses(option, *node_init(**over), files=("config.json",))
+    assert not Path("config.json").exists() and not Path("data").exists()
+
+
+def test_node_init_refuses_a_key_file_others_can_read(tls_files):
+    """Models an operator about to run a node whose key any local user could copy."""
+    os.chmod("harbor.key", 0o644)
+    out = refuses("--key", *node_init(), files=("config.json",))
+    assert "chmod 600" in out and not Path("config.json").exists()
+
+
+def test_node_init_asks_for_insecure_on_an_http_genesis(ceremony_dir):
+    address(ceremony_dir / "plain.key")
+    assert run("genesis", "add-institution", "g.json", "--name", "plain", "--jurisdiction", "DE",
+               "--node-key", "plain.key", "--address", "http://10.1.2.5:7400",
+               "--roles", "observer").exit_code == 0
+    args = ["node", "init", "--genesis", "g.json", "--key", "plain.key", "--listen",
+            "0.0.0.0:7400", "--data", "data", "--out", "config.json"]
+    refuses("--insecure", *args, files=("config.json",))
+    assert run(*args, "--insecure").exit_code == 0
+    assert not NodeConfig.load("config.json").tls

@@ -247,7 +247,8 @@ def _field(field: str, check: Any, value: Any) -> None:
     try:
         check(field, value)
     except LedgerError as exc:
-        raise FieldError(field, f"{value!r}: {exc.message.removeprefix(f'{field} ')}") from None
+        reason = exc.message.removeprefix(f"{field} ")
+        raise FieldError(field, reason if repr(value) in reason else f"{value!r}: {reason}") from None
 
 
 def _address_field(field: str, key: bytes) -> None:
@@ -269,7 +270,7 @@ def _roles(roles: Sequence[str]) -> tuple[str, ...]:
 def _key_unused(doc: Doc, field: str, key: bytes) -> None:
     """A key names one role of one party: not the regulator, not another institution's."""
     if key.hex() == doc["regulator"]:
-        raise FieldError(field, "is the regulator's key; every institution needs its own")
+        raise FieldError(field, "that is the regulator's key; every institution needs its own")
     for i in doc["institutions"]:
         if key.hex() in (i["key"], i.get("authority_key")):
             raise FieldError(field, f"{key.hex()[:16]}… is already a key of {i['name']}")

@@ -141,7 +141,7 @@ def _tls(inst: Institution, req: InitRequest, scheme: str, host: str) -> tuple[s
     try:
         server_context(req.tls_cert, req.tls_key)
     except OSError as exc:
-        raise InitError("--tls-cert", str(exc)) from None
+        raise InitError("--tls-cert", exc.strerror or str(exc)) from None
     try:
         ssl.create_default_context(cafile=str(req.tls_ca))
     except (OSError, ssl.SSLError) as exc:
