@@ -15,7 +15,7 @@ from node.store.db import StoreError
 
 @click.group()
 def node() -> None:
-    """Run a node daemon."""
+    """Set up (init) and run a node daemon."""
 
 
 @node.command("run")
