@@ -31,11 +31,16 @@ INSTITUTIONS = [("harbor", "Harbor Bank", "US"), ("rhein", "Rhein Clearing AG", 
                 ("lion", "Lion City Payments", "SG")]
 
 
-def lichen(*args: str | Path, cwd: Path = ROOT) -> str:
-    """Run the CLI as an operator would; its stdout, or the test fails with its stderr."""
+ENV = {k: v for k, v in os.environ.items()
+       if k not in ("LICHEN_NODE", "LICHEN_CACERT", "LICHEN_TOKEN", "LICHEN_GENESIS")}
+ENV |= {"COLUMNS": "200", "PYTHONPATH": str(ROOT)}
+
+
+def lichen(*args: str | Path) -> str:
+    """Run the CLI as an operator would (in the test's folder, away from any ./.devnet); its
+    stdout, or the test fails with its stderr."""
     proc = subprocess.run(LICHEN + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=30, cwd=cwd, env={**os.environ, "COLUMNS": "200",
-                                                    "PYTHONPATH": str(ROOT)})
+                          timeout=30, env=ENV)
     assert proc.returncode == 0, f"lichen {' '.join(map(str, args))}:\n{proc.stdout}{proc.stderr}"
     return proc.stdout
 
@@ -50,7 +55,8 @@ def status(url: str, ca: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_three_institutions_run_a_network_from_a_ceremony(tmp_path: Path):
+def test_three_institutions_run_a_network_from_a_ceremony(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     machines = {name: tmp_path / name for name, _, _ in INSTITUTIONS}
     for m in [*machines.values(), tmp_path / "regulator", tmp_path / "customers"]:
         m.mkdir()
@@ -115,7 +121,7 @@ def test_three_institutions_run_a_network_from_a_ceremony(tmp_path: Path):
                    "--tls-ca", m / "ca.crt", "--out", m / "config.json")
             with open(m / "node.log", "wb") as log:
                 procs.append(subprocess.Popen(
-                    LICHEN + ["node", "run", "--config", str(m / "config.json")], cwd=ROOT,
+                    LICHEN + ["node", "run", "--config", str(m / "config.json")], env=ENV,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True))
         urls = {n: f"https://{LOOPBACK}:{ports[n][0]}" for n in machines}

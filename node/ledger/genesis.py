@@ -173,15 +173,7 @@ class Genesis:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Genesis:
-        try:
-            g = _parse(doc)
-        except GenesisError:
-            raise
-        except LedgerError as exc:  # a field validator from node.ledger.types
-            raise GenesisError(f"genesis: {exc.message}") from None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None
-        _check_references(g)
+        g = cls.draft_from_json(doc)
         _check_startable(g)
         return g
 
@@ -193,7 +185,7 @@ class Genesis:
             g = _parse(doc)
         except GenesisError:
             raise
-        except LedgerError as exc:
+        except LedgerError as exc:  # a field validator from node.ledger.types
             raise GenesisError(f"genesis: {exc.message}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GenesisError(f"genesis: {exc.__class__.__name__}: {exc}") from None

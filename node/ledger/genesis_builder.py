@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from node.ledger.errors import LedgerError
-from node.ledger.genesis import LICENSE_POLICIES, Genesis, GenesisError
-from node.ledger.types import ROLES, Role, _asset, _institution, _jurisdiction
+from node.ledger.errors import LedgerError, Malformed
+from node.ledger.genesis import LICENSE_POLICIES, MAX_DISPLAY_BYTES, Genesis, GenesisError
+from node.ledger.text import printable_text
+from node.ledger.types import ROLES, FieldCheck, Role, _asset, _institution, _jurisdiction
 
 Doc = dict[str, Any]
 
@@ -107,8 +108,9 @@ def add_institution(doc: Doc, spec: InstitutionSpec) -> Doc:
     if peer_address:
         entry["peer_address"] = peer_address
     if spec.display:
+        _field("display", _display, spec.display)
         entry["display"] = spec.display
-    return _checked(_with(doc, "institutions", entry), field="display")
+    return _checked(_with(doc, "institutions", entry))
 
 
 def add_asset(doc: Doc, code: str, issuer: str, decimals: int, clawback: bool = False) -> Doc:
@@ -243,7 +245,13 @@ def _with(doc: Doc, key: str, item: Any) -> Doc:
     return out
 
 
-def _field(field: str, check: Any, value: Any) -> None:
+def _display(name: str, v: str) -> str:
+    if len(v.encode()) > MAX_DISPLAY_BYTES:
+        raise Malformed(f"{name} must be at most {MAX_DISPLAY_BYTES} bytes")
+    return printable_text(name, v)
+
+
+def _field(field: str, check: FieldCheck, value: Any) -> None:
     try:
         check(field, value)
     except LedgerError as exc:
