@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from node.server.tls import Issued, make_ca, make_node_cert
 
@@ -17,6 +20,27 @@ def _refuse_overwrite(*paths: str, force: bool) -> None:
     for p in paths:
         if Path(p).exists() and not force:
             raise click.ClickException(f"{p} exists; pass --force to overwrite it")
+
+
+def ca_problem(ca: Issued) -> str:
+    """Why `ca` cannot sign node certificates ("" when it can): its certificate must be a CA's
+    and its key the one that certificate names, else peers would refuse what it signs."""
+    try:
+        cert = x509.load_pem_x509_certificate(ca.cert_pem)
+        key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        return f"not a PEM certificate and unencrypted PEM key ({exc})"
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return "the key is not an ECDSA key (lichen tls makes P-256 CAs)"
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        return "the certificate is not a CA certificate"
+    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+        return "the key is not the CA certificate's key"
+    return ""
 
 
 @click.group()
@@ -55,9 +79,9 @@ def cert(ca_cert: str, ca_key: str, name: str, hosts: tuple[str, ...], out_cert:
     """Sign a node certificate (server and client) with the CA."""
     _refuse_overwrite(out_cert, out_key, force=force)
     authority = Issued(Path(ca_cert).read_bytes(), Path(ca_key).read_bytes())
-    try:
-        issued = make_node_cert(authority, name, list(hosts))
-    except (ValueError, TypeError) as exc:
-        raise click.ClickException(f"cannot sign with {ca_cert} / {ca_key}: {exc}") from None
+    problem = ca_problem(authority)
+    if problem:
+        raise click.ClickException(f"cannot sign with {ca_cert} and {ca_key}: {problem}")
+    issued = make_node_cert(authority, name, list(hosts))
     issued.save(out_cert, out_key)
     click.echo(f"wrote certificate {out_cert} for {', '.join(hosts)} and key {out_key}")

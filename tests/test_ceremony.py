@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography import x509
 
 from cli.main import lichen as lichen_cli
 from node.ledger.crypto import KeyPair
@@ -352,3 +353,26 @@ def test_node_init_asks_for_insecure_on_an_http_genesis(ceremony_dir):
     refuses("--insecure", *args, files=("config.json",))
     assert run(*args, "--insecure").exit_code == 0
     assert not NodeConfig.load("config.json").tls
+
+
+# ---- lichen tls -------------------------------------------------------------------------------
+
+def test_tls_cert_is_signed_by_the_ca_for_the_hosts_given(tls_files):
+    cert = x509.load_pem_x509_certificate(Path("harbor.crt").read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(Path("ca.crt").read_bytes()))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "10.1.2.3" in {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    assert oct(Path("harbor-tls.key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("ca_cert, ca_key, reason", [
+    ("ca.crt", "harbor-tls.key", "not the CA certificate's key"),  # a node's key
+    ("harbor.crt", "harbor-tls.key", "not a CA certificate"),  # a node's certificate
+    ("ca.crt", "g.json", "not a PEM"),
+])
+def test_tls_cert_refuses_to_sign_with_what_is_not_the_ca(tls_files, ca_cert, ca_key, reason):
+    """Models an operator signing with the wrong key: peers would refuse every certificate."""
+    result = run("tls", "cert", "--ca-cert", ca_cert, "--ca-key", ca_key, "--name", "x",
+                 "--host", "10.1.2.3", "--out-cert", "x.crt", "--out-key", "x.key")
+    assert result.exit_code == 1 and reason in result.output, result.output
+    assert not Path("x.crt").exists() and not Path("x.key").exists()
