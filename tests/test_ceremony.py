@@ -376,3 +376,14 @@ def test_tls_cert_refuses_to_sign_with_what_is_not_the_ca(tls_files, ca_cert, ca
                  "--host", "10.1.2.3", "--out-cert", "x.crt", "--out-key", "x.key")
     assert result.exit_code == 1 and reason in result.output, result.output
     assert not Path("x.crt").exists() and not Path("x.key").exists()
+
+
+def test_node_init_refuses_a_key_file_whose_address_is_not_its_seeds(tls_files):
+    """Models a key file edited to declare the genesis node key while holding another seed: the
+    node would start and be refused by every peer."""
+    address(tls_files / "stranger.key")
+    doc = json.loads(Path("stranger.key").read_text())
+    doc["address"] = json.loads(Path("harbor.key").read_text())["address"]
+    Path("stranger.key").write_text(json.dumps(doc))
+    out = refuses("--key", *node_init(key="stranger.key"), files=("config.json",))
+    assert "does not match the seed" in out

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from node.ledger.crypto import KeyFileError, check_private, key_file_address
+from node.ledger.crypto import KeyFileError, KeyPair, check_private, is_sealed, key_file_address
 from node.ledger.genesis import Genesis, GenesisError, Institution
 from node.server.config import NodeConfig
 from node.server.tls import server_context
@@ -78,7 +78,9 @@ def _institution(genesis: Genesis, key: Path) -> Institution:
     """The institution whose node key the file holds; the file must be private to its owner."""
     try:
         check_private(key, allow_loose=False)
-        address = key_file_address(key)
+        # a plain file is opened, so its declared address is checked against its seed; a
+        # sealed one's passphrase is the daemon's to ask for
+        address = key_file_address(key) if is_sealed(key) else KeyPair.load(key).address
     except OSError as exc:
         raise InitError("--key", f"cannot read {key}: {exc.strerror or exc}") from None
     except (KeyFileError, ValueError, KeyError) as exc:
