@@ -1,7 +1,13 @@
 """Prometheus metrics, one registry per node (several nodes can share a process in tests)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from p2p import Misbehaviour, P2PStats
 
 
 class Metrics:
@@ -30,5 +36,27 @@ class Metrics:
             "steer, a second leader for a term) and the daemon's (a block from the future, a "
             "catch-up source that is not a voter)", ["reason"], registry=r)
 
+    def track_peers(self, stats: Callable[[], P2PStats]) -> None:
+        """Export the peer layer's own counts, read from `stats` at each scrape."""
+        self.registry.register(PeerCollector(stats))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PeerCollector(Collector):
+    """Counts the PeerManager keeps itself, as counters: read when scraped, so the peer layer
+    needs no metrics hook on its paths. Labels are reason codes only (a bounded set)."""
+
+    def __init__(self, stats: Callable[[], P2PStats]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        by_reason = self._stats().misbehaving_by_reason
+        family = CounterMetricFamily(
+            "lichen_peer_misbehaving_disconnected",
+            "Peer links closed because the peer broke a cap; the peer is then refused for a while",
+            labels=["reason"])
+        for reason in Misbehaviour:
+            family.add_metric([reason.value], by_reason.get(reason.value, 0))
+        yield family
