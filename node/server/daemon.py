@@ -673,6 +673,7 @@ class Node:
 
     def metrics_text(self) -> bytes:
         self.metrics.mempool.set(len(self.mempool))
+        self.metrics.held.set(len(self.mempool.held))
         return self.metrics.render()
 
     def faults(self) -> FaultFilter:

@@ -23,6 +23,8 @@ class Metrics:
         self.blocks = Counter("lichen_blocks", "Blocks executed", registry=r)
         self.height = Gauge("lichen_block_height", "Height of the last executed block", registry=r)
         self.mempool = Gauge("lichen_mempool_size", "Transactions in the pool", registry=r)
+        self.held = Gauge("lichen_mempool_held_txs",
+                          "Of those, transactions held for a future nonce", registry=r)
         self.signatures = Gauge("lichen_signatures_verified", "Signatures verified since start", registry=r)
         self.term = Gauge("lichen_raft_term", "Current consensus term", registry=r)
         self.fetched = Counter("lichen_blocks_fetched", "Blocks fetched from peers to catch up", registry=r)
