@@ -6,8 +6,8 @@ with only the public API runs one attack per phase:
 
     reads      16 concurrent loops of GET /v1/status, /v1/blocks/latest, /v1/accounts/{alice}
     invalid    batches of 500: bad signatures (claiming bob as sender) and unknown senders
-    conns      900 idle TLS connections, 100 TCP connections that never start TLS, and 50
-               POST /v1/txs bodies dribbled a byte at a time
+    conns      900 idle TLS connections, 1,100 TCP connections that never start TLS (more
+               than max_connections_per_ip), and 50 POST /v1/txs bodies dribbled a byte at a time
     future     throwaway keys' future nonces, and an attested sender's (bob) 64 ahead
     same_ip    the reads flood again, but from the honest client's own IP (a shared NAT)
 
@@ -174,7 +174,7 @@ async def hold_connections(target: Target, ready, stop) -> dict:
         return conn
 
     idle_tls = [c for c in await asyncio.gather(*(opened(True) for _ in range(900))) if c]
-    idle_tcp = [c for c in await asyncio.gather(*(opened(False) for _ in range(100))) if c]
+    idle_tcp = [c for c in await asyncio.gather(*(opened(False) for _ in range(1100))) if c]
     ready.set()
     dribbled = [c for c in await asyncio.gather(*(dribble() for _ in range(50))) if c]
     for name, conns in (("idle TLS", idle_tls), ("idle TCP, no TLS", idle_tcp),
