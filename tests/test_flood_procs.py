@@ -9,7 +9,8 @@ funded and attested, keeps paying bob one ready transfer at a time, to each node
 Before the held-tx caps (commit a124fee) the pool held every one of them, gossip copied them to
 every node, they never expired nor made room, and they counted toward the pool's 50,000: every
 node's pool filled and alice's next payment was refused MEMPOOL_FULL on all three (checked
-once by reverting the caps in a scratch copy: alice got MEMPOOL_FULL). Now a held tx needs a
+once by reverting the caps in a scratch copy: 50,000 held on each node, alice's payments 28
+committed and 14 refused MEMPOOL_FULL, and this test failed). Now a held tx needs a
 sender in good standing (the throwaway keys are refused KYC_MISSING), bob holds at most
 mempool_max_held_per_sender, and every payment of alice's commits.
 """

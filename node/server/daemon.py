@@ -202,9 +202,9 @@ class Node:
         them, and their room, for good."""
         while True:
             await sleep(self.clock, self.config.mempool_held_sweep_s)
-            self.sweep_held()
+            self._sweep_held()
 
-    def sweep_held(self) -> None:
+    def _sweep_held(self) -> None:
         for d in self.mempool.sweep_expired():
             self._note_dropped(d)
 
