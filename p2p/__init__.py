@@ -21,6 +21,7 @@ from .errors import (
     FrameError,
     FrameTooLarge,
     HandshakeRefused,
+    Misbehaviour,
     P2PError,
     Refusal,
     RequestFailed,
@@ -41,7 +42,7 @@ from .frames import (
     encode,
 )
 from .gossip import Gossip, GossipStats, SeenCache, tx_hash
-from .handshake import Handshake, auth_message, transcript_hash
+from .handshake import Handshake, SeedSigner, Signer, auth_message, transcript_hash
 from .manager import P2PConfig, P2PStats, PeerConnection, PeerManager
 from .transport import Dialer, MemoryNetwork, MemoryTransport, Transport, memory_pair
 from .websocket import PEER_PATH, WebSocketDialer, WebSocketTransport, peer_url
@@ -69,6 +70,7 @@ __all__ = [
     "Hello",
     "MemoryNetwork",
     "MemoryTransport",
+    "Misbehaviour",
     "P2PConfig",
     "P2PError",
     "P2PStats",
@@ -81,7 +83,9 @@ __all__ = [
     "Response",
     "SealedTransport",
     "SecureChannel",
+    "SeedSigner",
     "SeenCache",
+    "Signer",
     "Transport",
     "TransportClosed",
     "Txs",

@@ -40,6 +40,13 @@ class Refusal(StrEnum):
     TIMEOUT = "TIMEOUT"  # the handshake did not finish in time
 
 
+class Misbehaviour(StrEnum):
+    """Why an authenticated peer was disconnected and backed off (the label of
+    lichen_peer_misbehaving_disconnected): a bounded set of codes, never peer-supplied text."""
+
+    TOO_MANY_TXS_IN_FRAME = "TOO_MANY_TXS_IN_FRAME"  # a TXS frame over max_txs_per_frame
+
+
 class HandshakeRefused(P2PError):
     """The peer failed the handshake; `reason` says which rule it broke."""
 

@@ -48,7 +48,7 @@ import hmac
 import logging
 import os
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from nacl.bindings import crypto_scalarmult, crypto_scalarmult_base
 from nacl.exceptions import CryptoError
@@ -120,6 +120,43 @@ def channel_keys(secret: bytes, transcript: bytes, mine: Hello, theirs: Hello) -
     return (lo_to_hi, hi_to_lo) if mine.ephemeral_key < theirs.ephemeral_key else (hi_to_lo, lo_to_hi)
 
 
+# --- who signs ------------------------------------------------------------------------------------
+
+
+class Signer(Protocol):
+    """The node key as the handshake needs it: its public key, and ed25519 signatures by it.
+    node.ledger.crypto.KeyPair is one; an external signer (an HSM, a remote signing service) can
+    be another, and then the seed never enters this process. (Structurally the same protocol as
+    node.ledger.crypto.Signer: p2p does not import node.)"""
+
+    @property
+    def address(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class SeedSigner:
+    """A Signer from a raw ed25519 seed held in memory (tests, and callers that have only a
+    seed)."""
+
+    __slots__ = ("_key", "address")
+
+    def __init__(self, seed: bytes) -> None:
+        self._key = SigningKey(seed)
+        self.address = bytes(self._key.verify_key)
+
+    def __repr__(self) -> str:
+        return f"SeedSigner({self.address.hex()[:16]}...)"
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message).signature
+
+
+def as_signer(key: Signer | SigningKey) -> Signer:
+    """A nacl SigningKey (what the handshake used to take) as a Signer."""
+    return SeedSigner(bytes(key)) if isinstance(key, SigningKey) else key
+
+
 # --- the protocol object -------------------------------------------------------------------------
 
 
@@ -130,7 +167,7 @@ class Handshake:
         self,
         *,
         chain_id: bytes,
-        signing_key: SigningKey,
+        signing_key: Signer | SigningKey,
         is_licensed: Callable[[bytes], bool],
         send: Callable[[bytes], None],
         expected_peer: bytes | None = None,
@@ -139,6 +176,8 @@ class Handshake:
     ) -> None:
         """
         chain_id: our network's id; a peer on another chain is refused.
+        signing_key: our node key, as a Signer (a nacl SigningKey is taken too); the AUTH is
+            its one signature per connection.
         is_licensed: the node's current licence check for a peer key, asked once per handshake.
         send: where our outgoing wire messages go (HELLO in clear, then AUTH sealed).
         expected_peer: when we dialed a known peer, the node id that must answer.
@@ -147,8 +186,8 @@ class Handshake:
         if len(chain_id) != KEY_SIZE:
             raise ValueError("chain_id must be 32 bytes")
         self._chain_id = chain_id
-        self._key = signing_key
-        self._node_id = bytes(signing_key.verify_key)
+        self._key = as_signer(signing_key)
+        self._node_id = self._key.address
         self._is_licensed = is_licensed
         self._send = send
         self._expected_peer = expected_peer
@@ -225,7 +264,7 @@ class Handshake:
         self._transcript = transcript_hash(self._chain_id, self._hello, hello)
         send_key, recv_key = channel_keys(secret, self._transcript, self._hello, hello)
         self._channel = SecureChannel(send_key=send_key, recv_key=recv_key, peer_id=hello.node_id)
-        signature = self._key.sign(auth_message(self._transcript, self._node_id)).signature
+        signature = self._key.sign(auth_message(self._transcript, self._node_id))
         self._send(self._channel.seal(encode(Auth(signature))))
 
     def _on_auth(self, data: bytes) -> None:

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
-from nacl.signing import SigningKey
 
 from .channel import SEAL_OVERHEAD, SealedTransport, SecureChannel
 from .errors import (
     ChannelBroken,
     FrameError,
     HandshakeRefused,
+    Misbehaviour,
     Refusal,
     RequestFailed,
     TransportClosed,
@@ -57,7 +57,7 @@ from .frames import (
     encode,
 )
 from .gossip import Gossip, GossipStats
-from .handshake import Handshake
+from .handshake import Handshake, SeedSigner, Signer
 from .transport import Dialer, Transport
 from .websocket import PEER_PATH, WebSocketDialer, accept_websocket
 
@@ -123,6 +123,7 @@ class P2PStats:
     forged_raft_dropped: int  # RAFT payloads claiming another sender than their connection
     handshakes_refused: int
     misbehaving_disconnected: int  # links closed because the peer broke a cap (then backed off)
+    misbehaving_by_reason: dict[str, int]  # the same, per Misbehaviour code
     links_broken: int  # authenticated connections closed because a sealed frame did not open
     duplicate_connections: int  # authenticated connections closed by the one-per-pair rule
     gossip: GossipStats
@@ -138,6 +139,7 @@ class _Counters:
     forged_raft_dropped: int = 0
     handshakes_refused: int = 0
     misbehaving_disconnected: int = 0
+    misbehaving_by_reason: dict[str, int] = field(default_factory=dict)
     links_broken: int = 0
     duplicate_connections: int = 0
 
@@ -183,7 +185,8 @@ class PeerManager:
     def __init__(
         self,
         *,
-        signing_seed: bytes,
+        signer: Signer | None = None,
+        signing_seed: bytes | None = None,
         chain_id: bytes,
         peers: Mapping[str, str],
         is_licensed: Callable[[bytes], bool],
@@ -199,7 +202,9 @@ class PeerManager:
         config: P2PConfig = P2PConfig(),
     ) -> None:
         """
-        signing_seed: our 32-byte ed25519 seed; our node id is its public key.
+        signer: our node key (p2p.handshake.Signer: address + sign); our node id is its
+            address. It signs one AUTH per connection and is never asked for its seed.
+        signing_seed: instead of `signer`, a raw 32-byte ed25519 seed (tests).
         peers: {node_id_hex: "http://host:port"} to dial; our own entry is ignored. Inbound
             connections are accepted from any licensed key, listed or not.
         is_licensed: asked at every handshake with the peer's 32-byte node key.
@@ -210,8 +215,10 @@ class PeerManager:
         devnet: enables `faults`; otherwise its control calls raise FaultFilterDisabled.
         seed: seeds the fault filter and backoff jitter (None = random).
         """
-        self._key = SigningKey(signing_seed)
-        self._node_id_hex = bytes(self._key.verify_key).hex()
+        if (signer is None) == (signing_seed is None):
+            raise TypeError("give exactly one of signer and signing_seed")
+        self._key: Signer = signer if signer is not None else SeedSigner(signing_seed or b"")
+        self._node_id_hex = self._key.address.hex()
         if len(chain_id) != 32:
             raise ValueError("chain_id must be 32 bytes")
         self._chain_id = chain_id
@@ -255,7 +262,7 @@ class PeerManager:
 
     @property
     def node_id(self) -> bytes:
-        return bytes(self._key.verify_key)
+        return self._key.address
 
     @property
     def node_id_hex(self) -> str:
@@ -286,6 +293,7 @@ class PeerManager:
             forged_raft_dropped=c.forged_raft_dropped,
             handshakes_refused=c.handshakes_refused,
             misbehaving_disconnected=c.misbehaving_disconnected,
+            misbehaving_by_reason=dict(c.misbehaving_by_reason),
             links_broken=c.links_broken,
             duplicate_connections=c.duplicate_connections,
             gossip=replace(self._gossip.stats),
@@ -641,8 +649,9 @@ class PeerManager:
             case Raft(payload):
                 self._deliver_raft(link.peer_id, payload)
             case Txs(txs) if len(txs) > self._config.max_txs_per_frame:
-                self._misbehaved(link, f"{len(txs)} txs in one TXS frame "
-                                       f"(limit {self._config.max_txs_per_frame})")
+                self._misbehaved(link, Misbehaviour.TOO_MANY_TXS_IN_FRAME,
+                                 f"{len(txs)} txs in one TXS frame "
+                                 f"(limit {self._config.max_txs_per_frame})")
             case Txs(txs):
                 self._receive_txs(link.peer_id, txs)
             case Request():
@@ -652,12 +661,15 @@ class PeerManager:
             case Hello() | Auth():
                 self._bad_frame(link, f"{type(frame).__name__} after the handshake")
 
-    def _misbehaved(self, link: _Link, why: str) -> None:
+    def _misbehaved(self, link: _Link, reason: Misbehaviour, why: str) -> None:
         """A peer that broke a cap is disconnected, and refused (both ways) for a while."""
-        self._counters.misbehaving_disconnected += 1
+        c = self._counters
+        c.misbehaving_disconnected += 1
+        c.misbehaving_by_reason[reason.value] = c.misbehaving_by_reason.get(reason.value, 0) + 1
         backoff = self._config.misbehaviour_backoff
         self._shunned[link.peer_id] = asyncio.get_running_loop().time() + backoff
-        log.warning("disconnecting %s for %.0fs: %s", link.peer_id[:8], backoff, why)
+        log.warning("disconnecting %s for %.0fs: %s (%s)", link.peer_id[:8], backoff, reason.value,
+                    why)
         self._spawn(link.transport.close())
 
     def _is_shunned(self, peer_id: str) -> bool:

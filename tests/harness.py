@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from devnet import key_names, make_genesis
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import KeyPair, Signer
 from node.ledger.types import Payload, Transaction, Transfer, sign_tx
 from node.server.clock import ManualClock
 from node.server.compose import MemoryListener
@@ -98,6 +98,7 @@ class TestNetwork:
         self._cuts: set[frozenset[int]] = set()
         self._nonces: dict[str, int] = {}
         self._config = config
+        self.signers: dict[int, Signer] = {}  # node i signs with this instead of its KeyPair
 
     # -- nodes --------------------------------------------------------------------------------------
     def id_of(self, i: int) -> str:
@@ -120,7 +121,7 @@ class TestNetwork:
     async def start(self, i: int, db=None) -> Node:
         """Start node i on its data dir (as it was left, or new)."""
         assert i not in self.nodes, f"node{i} is running"
-        node = Node(self.config_of(i), self.genesis, self.keys[f"inst{i}"],
+        node = Node(self.config_of(i), self.genesis, self.signers.get(i, self.keys[f"inst{i}"]),
                     dialer=self.memory.dialer(), db=db, clock=self.clocks[i],
                     listener=MemoryListener(self.memory, address_of(i)),
                     on_fatal=lambda exc: self.failures.append(f"node{i}: {exc!r}"))

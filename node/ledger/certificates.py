@@ -22,7 +22,7 @@ from typing import Any
 
 from node.ledger import errors as E
 from node.ledger.codec import pack
-from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, KeyPair, verify
+from node.ledger.crypto import ADDRESS_LEN, SIGNATURE_LEN, Signer, verify
 
 DOMAIN = b"lichen/commit-certificate/v1\x00"
 HASH_LEN = 32
@@ -49,7 +49,7 @@ class Vote:
     signature: bytes  # 64 bytes
 
     @classmethod
-    def sign(cls, key: KeyPair, statement: Statement) -> Vote:
+    def sign(cls, key: Signer, statement: Statement) -> Vote:
         return cls(statement, key.address, key.sign(statement.signing_bytes()))
 
     def verifies(self) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from node.ledger import errors as E
 from node.ledger.codec import pack, sha256
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import Signer
 from node.ledger.errors import InvalidBlock
 from node.ledger.merkle import merkle_root
 from node.ledger.rules import Context, SignatureCache, apply_in_block, check_block, check_envelope
@@ -32,7 +32,7 @@ class BlockResult:
 
 
 def build_block(tip: ChainTip, txs: list[bytes], tx_hashes: list[bytes], timestamp: int,
-                proposer: KeyPair, term: int) -> Block:
+                proposer: Signer, term: int) -> Block:
     header = BlockHeader(
         height=tip.height + 1, prev_hash=tip.block_hash, tx_root=merkle_root(tx_hashes),
         timestamp=max(timestamp, tip.timestamp), proposer=proposer.address, term=term)

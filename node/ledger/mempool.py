@@ -180,6 +180,13 @@ class Mempool:
                 f"nonce {first.tx.nonce} was still ahead of the sender's next after "
                 f"{self.limits.held_ttl_s:g} s")))
 
+    def sweep_expired(self) -> list[Dropped]:
+        """Expire held txs now and return every expiry not yet reported: what the daemon's
+        timer calls, so an idle pool (no admission, no block) frees them too."""
+        if self.held:
+            self.expire_held()
+        return self._take_expired()
+
     def _take_expired(self) -> list[Dropped]:
         expired, self.expired = self.expired, []
         return expired

@@ -21,7 +21,7 @@ import logging
 
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate, Statement, Vote, check_certificate, quorum
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import Signer
 from node.ledger.types import ChainTip
 from node.store.db import Store
 
@@ -30,7 +30,7 @@ WINDOW = 256  # heights around our tip for which votes are kept
 
 
 class CertificateCollector:
-    def __init__(self, key: KeyPair, chain_id: bytes, store: Store, top: int = 0,
+    def __init__(self, key: Signer, chain_id: bytes, store: Store, top: int = 0,
                  voters: frozenset[bytes] = frozenset()):
         """`top`: the height executed here so far; `voters`: the validators there."""
         self.key = key

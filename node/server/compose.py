@@ -27,7 +27,7 @@ from aiohttp import web
 
 from consensus import Config as RaftConfig
 from consensus import Raft
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import KeyPair, Signer
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool, PoolLimits
 from node.ledger.rules import SignatureCache
@@ -61,7 +61,7 @@ class PeerHandlers(Protocol):
 @dataclass
 class Parts:
     genesis: Genesis
-    key: KeyPair
+    key: Signer  # the node key: handshakes, block proposals, certificate votes
     metrics: Metrics
     sigs: SignatureCache  # verified signatures, shared by admission and execution
     store: Store
@@ -72,13 +72,13 @@ class Parts:
     p2p: PeerManager
 
 
-def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *,
+def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
              handlers: PeerHandlers, clock: Clock, dialer: Dialer | None = None,
              db=None) -> Parts:
     """Build a node's parts. `genesis` and `key` default to the files the config names; `db`
     is a plyvel-like database to use instead of opening one in the data dir."""
     genesis = genesis or Genesis.load(config.genesis)
-    key = key or KeyPair.load(config.key_file)
+    key = key if key is not None else KeyPair.load(config.key_file)
     sigs = SignatureCache(config.sig_cache_size)
     store = Store(f"{config.data_dir}/db", genesis, db)
     state = store.load_state()
@@ -92,16 +92,18 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: KeyPair | None, *
                            seen_cache_size=config.p2p_seen_cache_size)
     dialer = dialer or peer_dialer(config, p2p_config)
     raft_log = RaftLog(store)
-    raft = Raft(raft_config(config, key.address_hex, Licensed.of(state),
+    raft = Raft(raft_config(config, key.address.hex(), Licensed.of(state),
                             store.applied_index(), seed), raft_log.storage)
     p2p = PeerManager(
-        signing_seed=key.seed, chain_id=genesis.chain_id,
+        signer=key, chain_id=genesis.chain_id,
         peers=peer_table(genesis, state, key.address, raft.conf_state.members),
         is_licensed=lambda peer_key: is_licensed_peer(state, peer_key),
         on_raft=handlers.on_raft, on_txs=handlers.on_peer_txs, on_peer_up=handlers.on_peer_up,
         on_request=handlers.on_peer_request, raft_sender_of=raft_sender, dialer=dialer,
         devnet=config.devnet, seed=seed, config=p2p_config)
-    return Parts(genesis, key, Metrics(), sigs, store, state, pool, raft_log, raft, p2p)
+    metrics = Metrics()
+    metrics.track_peers(p2p.stats)
+    return Parts(genesis, key, metrics, sigs, store, state, pool, raft_log, raft, p2p)
 
 
 def peer_dialer(config: NodeConfig, p2p: P2PConfig) -> Dialer:

@@ -32,6 +32,7 @@ class NodeConfig:
     mempool_max_held: int = 10_000
     mempool_max_held_per_sender: int = 16
     mempool_held_ttl_s: float = 60.0
+    mempool_held_sweep_s: float = 1.0  # how often an idle node drops held txs past their ttl
     max_request_bytes: int = 4 * 1024 * 1024
     max_batch_txs: int = 5_000
     # -- limits that protect the node from its clients (node.limits) -------------------------

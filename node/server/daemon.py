@@ -34,7 +34,7 @@ from consensus import Dropped as RaftDropped
 from node.ledger import errors as E
 from node.ledger.certificates import Vote
 from node.ledger.codec import pack
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import Signer
 from node.ledger.execution import BlockResult, InvalidBlock, execute_block
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Dropped
@@ -106,17 +106,19 @@ def block_timestamp(entry: Entry) -> int:
 
 class Node:
     def __init__(self, config: NodeConfig, genesis: Genesis | None = None,
-                 key: KeyPair | None = None, dialer=None, db=None, *,
+                 key: Signer | None = None, dialer=None, db=None, *,
                  clock: Clock = SYSTEM_CLOCK, listener: Listener | None = None,
                  on_fatal: FatalHandler = exit_process):
         """A node from its config. By default it serves on the config's TCP port, dials peers
-        over websockets and runs on the system clock; each of these can be injected."""
+        over websockets and runs on the system clock; each of these can be injected. `key` is
+        the node key as a Signer (node.ledger.crypto): it signs peer handshakes, block proposals
+        and certificate votes, and nothing here reads a seed from it."""
         parts = assemble(config, genesis, key, handlers=self, clock=clock, dialer=dialer, db=db)
         self.config = config
         self.clock = clock
         self.genesis = parts.genesis
         self.key = parts.key
-        self.id = self.key.address_hex
+        self.id = self.key.address.hex()
         self.institution = self.genesis.institution_by_key(self.key.address)
         self.metrics = parts.metrics
         self.sigs = parts.sigs
@@ -155,7 +157,8 @@ class Node:
         self._drain_ready()  # replays committed entries not applied before a crash
         self._tasks = [asyncio.create_task(self._ready_loop(), name="ready"),
                        asyncio.create_task(self._ticker(), name="ticker"),
-                       asyncio.create_task(self._producer_loop(), name="producer")]
+                       asyncio.create_task(self._producer_loop(), name="producer"),
+                       asyncio.create_task(self._held_sweeper(), name="held-sweeper")]
         log.info("%s serving on %s at height %d", self.config.name, self.listener.describe(),
                  self.tip.height)
 
@@ -192,6 +195,18 @@ class Node:
             await sleep(self.clock, interval / 2)
             if self.produce_block() is not None and not self._drain_or_halt():
                 return
+
+    async def _held_sweeper(self) -> None:
+        """Drop held future-nonce txs past their ttl on a cadence: the pool expires them itself
+        only when touched (an admission, a block), so a node left idle after a flood would hold
+        them, and their room, for good."""
+        while True:
+            await sleep(self.clock, self.config.mempool_held_sweep_s)
+            self._sweep_held()
+
+    def _sweep_held(self) -> None:
+        for d in self.mempool.sweep_expired():
+            self._note_dropped(d)
 
     def _drain_or_halt(self) -> bool:
         try:
@@ -658,13 +673,14 @@ class Node:
 
     def metrics_text(self) -> bytes:
         self.metrics.mempool.set(len(self.mempool))
+        self.metrics.held.set(len(self.mempool.held))
         return self.metrics.render()
 
     def faults(self) -> FaultFilter:
         return self.p2p.faults
 
 
-async def run_node(config: NodeConfig, key: KeyPair | None = None) -> None:
+async def run_node(config: NodeConfig, key: Signer | None = None) -> None:
     """Run until SIGINT/SIGTERM: what `lichen node run` does. `key` defaults to the config's
     key file (a sealed one opened with the passphrase LICHEN_PASSPHRASE_FILE holds)."""
     import signal

@@ -1,7 +1,13 @@
 """Prometheus metrics, one registry per node (several nodes can share a process in tests)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from p2p import Misbehaviour, P2PStats
 
 
 class Metrics:
@@ -17,6 +23,8 @@ class Metrics:
         self.blocks = Counter("lichen_blocks", "Blocks executed", registry=r)
         self.height = Gauge("lichen_block_height", "Height of the last executed block", registry=r)
         self.mempool = Gauge("lichen_mempool_size", "Transactions in the pool", registry=r)
+        self.held = Gauge("lichen_mempool_held_txs",
+                          "Of those, transactions held for a future nonce", registry=r)
         self.signatures = Gauge("lichen_signatures_verified", "Signatures verified since start", registry=r)
         self.term = Gauge("lichen_raft_term", "Current consensus term", registry=r)
         self.fetched = Counter("lichen_blocks_fetched", "Blocks fetched from peers to catch up", registry=r)
@@ -30,5 +38,27 @@ class Metrics:
             "steer, a second leader for a term) and the daemon's (a block from the future, a "
             "catch-up source that is not a voter)", ["reason"], registry=r)
 
+    def track_peers(self, stats: Callable[[], P2PStats]) -> None:
+        """Export the peer layer's own counts, read from `stats` at each scrape."""
+        self.registry.register(PeerCollector(stats))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PeerCollector(Collector):
+    """Counts the PeerManager keeps itself, as counters: read when scraped, so the peer layer
+    needs no metrics hook on its paths. Labels are reason codes only (a bounded set)."""
+
+    def __init__(self, stats: Callable[[], P2PStats]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        by_reason = self._stats().misbehaving_by_reason
+        family = CounterMetricFamily(
+            "lichen_peer_misbehaving_disconnected",
+            "Peer links closed because the peer broke a cap; the peer is then refused for a while",
+            labels=["reason"])
+        for reason in Misbehaviour:
+            family.add_metric([reason.value], by_reason.get(reason.value, 0))
+        yield family

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.ledger.crypto import KeyPair
+from node.ledger.crypto import Signer
 from node.ledger.execution import ChainTip, build_block
 from node.ledger.mempool import Mempool
 from node.ledger.types import Block
@@ -42,7 +42,7 @@ class Cut:
 
 
 class BlockProducer:
-    def __init__(self, key: KeyPair, pool: Mempool, limits: ProducerLimits, clock: Clock,
+    def __init__(self, key: Signer, pool: Mempool, limits: ProducerLimits, clock: Clock,
                  tip: ChainTip):
         self.key = key
         self.pool = pool
