@@ -18,7 +18,8 @@ from aiohttp import web
 
 from node.ledger import errors as E
 from node.ledger.rules import SignatureCache
-from node.ledger.types import Transfer, sign_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.types import Transfer, decode_tx, sign_tx
 from node.server.api import build_app
 from node.server.config import NodeConfig
 from node.server.daemon import Node
@@ -182,6 +183,38 @@ async def test_the_rate_limit_is_per_client(start_node, keys):
         assert (await post(first, transfers(node, keys, 1, start=5)))[0] == 429
         status, doc, _ = await post(second, txs[5:])  # another address, its own bucket
         assert status == 200 and all(r["status"] == "pending" for r in doc["results"])
+
+
+@pytest.mark.parametrize("refused_cost", [9, 0])
+async def test_a_client_sending_refused_transactions_pays_extra_for_each(
+        start_node, keys, refused_cost):
+    """Attack modelled: a client floods well-formed but worthless transactions (forged
+    signatures, unattested senders) just under the rate limit, so every one costs the node a
+    signature check on its consensus loop while the client is never refused. A refused
+    transaction costs its client `rate_limit_refused_cost` tokens more, so after a batch of
+    junk its next submission is RATE_LIMITED; another client, and duplicates, pay nothing
+    extra. With the cost at 0 (the old behaviour) the junk sender is never slowed."""
+    node = await start_node(rate_limit_txs_per_s=1, rate_limit_burst=40,
+                            rate_limit_refused_cost=refused_cost)
+    stranger = KeyPair.generate()  # no attestation: KYC_MISSING
+    junk = [sign_tx(stranger, node.genesis.chain_id, 0, Transfer("USD", keys["bob"].address, 1, ""))]
+    forged = [decode_tx(t.raw[:-1] + bytes([t.raw[-1] ^ 1])) for t in transfers(node, keys, 3)]
+    good = transfers(node, keys, 2)
+    async with session(node) as attacker, session(node, OTHER_CLIENT) as honest:
+        status, doc, _ = await post(attacker, junk + forged)  # 4 tokens, 4 refused
+        assert status == 200 and {r["error"] for r in doc["results"]} == {"KYC_MISSING",
+                                                                          "BAD_SIGNATURE"}
+        status, doc, _ = await post(attacker, good[:1])  # 40 - 4 - 4 * cost tokens left
+        if refused_cost:
+            assert (status, doc["error"]) == (429, "RATE_LIMITED")
+        else:
+            assert status == 200
+        status, doc, _ = await post(honest, good[1:])  # its own bucket, untouched
+        assert status == 200 and doc["results"][0]["status"] == "pending"
+        status, doc, _ = await post(honest, good[1:])  # a duplicate is no junk
+        assert doc["results"][0]["error"] == "DUPLICATE"
+        status, doc, _ = await post(honest, good[1:])
+        assert status == 200
 
 
 async def test_a_single_tx_over_the_rate_is_429_too(start_node, keys):

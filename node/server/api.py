@@ -274,13 +274,30 @@ async def post_txs(request: web.Request) -> web.Response:
     if len(raws) > node.config.max_batch_txs:
         raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
     request.app[RATE].take(client, len(raws))  # every tx costs, admitted or not
-    results = [_result_of(raw, r) for raw, r in zip(raws, node.submit_many(raws), strict=True)]
+    verdicts = node.submit_many(raws)
+    request.app[RATE].penalise(client, refused_cost(verdicts, node.config.rate_limit_refused_cost))
+    results = [_result_of(raw, r) for raw, r in zip(raws, verdicts, strict=True)]
     if batch:
         return reply(request, {"results": results})
     result = results[0]
     if "error" in result:
         return reply(request, result, _status_of(result["error"]))
     return reply(request, result, 202)
+
+
+# Refusals that are no fault of the client's transaction: a retry of one the pool already
+# holds, or a node out of room. Every other refusal (bad signature, unknown or unattested
+# sender, bad nonce, ...) cost the node a check for nothing, so it costs the client more.
+_NOT_THE_CLIENTS_FAULT = frozenset({E.Duplicate.code, E.MempoolFull.code})
+
+
+def refused_cost(verdicts: list[Transaction | E.LedgerError], cost: int) -> int:
+    """The extra tokens a submission's refused transactions cost its client (`cost` each)."""
+    if cost <= 0:
+        return 0
+    refused = sum(1 for v in verdicts
+                  if isinstance(v, E.LedgerError) and v.code not in _NOT_THE_CLIENTS_FAULT)
+    return refused * cost
 
 
 def _result_of(raw: bytes, r: Transaction | E.LedgerError) -> dict:

@@ -42,6 +42,10 @@ class NodeConfig:
     # one node executes, so `lichen bench` on a loopback devnet is never throttled by it.
     rate_limit_txs_per_s: float = 20_000
     rate_limit_burst: int = 40_000  # txs a client may send at once after a quiet spell
+    # A refused transaction (bad signature, unattested sender, ...; not a duplicate or a full
+    # pool) costs its client this many tokens more: a client sending junk is held to about
+    # rate / (1 + cost) of it, while an honest client, whose transactions pass, pays nothing.
+    rate_limit_refused_cost: int = 9
     rate_limit_clients: int = 10_000  # client buckets kept (least recently seen evicted first)
     # Reads (GET of status, txs, blocks, accounts, proofs, proposals, genesis) per second per
     # client, a bucket of their own: over it 429 RATE_LIMITED with Retry-After. 0 turns it off.

@@ -76,6 +76,12 @@ class TokenBucket:
             self.tokens -= n
         return wait
 
+    def debit(self, n: int, now: float) -> None:
+        """Take `n` tokens whatever is left: the bucket may go into debt, down to one burst
+        below empty (so a penalty is paid off within burst / rate seconds at most)."""
+        self._refill(now)
+        self.tokens = max(self.tokens - n, -float(self.burst))
+
 
 class RateLimiter:
     """One token bucket per client key, at most `max_clients` of them (least recently seen
@@ -118,6 +124,12 @@ class RateLimiter:
         """Charge `n` transactions to the client, or raise RateLimited and charge nothing."""
         if self.enabled and n > 0:
             self._refuse(self._bucket(client).take(n, self.clock()), client)
+
+    def penalise(self, client: str, n: int) -> None:
+        """Charge `n` more tokens after the fact, refusing nothing now: the client's next
+        requests wait until its bucket refills (node.server.api charges refused transactions)."""
+        if self.enabled and n > 0:
+            self._bucket(client).debit(n, self.clock())
 
     def _refuse(self, wait: float, client: str) -> None:
         if wait > 0:
