@@ -29,6 +29,7 @@ from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
 from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
+from node.server.openapi import document as openapi_document
 from node.server.service import (
     AccountView,
     BlockView,
@@ -46,6 +47,7 @@ LONG_POLLS = web.AppKey("long_polls", Slots)
 READS = web.AppKey("reads", RateLimiter)  # requests per client on the read routes
 READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)
 TOKENS = web.AppKey("tokens", TokenBook)  # present only with read_auth
+OPENAPI = web.AppKey("openapi", bytes)  # the OpenAPI document, rendered once at start
 MAX_WAIT_S = 60.0  # the longest a GET /v1/txs/{hash}?wait= holds its connection
 
 
@@ -196,6 +198,8 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/proofs/{hash}", get_proof)
     app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/openapi.json", get_openapi)
+    app[OPENAPI] = json.dumps(openapi_document()).encode()
     if cfg.devnet:  # the admin endpoints exist only on devnet nodes, and want its token
         app.router.add_post("/v1/admin/faults", post_faults)
         app.router.add_post("/v1/admin/transfer-leader", post_transfer_leader)
@@ -515,6 +519,11 @@ async def get_proof(request: web.Request) -> web.Response:
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
     return reply(request, request.app[NODE].genesis_json())
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this API (node.server.openapi)."""
+    return web.Response(body=request.app[OPENAPI], content_type="application/json")
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,0 +1,314 @@
+"""The OpenAPI 3.1 document of the HTTP API (node.server.api), served at GET /v1/openapi.json.
+
+Built from Python rather than kept as a file, so it stays in step with the code: the reason
+codes are read off the error classes (node.ledger.errors and the API's own), and
+tests/test_openapi.py fails when a route the app registers is missing here, or when a real
+response does not match its schema. Every object schema allows additional properties: the
+contract grows by adding fields (DESIGN section 8), so a client must ignore what it does not
+know.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from node.ledger import errors as E
+
+Schema = dict[str, Any]
+
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+OCTETS = "application/octet-stream"
+
+# Codes the API answers with that are no ledger rejection (node.server.api's middleware and
+# /readyz): an unknown route or method, another HTTP failure, a bug, a node not ready.
+TRANSPORT_CODES = ("NOT_FOUND", "METHOD_NOT_ALLOWED", "HTTP_ERROR", "INTERNAL", "NOT_READY")
+
+
+def reason_codes() -> list[str]:
+    """Every reason code a response may carry: each class under LedgerError that defines one
+    (the API's and auth's included, once imported), and the transport codes. Sorted."""
+    codes: set[str] = set(TRANSPORT_CODES)
+    todo: list[type[E.LedgerError]] = [E.LedgerError]
+    while todo:
+        cls = todo.pop()
+        if "code" in vars(cls) and cls is not E.LedgerError:
+            codes.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return sorted(codes)
+
+
+# ---- schema helpers -------------------------------------------------------------------------
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
+        description: str = "") -> Schema:
+    """An object with these fields; others may be added later (clients ignore them)."""
+    out: Schema = {"type": "object", "required": list(required),
+                   "properties": {**required, **(optional or {})},
+                   "additionalProperties": True}
+    if description:
+        out["description"] = description
+    return out
+
+
+def nullable(s: Schema) -> Schema:
+    return {"anyOf": [s, {"type": "null"}]}
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer", "minimum": 0}
+BOOL: Schema = {"type": "boolean"}
+NUM: Schema = {"type": "number"}
+HEX: Schema = {"type": "string", "pattern": "^([0-9a-f]{2})*$", "description": "lowercase hex"}
+HASH: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                "description": "32 bytes, lowercase hex"}
+NODE_ID: Schema = {"type": "string", "description": "a node key, lowercase hex"}
+
+
+def schemas() -> dict[str, Schema]:
+    tx = obj({"hash": HASH, "kind": STR, "sender": HASH, "nonce": INT,
+              "payload": {"type": "object", "additionalProperties": True,
+                          "description": "the kind's fields; bytes as hex"}})
+    certificate = obj({"chain_id": HASH, "height": INT, "block_hash": HASH, "state_hash": HASH,
+                       "signatures": {"type": "array", "items": obj({"signer": HASH,
+                                                                     "signature": HEX})}},
+                      description="a majority of the validators signed (chain, height, block "
+                                  "hash, state hash)")
+    return {
+        "Error": obj({"error": ref("ReasonCode"), "message": STR},
+                     {"retry_after": NUM, "dropped": BOOL},
+                     "every refusal: a stable reason code and a sentence"),
+        "ReasonCode": {"type": "string", "enum": reason_codes(),
+                       "description": "generated from the error classes (node.ledger.errors)"},
+        "Status": obj({
+            "node_id": NODE_ID, "name": STR, "institution": nullable(STR),
+            "role": {"type": "string", "enum": ["leader", "follower", "candidate", "observer",
+                                                "joining", "unlicensed"]},
+            "term": INT, "leader_id": nullable(NODE_ID), "commit_index": INT,
+            "applied_index": INT, "height": INT, "block_hash": HEX, "state_hash": HEX,
+            "timestamp": INT, "mempool_size": INT,
+            "peers": {"type": "array", "items": NODE_ID},
+            "voters": {"type": "array", "items": NODE_ID},
+            "learners": {"type": "array", "items": NODE_ID},
+            "chain_id": HASH, "certified_height": INT, "diverged": nullable(STR)}),
+        "SubmitBody": {"oneOf": [
+            obj({"tx": HEX}, description="one signed transaction, its msgpack bytes as hex"),
+            obj({"txs": {"type": "array", "items": HEX}}, description="a batch")]},
+        "Submitted": {"oneOf": [
+            obj({"hash": HASH, "status": {"const": "pending"}}),
+            obj({"hash": HASH, "error": ref("ReasonCode"), "message": STR})]},
+        "BatchSubmitted": obj({"results": {"type": "array", "items": ref("Submitted")}}),
+        "Tx": tx,
+        "TxStatus": obj(
+            {"hash": HASH, "status": {"type": "string",
+                                      "enum": ["pending", "committed", "failed", "unknown"]}},
+            {"height": nullable(INT), "index": INT, "code": ref("ReasonCode"), "message": STR,
+             "dropped": BOOL, "tx": ref("Tx")}),
+        "Certificate": certificate,
+        "Block": obj({
+            "height": INT, "hash": HASH, "prev_hash": HASH, "tx_root": HASH, "timestamp": INT,
+            "proposer": HASH, "term": INT, "state_hash": HASH, "tx_count": INT,
+            "txs": {"type": "array", "items": {"allOf": [ref("Tx"), obj({
+                "status": {"type": "string", "enum": ["committed", "failed"]}},
+                {"code": ref("ReasonCode"), "message": STR})]}},
+            "signers": {"type": "array", "items": HASH},
+            "validators": {"type": "array", "items": HASH},
+            "certificate": nullable(ref("Certificate"))}),
+        "Account": obj({
+            "address": HASH, "nonce": INT, "next_nonce": INT,
+            "balances": {"type": "object", "additionalProperties": {"type": "integer"},
+                         "description": "asset code -> integer minor units"},
+            "frozen": BOOL,
+            "attestation": nullable(obj({"issuer": STR, "tier": INT, "jurisdiction": STR,
+                                         "expires_at": INT, "evidence_hash": HEX,
+                                         "revoked": BOOL})),
+            "kyc": obj({"valid": BOOL}, {"error": ref("ReasonCode"), "message": STR})},
+            {"institution": obj({"name": STR, "roles": {"type": "array", "items": STR}})}),
+        "Proposal": obj({
+            "id": HASH, "action": STR, "institution": STR, "role": STR, "expires_at": INT,
+            "expired": BOOL, "proposer": STR, "approvals": {"type": "array", "items": STR},
+            "status": STR, "validators": {"type": "array", "items": STR}}),
+        "Proof": obj({
+            "tx_hash": HASH, "tx": HEX, "index": INT, "tree_size": INT,
+            "path": {"type": "array", "items": HASH},
+            "header": {"type": "object", "additionalProperties": True},
+            "block_hash": HASH, "signature": HEX,
+            "certificate": nullable(ref("Certificate")),
+            "validators": {"type": "array", "items": HASH}},
+            {"receipt": obj({"code": STR, "message": STR})}),
+        "Readiness": obj({"ready": BOOL, "role": STR, "leader_id": nullable(NODE_ID),
+                          "commit_index": INT, "applied_index": INT, "peers": INT,
+                          "diverged": BOOL}),
+        "NotReady": {"allOf": [ref("Readiness"), ref("Error"), obj(
+            {"reasons": {"type": "array", "items": STR}})]},
+        "Genesis": {"type": "object", "additionalProperties": True,
+                    "description": "the genesis document; its canonical hash is the chain id"},
+        "Health": obj({"ok": {"const": True}}),
+        "Faults": {"oneOf": [
+            obj({"partition": {"type": "array", "items": STR}}),
+            obj({"lossy": obj({"fraction": {"type": "number", "minimum": 0, "maximum": 1}},
+                              {"peers": nullable({"type": "array", "items": STR})})}),
+            obj({"heal": {"const": True}})]},
+        "FaultsNow": obj({"ok": BOOL, "partitioned": {"type": "array", "items": STR},
+                          "loss": {"type": "object", "additionalProperties": NUM},
+                          "loss_all": NUM}),
+        "TransferLeader": obj({"to": NODE_ID}),
+        "LeaderTransferred": obj({"ok": BOOL, "from": NODE_ID, "to": NODE_ID}),
+    }
+
+
+# ---- operations ---------------------------------------------------------------------------------
+
+ERROR_STATUS_TEXT = {400: "malformed request", 401: "no or wrong credentials",
+                     403: "outside the token's scope", 404: "not found",
+                     408: "the body did not arrive in time", 409: "conflict",
+                     413: "too large", 422: "refused by a ledger rule",
+                     429: "over the client's rate limit (Retry-After)",
+                     500: "internal error", 503: "unavailable (Retry-After)"}
+
+
+def body_of(schema: Schema, msgpack_too: bool = True) -> dict[str, Any]:
+    content = {JSON: {"schema": schema}}
+    if msgpack_too:  # reply() answers msgpack to `Accept: application/msgpack`
+        content[MSGPACK] = {"schema": schema}
+    return content
+
+
+def op(summary: str, ok: dict[int, tuple[str, dict[str, Any]]], errors: tuple[int, ...] = (),
+       params: tuple[str, ...] = (), read: bool = False, admin: bool = False,
+       body: dict[str, Any] | None = None, tag: str = "ledger") -> dict[str, Any]:
+    """One operation: its success responses (status -> (description, content)), the statuses
+    of its error responses (each the Error schema), its path parameters and its auth."""
+    responses: dict[str, Any] = {
+        str(status): {"description": desc, "content": content}
+        for status, (desc, content) in ok.items()}
+    for status in sorted({*errors, 500}):
+        responses[str(status)] = {"description": ERROR_STATUS_TEXT[status],
+                                  "content": body_of(ref("Error"))}
+    out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if params:
+        out["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
+    if read:  # bearer read tokens, when the node runs with read_auth; else open
+        out["security"] = [{}, {"readToken": []}]
+    if admin:
+        out["security"] = [{"adminToken": []}]
+    if body is not None:
+        out["requestBody"] = body
+    return out
+
+
+def paths() -> dict[str, Any]:
+    status = op("The node's consensus and chain position", {200: ("status", body_of(ref("Status")))},
+                (429,), tag="node")
+    submit_body = {"required": True, "description": (
+        "JSON {tx: HEX} or {txs: [HEX, ...]}; or msgpack: one signed transaction's bytes (or "
+        "those bytes as a bin), or an array of them as bin (a batch)"),
+        "content": {JSON: {"schema": ref("SubmitBody")},
+                    MSGPACK: {"schema": {"type": "string", "contentMediaType": MSGPACK}},
+                    OCTETS: {"schema": {"type": "string", "contentMediaType": OCTETS}}}}
+    return {
+        "/v1/status": {"get": status},
+        "/v1/txs": {"post": op(
+            "Submit one signed transaction or a batch",
+            {202: ("one transaction admitted: pending", body_of(ref("Submitted"))),
+             200: ("a batch: one result per transaction", body_of(ref("BatchSubmitted")))},
+            (400, 408, 409, 413, 422, 429, 503), body=submit_body)},
+        "/v1/txs/{hash}": {"get": op(
+            "A transaction's status; with ?wait=S, held until final or S seconds (at most 60)",
+            {200: ("status, with the transaction once committed", body_of(ref("TxStatus")))},
+            (400, 401, 403, 429, 503), ("hash", "wait"), read=True)},
+        "/v1/blocks/latest": {"get": op(
+            "The last committed block", {200: ("block", body_of(ref("Block")))},
+            (401, 403, 404, 429), read=True)},
+        "/v1/blocks/{height}": {"get": op(
+            "A committed block with its transactions and receipts",
+            {200: ("block", body_of(ref("Block")))}, (400, 401, 403, 404, 429), ("height",),
+            read=True)},
+        "/v1/blocks/{height}/raw": {"get": op(
+            "A committed block's canonical msgpack bytes",
+            {200: ("the block's bytes", {OCTETS: {"schema": {"type": "string",
+                                                              "contentMediaType": OCTETS}}})},
+            (400, 401, 403, 404, 429), ("height",), read=True)},
+        "/v1/accounts/{address}": {"get": op(
+            "An account: balances, nonces, attestation, frozen, KYC standing",
+            {200: ("account", body_of(ref("Account")))}, (400, 401, 403, 429), ("address",),
+            read=True)},
+        "/v1/proposals/{id}": {"get": op(
+            "A governance proposal", {200: ("proposal", body_of(ref("Proposal")))},
+            (400, 404, 429), ("id",), tag="governance")},
+        "/v1/proofs/{hash}": {"get": op(
+            "The Merkle inclusion proof of a committed transaction, with its certificate",
+            {200: ("proof", body_of(ref("Proof")))}, (400, 401, 403, 404, 429), ("hash",),
+            read=True)},
+        "/v1/genesis": {"get": op("The genesis this node runs",
+                                  {200: ("genesis", body_of(ref("Genesis")))}, (429,),
+                                  tag="node")},
+        "/v1/openapi.json": {"get": op("This document", {200: ("OpenAPI 3.1", {JSON: {
+            "schema": {"type": "object"}}})}, tag="node")},
+        "/healthz": {"get": op("Liveness: the process serves HTTP",
+                               {200: ("alive", body_of(ref("Health")))}, tag="node")},
+        "/readyz": {"get": op(
+            "Readiness: current data and a quorum in reach",
+            {200: ("ready", body_of(ref("Readiness"))),
+             503: ("not ready, with the reasons", body_of(ref("NotReady")))}, tag="node")},
+        "/metrics": {"get": op("Prometheus metrics", {200: ("Prometheus text format", {
+            "text/plain": {"schema": {"type": "string"}}})}, tag="node")},
+        "/v1/admin/faults": {"post": op(
+            "Devnet only: partition, make lossy or heal this node's peer links",
+            {200: ("the faults now in force", body_of(ref("FaultsNow")))}, (400, 401),
+            admin=True, tag="devnet", body={"required": True, "content": {
+                JSON: {"schema": ref("Faults")}}})},
+        "/v1/admin/transfer-leader": {"post": op(
+            "Devnet only: hand leadership to a voter (sent to the leader)",
+            {200: ("handed over", body_of(ref("LeaderTransferred")))}, (400, 401, 409),
+            admin=True, tag="devnet", body={"required": True, "content": {
+                JSON: {"schema": ref("TransferLeader")}}})},
+    }
+
+
+PARAMETERS: dict[str, Any] = {
+    "hash": {"name": "hash", "in": "path", "required": True, "schema": HASH,
+             "description": "a transaction hash"},
+    "wait": {"name": "wait", "in": "query", "required": False,
+             "schema": {"type": "number", "maximum": 60},
+             "description": "seconds to hold the request until the transaction is final"},
+    "height": {"name": "height", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}},
+    "address": {"name": "address", "in": "path", "required": True, "schema": HASH},
+    "id": {"name": "id", "in": "path", "required": True, "schema": HASH,
+           "description": "a proposal id (the hash of its proposing transaction)"},
+}
+
+PEER_NOTE = (
+    "Peers (validators and observers) talk over GET /v1/peer, a websocket upgrade on this port "
+    "or on the node's peer_listen: a signed handshake proves the node key, then msgpack frames "
+    "carry Raft messages, gossip and requests (p2p/). It is no client API and so not an "
+    "operation here.")
+
+
+def document(version: str = "0.1.0") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "lichen node HTTP API", "version": version, "description": (
+            "Every node serves this API (DESIGN section 8). JSON unless the client sends "
+            "`Accept: application/msgpack`. Every error is {error: CODE, message}. Objects may "
+            "gain fields: ignore the ones you do not know.\n\n" + PEER_NOTE)},
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "parameters": PARAMETERS,
+            "securitySchemes": {
+                "readToken": {"type": "http", "scheme": "bearer", "description": (
+                    "with read_auth on, reads of accounts, txs, blocks and proofs want a token "
+                    "from `lichen node token issue` (401 UNAUTHENTICATED without, 403 "
+                    "FORBIDDEN outside its scope)")},
+                "adminToken": {"type": "http", "scheme": "bearer", "description": (
+                    "the devnet's admin token (config admin_token); admin routes exist only "
+                    "on devnet nodes")}},
+        },
+        "x-websocket": {"/v1/peer": PEER_NOTE},
+    }

@@ -1,0 +1,211 @@
+"""GET /v1/openapi.json: a valid OpenAPI 3.1 document that every route the app registers is in,
+and that every real response of a running node matches (openapi-spec-validator checks the
+document, openapi-schema-validator each body against its operation's schema)."""
+from __future__ import annotations
+
+import re
+
+import aiohttp
+import msgpack
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_spec
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from node.ledger import errors as E
+from node.ledger.types import Transfer, sign_tx
+from node.server.api import build_app
+from node.server.auth import issue_token
+from node.server.openapi import reason_codes
+from p2p.websocket import PEER_PATH
+
+ADMIN = "s3cret"
+URI = "urn:lichen:openapi"
+
+
+def pointer(*parts: str) -> str:
+    return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class Contract:
+    """The document, and what a real exchange must match in it."""
+
+    def __init__(self, doc: dict):
+        validate_spec(doc)  # the document itself is valid OpenAPI 3.1
+        self.doc = doc
+        self.registry = Registry().with_resource(URI, Resource(doc, DRAFT202012))
+        self.templates = [(re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", p) + "$"), p)
+                          for p in doc["paths"]]
+        self.seen: set[tuple[str, str, int]] = set()  # (method, template, status) checked
+
+    def template_of(self, path: str) -> str:
+        exact = [t for rx, t in self.templates if rx.match(path) and "{" not in t]
+        matching = exact or [t for rx, t in self.templates if rx.match(path)]
+        assert matching, f"{path} is in no path of the document"
+        return matching[0]
+
+    def check(self, schema_at: str, value) -> None:
+        validator = OAS31Validator({"$ref": f"{URI}#/{schema_at}"}, registry=self.registry)
+        errors = sorted(validator.iter_errors(value), key=str)
+        assert not errors, f"{schema_at}: {errors[0].message} in {value!r:.300}"
+
+    def response(self, method: str, path: str, status: int, content_type: str, body) -> None:
+        template = self.template_of(path)
+        op = self.doc["paths"][template].get(method.lower())
+        assert op is not None, f"{method} {template} is not in the document"
+        assert str(status) in op["responses"], f"{method} {path}: {status} is not documented"
+        content = op["responses"][str(status)]["content"]
+        assert content_type in content, f"{method} {path} {status}: no {content_type} response"
+        if content_type in ("application/json", "application/msgpack"):
+            self.check(pointer("paths", template, method.lower(), "responses", str(status),
+                               "content", content_type, "schema"), body)
+        self.seen.add((method, template, status))
+
+    def request(self, method: str, path: str, body: dict) -> None:
+        template = self.template_of(path)
+        self.check(pointer("paths", template, method.lower(), "requestBody", "content",
+                           "application/json", "schema"), body)
+
+
+async def exchange(http: aiohttp.ClientSession, contract: Contract, method: str, path: str,
+                   want: int, **kw):
+    """One real request; its answer checked against the document (and a JSON body that is meant
+    to be accepted, against the request schema). Returns the answer's body."""
+    if "json" in kw and want < 400:
+        contract.request(method, path.split("?")[0], kw["json"])
+    async with http.request(method, path, **kw) as r:
+        assert r.status == want, (method, path, r.status, await r.text())
+        ctype = r.content_type
+        if ctype == "application/json":
+            body = await r.json()
+        elif ctype == "application/msgpack":
+            body = msgpack.unpackb(await r.read(), raw=False)
+        else:
+            body = await r.read()
+    contract.response(method, path.split("?")[0], want, ctype, body)
+    return body
+
+
+@pytest.fixture
+def keys(single_node_config):
+    return single_node_config[2]
+
+
+async def fetch_contract(url: str) -> Contract:
+    async with aiohttp.ClientSession(url) as http, http.get("/v1/openapi.json") as r:
+        assert r.status == 200 and r.content_type == "application/json"
+        return Contract(await r.json())
+
+
+async def test_every_route_answers_as_the_document_says(start_node, keys):
+    node = await start_node(devnet=True, admin_token=ADMIN)
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    chain = node.genesis.chain_id
+    tx = sign_tx(keys["alice"], chain, 0, Transfer("USD", keys["bob"].address, 5, "hi"))
+    unattested = sign_tx(keys["alice"], chain, 1, Transfer("USD", keys["carol"].address, 5, ""))
+    bob = keys["bob"].address_hex
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        async def call(method: str, path: str, want: int, **kw):
+            return await exchange(http, contract, method, path, want, **kw)
+
+        await call("GET", "/v1/status", 200)
+        await call("GET", "/v1/status", 200, headers={"Accept": "application/msgpack"})
+        await call("GET", "/v1/blocks/latest", 404)  # nothing committed yet
+        await call("POST", "/v1/txs", 202, json={"tx": tx.raw.hex()})
+        await call("POST", "/v1/txs", 400, json={"tx": "zz"})
+        await call("POST", "/v1/txs", 409, json={"tx": tx.raw.hex()})  # DUPLICATE
+        batch = await call("POST", "/v1/txs", 200, data=msgpack.packb([unattested.raw, b"\x01"]),
+                           headers={"Content-Type": "application/msgpack"})
+        assert batch["results"][0]["error"] == "KYC_MISSING"
+        await call("POST", "/v1/txs", 422, data=unattested.raw,
+                   headers={"Content-Type": "application/msgpack"})
+        done = await call("GET", f"/v1/txs/{tx.hash_hex}?wait=5", 200)
+        assert done["status"] == "committed"
+        await call("GET", f"/v1/txs/{'00' * 32}", 200)  # unknown
+        await call("GET", "/v1/txs/nothex", 400)
+        await call("GET", "/v1/blocks/latest", 200)
+        await call("GET", "/v1/blocks/1", 200)
+        await call("GET", "/v1/blocks/1", 200, headers={"Accept": "application/msgpack"})
+        await call("GET", "/v1/blocks/99", 404)
+        await call("GET", "/v1/blocks/-1", 400)
+        await call("GET", "/v1/blocks/1/raw", 200)
+        await call("GET", "/v1/blocks/99/raw", 404)
+        await call("GET", "/v1/blocks/x/raw", 400)
+        await call("GET", f"/v1/accounts/{bob}", 200)
+        await call("GET", f"/v1/accounts/{keys['carol'].address_hex}", 200)  # KYC invalid
+        await call("GET", "/v1/accounts/bob", 400)
+        await call("GET", f"/v1/proofs/{tx.hash_hex}", 200)
+        await call("GET", f"/v1/proofs/{'00' * 32}", 404)
+        await call("GET", "/v1/proofs/00", 400)
+        await call("GET", f"/v1/proposals/{'00' * 32}", 404)
+        await call("GET", "/v1/proposals/00", 400)
+        await call("GET", "/v1/genesis", 200)
+        await call("GET", "/v1/openapi.json", 200)
+        await call("GET", "/healthz", 200)
+        await call("GET", "/readyz", 200)
+        await call("GET", "/metrics", 200)
+        await call("POST", "/v1/admin/faults", 200, json={"lossy": {"fraction": 0.5}},
+                   headers=admin)
+        await call("POST", "/v1/admin/faults", 200, json={"heal": True}, headers=admin)
+        await call("POST", "/v1/admin/faults", 401, json={"heal": True})
+        await call("POST", "/v1/admin/faults", 400, json={"lossy": {"fraction": 2}},
+                   headers=admin)
+        await call("POST", "/v1/admin/transfer-leader", 400, json={}, headers=admin)
+        await call("POST", "/v1/admin/transfer-leader", 401, json={"to": node.id})
+    # every operation of the document was seen answering, and every one that can refuse did
+    for template, ops in contract.doc["paths"].items():
+        for method, op in ops.items():
+            answered = {s for (m, t, s) in contract.seen if (m, t) == (method.upper(), template)}
+            assert answered, f"{method.upper()} {template} was not exercised"
+            if template in ("/healthz", "/metrics", "/v1/openapi.json", "/readyz",
+                            "/v1/admin/transfer-leader", "/v1/status", "/v1/genesis"):
+                continue  # their refusals need another node: the tests below
+            assert any(s >= 400 for s in answered), f"{method.upper()} {template}: no error seen"
+
+
+async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
+        start_node, start_follower, keys, tmp_path):
+    tokens = tmp_path / "tokens.json"
+    node = await start_node(read_auth=True, read_tokens_file=str(tokens),
+                            read_rate_limit_per_s=0.001, read_rate_limit_burst=3)
+    scoped = issue_token(tokens, [keys["bob"].address], everything=False)
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        await exchange(http, contract, "GET", f"/v1/accounts/{keys['bob'].address_hex}", 401)
+        await exchange(http, contract, "GET", f"/v1/accounts/{keys['carol'].address_hex}", 403,
+                       headers={"Authorization": f"Bearer {scoped}"})
+        await exchange(http, contract, "GET", "/v1/genesis", 200)
+        await exchange(http, contract, "GET", "/v1/status", 429)  # the burst of 3 is spent
+        await exchange(http, contract, "GET", "/v1/genesis", 429)
+    follower, _ = await start_follower(devnet=True, admin_token=ADMIN)
+    async with aiohttp.ClientSession(f"http://{follower.config.listen}") as http:
+        await exchange(http, contract, "GET", "/readyz", 503)  # no leader: not ready
+        await exchange(http, contract, "POST", "/v1/admin/transfer-leader", 409,
+                       json={"to": follower.id}, headers={"Authorization": f"Bearer {ADMIN}"})
+
+
+async def test_every_registered_route_is_in_the_document(start_node):
+    """A route added to the app without its documentation fails here."""
+    node = await start_node(devnet=True, admin_token=ADMIN)
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    app = build_app(node)
+    try:
+        routes = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.method != "HEAD" and r.resource is not None}
+    finally:
+        await app.cleanup()
+    missing = [f"{m} {p}" for m, p in sorted(routes)
+               if m.lower() not in contract.doc["paths"].get(p, {})]
+    assert not missing and len(routes) >= 15
+    assert PEER_PATH in contract.doc["x-websocket"]
+
+
+def test_the_reason_code_enum_is_generated_from_the_error_classes():
+    """A new error class is in the enum without anyone editing the document."""
+    class Meteor(E.NodeError):
+        code = "METEOR_STRIKE"
+    assert "METEOR_STRIKE" in reason_codes()
+    assert {cls.code for cls in E.ALL_ERRORS} <= set(reason_codes())
+    assert {"UNAUTHENTICATED", "FORBIDDEN", "REQUEST_TIMEOUT", "NOT_READY"} <= set(reason_codes())
