@@ -156,7 +156,7 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("POST", "/v1/admin/transfer-leader", 401, json={"to": node.id})
     # every operation of the document was seen answering, and every one that can refuse did
     for template, ops in contract.doc["paths"].items():
-        for method, op in ops.items():
+        for method in ops:
             answered = {s for (m, t, s) in contract.seen if (m, t) == (method.upper(), template)}
             assert answered, f"{method.upper()} {template} was not exercised"
             if template in ("/healthz", "/metrics", "/v1/openapi.json", "/readyz",
