@@ -10,6 +10,7 @@ from rich.table import Table
 
 from devnet import network
 from devnet.network import MAX_INSTITUTIONS, SIGNALS, Devnet, NodeStatus
+from node.server.logs import FORMATS as LOG_FORMATS
 
 from .common import DEFAULT_DEVNET, console, emit_json, json_option
 from .render import short
@@ -62,14 +63,17 @@ def devnet() -> None:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
 @click.option("--insecure", is_flag=True,
               help="Plain http and ws peer links (no devnet CA), for debugging with plain tools.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+              help="The nodes' log lines: text, or one JSON object per line.")
 @dir_option
 @json_option
-def up(nodes, observers, base_port, license_policy, timeout, insecure, dir_, as_json) -> None:
+def up(nodes, observers, base_port, license_policy, timeout, insecure, log_format, dir_,
+       as_json) -> None:
     """Create fresh keys and genesis (and a devnet CA with a certificate per node, unless
     --insecure), start the daemons, wait until blocks can commit."""
     net = Devnet(dir_)
     rows = network.up(net, nodes, observers, base_port, license_policy, timeout,
-                      tls=not insecure)
+                      tls=not insecure, log_format=log_format)
     show_status(rows, as_json)
     if not as_json:
         for r in rows:
@@ -102,10 +106,18 @@ def down(dir_) -> None:
 @devnet.command("logs")
 @click.argument("name")
 @click.option("--lines", "-n", default=50, show_default=True)
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing lines as the node writes them (like tail -f); Ctrl-C ends it.")
 @dir_option
-def logs(name, lines, dir_) -> None:
+def logs(name, lines, follow, dir_) -> None:
     """Print the end of a node's log."""
-    click.echo(network.log_of(Devnet(dir_), name, lines))
+    if not follow:
+        click.echo(network.log_of(Devnet(dir_), name, lines))
+        return
+    try:
+        network.follow_log(Devnet(dir_), name, lines, lambda line: click.echo(line))
+    except KeyboardInterrupt:
+        pass
 
 
 @devnet.command("kill")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import click
 
 from node.ledger.genesis import GenesisError
 from node.server.config import NodeConfig
+from node.server.logs import FORMATS
+from node.server.logs import configure as configure_logging
 from node.store.db import StoreError
 
 
@@ -21,15 +22,17 @@ def node() -> None:
 @node.command("run")
 @click.option("--config", "config_path", required=True,
               type=click.Path(exists=True, dir_okay=False))
-def run(config_path: str) -> None:
+@click.option("--log-format", type=click.Choice(FORMATS), default=None,
+              help="text lines, or one JSON object per line (default: the config's log_format, "
+                   "else text).")
+def run(config_path: str, log_format: str | None) -> None:
     """Run the node described by a config file until SIGINT or SIGTERM."""
     from node.server.daemon import run_node
     try:
         config = NodeConfig.load(config_path)
+        configure_logging(config.name, config.log_level, log_format or config.log_format)
     except (ValueError, TypeError, OSError) as exc:
         raise click.ClickException(f"bad config: {exc}") from None
-    logging.basicConfig(level=config.log_level.upper(),
-                        format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s")
     key = _node_key(config)
     try:
         asyncio.run(run_node(config, key))

@@ -254,10 +254,11 @@ def status_or_empty(n: NodeEntry) -> dict:
 
 def up(net: Devnet, validators: int, observers: int, base_port: int,
        license_policy: str = "regulator", timeout: float = 30.0,
-       tls: bool = True) -> list[NodeStatus]:
+       tls: bool = True, log_format: str = "text") -> list[NodeStatus]:
     """Fresh keys, genesis and configs in the folder (anything there before is deleted), the
     daemons started; returns once every node serves and one of them leads. With `tls` (the
-    default) a devnet CA and a certificate per node: the API and peer links are encrypted."""
+    default) a devnet CA and a certificate per node: the API and peer links are encrypted.
+    `log_format` "json": the nodes log one JSON object per line (node.server.logs)."""
     if net.exists() and net.running(net.load()):
         raise DevnetError(f"a devnet is already running in {net.where}; "
                           f"`lichen devnet down --dir {net.where}` first")
@@ -271,6 +272,9 @@ def up(net: Devnet, validators: int, observers: int, base_port: int,
     if net.dir.exists():
         shutil.rmtree(net.dir)
     manifest = create_files(net, validators, observers, base_port, license_policy, tls)
+    if log_format != "text":
+        for n in manifest.nodes:
+            set_log_format(n.config, log_format)
     if tls:
         trust(net.ca_file)
     for n in manifest.nodes:
@@ -322,6 +326,13 @@ def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: s
     config.save(folder / "config.json")
     return NodeEntry(name, f"inst{i}", node_url(base_port, i, net.tls()), node_id,
                      str((folder / "config.json").resolve()))
+
+
+def set_log_format(config_path: str, log_format: str) -> None:
+    """Set a node config's log_format, keeping the rest as written."""
+    doc = json.loads(Path(config_path).read_text())
+    doc["log_format"] = log_format
+    Path(config_path).write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def node_cert(net: Devnet, name: str) -> Issued:
@@ -378,6 +389,32 @@ def log_of(net: Devnet, name: str, lines: int) -> str:
     path = net.log_path(name)
     text = path.read_text() if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def follow_log(net: Devnet, name: str, lines: int, out: Callable[[str], object],
+               poll_s: float = 0.2, stop: Callable[[], bool] = lambda: False) -> None:
+    """Like `tail -f`: the last `lines` lines, then each line as the node appends it, until
+    `stop()` (or Ctrl-C in the caller). A log truncated or replaced is read again from its start."""
+    net.load().node(name)
+    path = net.log_path(name)
+    for line in log_of(net, name, lines).splitlines():
+        out(line)
+    offset = path.stat().st_size if path.exists() else 0
+    partial = b""
+    while not stop():
+        size = path.stat().st_size if path.exists() else 0
+        if size < offset:  # truncated or a new file: from its start
+            offset, partial = 0, b""
+        if size > offset:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read(size - offset)
+            offset += len(chunk)
+            *done, partial = (partial + chunk).split(b"\n")
+            for line in done:
+                out(line.decode("utf-8", "replace"))
+        else:
+            time.sleep(poll_s)
 
 
 def kill(net: Devnet, name: str, sig: str = "KILL") -> NodeEntry:

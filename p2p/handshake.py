@@ -333,5 +333,8 @@ class Handshake:
             self._refuse(Refusal.BAD_SIGNATURE, f"AUTH from {peer.hex()} does not sign this connection's transcript")
 
     def _refuse(self, reason: Refusal, detail: str) -> NoReturn:
-        log.warning("handshake refused: %s (%s)", reason.value, detail)
+        log.warning("handshake refused: %s (%s)", reason.value, detail,
+                    extra={"event": "peer_refused",
+                           "fields": {"what": "handshake", "reason": reason.value,
+                                      "detail": detail[:200]}})
         raise HandshakeRefused(reason, detail)

@@ -489,7 +489,8 @@ class PeerManager:
             except ConnectionError as exc:
                 failures += 1
                 level = logging.INFO if failures == 1 else logging.DEBUG  # once per outage
-                log.log(level, "cannot reach peer %s at %s (retrying): %s", peer_id[:8], address, exc)
+                log.log(level, "cannot reach peer %s at %s (retrying): %s", peer_id[:8], address, exc,
+                        extra=_event("peer_unreachable", peer=peer_id, address=address))
             else:
                 if await self._serve(transport, expected_peer=peer_id):
                     backoff.reset()  # it was up: the next loss deserves a quick redial
@@ -567,12 +568,14 @@ class PeerManager:
             return False
         if self._is_shunned(link.peer_id):
             self._counters.handshakes_refused += 1
-            log.info("refusing %s: disconnected for misbehaving, backing off", link.peer_id[:8])
+            log.info("refusing %s: disconnected for misbehaving, backing off", link.peer_id[:8],
+                     extra=_event("peer_refused", peer=link.peer_id, reason="MISBEHAVED"))
             return False
         if not self._is_licensed(bytes.fromhex(link.peer_id)):
             # its license went while the handshake ran (the handshake asked before)
             self._counters.handshakes_refused += 1
-            log.info("refusing %s: no longer licensed", link.peer_id[:8])
+            log.info("refusing %s: no longer licensed", link.peer_id[:8],
+                     extra=_event("peer_refused", peer=link.peer_id, reason="NOT_LICENSED"))
             return False
         current = self._links.get(link.peer_id)
         if current is not None:
@@ -585,7 +588,9 @@ class PeerManager:
             log.debug("replacing connection to %s", link.peer_id[:8])
             self._spawn(current.transport.close())
             return True
-        log.info("peer up: %s (%s)", link.peer_id[:8], "outbound" if self._dialed_by_us(link) else "inbound")
+        direction = "outbound" if self._dialed_by_us(link) else "inbound"
+        log.info("peer up: %s (%s)", link.peer_id[:8], direction,
+                 extra=_event("peer_up", peer=link.peer_id, direction=direction))
         self._gossip.peer_up(link.peer_id)
         self._notify(self._on_peer_up, link.peer_id)
         return True
@@ -603,7 +608,7 @@ class PeerManager:
         del self._links[link.peer_id]
         self._gossip.peer_down(link.peer_id)
         self._fail_requests(link.peer_id)
-        log.info("peer down: %s", link.peer_id[:8])
+        log.info("peer down: %s", link.peer_id[:8], extra=_event("peer_down", peer=link.peer_id))
         if not self._closing:
             self._notify(self._on_peer_down, link.peer_id)
 
@@ -669,7 +674,8 @@ class PeerManager:
         backoff = self._config.misbehaviour_backoff
         self._shunned[link.peer_id] = asyncio.get_running_loop().time() + backoff
         log.warning("disconnecting %s for %.0fs: %s (%s)", link.peer_id[:8], backoff, reason.value,
-                    why)
+                    why, extra=_event("peer_refused", peer=link.peer_id, reason=reason.value,
+                                      detail=clip(why, 200), backoff_s=backoff))
         self._spawn(link.transport.close())
 
     def _is_shunned(self, peer_id: str) -> bool:
@@ -683,7 +689,9 @@ class PeerManager:
 
     def _bad_frame(self, link: _Link, why: str) -> None:
         self._counters.bad_frames += 1
-        log.warning("dropping bad frame from %s: %s", link.peer_id[:8], clip(why, 200))
+        log.warning("dropping bad frame from %s: %s", link.peer_id[:8], clip(why, 200),
+                    extra=_event("peer_refused", peer=link.peer_id, what="frame",
+                                 reason="BAD_FRAME", detail=clip(why, 200)))
 
     def _deliver_raft(self, peer_id: str, payload: list[Any]) -> None:
         if self._raft_sender_of is not None and not self._raft_sender_matches(peer_id, payload):
@@ -700,10 +708,14 @@ class PeerManager:
         try:
             claimed = self._raft_sender_of(payload)
         except Exception:
-            log.warning("dropping RAFT from %s: cannot read its sender", peer_id[:8], exc_info=True)
+            log.warning("dropping RAFT from %s: cannot read its sender", peer_id[:8], exc_info=True,
+                        extra=_event("peer_refused", peer=peer_id, what="raft",
+                                     reason="MALFORMED"))
             return False
         if claimed is not None and claimed.lower() != peer_id:
-            log.warning("dropping RAFT from %s claiming to be from %s", peer_id[:8], clip(claimed))
+            log.warning("dropping RAFT from %s claiming to be from %s", peer_id[:8], clip(claimed),
+                        extra=_event("peer_refused", peer=peer_id, what="raft",
+                                     reason="SPOOFED_SENDER", claimed=clip(claimed)))
             return False
         return True
 
@@ -776,6 +788,13 @@ class PeerManager:
             log.exception("peer callback failed for %s", peer_id[:8])
 
 
+def _event(name: str, **fields: Any) -> dict[str, Any]:
+    """The `logging` extra naming a line's event (node.server.logs renders it as JSON)."""
+    return {"event": name, "fields": fields}
+
+
 def _refused(reason: Refusal, detail: str) -> HandshakeRefused:
-    log.warning("handshake refused: %s (%s)", reason.value, detail)
+    log.warning("handshake refused: %s (%s)", reason.value, detail,
+                extra=_event("peer_refused", what="handshake", reason=reason.value,
+                             detail=clip(detail, 200)))
     return HandshakeRefused(reason, detail)

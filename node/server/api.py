@@ -29,6 +29,7 @@ from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
 from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
+from node.server.logs import note
 from node.server.openapi import document as openapi_document
 from node.server.service import (
     AccountView,
@@ -567,8 +568,11 @@ async def post_faults(request: web.Request) -> web.Response:
         faults.lossy(peers, float(fraction))
     else:
         raise E.Malformed('expected "partition", "lossy" or "heal"')
-    log.warning("devnet faults now %s", faults.state())
     st = faults.state()
+    cleared = not (st.partitioned or st.loss or st.loss_all)
+    note(log, logging.WARNING, "faults_cleared" if cleared else "faults_set",
+         "devnet faults now %s", st, partitioned=sorted(st.partitioned), loss=dict(st.loss),
+         loss_all=st.loss_all)
     return reply(request, {"ok": True, "partitioned": sorted(st.partitioned), "loss": st.loss,
                            "loss_all": st.loss_all})
 

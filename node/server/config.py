@@ -80,6 +80,8 @@ class NodeConfig:
     # and follows that leader no more in its term (node.server.daemon, "blocks from the future")
     max_clock_skew_ms: int = 5_000
     log_level: str = "INFO"
+    # "text" (the default) or "json": one JSON object per line (node.server.logs)
+    log_format: str = "text"
     seed: int | None = None  # consensus jitter seed; random when unset
 
     @property

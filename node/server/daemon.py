@@ -46,6 +46,7 @@ from node.server.clock import SYSTEM_CLOCK, Clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
 from node.server.forwarding import PoolForwarder
+from node.server.logs import note
 from node.server.membership import (
     Licensed,
     is_licensed_peer,
@@ -147,6 +148,7 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._warned_raft: set[tuple[str, MessageType]] = set()
         self._shunned: dict[str, int] = {}  # leader id -> the term we stopped following it in
+        self._last_role: NodeRole | None = None  # as last logged: says elected or stepped down
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,8 +161,14 @@ class Node:
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self._producer_loop(), name="producer"),
                        asyncio.create_task(self._held_sweeper(), name="held-sweeper")]
-        log.info("%s serving on %s at height %d", self.config.name, self.listener.describe(),
-                 self.tip.height)
+        if self.tip.height:  # a restart: what the store held is what the node serves from
+            note(log, logging.INFO, "store_recovered", "%s recovered its store at height %d "
+                 "(applied index %d)", self.config.name, self.tip.height,
+                 self.store.applied_index(), height=self.tip.height,
+                 applied_index=self.store.applied_index())
+        note(log, logging.INFO, "node_started", "%s serving on %s at height %d", self.config.name,
+             self.listener.describe(), self.tip.height, listen=self.listener.describe(),
+             height=self.tip.height)
 
     async def stop(self) -> None:
         tasks = self._tasks + ([self._catching_up] if self._catching_up else [])
@@ -255,12 +263,20 @@ class Node:
             return
         if len(self._warned_raft) < MAX_WARNED_RAFT:
             self._warned_raft.add((sender, kind))
-        log.warning("%s refuses Raft %s from %s (%s, %s); further ones from it are only counted",
-                    self.config.name, kind.name, sender[:12], reason, detail)
+        note(log, logging.WARNING, "peer_refused", "%s refuses Raft %s from %s (%s, %s); further "
+             "ones from it are only counted", self.config.name, kind.name, sender[:12], reason,
+             detail, peer=sender, what=f"raft {kind.name}", reason=reason, detail=detail)
 
     def _role_changed(self) -> None:
-        log.info("%s is now %s (term %d, leader %s)", self.config.name, self.role,
-                 self.raft.term, (self.raft.leader_id or "-")[:12])
+        role, was = self.role, self._last_role
+        self._last_role = role
+        event = ("leader_elected" if role == NodeRole.LEADER and was != NodeRole.LEADER else
+                 "stepped_down" if was == NodeRole.LEADER and role != NodeRole.LEADER else
+                 "role_changed")
+        note(log, logging.INFO, event, "%s is now %s (term %d, leader %s)", self.config.name,
+             role, self.raft.term, (self.raft.leader_id or "-")[:12], role=role.value,
+             previous=was.value if was else None, term=self.raft.term,
+             leader=self.raft.leader_id)
         self.metrics.term.set(self.raft.term)
         self.producer.restart(self.tip)
         self._forward_pool_to_leader()
@@ -294,8 +310,9 @@ class Node:
             self.raft.propose_conf_change(pack(change.to_wire()))
         except (NotLeader, ProposalDropped):
             return
-        log.info("%s proposes membership voters=%s learners=%s", self.config.name,
-                 short_ids(change.voters), short_ids(change.learners))
+        note(log, logging.INFO, "membership_proposed", "%s proposes membership voters=%s "
+             "learners=%s", self.config.name, short_ids(change.voters),
+             short_ids(change.learners), voters=change.voters, learners=change.learners)
 
     def _refresh_peers(self) -> None:
         """Licenses may have changed: dial who is licensed now, and end every link, inbound or
@@ -309,7 +326,9 @@ class Node:
             self.p2p.set_peers(table)
         for peer in self.p2p.connected_peers():
             if peer not in voters and not self._licensed_peer(peer):
-                log.info("%s ends the link to %s: no longer licensed", self.config.name, peer[:12])
+                note(log, logging.INFO, "peer_refused", "%s ends the link to %s: no longer "
+                     "licensed", self.config.name, peer[:12], peer=peer, what="link",
+                     reason="NOT_LICENSED")
                 asyncio.ensure_future(self.p2p.disconnect(peer))
 
     def _licensed_peer(self, peer: str) -> bool:
@@ -323,11 +342,13 @@ class Node:
         try:
             msg = Message.from_wire(payload)
         except ValueError as exc:
-            log.warning("dropping a malformed Raft message from %s: %s", peer_id[:12], exc)
+            note(log, logging.WARNING, "peer_refused", "dropping a malformed Raft message from "
+                 "%s: %s", peer_id[:12], exc, peer=peer_id, what="raft", reason="MALFORMED")
             return
         if msg.frm != peer_id:
-            log.warning("dropping a Raft message from %s that claims to be from %s",
-                        peer_id[:12], msg.frm[:12])
+            note(log, logging.WARNING, "peer_refused", "dropping a Raft message from %s that "
+                 "claims to be from %s", peer_id[:12], msg.frm[:12], peer=peer_id, what="raft",
+                 reason="SPOOFED_SENDER", claimed=msg.frm)
             return
         if msg.type in VOTE_REQUESTS and self._resyncing():
             return  # a wiped node votes again only once it holds what was committed
@@ -366,7 +387,8 @@ class Node:
         until = self.store.resync_until()
         if until and self.store.applied_index() >= until:
             self.store.set_resync_until(0)
-            log.info("%s has caught up after its resync and votes again", self.config.name)
+            note(log, logging.INFO, "resync_done", "%s has caught up after its resync and "
+                 "votes again", self.config.name, applied_index=self.store.applied_index())
             return False
         return bool(until)
 
@@ -442,22 +464,25 @@ class Node:
         try:
             conf = ConfState.from_wire(msgpack.unpackb(entry.data))
         except (ValueError, TypeError) as exc:
-            log.error("skipping malformed membership change at %d: %s", entry.index, exc)
+            note(log, logging.ERROR, "membership_skipped", "skipping malformed membership "
+                 "change at %d: %s", entry.index, exc, index=entry.index, reason="MALFORMED")
             self.store.skip_entry(entry.index)
             return
         if not is_membership_step(self.raft.conf_state, Licensed.of(self.state), conf):
             # Not what the licenses at this height allow (a faulty or hostile leader, or the
             # licenses changed after it was proposed): every node judges it on the same state
             # and skips it alike; the leader proposes a fresh step.
-            log.warning("skipping membership change at %d: not a step the licenses allow "
-                        "(voters=%s learners=%s)", entry.index, short_ids(conf.voters),
-                        short_ids(conf.learners))
+            note(log, logging.WARNING, "membership_skipped", "skipping membership change at "
+                 "%d: not a step the licenses allow (voters=%s learners=%s)", entry.index,
+                 short_ids(conf.voters), short_ids(conf.learners), index=entry.index,
+                 reason="CONF_CHANGE_NOT_LICENSED")
             self.metrics.raft_dropped.labels("CONF_CHANGE_NOT_LICENSED").inc()
             self.store.skip_entry(entry.index)
             return
         self._adopt_membership(conf, entry.index)
-        log.info("%s: membership now voters=%s learners=%s", self.config.name,
-                 short_ids(conf.voters), short_ids(conf.learners))
+        note(log, logging.INFO, "membership_changed", "%s: membership now voters=%s learners=%s",
+             self.config.name, short_ids(conf.voters), short_ids(conf.learners),
+             voters=conf.voters, learners=conf.learners, index=entry.index)
 
     def _adopt_membership(self, conf: ConfState, index: int) -> None:
         self.raft.apply_conf_change(conf)
@@ -510,8 +535,9 @@ class Node:
             self._catching_up = asyncio.create_task(self._catch_up(target))
 
     async def _catch_up(self, target: SnapshotRequest) -> None:
-        log.info("%s catching up to log index %d from %s", self.config.name, target.index,
-                 target.leader[:12])
+        note(log, logging.INFO, "catch_up_started", "%s catching up to log index %d from %s",
+             self.config.name, target.index, target.leader[:12], index=target.index,
+             peer=target.leader)
         try:
             caught_up = await self.catch_up.run(target)
         except CatchUpRefused as exc:
@@ -520,12 +546,14 @@ class Node:
             self._kick.set()
             return
         except CatchUpFailed as exc:
-            log.warning("catch-up from %s failed: %s", target.leader[:12], exc)
+            note(log, logging.WARNING, "catch_up_failed", "catch-up from %s failed: %s",
+                 target.leader[:12], exc, peer=target.leader, reason=str(exc))
             self.raft.snapshot_failed()
             self._kick.set()
             return
         self._install(caught_up)
-        log.info("%s caught up to height %d", self.config.name, self.tip.height)
+        note(log, logging.INFO, "caught_up", "%s caught up to height %d", self.config.name,
+             self.tip.height, height=self.tip.height)
         self._kick.set()
 
     def _install(self, caught_up: CaughtUp) -> None:
@@ -691,5 +719,5 @@ async def run_node(config: NodeConfig, key: Signer | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("%s shutting down", config.name)
+    note(log, logging.INFO, "node_stopping", "%s shutting down", config.name)
     await node.stop()

@@ -212,10 +212,14 @@ class ConnectionGuard:
         peer = transport.get_extra_info("peername")
         client = client_key(peer[0] if isinstance(peer, tuple) and peer else None)
         if len(self._open) >= self.max_total:
-            log.warning("refusing a connection from %s: %d connections open", client, len(self._open))
+            log.warning("refusing a connection from %s: %d connections open", client, len(self._open),
+                        extra={"event": "connection_refused",
+                               "fields": {"client": client, "open": len(self._open)}})
             return False
         if self._per_client.get(client, 0) >= self.max_per_client:
-            log.warning("refusing a connection from %s: it has %d open", client, self.max_per_client)
+            log.warning("refusing a connection from %s: it has %d open", client, self.max_per_client,
+                        extra={"event": "connection_refused",
+                               "fields": {"client": client, "open": self.max_per_client}})
             return False
         self._open[handler] = client
         self._per_client[client] = self._per_client.get(client, 0) + 1
