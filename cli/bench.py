@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from devnet import bench as engine
 from devnet.network import Devnet
 
-from .common import console, emit_json, json_option
+from .common import console, emit_json, err_console, json_option, write_report
 from .devnet import dir_option
 
 
@@ -61,9 +61,12 @@ def print_report(r: engine.Report) -> None:
               "stream), 100 flat out.")
 @click.option("--window", default=6000, show_default=True,
               help="With --rate 0: most txs submitted but not yet committed.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the run as one self-contained HTML page: throughput, latency and "
+                   "each node's height over time, and the DESIGN targets met or missed.")
 @dir_option
 @json_option
-def bench(accounts, duration, rate, batch, window, dir_, as_json) -> None:
+def bench(accounts, duration, rate, batch, window, report_file, dir_, as_json) -> None:
     """Measure committed tx/s and submit-to-commit latency on a running devnet."""
     options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window)
     observer = engine.Observer() if as_json else ProgressBar()
@@ -72,3 +75,5 @@ def bench(accounts, duration, rate, batch, window, dir_, as_json) -> None:
         emit_json(report.to_json())
     else:
         print_report(report)
+    if report_file:
+        write_report(report_file, engine.to_html(report), err_console if as_json else console)

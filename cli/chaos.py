@@ -21,9 +21,10 @@ from devnet.chaos import (
     describe,
     run_chaos,
 )
+from devnet.chaos.report import to_html
 from devnet.network import Devnet
 
-from .common import console, emit_json, err_console, json_option
+from .common import console, emit_json, err_console, json_option, write_report
 from .devnet import dir_option
 
 
@@ -101,10 +102,13 @@ def parse_faults(ctx, param, value: str) -> list[str]:
               help="Seconds to wait, after healing, for all nodes to agree.")
 @click.option("--history", type=click.Path(dir_okay=False), default=None,
               help="Write every operation and its outcome to this file (JSON lines).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the run as one self-contained HTML page: faults as bands, "
+                   "throughput, latency and each node's height over time, the verdicts.")
 @dir_option
 @json_option
-def chaos(duration, seed, faults, interval, clients, accounts, converge_timeout, history, dir_,
-          as_json) -> None:
+def chaos(duration, seed, faults, interval, clients, accounts, converge_timeout, history,
+          report_file, dir_, as_json) -> None:
     """Inject faults into a running devnet under a transfer workload, then check the invariants.
 
     Faults: kill (kill -9, then start), pause (SIGSTOP, then SIGCONT), partition (one node, a
@@ -117,5 +121,7 @@ def chaos(duration, seed, faults, interval, clients, accounts, converge_timeout,
         emit_json(report.to_json())
     else:
         print_report(report)
+    if report_file:
+        write_report(report_file, to_html(report), err_console if as_json else console)
     if not report.ok:
         raise SystemExit(1)

@@ -174,6 +174,13 @@ def fail(code: str, message: str) -> NoReturn:
     sys.exit(1)
 
 
+def write_report(path: str, html: str, out: Console) -> None:
+    """An HTML report (--report FILE.html of bench and chaos), and where it went."""
+    Path(path).write_text(html, encoding="utf-8")
+    out.print(f"report written to {path} ({len(html.encode()) // 1024} KiB; open it in a browser)",
+              highlight=False)
+
+
 def emit_json(doc) -> None:
     click.echo(json.dumps(doc, indent=2))
 

@@ -21,7 +21,9 @@ from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
 
 from .aioclient import connector, get_json, post_batch, wait_committed
 from .errors import DevnetError
+from .html_report import Verdict, render
 from .network import Devnet
+from .timeline import Timeline, sample_heights
 
 MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
 SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
@@ -77,6 +79,7 @@ class Report:
     latency_ms: Latency
     rejected: dict[str, int]  # reason code -> txs refused at admission
     failed_receipts_on_node0_since_start: dict[str, int]  # reason code -> failed receipts
+    timeline: Timeline | None = None  # heights, throughput and latency over the run (--report)
 
     def to_json(self) -> dict:
         lat = self.latency_ms
@@ -186,8 +189,10 @@ async def submit_load(session: aiohttp.ClientSession, urls: list[str], load: Loa
 
 
 async def watch_blocks(session: aiohttp.ClientSession, url: str, tally: Tally, start_height: int,
-                       stop: asyncio.Event) -> None:
-    """Follow new blocks on one node; every tx in them is committed (or failed) now."""
+                       stop: asyncio.Event, timeline: Timeline | None = None,
+                       t0: float = 0.0) -> None:
+    """Follow new blocks on one node; every tx in them is committed (or failed) now (and
+    goes into the timeline's bin of `now - t0`)."""
     height = start_height
     while not stop.is_set():
         status = await get_json(session, f"{url}/v1/status")
@@ -200,6 +205,8 @@ async def watch_blocks(session: aiohttp.ClientSession, url: str, tally: Tally, s
                 h = hashlib.sha256(tx_raw).digest()
                 if h in tally.submitted and h not in tally.committed:
                     tally.committed[h] = now
+                    if timeline is not None:
+                        timeline.commit(now - t0, (now - tally.submitted[h]) * 1000)
                     if tally.first_block_time is None:
                         tally.first_block_time = now
         await asyncio.sleep(0.01)
@@ -209,7 +216,8 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
     """Set up, pre-sign, load the running nodes of the devnet for `o.duration` seconds, drain,
     and report."""
     obs = observer or Observer()
-    urls = [n.url for n in net.running(net.load())]
+    running = net.running(net.load())
+    urls = [n.url for n in running]
     if not urls:
         raise DevnetError("no devnet node is running; `lichen devnet up` first")
     institution = net.key("inst0")
@@ -231,8 +239,13 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
         start_height = (await get_json(session, f"{urls[0]}/v1/status"))["height"]
         tally = Tally()
         stop = asyncio.Event()
-        watcher = asyncio.create_task(watch_blocks(session, urls[0], tally, start_height, stop))
+        timeline = Timeline([n.name for n in running], o.duration + DRAIN_S)
         t0 = time.monotonic()
+        watcher = asyncio.create_task(watch_blocks(session, urls[0], tally, start_height, stop,
+                                                   timeline, t0))
+        sampler = asyncio.create_task(sample_heights(
+            session, {n.name: n.url for n in running}, timeline,
+            lambda: time.monotonic() - t0, stop))
         deadline = t0 + o.duration
         feeder = asyncio.create_task(
             submit_load(session, urls, load, tally, o.rate, o.batch, o.window, deadline))
@@ -250,8 +263,11 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
             await asyncio.sleep(0.05)
         stop.set()
         await watcher
+        await sampler
         failed = await failed_receipts(session, urls[0])
-    return report_of(tally, t0, o, len(urls), failed)
+    report = report_of(tally, t0, o, len(urls), failed)
+    report.timeline = timeline
+    return report
 
 
 async def failed_receipts(session: aiohttp.ClientSession, url: str) -> dict[str, int]:
@@ -276,3 +292,49 @@ def report_of(tally: Tally, t0: float, o: Options, nodes: int, failed: dict[str,
         latency_ms=Latency(round(percentile(lat, 50), 1), round(percentile(lat, 95), 1),
                            round(percentile(lat, 99), 1), round(max(lat, default=0), 1)),
         rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed)
+
+
+# ---- the HTML report (lichen bench --report FILE.html) ----------------------------------------
+
+THROUGHPUT_TARGET = 3_000  # committed tx/s, flat out (DESIGN section 10)
+P50_TARGET_MS, P99_TARGET_MS = 100, 400  # at an offered rate (DESIGN: at 1,000 tx/s)
+
+
+def verdicts_of(r: Report) -> list[Verdict]:
+    """The DESIGN section 10 target this run measures, and that nothing was lost or refused."""
+    lat = r.latency_ms
+    out = []
+    if r.offered_rate == "max":
+        out.append(Verdict(f"throughput ≥ {THROUGHPUT_TARGET:,} tx/s",
+                           r.committed_per_s >= THROUGHPUT_TARGET,
+                           f"{r.committed_per_s:,.0f} committed tx/s flat out"))
+    else:
+        out.append(Verdict(f"latency p50 ≤ {P50_TARGET_MS} ms", lat.p50 <= P50_TARGET_MS,
+                           f"p50 {lat.p50} ms at {r.offered_rate} tx/s offered"))
+        out.append(Verdict(f"latency p99 ≤ {P99_TARGET_MS} ms", lat.p99 <= P99_TARGET_MS,
+                           f"p99 {lat.p99} ms at {r.offered_rate} tx/s offered"))
+    out.append(Verdict("every accepted tx committed", r.committed == r.submitted,
+                       f"{r.committed:,} of {r.submitted:,} within the drain"))
+    out.append(Verdict("no tx refused", not r.rejected,
+                       ", ".join(f"{k} {v}" for k, v in sorted(r.rejected.items())) or "none"))
+    return out
+
+
+def to_html(r: Report) -> str:
+    lat = r.latency_ms
+    verdicts = verdicts_of(r)
+    ok = all(v.ok for v in verdicts)
+    facts = [("nodes", str(r.nodes)), ("accounts", str(r.accounts)),
+             ("duration", f"{r.duration_s:.0f}s of load, then up to {DRAIN_S:.0f}s to drain"),
+             ("offered", f"{r.offered_rate} tx/s"),
+             ("submitted / committed", f"{r.submitted:,} / {r.committed:,}"),
+             ("committed tx/s", f"{r.committed_per_s:,.1f}"),
+             ("latency", f"p50 {lat.p50} · p95 {lat.p95} · p99 {lat.p99} · max {lat.max} ms"),
+             ("failed receipts on node0", ", ".join(
+                 f"{k} {v}" for k, v in sorted(r.failed_receipts_on_node0_since_start.items()))
+              or "none")]
+    subtitle = (f"lichen bench · {r.committed_per_s:,.0f} committed tx/s on {r.nodes} node(s) · "
+                f"latency from a batch's submission to its block seen on the first node")
+    return render(f"Bench: {r.committed_per_s:,.0f} tx/s, p50 {lat.p50} ms, p99 {lat.p99} ms",
+                  subtitle, ok, verdicts, facts, r.timeline or Timeline([], r.duration_s), [],
+                  {"report": r.to_json()})

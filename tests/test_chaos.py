@@ -21,6 +21,7 @@ from devnet.chaos import (
 )
 
 from .helpers import free_port_range
+from .htmlreport import read_report
 from .procs import lichen, running_devnet
 
 NODES = ["node0", "node1", "node2", "node3", "node4"]
@@ -114,10 +115,11 @@ def test_a_tx_refused_at_admission_found_in_a_chain_is_a_violation():
 
 @pytest.mark.slow
 def test_a_short_chaos_run_on_three_nodes_keeps_every_invariant(tmp_path):
+    html = tmp_path / "chaos.html"
     with running_devnet(tmp_path / "devnet", 3, free_port_range(3)) as d:
         run = lichen("devnet", "chaos", "--dir", str(d), "--faults", "kill,pause,partition,lossy",
                      "--duration", "25", "--interval", "5", "--seed", "1", "--json",
-                     check=False, timeout=150)
+                     "--report", str(html), check=False, timeout=150)
     report = json.loads(run.stdout)
     failed = [i for i in report["invariants"] if not i["ok"]]
     assert not failed and run.returncode == 0, (failed, run.stderr[-3000:])
@@ -128,3 +130,16 @@ def test_a_short_chaos_run_on_three_nodes_keeps_every_invariant(tmp_path):
     assert [f["action"] for f in report["faults"]] == [f["action"] for f in report["schedule"]]
     assert {f["action"] for f in report["faults"]} == {"kill", "pause", "partition", "lossy"}
     assert report["convergence_s"] is not None
+    # --report: the same run as a page, with its verdict, a band per fault, and the series
+    page = read_report(html.read_text())
+    assert "PASS" in page.verdict
+    assert page.verdicts == {i["name"]: i["ok"] for i in report["invariants"]}
+    faults = {str(i) for i in range(len(report["faults"]))}
+    assert page.bands and all(drawn == faults for drawn in page.bands.values())
+    assert page.series["throughput"] > 5 and page.series["latency-p50"] > 5
+    for name in report["nodes"]:
+        assert page.series[f"height-{name}"] > 10
+    killed = next(f["targets"][0] for f in report["faults"] if f["action"] == "kill")
+    assert (killed, "down") in page.roles  # the kill shows as the node not answering
+    assert any(role == "leader" for _, role in page.roles)
+    assert page.data["report"]["seed"] == 1 and not page.external

@@ -12,7 +12,8 @@ from node.ledger.crypto import KeyPair
 from node.ledger.types import Transfer, sign_tx
 
 from .helpers import free_port_range, wait_until
-from .procs import lichen, running_devnet
+from .htmlreport import read_report
+from .procs import lichen, nodes_of, running_devnet
 
 pytestmark = pytest.mark.slow
 
@@ -103,11 +104,21 @@ def test_sigkill_during_submissions_loses_no_acknowledged_commit(devnet):
     assert after.tx(t.hash_hex, wait=5)["status"] == "committed"
 
 
-def test_bench_reports_commits_and_latency(devnet):
+def test_bench_reports_commits_and_latency(devnet, tmp_path):
+    html = tmp_path / "bench.html"
     out = lichen("bench", "--dir", str(devnet), "--accounts", "20", "--duration", "2",
-                 "--rate", "300", "--json").stdout
+                 "--rate", "300", "--json", "--report", str(html)).stdout
     report = json.loads(out)
     assert report["rejected"] == {}
     assert report["committed"] == report["submitted"] > 0
     assert report["committed_per_s"] > 0
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    # --report: the run as a page with the DESIGN targets judged and its series
+    page = read_report(html.read_text())
+    assert set(page.verdicts) == {"latency p50 ≤ 100 ms", "latency p99 ≤ 400 ms",
+                                  "every accepted tx committed", "no tx refused"}
+    assert page.verdicts["every accepted tx committed"] and page.verdicts["no tx refused"]
+    assert ("PASS" in page.verdict) == all(page.verdicts.values())
+    assert page.series["throughput"] >= 2 and page.series["latency-p99"] >= 1
+    assert all(page.series[f"height-{n}"] >= 3 for n in nodes_of(devnet))
+    assert page.data["report"]["committed"] == report["committed"] and not page.external

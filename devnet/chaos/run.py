@@ -25,6 +25,7 @@ from node.ledger.crypto import KeyPair
 from ..aioclient import connector
 from ..errors import DevnetError
 from ..network import Devnet
+from ..timeline import Timeline, sample_heights
 from . import invariants as inv
 from .events import Stage, Tell
 from .faults import Injector, sleep_until
@@ -66,11 +67,16 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
                           f"start with `lichen devnet start NAME`")
     urls = {n.name: n.url for n in manifest.nodes}
     schedule = fault_schedule(o.seed, o.duration, o.interval, o.faults, list(urls))
+    timeline = Timeline(list(urls), o.duration + HEAL_TIMEOUT, seed=o.seed)
     async with aiohttp.ClientSession(connector=connector(limit=0)) as session:
         injector = Injector(net, manifest, tell)
         load = await set_up(session, net, urls, injector, o, tell)
         watching = asyncio.Event()
         watcher = asyncio.create_task(injector.watch_exits(watching))
+        injector.t0 = time.monotonic()  # the run's clock: faults, operations, samples
+        sampled = asyncio.Event()  # from the load until the nodes converged (or did not)
+        sampler = asyncio.create_task(
+            sample_heights(session, urls, timeline, injector.now, sampled))
         try:
             tell(Stage(f"load + perturb: {o.duration:.0f}s, {o.clients} clients, "
                        f"{len(schedule)} faults (seed {o.seed})"))
@@ -81,6 +87,8 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
             healing = time.monotonic()
             heal_problems = await asyncio.to_thread(injector.heal_everything, HEAL_TIMEOUT)
         converged_after, st = await wait_converged(session, urls, o.converge_timeout, healing)
+        sampled.set()
+        await sampler
         watching.set()
         await watcher
         tell(Stage("check: final reads, every node's chain replayed from genesis"))
@@ -88,6 +96,9 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
         injector.note_exits()
     if o.history:
         write_history(o.history, load.ops)
+    for op in load.ops:
+        if op.outcome == "ok":
+            timeline.commit(op.done, (op.done - op.t) * 1000)
     checks = [
         ("totals_conserved", inv.check_totals_conserved(load.reads, load.initial)),
         ("no_negative_balance", inv.check_no_negative_balance(load.reads)),
@@ -104,7 +115,7 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
         clients=o.clients, accounts=o.accounts, initial_totals=load.initial, schedule=schedule,
         faults=injector.injected, crashes=injector.crashes, ops=OpCounts.of(load.ops),
         reads=ReadCounts.of(load.reads), convergence_s=converged_after,
-        invariants=invariants_of(checks))
+        invariants=invariants_of(checks), timeline=timeline)
 
 
 async def set_up(session: aiohttp.ClientSession, net: Devnet, urls: dict[str, str],
@@ -133,7 +144,6 @@ async def set_up(session: aiohttp.ClientSession, net: Devnet, urls: dict[str, st
 
 async def load_and_perturb(load: Workload, injector: Injector, schedule: list[Fault],
                            o: Options) -> None:
-    injector.t0 = time.monotonic()
     loader = asyncio.create_task(load.run(o.clients))
     try:
         await injector.follow(schedule)
