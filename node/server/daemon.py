@@ -161,6 +161,10 @@ class Node:
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self._producer_loop(), name="producer"),
                        asyncio.create_task(self._held_sweeper(), name="held-sweeper")]
+        if self.store.resync_until():  # wiped by `lichen node resync`: refetching the chain
+            note(log, logging.INFO, "resync_started", "%s was wiped for a resync: it fetches the "
+                 "chain from its peers and votes again at log index %d", self.config.name,
+                 self.store.resync_until(), until_index=self.store.resync_until())
         if self.tip.height:  # a restart: what the store held is what the node serves from
             note(log, logging.INFO, "store_recovered", "%s recovered its store at height %d "
                  "(applied index %d)", self.config.name, self.tip.height,

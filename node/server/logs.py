@@ -16,6 +16,7 @@ A JSON line is {"time": ISO 8601 UTC, "level", "node", "event", "logger", "messa
   faults_set, faults_cleared   devnet faults on this node's peer links
   store_recovered     the node restarted from its store at a height (recovery of a crash too)
   catch_up_started, catch_up_failed, caught_up   fetching blocks beyond the Raft log
+  resync_started      a node wiped by `lichen node resync` starts refetching the chain
   resync_done         a wiped node holds what was committed and votes again
   node_started, node_stopping
 
