@@ -7,8 +7,9 @@ exceed MAX_AMOUNT.
 
 The window is exact, in block time: a transfer at time `now` is admitted when the spends with a
 timestamp in (now - WINDOW_MS, now] plus its amount stay within `daily`. An account keeps, per
-asset, its spends of the last WINDOW_MS as (timestamp, amount) entries sorted by time; entries
-that have left the window are dropped when it next sends. The state is bounded: at most
+asset, its spends of the last WINDOW_MS as (timestamp, amount) entries sorted by time (spends at
+the same block time share one entry); entries that have left the window are dropped when it
+next sends. The state is bounded: at most
 MAX_SPENDS entries per asset. Past that, the two oldest entries merge into one at the LATER of
 their timestamps, carrying both amounts: a merged spend stays in the window longer than its
 earlier half would have, never shorter, so merging can make the limit stricter (an account that
@@ -70,8 +71,13 @@ def apply_spend(acct: Account, asset: str, amount: int, timestamp: int,
     """Count `amount` in the sender's window (acct must be writable: view.account_mut): drop
     what left the window, add the spend in time order, merge the oldest two past max_spends."""
     start = timestamp - WINDOW_MS
-    spends: list[Spend] = [s for s in acct.spent.get(asset, ()) if s[0] > start]
-    insort(spends, (timestamp, amount))
+    spends: list[Spend] = acct.spent.get(asset) or []
+    if spends and spends[0][0] <= start:  # some left the window
+        spends = [s for s in spends if s[0] > start]
+    if spends and spends[-1][0] == timestamp:  # same block time: one entry, exactly
+        spends[-1] = (timestamp, spends[-1][1] + amount)
+    else:
+        insort(spends, (timestamp, amount))
     while len(spends) > max_spends:
         (_, a0), (t1, a1) = spends[0], spends[1]
         spends[:2] = [(t1, a0 + a1)]  # at the later time: counts longer, never shorter
