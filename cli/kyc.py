@@ -77,10 +77,10 @@ def attest(key, subject, tier, jurisdiction, expires, evidence, evidence_file, n
     else:
         content = (evidence or f"kyc:{address.hex()}").encode()
     salt, evidence_hash = salted_evidence_hash(content)
-    print_salt(salt, evidence_hash, as_json)
     payload = KycAttest(address, tier, jurisdiction.upper(), parse_expiry(expires), evidence_hash)
     submit_tx(node_url, load_key(key), payload, no_wait, as_json,
               f"attest {subject} (tier {tier}, {jurisdiction.upper()})")
+    print_salt(salt, evidence_hash, as_json)  # once it is on its way (a refusal exits above)
 
 
 def print_salt(salt: bytes, evidence_hash: bytes, as_json: bool) -> None:
