@@ -3,8 +3,8 @@
 State is these kinds of record, each under a byte key:
     b"a" + address -> Account        balances, nonce, attestations by issuer, frozen flag, spends
     b"l" + name    -> roles          an institution's licensed roles at this height
-    b"k" + name    -> kyc epoch      bumped when kyc_issuer is re-granted after a gap (absent: 0)
-    b"E"           -> expiries       the licences that lapse, sorted [expires_at, name, role]
+    b"e" + name    -> kyc epoch      bumped when kyc_issuer is re-granted after a gap (absent: 0)
+    b"x"           -> expiries       the licences that lapse, sorted [expires_at, name, role]
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
@@ -120,7 +120,7 @@ class LicenseExpiry:
 
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
-KYC_EPOCH, EXPIRIES = b"k", b"E"
+KYC_EPOCH, EXPIRIES = b"e", b"x"
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:

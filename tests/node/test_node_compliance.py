@@ -116,6 +116,8 @@ def test_the_regulator_revokes_any_attestation(ledger, keys):
     ledger.reject(E.KycRevoked, keys.alice, pay(keys.bob, 10))
     # an issuer may not name another issuer's attestation
     ledger.reject(E.Unauthorized, keys.bank_a, KycRevoke(keys.bob.address, "bank_b"))
+    # the regulator naming an issuer that never attested the subject
+    ledger.reject(E.KycMissing, keys.regulator, KycRevoke(keys.bob.address, "bank_a"))
 
 
 def test_any_valid_attestation_in_a_blocked_jurisdiction_blocks(ledger, keys):

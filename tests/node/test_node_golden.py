@@ -86,4 +86,4 @@ def test_a_chain_with_governance_limits_and_failures_reaches_its_golden_state_ha
     assert [r.code for r in r1.receipts + r2.receipts] == ["", "", "KYC_MISSING", "", "", "", "",
                                                            "KYC_REVOKED"]
     assert r1.state_hash.hex() == "e079d7e8149f490ba072f49d7bcf6effd84662ac8bff74235ca09cc81a341aef"
-    assert r2.state_hash.hex() == "6597117aff19f7ff99759f1805a1c48e517a2de4113f44fd9ad2fff4b1e1ab7f"
+    assert r2.state_hash.hex() == "85585f71466a900cd147a75a2f2be8177f13aa0b2c03af3bf9897c7951ad0602"

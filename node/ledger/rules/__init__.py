@@ -65,7 +65,7 @@ KYC (kyc.py): validator/kyc_issuer/asset_issuer institutions pass as themselves;
   a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
   an issuer's revoked attestation stays so ..... check_not_revoked_by_issuer ATTESTATION_REVOKED
   a kyc_issuer revokes its own, the regulator
-    any (named, or every live one) ............. check_revoker .......... NOT_LICENSED, UNAUTHORIZED
+    any (named, or every live one) ............. check_revoker .......... NOT_LICENSED, UNAUTHORIZED, KYC_MISSING
   the issuer's attestation is live ............. check_revocable ........ KYC_MISSING, UNAUTHORIZED, KYC_REVOKED
   kyc_attest, kyc_revoke (a kyc_issuer) ........ apply_kyc_attest, apply_kyc_revoke
 

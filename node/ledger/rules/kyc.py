@@ -194,6 +194,8 @@ def check_revoker(view: StateView, sender: bytes, p: KycRevoke) -> list[str]:
     regulator the named issuer's, or every live one."""
     if sender == view.genesis.regulator:
         if p.issuer:
+            if p.issuer not in view.account(p.subject).attestations:
+                raise E.KycMissing(f"subject holds no attestation by {p.issuer}")
             return [p.issuer]
         live = sorted(n for n, a in view.account(p.subject).attestations.items() if not a.revoked)
         return live or [""]  # nothing live: check_revocable says why
