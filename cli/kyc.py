@@ -36,7 +36,8 @@ def parse_expiry(text: str) -> int:
 
 @click.group()
 def kyc() -> None:
-    """Attest and revoke customers' KYC standing (KYC issuers only)."""
+    """Attest and revoke customers' KYC standing (KYC issuers, each its own; the regulator
+    revokes any)."""
 
 
 SALT_BYTES = 32
