@@ -23,14 +23,16 @@ class InjectedFault:
     errors: list[str] = field(default_factory=list)  # what did not go as planned
     leader: str | None = None  # the leader it resolved to, when it targeted the leader
     serving_after: float | None = None  # kill, restart-all: seconds until serving again
+    latency_ms: float = 0.0  # delay: the one-way delay while it lasted
 
     @classmethod
     def planned(cls, f: Fault, t: float) -> InjectedFault:
-        return cls(t, f.t, f.action, f.variant, list(f.targets), [], f.duration, f.drop)
+        return cls(t, f.t, f.action, f.variant, list(f.targets), [], f.duration, f.drop,
+                   latency_ms=f.latency_ms)
 
     def fault(self) -> Fault:
         return Fault(self.planned_t, self.action, tuple(self.planned_targets), self.duration,
-                     self.variant, self.drop)
+                     self.variant, self.drop, self.latency_ms)
 
     def restarts(self) -> bool:
         return self.action in ("kill", "restart-all")
@@ -42,6 +44,8 @@ class InjectedFault:
                "undone_at": self.undone_at, "errors": self.errors}
         if self.leader is not None:
             doc["leader"] = self.leader
+        if self.action == "delay":
+            doc["latency_ms"] = self.latency_ms
         if self.restarts() and self.undone_at is not None:
             doc["serving_after"] = self.serving_after
         return doc

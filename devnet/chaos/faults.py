@@ -7,6 +7,7 @@ import random
 import signal
 import time
 
+from .. import hosts
 from ..client import ApiError, Client
 from ..errors import DevnetError
 from ..network import Devnet, Manifest, NodeEntry, pid_alive, send_signal, set_faults
@@ -64,8 +65,10 @@ class Injector:
         elif f.action == "partition":
             self.cut_off(targets, record)
         elif f.action == "lossy":
-            for name in targets:
-                self.admin(name, {"lossy": {"peers": None, "fraction": f.drop}}, record)
+            self.make_lossy(targets, f.drop, record)
+        elif f.action == "delay":
+            self.network(lambda state: hosts.set_delay(state, targets, f.latency_ms,
+                                                       state.jitter_ms, self.net.dir), record)
         return record
 
     def undo(self, f: Fault, record: InjectedFault) -> None:
@@ -77,7 +80,7 @@ class Injector:
             record.serving_after = self.wait_serving(started, RESTART_TIMEOUT, record)
         elif f.action == "pause":
             self.resume(targets)
-        else:  # partition, lossy: every link whole again
+        else:  # partition, lossy, delay: every link whole again
             self.heal_links(record)
         record.undone_at = self.now()
 
@@ -150,16 +153,43 @@ class Injector:
             if self.net.alive(n):
                 send(n, signal.SIGCONT)
 
-    # -- links (the nodes' devnet fault filters) --
+    # -- links: the network itself on a --hosts devnet, else the nodes' devnet fault filters --
+    def network(self, change, record: InjectedFault | None) -> None:
+        """Apply `change` to the devnet's hosts state (tc in the namespaces) and record it in
+        devnet.json, so `lichen devnet heal` can undo it should this run die."""
+        assert self.manifest.hosts is not None
+        try:
+            change(self.manifest.hosts)
+        except DevnetError as exc:
+            if record is None:
+                raise
+            record.errors.append(str(exc))
+        self.net.save(self.manifest)
+
     def cut_off(self, names: list[str], record: InjectedFault) -> None:
         """Both directions, as `lichen devnet partition` does."""
         others = [n for n in self.names if n not in names]
+        if self.manifest.hosts is not None:
+            self.network(lambda state: hosts.cut(state, names, others, self.names), record)
+            return
         for name in names:
             self.admin(name, {"partition": [self.node(o).node_id for o in others]}, record)
         for o in others:
             self.admin(o, {"partition": [self.node(n).node_id for n in names]}, record)
 
+    def make_lossy(self, names: list[str], drop: float, record: InjectedFault) -> None:
+        if self.manifest.hosts is not None:
+            for name in names:
+                self.network(lambda state, name=name: hosts.make_lossy(state, name, drop,
+                                                                       self.names), record)
+            return
+        for name in names:
+            self.admin(name, {"lossy": {"peers": None, "fraction": drop}}, record)
+
     def heal_links(self, record: InjectedFault | None = None) -> None:
+        if self.manifest.hosts is not None:
+            self.network(lambda state: hosts.heal(state, self.names, self.net.dir), record)
+            return
         for name in self.reachable():
             self.admin(name, {"heal": True}, record)
 
@@ -171,6 +201,14 @@ class Injector:
         except DevnetError as exc:
             if record is not None:
                 record.errors.append(str(exc))
+
+    def heal_one(self, name: str) -> None:
+        """Its fault filter cleared (the network was healed as a whole on a --hosts devnet);
+        raises while the node does not serve yet."""
+        if self.manifest.hosts is not None:
+            Client(self.node(name).url, timeout=1).status()
+        else:
+            set_faults(self.net, self.node(name), {"heal": True})
 
     # -- daemons that exit on their own are a finding --
     async def watch_exits(self, stop: asyncio.Event) -> None:
@@ -196,6 +234,8 @@ class Injector:
         self.note_exits()
         stopped = [n for n in self.names if not self.net.alive(self.node(n))]
         self.restart(stopped)
+        if self.manifest.hosts is not None:
+            self.heal_links()
         deadline = time.monotonic() + timeout
         healed: set[str] = set()
         while len(healed) < len(self.names) and time.monotonic() < deadline:
@@ -203,9 +243,9 @@ class Injector:
             for name in self.reachable():
                 if name not in healed:
                     try:
-                        set_faults(self.net, self.node(name), {"heal": True})
+                        self.heal_one(name)
                         healed.add(name)
-                    except DevnetError:
+                    except (DevnetError, ApiError):
                         pass  # still starting
             time.sleep(0.2)
         for name in sorted(set(self.names) - healed):

@@ -6,7 +6,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-FAULT_KINDS = ("kill", "pause", "partition", "lossy", "restart-all")
+FAULT_KINDS = ("kill", "pause", "partition", "lossy", "restart-all")  # the default set
+# Only on a devnet on separate hosts (`devnet up --hosts`): a node's one-way delay raised for a
+# while (a latency spike on its links), then put back.
+NETWORK_FAULT_KINDS = ("delay",)
+ALL_FAULT_KINDS = FAULT_KINDS + NETWORK_FAULT_KINDS
 LEADER = "leader"  # a target resolved when the fault is injected
 PARTITION_VARIANTS = ("one", "minority", "leader")
 
@@ -20,6 +24,7 @@ class Fault:
     duration: float
     variant: str = ""  # partition: one | minority | leader
     drop: float = 0.0  # lossy: the fraction of frames dropped
+    latency_ms: float = 0.0  # delay: the node's one-way delay while it lasts
 
 
 def fault_schedule(seed: int, duration: float, interval: float, kinds: Sequence[str],
@@ -57,7 +62,9 @@ def plan_fault(rng: random.Random, action: str, t: float, length: float, nodes: 
         else:
             targets = (LEADER,)
         return Fault(t, action, targets, length, variant)
-    target = rng.choice(nodes + [LEADER])  # kill, pause, lossy: one node, sometimes the leader
+    target = rng.choice(nodes + [LEADER])  # kill, pause, lossy, delay: one node, or the leader
+    if action == "delay":
+        return Fault(t, action, (target,), length, latency_ms=float(rng.choice((200, 400, 800))))
     drop = round(rng.uniform(0.2, 0.5), 2) if action == "lossy" else 0.0
     return Fault(t, action, (target,), length, drop=drop)
 
@@ -73,6 +80,8 @@ def describe(f: Fault, targets: Sequence[str] | None = None) -> str:
         return f"partition ({f.variant}): {who} cut off"
     if f.action == "lossy":
         return f"lossy: {who} drops {f.drop:.0%}"
+    if f.action == "delay":
+        return f"delay: {who} sends with {f.latency_ms:g} ms one-way latency"
     if f.action == "restart-all":
         return "restart-all: kill -9 every node, then start them"
     return f"{f.action} {who}"
