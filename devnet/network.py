@@ -163,9 +163,10 @@ class Devnet:
     def admin_token(self) -> str:
         return (self.dir / "admin.token").read_text().strip()
 
-    def start(self, n: NodeEntry) -> int:
+    def start(self, n: NodeEntry, env: dict[str, str] | None = None) -> int:
         """Start the node's daemon, its output appended to its node.log; returns the pid. On a
-        --hosts devnet it runs inside its namespace."""
+        --hosts devnet it runs inside its namespace. `env`: more environment variables (the
+        chaos runner's clock skew)."""
         prefix: list[str] = []
         if n.netns is not None:
             if not hosts.ns_exists(n.netns):
@@ -176,7 +177,7 @@ class Devnet:
             proc = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "cli.main", "node", "run", "--config", n.config],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=REPO)
+                start_new_session=True, cwd=REPO, env={**os.environ, **(env or {})})
         return proc.pid
 
 

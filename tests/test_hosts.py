@@ -19,6 +19,7 @@ import pytest
 from devnet import hosts
 from devnet.errors import DevnetError
 from devnet.hosts import HostsState
+from node.server.clock import DEVNET_CLOCK_SKEW_ENV, SYSTEM_CLOCK, daemon_clock
 
 from .helpers import free_port_range
 from .procs import (
@@ -167,3 +168,13 @@ def test_delay_is_refused_on_a_devnet_without_hosts(tmp_path):
                      check=False)
     assert run.returncode != 0 and "--hosts" in run.stderr
 
+
+
+def test_a_clock_skew_is_honoured_only_in_devnet_mode():
+    """Models an attacker who sets LICHEN_DEVNET_CLOCK_SKEW_MS in an operator's environment:
+    a node outside devnet mode must keep the machine's clock."""
+    env = {DEVNET_CLOCK_SKEW_ENV: "8000"}
+    assert daemon_clock(False, env) is SYSTEM_CLOCK
+    skewed = daemon_clock(True, env)
+    assert skewed.time() - time.time() == pytest.approx(8.0, abs=1.0)
+    assert daemon_clock(True, {}) is SYSTEM_CLOCK

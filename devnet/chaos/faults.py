@@ -7,6 +7,8 @@ import random
 import signal
 import time
 
+from node.server.clock import DEVNET_CLOCK_SKEW_ENV
+
 from .. import hosts
 from ..client import ApiError, Client
 from ..errors import DevnetError
@@ -62,6 +64,8 @@ class Injector:
             self.kill(targets, record)
         elif f.action == "pause":
             self.pause(targets)
+        elif f.action == "clock":
+            self.restart_skewed(targets, f.skew_ms, record)
         elif f.action == "partition":
             self.cut_off(targets, record)
         elif f.action == "lossy":
@@ -80,6 +84,9 @@ class Injector:
             record.serving_after = self.wait_serving(started, RESTART_TIMEOUT, record)
         elif f.action == "pause":
             self.resume(targets)
+        elif f.action == "clock":  # back on the machine's clock
+            self.restart_skewed(targets, 0, record)
+            record.serving_after = self.wait_serving(targets, RESTART_TIMEOUT, record)
         else:  # partition, lossy, delay: every link whole again
             self.heal_links(record)
         record.undone_at = self.now()
@@ -115,10 +122,21 @@ class Injector:
             self.down.add(name)  # before the signal, so the crash watcher knows
             send(n, signal.SIGKILL)
 
-    def restart(self, names: list[str]) -> None:
+    def restart_skewed(self, names: list[str], skew_ms: int, record: InjectedFault) -> None:
+        """Kill the nodes and start them again with their wall clocks `skew_ms` off (0: the
+        machine's clock)."""
+        self.kill(names, record)
         for name in names:
             n = self.node(name)
-            n.pid = self.net.start(n)
+            while self.net.alive(n):
+                time.sleep(0.02)
+        self.restart([n for n in names if n in self.down],
+                     {DEVNET_CLOCK_SKEW_ENV: str(skew_ms)} if skew_ms else None)
+
+    def restart(self, names: list[str], env: dict[str, str] | None = None) -> None:
+        for name in names:
+            n = self.node(name)
+            n.pid = self.net.start(n, env)
             self.down.discard(name)
             self.crashed.discard(name)
         self.net.save(self.manifest)
