@@ -149,14 +149,16 @@ def test_kill_partition_at_the_ip_layer_and_heal_lose_no_acknowledged_commit(wan
 
 @pytest.mark.slow
 def test_a_short_chaos_run_with_network_faults_keeps_every_invariant(wan):
-    run = lichen("devnet", "chaos", "--dir", str(wan), "--faults", "partition,lossy,delay,kill",
-                 "--duration", "15", "--interval", "3", "--seed", "3", "--clients", "3",
-                 "--accounts", "8", "--json", check=False, timeout=150)
+    run = lichen("devnet", "chaos", "--dir", str(wan),
+                 "--faults", "partition,lossy,delay,kill,clock", "--duration", "18",
+                 "--interval", "3", "--seed", "3", "--clients", "3", "--accounts", "8", "--json",
+                 check=False, timeout=150)
     report = json.loads(run.stdout)
     failed = [i for i in report["invariants"] if not i["ok"]]
     assert not failed and run.returncode == 0, (failed, run.stderr[-3000:])
     assert report["faults_on"] == "network"
-    assert {f["action"] for f in report["faults"]} == {"partition", "lossy", "delay", "kill"}
+    assert {f["action"] for f in report["faults"]} == {"partition", "lossy", "delay", "kill",
+                                                       "clock"}
     assert all(not f["errors"] for f in report["faults"]), report["faults"]
     assert report["ops"]["ok"] > 0 and report["convergence_s"] is not None
 
