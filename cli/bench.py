@@ -61,11 +61,15 @@ def print_report(r: engine.Report) -> None:
               "stream), 100 flat out.")
 @click.option("--window", default=6000, show_default=True,
               help="With --rate 0: most txs submitted but not yet committed.")
+@click.option("--streams", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Concurrent POST streams per node (a stream waits for each answer; across "
+                   "a WAN one stream per node caps the load at a batch per round trip).")
 @dir_option
 @json_option
-def bench(accounts, duration, rate, batch, window, dir_, as_json) -> None:
+def bench(accounts, duration, rate, batch, window, streams, dir_, as_json) -> None:
     """Measure committed tx/s and submit-to-commit latency on a running devnet."""
-    options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window)
+    options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window,
+                             streams)
     observer = engine.Observer() if as_json else ProgressBar()
     report = asyncio.run(engine.run_bench(Devnet(dir_), options, observer))
     if as_json:
