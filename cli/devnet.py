@@ -17,7 +17,7 @@ from .render import short
 
 def dir_option(f):
     return click.option("--dir", "dir_", default=DEFAULT_DEVNET, show_default=True,
-                        type=click.Path(file_okay=False), help="The devnet folder.")(f)
+                        type=click.Path(file_okay=False), help="The devnet folder (LICHEN_DEVNET sets the default).")(f)
 
 
 def print_status(rows: list[NodeStatus]) -> None:
