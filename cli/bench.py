@@ -61,14 +61,18 @@ def print_report(r: engine.Report) -> None:
               "stream), 100 flat out.")
 @click.option("--window", default=6000, show_default=True,
               help="With --rate 0: most txs submitted but not yet committed.")
+@click.option("--streams", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Concurrent POST streams per node (a stream waits for each answer; across "
+                   "a WAN one stream per node caps the load at a batch per round trip).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
               help="Write the run as one self-contained HTML page: throughput, latency and "
                    "each node's height over time, and the DESIGN targets met or missed.")
 @dir_option
 @json_option
-def bench(accounts, duration, rate, batch, window, report_file, dir_, as_json) -> None:
+def bench(accounts, duration, rate, batch, window, streams, report_file, dir_, as_json) -> None:
     """Measure committed tx/s and submit-to-commit latency on a running devnet."""
-    options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window)
+    options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window,
+                             streams)
     observer = engine.Observer() if as_json else ProgressBar()
     report = asyncio.run(engine.run_bench(Devnet(dir_), options, observer))
     if as_json:

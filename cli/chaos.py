@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devnet.chaos import (
+    ALL_FAULT_KINDS,
     FAULT_KINDS,
     Event,
     Exited,
@@ -60,6 +61,7 @@ def print_report(r: Report) -> None:
                        f"{f.undone_at:.1f}s" if f.undone_at is not None else "-",
                        "; ".join(notes))
     console.print(faults)
+    console.print(f"[bold]faults on[/]: {r.faults_on}", highlight=False)
     ops = r.ops
     console.print(f"[bold]operations[/]: {ops.ok} ok, {ops.failed} failed, {ops.unknown} unknown"
                   f"   failed: {ops.failed_by_code or 'none'}"
@@ -80,10 +82,10 @@ def print_report(r: Report) -> None:
 
 def parse_faults(ctx, param, value: str) -> list[str]:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    unknown = [k for k in kinds if k not in ALL_FAULT_KINDS]
     if unknown:
         raise click.BadParameter(f"unknown fault {unknown[0]!r}; "
-                                 f"choose from {', '.join(FAULT_KINDS)}")
+                                 f"choose from {', '.join(ALL_FAULT_KINDS)}")
     return list(dict.fromkeys(kinds))
 
 
@@ -112,8 +114,11 @@ def chaos(duration, seed, faults, interval, clients, accounts, converge_timeout,
     """Inject faults into a running devnet under a transfer workload, then check the invariants.
 
     Faults: kill (kill -9, then start), pause (SIGSTOP, then SIGCONT), partition (one node, a
-    minority, or the leader), lossy (drop a fraction of a node's frames), restart-all. The same
-    seed gives the same schedule. Exits 1 when an invariant is violated."""
+    minority, or the leader), lossy (drop a fraction of a node's frames), restart-all; on a
+    devnet up with --hosts also delay (a node's one-way latency raised for a while). On such a
+    devnet partitions, lossy links and delays are made in the network (packets dropped or held
+    in the kernel), not by the nodes' fault filters; the report says which ("faults on"). The
+    same seed gives the same schedule. Exits 1 when an invariant is violated."""
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     o = Options(duration, seed, faults, interval, clients, accounts, converge_timeout, history)
     report = asyncio.run(run_chaos(Devnet(dir_), o, teller(err_console if as_json else console)))

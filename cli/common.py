@@ -23,7 +23,8 @@ from node.ledger.errors import LedgerError
 from node.ledger.genesis import Genesis
 from node.ledger.types import Payload
 
-DEFAULT_DEVNET = ".devnet"
+# The devnet folder every command defaults to: LICHEN_DEVNET, else ./.devnet
+DEFAULT_DEVNET = os.environ.get("LICHEN_DEVNET") or ".devnet"
 console = Console()
 err_console = Console(stderr=True)
 
@@ -122,7 +123,7 @@ def find_key_file(spec: str) -> Path:
     for candidate in (Path(spec), Path(DEFAULT_DEVNET) / "keys" / f"{spec}.key"):
         if candidate.is_file():
             return candidate
-    raise click.BadParameter(f"no key file {spec!r} (nor .devnet/keys/{spec}.key)")
+    raise click.BadParameter(f"no key file {spec!r} (nor {DEFAULT_DEVNET}/keys/{spec}.key)")
 
 
 def key_address(spec: str) -> bytes:

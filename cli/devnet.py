@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from devnet import network
+from devnet import hosts, network
 from devnet.network import MAX_INSTITUTIONS, SIGNALS, Devnet, NodeStatus
 from node.server.logs import FORMATS as LOG_FORMATS
 
@@ -18,7 +18,7 @@ from .render import short
 
 def dir_option(f):
     return click.option("--dir", "dir_", default=DEFAULT_DEVNET, show_default=True,
-                        type=click.Path(file_okay=False), help="The devnet folder.")(f)
+                        type=click.Path(file_okay=False), help="The devnet folder (LICHEN_DEVNET sets the default).")(f)
 
 
 def print_status(rows: list[NodeStatus]) -> None:
@@ -63,21 +63,37 @@ def devnet() -> None:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the network.")
 @click.option("--insecure", is_flag=True,
               help="Plain http and ws peer links (no devnet CA), for debugging with plain tools.")
+@click.option("--hosts", "on_hosts", is_flag=True,
+              help="Every node on its own host: a Linux network namespace with its own address "
+                   "on a bridge (needs root and iproute2). Partition, lossy, heal and chaos then "
+                   "act on the network itself.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(0, 5000),
+              help="With --hosts: one-way delay between two hosts, in ms.")
+@click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(0, 5000),
+              help="With --hosts: ± this many ms on the delay.")
+@click.option("--loss", default=0.0, show_default=True, type=click.FloatRange(0, 100),
+              help="With --hosts: percent of packets lost between two hosts.")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
               help="The nodes' log lines: text, or one JSON object per line.")
 @dir_option
 @json_option
-def up(nodes, observers, base_port, license_policy, timeout, insecure, log_format, dir_,
-       as_json) -> None:
+def up(nodes, observers, base_port, license_policy, timeout, insecure, on_hosts, latency, jitter,
+       loss, log_format, dir_, as_json) -> None:
     """Create fresh keys and genesis (and a devnet CA with a certificate per node, unless
     --insecure), start the daemons, wait until blocks can commit."""
+    if not on_hosts and (latency or jitter or loss):
+        raise click.UsageError("--latency, --jitter and --loss need --hosts")
     net = Devnet(dir_)
+    shape = network.HostsOptions(latency, jitter, loss) if on_hosts else None
     rows = network.up(net, nodes, observers, base_port, license_policy, timeout,
-                      tls=not insecure, log_format=log_format)
+                      tls=not insecure, on_hosts=shape, log_format=log_format)
     show_status(rows, as_json)
     if not as_json:
         for r in rows:
             console.print(f"{r.name}: {r.url}", highlight=False)
+        manifest = net.load()
+        if manifest.hosts is not None:
+            console.print(hosts.describe(manifest.hosts), highlight=False)
         tls = (f"TLS 1.3, devnet CA {dir_}/tls/ca.crt" if net.tls() else
                "[yellow]insecure: plain http[/]")
         console.print(f"devnet up in {dir_} ({tls}); keys in {dir_}/keys; "
@@ -149,9 +165,12 @@ def start(name, timeout, dir_) -> None:
               help="Cut only from these nodes (default: from all others).")
 @dir_option
 def partition(names, from_, dir_) -> None:
-    """Cut NAMES off from the rest (or from --from nodes), in both directions."""
-    others = network.partition(Devnet(dir_), names, from_)
-    console.print(f"cut {', '.join(names)} off from {', '.join(others)}")
+    """Cut NAMES off from the rest (or from --from nodes), in both directions (on a --hosts
+    devnet: every packet between them dropped at the IP layer)."""
+    net = Devnet(dir_)
+    others = network.partition(net, names, from_)
+    console.print(f"cut {', '.join(names)} off from {', '.join(others)} "
+                  f"({network.fault_kind(net.load())})")
 
 
 @devnet.command("lossy")
@@ -161,8 +180,10 @@ def partition(names, from_, dir_) -> None:
 @dir_option
 def lossy(name, drop, dir_) -> None:
     """Make NAME drop a fraction of the frames it sends and receives."""
-    network.lossy(Devnet(dir_), name, drop)
-    console.print(f"{name} now drops {drop:.0%} of its peer frames")
+    net = Devnet(dir_)
+    network.lossy(net, name, drop)
+    what = "packets" if network.fault_kind(net.load()) == "network" else "frames"
+    console.print(f"{name} now drops {drop:.0%} of its peer {what}")
 
 
 @devnet.command("heal")
@@ -171,6 +192,19 @@ def heal(dir_) -> None:
     """Remove every partition and lossy link."""
     network.heal(Devnet(dir_))
     console.print("healed: every link is whole again")
+
+
+@devnet.command("delay")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--latency", required=True, type=click.FloatRange(0, 5000),
+              help="One-way delay of the nodes' outgoing packets, in ms.")
+@click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(0, 5000))
+@dir_option
+def delay(names, latency, jitter, dir_) -> None:
+    """On a --hosts devnet with --latency: set NAMES' delay now (a latency spike); `heal`
+    puts the configured delay back."""
+    network.delay(Devnet(dir_), names, latency, jitter)
+    console.print(f"{', '.join(names)}: {latency:g} ms (± {jitter:g} ms) one-way delay")
 
 
 # ---- growing the network and handing leadership over ---------------------------------------------

@@ -25,16 +25,20 @@ def print_account(doc: dict) -> None:
     if "institution" in doc:
         inst = doc["institution"]
         t.add_row("institution", f"{inst['name']} ({', '.join(inst['roles']) or 'no licenses'})")
+        for role, ms in inst.get("expires_at", {}).items():
+            t.add_row("licence ends", f"{role} at {when(ms)}")
     t.add_row("nonce", str(doc["nonce"]))
     balances = doc["balances"]
     t.add_row("balances", ", ".join(f"{v} {k}" for k, v in balances.items()) or "none")
     t.add_row("frozen", "yes" if doc["frozen"] else "no")
-    att = doc.get("attestation")
-    if att:
+    atts = doc.get("attestations") or ([doc["attestation"]] if doc.get("attestation") else [])
+    best = doc.get("attestation")
+    for att in atts:
         state = "revoked" if att["revoked"] else f"expires {when(att['expires_at'])}"
+        counts = " (counts)" if len(atts) > 1 and att == best and doc["kyc"]["valid"] else ""
         t.add_row("attestation",
-                  f"tier {att['tier']}, {att['jurisdiction']}, by {att['issuer']}, {state}")
-    else:
+                  f"tier {att['tier']}, {att['jurisdiction']}, by {att['issuer']}, {state}{counts}")
+    if not atts:
         t.add_row("attestation", "none")
     kyc = doc["kyc"]
     t.add_row("KYC standing",

@@ -6,6 +6,8 @@ Plain Python with typed results; the `lichen` CLI (cli/) only parses options and
     client    a blocking client of the node's HTTP API, and sign-and-submit
     aioclient the same API over aiohttp, for the load generators
     network   the devnet folder (devnet.json, keys, genesis, configs) and its daemon processes
+    hosts     --hosts: a network namespace per node on a bridge; WAN delay and packet drops
+    delayline netem's delay for kernels without it, run inside a node's namespace
     replay    a node's chain replayed from genesis over its API, trusting nothing it says
     bench     committed tx/s and submit-to-commit latency under a pre-signed load
     demo      the main flows, step by step

@@ -26,6 +26,7 @@ from .network import Devnet
 from .timeline import Timeline, sample_heights
 
 MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
+BLOCK_FETCHES = 16  # blocks the watcher fetches at once: over a WAN one at a time falls behind
 SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
 DRAIN_S = 10.0  # after the load: how long what was accepted may take to commit
 ATTESTATION_DAYS = 7
@@ -40,6 +41,7 @@ class Options:
     rate: float = 0.0
     batch: int = 100  # txs per POST
     window: int = 6000
+    streams: int = 1  # concurrent POST streams per node (each account stays in one)
 
 
 class Observer:
@@ -155,10 +157,25 @@ def presign(chain_id: bytes, accounts: list[KeyPair], n_nodes: int, total: int, 
     return Load(per_node, total)
 
 
+def split_streams(work: list[tuple[bytes, bytes]], streams: int, n_accounts: int,
+                  n_nodes: int, node: int) -> list[list[tuple[bytes, bytes]]]:
+    """Node `node`'s share in `streams` parts, every account's txs in one part in nonce order
+    (presign: the k-th tx is account k % n_accounts's, and account i goes through node
+    i % n_nodes, so the node's list is rounds of one tx per account it holds)."""
+    parts: list[list[tuple[bytes, bytes]]] = [[] for _ in range(streams)]
+    per_round = len(range(node, n_accounts, n_nodes))
+    for k, tx in enumerate(work):
+        parts[(k % per_round) % streams].append(tx)
+    return parts
+
+
 async def submit_load(session: aiohttp.ClientSession, urls: list[str], load: Load, tally: Tally,
-                      rate: float, batch: int, window: int, deadline: float) -> None:
-    """Each node gets its share in batches; rate-limited, or as fast as commits keep up."""
-    per_node_rate = rate / len(urls) if rate else 0
+                      rate: float, batch: int, window: int, deadline: float,
+                      streams: int = 1, n_accounts: int = 1) -> None:
+    """Each node gets its share in batches, over `streams` concurrent POST streams (one stream
+    waits for each answer: over a WAN that caps it at a batch per round trip); rate-limited,
+    or as fast as commits keep up."""
+    per_node_rate = rate / len(urls) / streams if rate else 0
 
     async def feed(url: str, work: list[tuple[bytes, bytes]]) -> None:
         start = time.monotonic()
@@ -185,30 +202,37 @@ async def submit_load(session: aiohttp.ClientSession, urls: list[str], load: Loa
                     tally.rejected[r["error"]] += 1
                     tally.submitted.pop(h, None)
 
-    await asyncio.gather(*(feed(url, work) for url, work in zip(urls, load.per_node, strict=True)))
+    await asyncio.gather(*(feed(url, part)
+                           for j, (url, work) in enumerate(zip(urls, load.per_node, strict=True))
+                           for part in split_streams(work, streams, n_accounts, len(urls), j)))
 
 
 async def watch_blocks(session: aiohttp.ClientSession, url: str, tally: Tally, start_height: int,
                        stop: asyncio.Event, timeline: Timeline | None = None,
                        t0: float = 0.0) -> None:
     """Follow new blocks on one node; every tx in them is committed (or failed) now (and
-    goes into the timeline's bin of `now - t0`)."""
+    goes into the timeline's bin of `now - t0`). The new blocks are fetched BLOCK_FETCHES at a
+    time, so the watcher keeps up across a WAN."""
     height = start_height
+    gate = asyncio.Semaphore(BLOCK_FETCHES)
+
+    async def seen(h: int) -> None:
+        async with gate, session.get(f"{url}/v1/blocks/{h}/raw") as r:
+            raw = await r.read()
+        now = time.monotonic()
+        for tx_raw in Block.decode(raw).txs:
+            tx_hash = hashlib.sha256(tx_raw).digest()
+            if tx_hash in tally.submitted and tx_hash not in tally.committed:
+                tally.committed[tx_hash] = now
+                if timeline is not None:
+                    timeline.commit(now - t0, (now - tally.submitted[tx_hash]) * 1000)
+                if tally.first_block_time is None:
+                    tally.first_block_time = now
+
     while not stop.is_set():
         status = await get_json(session, f"{url}/v1/status")
-        while height < status["height"]:
-            height += 1
-            async with session.get(f"{url}/v1/blocks/{height}/raw") as r:
-                raw = await r.read()
-            now = time.monotonic()
-            for tx_raw in Block.decode(raw).txs:
-                h = hashlib.sha256(tx_raw).digest()
-                if h in tally.submitted and h not in tally.committed:
-                    tally.committed[h] = now
-                    if timeline is not None:
-                        timeline.commit(now - t0, (now - tally.submitted[h]) * 1000)
-                    if tally.first_block_time is None:
-                        tally.first_block_time = now
+        await asyncio.gather(*(seen(h) for h in range(height + 1, status["height"] + 1)))
+        height = max(height, status["height"])
         await asyncio.sleep(0.01)
 
 
@@ -248,7 +272,8 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
             lambda: time.monotonic() - t0, stop))
         deadline = t0 + o.duration
         feeder = asyncio.create_task(
-            submit_load(session, urls, load, tally, o.rate, o.batch, o.window, deadline))
+            submit_load(session, urls, load, tally, o.rate, o.batch, o.window, deadline,
+                        o.streams, o.accounts))
         obs.load_started(o.duration)
         try:
             while time.monotonic() < deadline:

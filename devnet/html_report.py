@@ -23,7 +23,7 @@ ROLE_COLOURS = {"leader": "#1d4ed8", "follower": "#93c5fd", "candidate": "#f59e0
                 "down": "#f87171"}
 LANE = 22  # px per node in the roles chart
 BAND_COLOURS = {"kill": "#ef4444", "restart-all": "#b91c1c", "pause": "#f59e0b",
-                "partition": "#8b5cf6", "lossy": "#06b6d4"}
+                "partition": "#8b5cf6", "lossy": "#06b6d4", "delay": "#0d9488", "clock": "#a16207"}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from node.ledger.types import GovernanceApprove, GovernancePropose, LicenseGrant
 from node.server.config import NodeConfig
 from node.server.tls import Issued, make_ca, make_node_cert
 
+from . import hosts
 from .client import ApiError, Client, sign_and_submit, trust
 from .errors import DevnetError
 from .genesis import key_names, make_genesis, node_key_name, node_key_names
@@ -64,11 +65,12 @@ class NodeEntry:
     node_id: str  # its node key's address, hex
     config: str  # absolute path of its config.json
     pid: int | None = None  # the daemon's, while it runs
+    netns: str | None = None  # on a --hosts devnet: the network namespace it runs in
 
     @classmethod
     def from_json(cls, doc: dict) -> NodeEntry:
         return cls(doc["name"], doc["institution"], doc["url"], doc["node_id"], doc["config"],
-                   doc.get("pid"))
+                   doc.get("pid"), doc.get("netns"))
 
 
 @dataclass
@@ -77,15 +79,23 @@ class Manifest:
     chain_id: str
     base_port: int  # node i listens on base_port + i
     nodes: list[NodeEntry]
+    hosts: hosts.HostsState | None = None  # a --hosts devnet's namespaces, WAN shape, faults
 
     def to_json(self) -> dict:
-        return {"chain_id": self.chain_id, "base_port": self.base_port,
-                "nodes": [asdict(n) for n in self.nodes]}
+        doc = {"chain_id": self.chain_id, "base_port": self.base_port,
+               "nodes": [asdict(n) for n in self.nodes]}
+        if self.hosts is not None:
+            doc["hosts"] = self.hosts.to_json()
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict) -> Manifest:
+        state = hosts.HostsState.from_json(doc["hosts"]) if doc.get("hosts") else None
         return cls(doc["chain_id"], doc.get("base_port", DEFAULT_BASE_PORT),
-                   [NodeEntry.from_json(n) for n in doc["nodes"]])
+                   [NodeEntry.from_json(n) for n in doc["nodes"]], state)
+
+    def names(self) -> list[str]:
+        return [n.name for n in self.nodes]
 
     def node(self, name: str) -> NodeEntry:
         for n in self.nodes:
@@ -153,13 +163,21 @@ class Devnet:
     def admin_token(self) -> str:
         return (self.dir / "admin.token").read_text().strip()
 
-    def start(self, n: NodeEntry) -> int:
-        """Start the node's daemon, its output appended to its node.log; returns the pid."""
+    def start(self, n: NodeEntry, env: dict[str, str] | None = None) -> int:
+        """Start the node's daemon, its output appended to its node.log; returns the pid. On a
+        --hosts devnet it runs inside its namespace. `env`: more environment variables (the
+        chaos runner's clock skew)."""
+        prefix: list[str] = []
+        if n.netns is not None:
+            if not hosts.ns_exists(n.netns):
+                raise DevnetError(f"{n.name}'s network namespace {n.netns} is gone (`lichen "
+                                  f"devnet down` removes them); bring the devnet up again")
+            prefix = hosts.exec_prefix(n.netns)
         with open(self.log_path(n.name), "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "node", "run", "--config", n.config],
+                [*prefix, sys.executable, "-m", "cli.main", "node", "run", "--config", n.config],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=REPO)
+                start_new_session=True, cwd=REPO, env={**os.environ, **(env or {})})
         return proc.pid
 
 
@@ -195,16 +213,16 @@ def port_free(host: str, port: int) -> bool:
             return False
 
 
-def node_url(base_port: int, i: int, tls: bool = False) -> str:
-    return f"{'https' if tls else 'http'}://{HOST}:{base_port + i}"
+def node_url(base_port: int, i: int, tls: bool = False, host: str = HOST) -> str:
+    return f"{'https' if tls else 'http'}://{host}:{base_port + i}"
 
 
 def peer_port(base_port: int, i: int) -> int:
     return base_port + PEER_PORT_OFFSET + i
 
 
-def peer_url(base_port: int, i: int, tls: bool = False) -> str:
-    return f"{'https' if tls else 'http'}://{HOST}:{peer_port(base_port, i)}"
+def peer_url(base_port: int, i: int, tls: bool = False, host: str = HOST) -> str:
+    return f"{'https' if tls else 'http'}://{host}:{peer_port(base_port, i)}"
 
 
 def ports_of(base_port: int, i: int) -> tuple[int, int]:
@@ -252,42 +270,85 @@ def status_or_empty(n: NodeEntry) -> dict:
 
 # ---- up and down ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class HostsOptions:
+    """`lichen devnet up --hosts`: every node in its own network namespace, with this WAN."""
+    latency_ms: float = 0.0  # one-way, between two hosts
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+
+
 def up(net: Devnet, validators: int, observers: int, base_port: int,
        license_policy: str = "regulator", timeout: float = 30.0,
-       tls: bool = True, log_format: str = "text") -> list[NodeStatus]:
+       tls: bool = True, on_hosts: HostsOptions | None = None,
+       log_format: str = "text") -> list[NodeStatus]:
     """Fresh keys, genesis and configs in the folder (anything there before is deleted), the
     daemons started; returns once every node serves and one of them leads. With `tls` (the
     default) a devnet CA and a certificate per node: the API and peer links are encrypted.
+    With `on_hosts`, each daemon runs in its own network namespace (devnet.hosts) and listens
+    on that host's address; on a failure the namespaces are removed again.
     `log_format` "json": the nodes log one JSON object per line (node.server.logs)."""
+    if on_hosts is not None:
+        hosts.require()
     if net.exists() and net.running(net.load()):
         raise DevnetError(f"a devnet is already running in {net.where}; "
                           f"`lichen devnet down --dir {net.where}` first")
     if validators + observers > MAX_INSTITUTIONS:
         raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions: "
                           f"--nodes plus --observers is at most that")
-    taken = [p for i in range(validators + observers) for p in ports_of(base_port, i)
-             if not port_free(HOST, p)]
-    if taken:
-        raise DevnetError(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
+    if on_hosts is None:
+        taken = [p for i in range(validators + observers) for p in ports_of(base_port, i)
+                 if not port_free(HOST, p)]
+        if taken:
+            raise DevnetError(f"port {taken[0]} is in use; stop what uses it or pass --base-port")
+    if net.exists():
+        remove_hosts(net.load())  # namespaces a crashed --hosts devnet left behind
     if net.dir.exists():
         shutil.rmtree(net.dir)
-    manifest = create_files(net, validators, observers, base_port, license_policy, tls)
+    state = None
+    if on_hosts is not None:
+        state = hosts.plan(net.dir, on_hosts.latency_ms, on_hosts.jitter_ms, on_hosts.loss_pct)
+    addresses = [state.ip(i) if state else HOST for i in range(MAX_INSTITUTIONS)]
+    manifest = create_files(net, validators, observers, base_port, license_policy, tls,
+                            addresses)
     if log_format != "text":
         for n in manifest.nodes:
             set_log_format(n.config, log_format)
-    if tls:
-        trust(net.ca_file)
-    for n in manifest.nodes:
-        n.pid = net.start(n)
-    net.save(manifest)
-    wait_ready(net, manifest, timeout)
+    try:
+        if state is not None:
+            manifest.hosts = state
+            net.save(manifest)  # before the namespaces: `devnet down` finds them if we die
+            hosts.build(state, len(manifest.nodes), net.dir)
+            for i, n in enumerate(manifest.nodes):
+                n.netns = state.netns(i)
+            hosts.apply_drops(state, manifest.names())
+        if tls:
+            trust(net.ca_file)
+        for n in manifest.nodes:
+            n.pid = net.start(n)
+        net.save(manifest)
+        wait_ready(net, manifest, timeout)
+    except BaseException:
+        if state is not None:
+            stop_all(net, manifest, grace=1.0)
+            hosts.teardown(state)
+            net.save(manifest)
+        raise
     return collect_status(net, manifest)
 
 
+def remove_hosts(manifest: Manifest) -> None:
+    if manifest.hosts is not None:
+        hosts.require()
+        hosts.teardown(manifest.hosts)
+
+
 def create_files(net: Devnet, validators: int, observers: int, base_port: int,
-                 license_policy: str = "regulator", tls: bool = False) -> Manifest:
+                 license_policy: str = "regulator", tls: bool = False,
+                 addresses: Sequence[str] = (HOST,) * MAX_INSTITUTIONS) -> Manifest:
     """Keys for every name of the template, the genesis, the admin token, the CA (with `tls`),
-    each node's folder."""
+    each node's folder. Institution i's node serves on `addresses[i]` (the genesis names its
+    API and peer URLs there)."""
     net.dir.mkdir(parents=True)
     if tls:
         (net.dir / "tls").mkdir()
@@ -296,35 +357,38 @@ def create_files(net: Devnet, validators: int, observers: int, base_port: int,
     keys = {name: KeyPair.generate() for name in names}
     for name, kp in keys.items():
         kp.save(net.dir / "keys" / f"{name}.key", name)
-    urls = [node_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)]
+    urls = [node_url(base_port, i, tls, addresses[i]) for i in range(MAX_INSTITUTIONS)]
     nodes = validators + observers
     genesis = make_genesis(keys, urls[:nodes], int(time.time() * 1000), observers,
                            spare_urls=urls[nodes:], license_policy=license_policy,
-                           peer_urls=[peer_url(base_port, i, tls) for i in range(MAX_INSTITUTIONS)])
+                           peer_urls=[peer_url(base_port, i, tls, addresses[i])
+                                      for i in range(MAX_INSTITUTIONS)])
     genesis.save(net.dir / "genesis.json")
     token = secrets.token_hex(16)
     (net.dir / "admin.token").write_text(token + "\n")
     return Manifest(genesis.chain_id.hex(), base_port,
                     [write_node_files(net, i, keys[node_key_name(f"inst{i}")].address_hex, base_port,
-                                      token)
+                                      token, addresses[i])
                      for i in range(nodes)])
 
 
-def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: str) -> NodeEntry:
-    """node<i>/config.json for institution inst<i>; returns its devnet.json entry."""
+def write_node_files(net: Devnet, i: int, node_id: str, base_port: int, token: str,
+                     host: str = HOST) -> NodeEntry:
+    """node<i>/config.json for institution inst<i>, serving on `host`; returns its devnet.json
+    entry."""
     name = f"node{i}"
     folder = net.dir / name
     folder.mkdir()
     tls = {}
     if net.tls():
-        node_cert(net, name).save(folder / "tls.crt", folder / "tls.key")
+        node_cert(net, name, host).save(folder / "tls.crt", folder / "tls.key")
         tls = {"tls_cert": "tls.crt", "tls_key": "tls.key", "tls_ca": "../tls/ca.crt"}
     config = NodeConfig(name=name, key_file=f"../keys/{node_key_name(f'inst{i}')}.key",
-                        genesis="../genesis.json", data_dir=".", listen=f"{HOST}:{base_port + i}",
-                        peer_listen=f"{HOST}:{peer_port(base_port, i)}", devnet=True,
+                        genesis="../genesis.json", data_dir=".", listen=f"{host}:{base_port + i}",
+                        peer_listen=f"{host}:{peer_port(base_port, i)}", devnet=True,
                         admin_token=token, **tls)
     config.save(folder / "config.json")
-    return NodeEntry(name, f"inst{i}", node_url(base_port, i, net.tls()), node_id,
+    return NodeEntry(name, f"inst{i}", node_url(base_port, i, net.tls(), host), node_id,
                      str((folder / "config.json").resolve()))
 
 
@@ -335,10 +399,10 @@ def set_log_format(config_path: str, log_format: str) -> None:
     Path(config_path).write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def node_cert(net: Devnet, name: str) -> Issued:
+def node_cert(net: Devnet, name: str, host: str = HOST) -> Issued:
     """A certificate for the node's host (and localhost), signed by the devnet CA."""
     ca = Issued(net.ca_file.read_bytes(), (net.dir / "tls" / "ca.key").read_bytes())
-    return make_node_cert(ca, name, [HOST])
+    return make_node_cert(ca, name, [host])
 
 
 def wait_ready(net: Devnet, manifest: Manifest, timeout: float) -> None:
@@ -362,11 +426,19 @@ def wait_ready(net: Devnet, manifest: Manifest, timeout: float) -> None:
 
 
 def down(net: Devnet, grace: float = 5.0) -> bool:
-    """Stop every node (TERM, then KILL after `grace` seconds); the files stay. False when
-    there is no devnet in the folder."""
+    """Stop every node (TERM, then KILL after `grace` seconds); the files stay. A --hosts
+    devnet's namespaces, veths and bridge are removed. False when there is no devnet in the
+    folder."""
     if not net.exists():
         return False
     manifest = net.load()
+    stop_all(net, manifest, grace)
+    remove_hosts(manifest)
+    net.save(manifest)
+    return True
+
+
+def stop_all(net: Devnet, manifest: Manifest, grace: float) -> None:
     for n in net.running(manifest):
         send_signal(n, signal.SIGCONT)  # a paused node cannot handle TERM
         send_signal(n, signal.SIGTERM)
@@ -377,8 +449,6 @@ def down(net: Devnet, grace: float = 5.0) -> bool:
         if net.alive(n):
             send_signal(n, signal.SIGKILL)
         n.pid = None
-    net.save(manifest)
-    return True
 
 
 # ---- one node ------------------------------------------------------------------------------------
@@ -470,11 +540,17 @@ def set_faults(net: Devnet, n: NodeEntry, body: dict) -> dict:
 
 def partition(net: Devnet, names: Sequence[str], from_: Sequence[str] = ()) -> list[str]:
     """Cut `names` off from `from_` (default: every other node), in both directions; returns
-    the names of the nodes they are cut off from."""
+    the names of the nodes they are cut off from. On a --hosts devnet at the IP layer (every
+    packet between them dropped), else by the nodes' fault filters."""
     manifest = net.load()
     cut = [manifest.node(name) for name in names]
     others = ([manifest.node(name) for name in from_] if from_ else
               [n for n in manifest.nodes if n.name not in names])
+    if manifest.hosts is not None:
+        hosts.cut(manifest.hosts, [n.name for n in cut], [o.name for o in others],
+                  manifest.names())
+        net.save(manifest)
+        return [o.name for o in others]
     for n in cut:
         if net.alive(n):
             set_faults(net, n, {"partition": [o.node_id for o in others]})
@@ -485,14 +561,43 @@ def partition(net: Devnet, names: Sequence[str], from_: Sequence[str] = ()) -> l
 
 
 def lossy(net: Devnet, name: str, drop: float) -> None:
-    """Make the node drop a fraction of the frames it sends and receives."""
-    set_faults(net, net.load().node(name), {"lossy": {"peers": None, "fraction": drop}})
+    """Make the node drop a fraction of the frames (on a --hosts devnet: the packets) it sends
+    to and receives from its peers."""
+    manifest = net.load()
+    n = manifest.node(name)
+    if manifest.hosts is not None:
+        hosts.make_lossy(manifest.hosts, n.name, drop, manifest.names())
+        net.save(manifest)
+        return
+    set_faults(net, n, {"lossy": {"peers": None, "fraction": drop}})
 
 
 def heal(net: Devnet) -> None:
-    """Remove every partition and lossy link of the running nodes."""
-    for n in net.running(net.load()):
+    """Remove every partition and lossy link (and latency spike) of the running nodes."""
+    manifest = net.load()
+    if manifest.hosts is not None:
+        hosts.heal(manifest.hosts, manifest.names(), net.dir)
+        net.save(manifest)
+        return
+    for n in net.running(manifest):
         set_faults(net, n, {"heal": True})
+
+
+def delay(net: Devnet, names: Sequence[str], latency_ms: float, jitter_ms: float = 0.0) -> None:
+    """A --hosts devnet only: the named nodes' one-way delay is now `latency_ms` (a spike;
+    `heal` puts the configured delay back)."""
+    manifest = net.load()
+    if manifest.hosts is None:
+        raise DevnetError("delay needs a devnet on separate hosts (`lichen devnet up --hosts`)")
+    for name in names:
+        manifest.node(name)
+    hosts.set_delay(manifest.hosts, list(names), latency_ms, jitter_ms, net.dir)
+
+
+def fault_kind(manifest: Manifest) -> str:
+    """How this devnet's link faults are made: "network" (packets dropped and delayed in the
+    kernel, --hosts) or "fault-filter" (the nodes' own devnet fault filter)."""
+    return "network" if manifest.hosts is not None else "fault-filter"
 
 
 # ---- growing the network and handing leadership over ---------------------------------------------
@@ -512,7 +617,7 @@ def add_node(net: Devnet, role: str, timeout: float = 30.0, say: Say = lambda _:
     i = len(manifest.nodes)
     if i >= MAX_INSTITUTIONS:
         raise DevnetError(f"the devnet genesis has {MAX_INSTITUTIONS} institutions; all run nodes")
-    for port in ports_of(manifest.base_port, i):
+    for port in ports_of(manifest.base_port, i) if manifest.hosts is None else ():
         if not port_free(HOST, port):
             raise DevnetError(f"port {port} is in use")
     live = net.running(manifest)
@@ -520,9 +625,15 @@ def add_node(net: Devnet, role: str, timeout: float = 30.0, say: Say = lambda _:
         raise DevnetError("no node is running to take the license transaction")
     institution = f"inst{i}"
     result = license_new_institution(net, Client(live[0].url), institution, role, say)
+    host = manifest.hosts.ip(i) if manifest.hosts is not None else HOST
     n = write_node_files(net, i, net.key(node_key_name(institution)).address_hex, manifest.base_port,
-                         net.admin_token())
+                         net.admin_token(), host)
+    if manifest.hosts is not None:
+        hosts.add_host(manifest.hosts, i, net.dir)
+        n.netns = manifest.hosts.netns(i)
     manifest.nodes.append(n)
+    if manifest.hosts is not None:
+        hosts.apply_drops(manifest.hosts, manifest.names())
     n.pid = net.start(n)
     net.save(manifest)
     want = "voters" if role == "validator" else "learners"

@@ -35,15 +35,16 @@ def lichen(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 
 @contextmanager
 def running_devnet(d: Path, nodes: int, base_port: int, observers: int = 0,
-                   insecure: bool = False, log_format: str = "text") -> Iterator[Path]:
+                   insecure: bool = False, extra: tuple[str, ...] = ()) -> Iterator[Path]:
     """`lichen devnet up` in d (TLS, unless `insecure`); on exit `devnet down`, then SIGKILL
     any pid it left. While it runs, LICHEN_CACERT names its CA, so this process's clients and
-    the `lichen` commands the test runs verify its https nodes."""
+    the `lichen` commands the test runs verify its https nodes. `extra`: more `devnet up`
+    options (e.g. --hosts)."""
     before = os.environ.get("LICHEN_CACERT")
     try:
         lichen("devnet", "up", "--nodes", str(nodes), "--observers", str(observers),
-               "--dir", str(d), "--base-port", str(base_port), "--log-format", log_format,
-               *(["--insecure"] if insecure else []))
+               "--dir", str(d), "--base-port", str(base_port), *(["--insecure"] if insecure else []),
+               *extra)
         if (d / "tls" / "ca.crt").exists():
             os.environ["LICHEN_CACERT"] = str(d / "tls" / "ca.crt")
             trust(d / "tls" / "ca.crt")

@@ -107,7 +107,8 @@ async def junk_handshake(url: str) -> None:
 @pytest.mark.slow
 def test_a_devnet_with_json_logs_names_roles_refusals_faults_and_recovery(tmp_path):
     base = free_port_range(3)
-    with running_devnet(tmp_path / "devnet", 3, base, insecure=True, log_format="json") as d:
+    with running_devnet(tmp_path / "devnet", 3, base, insecure=True,
+                        extra=("--log-format", "json")) as d:
         wait_until("a leader_elected line", lambda: seen(d, "leader_elected"), 10)
         # a refused peer: junk on node0's peer listener
         asyncio.run(junk_handshake(f"ws://127.0.0.1:{base + 100}/v1/peer"))

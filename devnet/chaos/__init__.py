@@ -20,10 +20,10 @@ from .invariants import (
 )
 from .report import Report
 from .run import Options, run_chaos
-from .schedule import FAULT_KINDS, LEADER, Fault, describe, fault_schedule
+from .schedule import ALL_FAULT_KINDS, FAULT_KINDS, LEADER, Fault, describe, fault_schedule
 from .workload import Op
 
-__all__ = ["FAULT_KINDS", "LEADER", "Check", "Crash", "Event", "Exited", "Fault", "Injected",
+__all__ = ["ALL_FAULT_KINDS", "FAULT_KINDS", "LEADER", "Check", "Crash", "Event", "Exited", "Fault", "Injected",
            "InjectedFault", "NodeChain", "Op", "Options", "Report", "Stage", "Undone",
            "check_acknowledged_outcomes_hold", "check_rejections_stay_out", "describe",
            "fault_schedule", "run_chaos"]

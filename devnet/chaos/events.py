@@ -23,17 +23,20 @@ class InjectedFault:
     errors: list[str] = field(default_factory=list)  # what did not go as planned
     leader: str | None = None  # the leader it resolved to, when it targeted the leader
     serving_after: float | None = None  # kill, restart-all: seconds until serving again
+    latency_ms: float = 0.0  # delay: the one-way delay while it lasted
+    skew_ms: int = 0  # clock: how far the node's clock was off
 
     @classmethod
     def planned(cls, f: Fault, t: float) -> InjectedFault:
-        return cls(t, f.t, f.action, f.variant, list(f.targets), [], f.duration, f.drop)
+        return cls(t, f.t, f.action, f.variant, list(f.targets), [], f.duration, f.drop,
+                   latency_ms=f.latency_ms, skew_ms=f.skew_ms)
 
     def fault(self) -> Fault:
         return Fault(self.planned_t, self.action, tuple(self.planned_targets), self.duration,
-                     self.variant, self.drop)
+                     self.variant, self.drop, self.latency_ms, self.skew_ms)
 
     def restarts(self) -> bool:
-        return self.action in ("kill", "restart-all")
+        return self.action in ("kill", "restart-all", "clock")
 
     def to_json(self) -> dict:
         doc = {"t": self.t, "planned_t": self.planned_t, "action": self.action,
@@ -42,6 +45,10 @@ class InjectedFault:
                "undone_at": self.undone_at, "errors": self.errors}
         if self.leader is not None:
             doc["leader"] = self.leader
+        if self.action == "delay":
+            doc["latency_ms"] = self.latency_ms
+        if self.action == "clock":
+            doc["skew_ms"] = self.skew_ms
         if self.restarts() and self.undone_at is not None:
             doc["serving_after"] = self.serving_after
         return doc

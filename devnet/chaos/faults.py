@@ -7,6 +7,9 @@ import random
 import signal
 import time
 
+from node.server.clock import DEVNET_CLOCK_SKEW_ENV
+
+from .. import hosts
 from ..client import ApiError, Client
 from ..errors import DevnetError
 from ..network import Devnet, Manifest, NodeEntry, pid_alive, send_signal, set_faults
@@ -61,11 +64,15 @@ class Injector:
             self.kill(targets, record)
         elif f.action == "pause":
             self.pause(targets)
+        elif f.action == "clock":
+            self.restart_skewed(targets, f.skew_ms, record)
         elif f.action == "partition":
             self.cut_off(targets, record)
         elif f.action == "lossy":
-            for name in targets:
-                self.admin(name, {"lossy": {"peers": None, "fraction": f.drop}}, record)
+            self.make_lossy(targets, f.drop, record)
+        elif f.action == "delay":
+            self.network(lambda state: hosts.set_delay(state, targets, f.latency_ms,
+                                                       state.jitter_ms, self.net.dir), record)
         return record
 
     def undo(self, f: Fault, record: InjectedFault) -> None:
@@ -77,7 +84,10 @@ class Injector:
             record.serving_after = self.wait_serving(started, RESTART_TIMEOUT, record)
         elif f.action == "pause":
             self.resume(targets)
-        else:  # partition, lossy: every link whole again
+        elif f.action == "clock":  # back on the machine's clock
+            self.restart_skewed(targets, 0, record)
+            record.serving_after = self.wait_serving(targets, RESTART_TIMEOUT, record)
+        else:  # partition, lossy, delay: every link whole again
             self.heal_links(record)
         record.undone_at = self.now()
 
@@ -112,10 +122,21 @@ class Injector:
             self.down.add(name)  # before the signal, so the crash watcher knows
             send(n, signal.SIGKILL)
 
-    def restart(self, names: list[str]) -> None:
+    def restart_skewed(self, names: list[str], skew_ms: int, record: InjectedFault) -> None:
+        """Kill the nodes and start them again with their wall clocks `skew_ms` off (0: the
+        machine's clock)."""
+        self.kill(names, record)
         for name in names:
             n = self.node(name)
-            n.pid = self.net.start(n)
+            while self.net.alive(n):
+                time.sleep(0.02)
+        self.restart([n for n in names if n in self.down],
+                     {DEVNET_CLOCK_SKEW_ENV: str(skew_ms)} if skew_ms else None)
+
+    def restart(self, names: list[str], env: dict[str, str] | None = None) -> None:
+        for name in names:
+            n = self.node(name)
+            n.pid = self.net.start(n, env)
             self.down.discard(name)
             self.crashed.discard(name)
         self.net.save(self.manifest)
@@ -150,16 +171,43 @@ class Injector:
             if self.net.alive(n):
                 send(n, signal.SIGCONT)
 
-    # -- links (the nodes' devnet fault filters) --
+    # -- links: the network itself on a --hosts devnet, else the nodes' devnet fault filters --
+    def network(self, change, record: InjectedFault | None) -> None:
+        """Apply `change` to the devnet's hosts state (tc in the namespaces) and record it in
+        devnet.json, so `lichen devnet heal` can undo it should this run die."""
+        assert self.manifest.hosts is not None
+        try:
+            change(self.manifest.hosts)
+        except DevnetError as exc:
+            if record is None:
+                raise
+            record.errors.append(str(exc))
+        self.net.save(self.manifest)
+
     def cut_off(self, names: list[str], record: InjectedFault) -> None:
         """Both directions, as `lichen devnet partition` does."""
         others = [n for n in self.names if n not in names]
+        if self.manifest.hosts is not None:
+            self.network(lambda state: hosts.cut(state, names, others, self.names), record)
+            return
         for name in names:
             self.admin(name, {"partition": [self.node(o).node_id for o in others]}, record)
         for o in others:
             self.admin(o, {"partition": [self.node(n).node_id for n in names]}, record)
 
+    def make_lossy(self, names: list[str], drop: float, record: InjectedFault) -> None:
+        if self.manifest.hosts is not None:
+            for name in names:
+                self.network(lambda state, name=name: hosts.make_lossy(state, name, drop,
+                                                                       self.names), record)
+            return
+        for name in names:
+            self.admin(name, {"lossy": {"peers": None, "fraction": drop}}, record)
+
     def heal_links(self, record: InjectedFault | None = None) -> None:
+        if self.manifest.hosts is not None:
+            self.network(lambda state: hosts.heal(state, self.names, self.net.dir), record)
+            return
         for name in self.reachable():
             self.admin(name, {"heal": True}, record)
 
@@ -171,6 +219,14 @@ class Injector:
         except DevnetError as exc:
             if record is not None:
                 record.errors.append(str(exc))
+
+    def heal_one(self, name: str) -> None:
+        """Its fault filter cleared (the network was healed as a whole on a --hosts devnet);
+        raises while the node does not serve yet."""
+        if self.manifest.hosts is not None:
+            Client(self.node(name).url, timeout=1).status()
+        else:
+            set_faults(self.net, self.node(name), {"heal": True})
 
     # -- daemons that exit on their own are a finding --
     async def watch_exits(self, stop: asyncio.Event) -> None:
@@ -196,6 +252,8 @@ class Injector:
         self.note_exits()
         stopped = [n for n in self.names if not self.net.alive(self.node(n))]
         self.restart(stopped)
+        if self.manifest.hosts is not None:
+            self.heal_links()
         deadline = time.monotonic() + timeout
         healed: set[str] = set()
         while len(healed) < len(self.names) and time.monotonic() < deadline:
@@ -203,9 +261,9 @@ class Injector:
             for name in self.reachable():
                 if name not in healed:
                     try:
-                        set_faults(self.net, self.node(name), {"heal": True})
+                        self.heal_one(name)
                         healed.add(name)
-                    except DevnetError:
+                    except (DevnetError, ApiError):
                         pass  # still starting
             time.sleep(0.2)
         for name in sorted(set(self.names) - healed):

@@ -54,6 +54,7 @@ class Report:
     duration_s: float
     interval_s: float
     faults_requested: list[str]
+    faults_on: str  # "network" (--hosts: packets dropped and delayed) or "fault-filter"
     nodes: list[str]
     clients: int
     accounts: int
@@ -71,6 +72,7 @@ class Report:
         return {
             "ok": self.ok, "seed": self.seed, "duration_s": self.duration_s,
             "interval_s": self.interval_s, "faults_requested": self.faults_requested,
+            "faults_on": self.faults_on,
             "nodes": self.nodes, "clients": self.clients, "accounts": self.accounts,
             "initial_totals": self.initial_totals,
             "schedule": [asdict(f) for f in self.schedule],

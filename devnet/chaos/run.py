@@ -24,13 +24,13 @@ from node.ledger.crypto import KeyPair
 
 from ..aioclient import connector
 from ..errors import DevnetError
-from ..network import Devnet
+from ..network import Devnet, fault_kind
 from ..timeline import Timeline, sample_heights
 from . import invariants as inv
 from .events import Stage, Tell
 from .faults import Injector, sleep_until
 from .report import OpCounts, ReadCounts, Report, invariants_of
-from .schedule import Fault, fault_schedule
+from .schedule import NETWORK_FAULT_KINDS, Fault, fault_schedule
 from .workload import (
     NO_ANSWER,
     READ_TIMEOUT,
@@ -65,6 +65,10 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
     if stopped:
         raise DevnetError(f"{', '.join(stopped)} not running; "
                           f"start with `lichen devnet start NAME`")
+    network_only = [k for k in o.faults if k in NETWORK_FAULT_KINDS]
+    if network_only and manifest.hosts is None:
+        raise DevnetError(f"--faults {network_only[0]} needs a devnet on separate hosts "
+                          f"(`lichen devnet up --hosts --latency MS`)")
     urls = {n.name: n.url for n in manifest.nodes}
     schedule = fault_schedule(o.seed, o.duration, o.interval, o.faults, list(urls))
     timeline = Timeline(list(urls), o.duration + HEAL_TIMEOUT, seed=o.seed)
@@ -111,7 +115,8 @@ async def run_chaos(net: Devnet, o: Options, tell: Tell = lambda _: None) -> Rep
     ]
     return Report(
         ok=all(check.ok for _, check in checks), seed=o.seed, duration_s=o.duration,
-        interval_s=o.interval, faults_requested=o.faults, nodes=injector.names,
+        interval_s=o.interval, faults_requested=o.faults, faults_on=fault_kind(manifest),
+        nodes=injector.names,
         clients=o.clients, accounts=o.accounts, initial_totals=load.initial, schedule=schedule,
         faults=injector.injected, crashes=injector.crashes, ops=OpCounts.of(load.ops),
         reads=ReadCounts.of(load.reads), convergence_s=converged_after,

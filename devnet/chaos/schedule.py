@@ -6,7 +6,15 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-FAULT_KINDS = ("kill", "pause", "partition", "lossy", "restart-all")
+FAULT_KINDS = ("kill", "pause", "partition", "lossy", "restart-all")  # the default set
+# Only on a devnet on separate hosts (`devnet up --hosts`): a node's one-way delay raised for a
+# while (a latency spike on its links), then put back.
+NETWORK_FAULT_KINDS = ("delay",)
+# Asked for by name only: a node restarted with its wall clock skewed (LICHEN_DEVNET_CLOCK_SKEW_MS,
+# honoured in devnet mode only), later restarted on the machine's clock.
+CLOCK_FAULT_KINDS = ("clock",)
+ALL_FAULT_KINDS = FAULT_KINDS + NETWORK_FAULT_KINDS + CLOCK_FAULT_KINDS
+CLOCK_SKEWS_MS = (-8000, -2000, 2000, 8000)  # beyond and within max_clock_skew_ms (5 s)
 LEADER = "leader"  # a target resolved when the fault is injected
 PARTITION_VARIANTS = ("one", "minority", "leader")
 
@@ -20,6 +28,8 @@ class Fault:
     duration: float
     variant: str = ""  # partition: one | minority | leader
     drop: float = 0.0  # lossy: the fraction of frames dropped
+    latency_ms: float = 0.0  # delay: the node's one-way delay while it lasts
+    skew_ms: int = 0  # clock: how far the node's wall clock is off while it lasts
 
 
 def fault_schedule(seed: int, duration: float, interval: float, kinds: Sequence[str],
@@ -57,7 +67,11 @@ def plan_fault(rng: random.Random, action: str, t: float, length: float, nodes: 
         else:
             targets = (LEADER,)
         return Fault(t, action, targets, length, variant)
-    target = rng.choice(nodes + [LEADER])  # kill, pause, lossy: one node, sometimes the leader
+    target = rng.choice(nodes + [LEADER])  # kill, pause, lossy, delay: one node, or the leader
+    if action == "delay":
+        return Fault(t, action, (target,), length, latency_ms=float(rng.choice((200, 400, 800))))
+    if action == "clock":
+        return Fault(t, action, (target,), length, skew_ms=rng.choice(CLOCK_SKEWS_MS))
     drop = round(rng.uniform(0.2, 0.5), 2) if action == "lossy" else 0.0
     return Fault(t, action, (target,), length, drop=drop)
 
@@ -73,6 +87,10 @@ def describe(f: Fault, targets: Sequence[str] | None = None) -> str:
         return f"partition ({f.variant}): {who} cut off"
     if f.action == "lossy":
         return f"lossy: {who} drops {f.drop:.0%}"
+    if f.action == "clock":
+        return f"clock: {who} restarted with its clock {f.skew_ms:+d} ms off"
+    if f.action == "delay":
+        return f"delay: {who} sends with {f.latency_ms:g} ms one-way latency"
     if f.action == "restart-all":
         return "restart-all: kill -9 every node, then start them"
     return f"{f.action} {who}"

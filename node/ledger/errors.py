@@ -10,8 +10,9 @@ the exact type. A rejection changes nothing. The class names and codes are the c
                                        the nonce)
       KycError                       a party's KYC standing: KYC_MISSING KYC_EXPIRED KYC_REVOKED
                                        ISSUER_NOT_LICENSED UNKNOWN_TIER JURISDICTION_BLOCKED
+                                       ATTESTATION_REVOKED
       LicensingError                 who may act: NOT_LICENSED UNAUTHORIZED UNKNOWN_INSTITUTION
-                                       LAST_VALIDATOR
+                                       LAST_VALIDATOR LICENSE_EXPIRED
       ControlError                   the regulator's controls: FROZEN ASSET_FROZEN
       AssetError                     the asset itself: UNKNOWN_ASSET CLAWBACK_DISABLED
       LimitError                     value that cannot move as asked: LIMIT_EXCEEDED
@@ -158,6 +159,11 @@ class JurisdictionBlocked(KycError):
     code = "JURISDICTION_BLOCKED"
 
 
+class AttestationRevoked(KycError):
+    """The issuer's attestation of this subject was revoked: it stays revoked for that issuer."""
+    code = "ATTESTATION_REVOKED"
+
+
 # ---- licensing ----------------------------------------------------------------------------------
 
 class NotLicensed(LicensingError):
@@ -173,6 +179,11 @@ class Unauthorized(LicensingError):
 class UnknownInstitution(LicensingError):
     """No such institution."""
     code = "UNKNOWN_INSTITUTION"
+
+
+class LicenseExpired(LicensingError):
+    """A licence granted with an end that has already passed at the block's time."""
+    code = "LICENSE_EXPIRED"
 
 
 class LastValidator(LicensingError):

@@ -13,7 +13,14 @@ from node.ledger.codec import pack, sha256
 from node.ledger.crypto import Signer
 from node.ledger.errors import InvalidBlock
 from node.ledger.merkle import merkle_root
-from node.ledger.rules import Context, SignatureCache, apply_in_block, check_block, check_envelope
+from node.ledger.rules import (
+    Context,
+    SignatureCache,
+    apply_in_block,
+    apply_license_expiries,
+    check_block,
+    check_envelope,
+)
 from node.ledger.state import Overlay, State
 from node.ledger.types import Block, BlockHeader, ChainTip, Receipt, Transaction, decode_tx
 
@@ -54,6 +61,7 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     tx_hashes = validate_block(block, tip, state)
     ctx = Context(timestamp=block.header.timestamp)
     view = Overlay(state)
+    apply_license_expiries(view, ctx)  # licences lapse at the block's time, before its txs
     receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
                 for i, (raw, h) in enumerate(zip(block.txs, tx_hashes, strict=True))]
     changes = view.changes()

@@ -1,8 +1,10 @@
 """The ledger state: records, a base state, and copy-on-write overlays.
 
 State is these kinds of record, each under a byte key:
-    b"a" + address -> Account        balances, nonce, attestation, frozen flag, spend buckets
+    b"a" + address -> Account        balances, nonce, attestations by issuer, frozen flag, spends
     b"l" + name    -> roles          an institution's licensed roles at this height
+    b"e" + name    -> kyc epoch      bumped when kyc_issuer is re-granted after a gap (absent: 0)
+    b"x"           -> expiries       the licences that lapse, sorted [expires_at, name, role]
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
@@ -12,7 +14,6 @@ hash never depends on dict order.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,51 +24,59 @@ from node.ledger.genesis import Genesis
 from node.ledger.types import ProposalStatus
 
 
-@dataclass
+@dataclass(frozen=True)
 class Attestation:
+    """One issuer's attestation of an account. Immutable: a revoke replaces it."""
     issuer: str  # institution name
     tier: int
     jurisdiction: str
     expires_at: int  # unix ms
     evidence_hash: bytes  # hash of the off-chain KYC file; no personal data on chain
     revoked: bool = False
+    epoch: int = 0  # the issuer's kyc epoch when issued: it counts only within that epoch
 
     def to_wire(self) -> list[Any]:
         return [self.issuer, self.tier, self.jurisdiction, self.expires_at, self.evidence_hash,
-                self.revoked]
+                self.revoked, self.epoch]
+
+
+Spend = tuple[int, int]  # (block time in unix ms, amount): one entry of the rolling window
 
 
 @dataclass
 class Account:
     nonce: int = 0  # the next nonce this account must use
     balances: dict[str, int] = field(default_factory=dict)
-    attestation: Attestation | None = None
+    # issuer name -> that issuer's attestation: each issuer writes only its own
+    # (node.ledger.rules.kyc); encoded sorted by issuer
+    attestations: dict[str, Attestation] = field(default_factory=dict)
     frozen: bool = False
-    # asset -> hour bucket (timestamp // HOUR_MS) -> amount sent in that hour: the rolling
-    # limit window (node.ledger.rules.limits reads and writes it)
-    spent: dict[str, dict[int, int]] = field(default_factory=dict)
+    # asset -> the spends of the rolling limit window, sorted by time (node.ledger.rules.limits
+    # reads and writes it, and bounds it)
+    spent: dict[str, list[Spend]] = field(default_factory=dict)
 
     def balance(self, asset: str) -> int:
         return self.balances.get(asset, 0)
 
     def copy(self) -> Account:
-        return Account(self.nonce, dict(self.balances), copy.copy(self.attestation), self.frozen,
-                       {a: dict(b) for a, b in self.spent.items()})
+        return Account(self.nonce, dict(self.balances), dict(self.attestations), self.frozen,
+                       {a: list(b) for a, b in self.spent.items()})
 
     def to_wire(self) -> list[Any]:
         return [
             self.nonce,
             sorted([a, v] for a, v in self.balances.items() if v),
-            self.attestation.to_wire() if self.attestation else None,
+            [att.to_wire() for _, att in sorted(self.attestations.items())],
             self.frozen,
-            sorted([a, sorted([h, v] for h, v in b.items())] for a, b in self.spent.items() if b),
+            sorted([a, [list(s) for s in b]] for a, b in self.spent.items() if b),
         ]
 
     @classmethod
     def from_wire(cls, w: list[Any]) -> Account:
-        nonce, balances, att, frozen, spent = w
-        return cls(nonce, {a: v for a, v in balances}, Attestation(*att) if att else None, frozen,
-                   {a: {h: v for h, v in b} for a, b in spent})
+        nonce, balances, atts, frozen, spent = w
+        return cls(nonce, {a: v for a, v in balances},
+                   {att[0]: Attestation(*att) for att in atts}, frozen,
+                   {a: [(t, v) for t, v in b] for a, b in spent})
 
 
 OPEN, APPLIED = ProposalStatus.OPEN, ProposalStatus.APPLIED  # expiry is judged by time, not stored
@@ -102,7 +111,16 @@ class Proposal:
         return cls(action, institution, role, expires_at, proposer, tuple(approvals), status)
 
 
+@dataclass(frozen=True, order=True)
+class LicenseExpiry:
+    """A licence that lapses at a block time (license_grant expires_at)."""
+    expires_at: int  # unix ms
+    institution: str
+    role: str
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
+KYC_EPOCH, EXPIRIES = b"e", b"x"
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -112,7 +130,10 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in v.licenses.items()]
         + [(SUPPLY + c.encode(), pack(n)) for c, n in v.supplies.items()]
         + [(ASSET_FROZEN + c.encode(), pack(f)) for c, f in v.frozen_assets.items()]
-        + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()])
+        + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()]
+        + [(KYC_EPOCH + n.encode(), pack(e)) for n, e in v.kyc_epochs.items()]
+        + ([(EXPIRIES, pack([[x.expires_at, x.institution, x.role] for x in v.expiries]))]
+           if v.expiries is not None else []))
 
 
 class StateView:
@@ -151,6 +172,21 @@ class StateView:
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         raise NotImplementedError
 
+    def kyc_epoch(self, institution: str) -> int:
+        """Which of its kyc_issuer licences the institution is in: its attestations of earlier
+        epochs no longer count."""
+        raise NotImplementedError
+
+    def set_kyc_epoch(self, institution: str, epoch: int) -> None:
+        raise NotImplementedError
+
+    def license_expiries(self) -> tuple[LicenseExpiry, ...]:
+        """The licences that lapse, soonest first."""
+        raise NotImplementedError
+
+    def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
+        raise NotImplementedError
+
 
 class State(StateView):
     """Committed state, all in memory; the store loads it at start and persists changes."""
@@ -162,6 +198,8 @@ class State(StateView):
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
+        self.kyc_epochs: dict[str, int] = {}
+        self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: no record yet
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> State:
@@ -169,7 +207,7 @@ class State(StateView):
         for inst in genesis.institutions:
             s.licenses[inst.name] = frozenset(inst.roles)
         for a in genesis.attestations:
-            s._acct(a.subject).attestation = Attestation(
+            s._acct(a.subject).attestations[a.issuer] = Attestation(
                 a.issuer, a.tier, a.jurisdiction, a.expires_at, a.evidence_hash)
         for b in genesis.balances:
             acct = s._acct(b.account)
@@ -210,6 +248,18 @@ class State(StateView):
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         self.proposals[proposal_id] = proposal
 
+    def kyc_epoch(self, institution: str) -> int:
+        return self.kyc_epochs.get(institution, 0)
+
+    def set_kyc_epoch(self, institution: str, epoch: int) -> None:
+        self.kyc_epochs[institution] = epoch
+
+    def license_expiries(self) -> tuple[LicenseExpiry, ...]:
+        return self.expiries or ()
+
+    def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
+        self.expiries = expiries
+
     # -- persistence: records as (key, value) byte pairs --------------------------------------
     def records(self) -> list[tuple[bytes, bytes]]:
         """Every record, sorted by key (for the genesis state hash and full dumps)."""
@@ -228,6 +278,10 @@ class State(StateView):
             self.frozen_assets[rest.decode()] = obj
         elif kind == PROPOSAL:
             self.proposals[rest] = Proposal.from_wire(obj)
+        elif kind == KYC_EPOCH:
+            self.kyc_epochs[rest.decode()] = obj
+        elif kind == EXPIRIES:
+            self.expiries = tuple(LicenseExpiry(*x) for x in obj)
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -245,6 +299,8 @@ class Overlay(StateView):
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
+        self.kyc_epochs: dict[str, int] = {}
+        self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: unchanged
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -284,6 +340,19 @@ class Overlay(StateView):
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         self.proposals[proposal_id] = proposal
 
+    def kyc_epoch(self, institution: str) -> int:
+        e = self.kyc_epochs.get(institution)
+        return e if e is not None else self.parent.kyc_epoch(institution)
+
+    def set_kyc_epoch(self, institution: str, epoch: int) -> None:
+        self.kyc_epochs[institution] = epoch
+
+    def license_expiries(self) -> tuple[LicenseExpiry, ...]:
+        return self.expiries if self.expiries is not None else self.parent.license_expiries()
+
+    def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
+        self.expiries = expiries
+
     def changes(self) -> list[tuple[bytes, bytes]]:
         """Changed records as sorted (key, encoded value) pairs."""
         return encode_records(self)
@@ -296,3 +365,6 @@ class Overlay(StateView):
         self.parent.supplies.update(self.supplies)
         self.parent.frozen_assets.update(self.frozen_assets)
         self.parent.proposals.update(self.proposals)
+        self.parent.kyc_epochs.update(self.kyc_epochs)
+        if self.expiries is not None:
+            self.parent.expiries = self.expiries

@@ -154,6 +154,11 @@ def _institution(name: str, v: Any) -> str:
     return _str(name, v, _INSTITUTION, 64)
 
 
+def _issuer_name(name: str, v: Any) -> str:
+    """An institution name, or "" for none."""
+    return v if v == "" else _institution(name, v)
+
+
 def _role(name: str, v: Any) -> str:
     if v not in ROLES:
         raise Malformed(f"{name} must be one of {', '.join(ROLES)}")
@@ -178,9 +183,20 @@ def _reason(name: str, v: Any) -> str:
     return printable_text(name, _str(name, v, None, MAX_MEMO_BYTES))
 
 
-def checked_by(check: FieldCheck) -> dict[str, FieldCheck]:
-    """A payload field's metadata: the check that validates its wire value on decode."""
-    return {"check": check}
+def _flag(name: str, v: Any) -> bool:
+    if type(v) is not bool:
+        raise Malformed(f"{name} must be true or false")
+    return v
+
+
+def checked_by(check: FieldCheck, optional: bool = False) -> dict[str, Any]:
+    """A payload field's metadata: the check that validates its wire value on decode.
+
+    `optional` marks a field added to a kind after its first version: such fields come last,
+    and at their default they are left off the wire (so older encodings stay valid and each
+    payload has exactly one encoding: a trailing optional field sent at its default is
+    MALFORMED)."""
+    return {"check": check, "optional": optional}
 
 
 # ---- payloads: one frozen dataclass per kind, fields in wire order ---------------------------
@@ -192,14 +208,26 @@ class Payload:
     KIND: ClassVar[TxKind]
 
     def to_wire(self) -> list[Any]:
-        return [getattr(self, n) for n, _ in _WIRE_FIELDS[type(self)]]
+        wire = [getattr(self, n) for n, _ in _WIRE_FIELDS[type(self)]]
+        defaults = _OPTIONAL_DEFAULTS[type(self)]
+        while defaults and wire[-1] == defaults[-1]:  # trailing optional fields at default
+            wire.pop()
+            defaults = defaults[:-1]
+        return wire
 
     @classmethod
     def from_wire(cls, items: Any) -> Payload:
         spec = _WIRE_FIELDS[cls]
-        if type(items) is not list or len(items) != len(spec):
-            raise Malformed(f"{cls.KIND} payload must be an array of {len(spec)} fields")
-        return cls(*[check(n, v) for (n, check), v in zip(spec, items, strict=True)])
+        defaults = _OPTIONAL_DEFAULTS[cls]
+        least = len(spec) - len(defaults)
+        if type(items) is not list or not least <= len(items) <= len(spec):
+            sizes = f"{least} to {len(spec)}" if defaults else str(len(spec))
+            raise Malformed(f"{cls.KIND} payload must be an array of {sizes} fields")
+        values = [check(n, v) for (n, check), v in zip(spec, items, strict=False)]
+        if len(items) > least and values[-1] == defaults[len(items) - least - 1]:
+            raise Malformed(f"{spec[len(items) - 1][0]} at its default is left off the wire "
+                            f"({cls.KIND} payload)")
+        return cls(*values)
 
 
 @dataclass(frozen=True)
@@ -241,8 +269,11 @@ class KycAttest(Payload):
 
 @dataclass(frozen=True)
 class KycRevoke(Payload):
+    """A kyc_issuer revokes its own attestation of `subject`; the regulator revokes the one
+    `issuer` gave (or, with issuer "", every live attestation of the subject)."""
     KIND = TxKind.KYC_REVOKE
     subject: bytes = field(metadata=checked_by(_address))
+    issuer: str = field(default="", metadata=checked_by(_issuer_name, optional=True))
 
 
 @dataclass(frozen=True)
@@ -250,6 +281,10 @@ class LicenseGrant(Payload):
     KIND = TxKind.LICENSE_GRANT
     institution: str = field(metadata=checked_by(_institution))
     role: str = field(metadata=checked_by(_role))
+    # unix ms of block time at which the licence lapses; 0: it does not
+    expires_at: int = field(default=0, metadata=checked_by(_time, optional=True))
+    # a kyc_issuer re-granted after a gap: its earlier attestations count again
+    restore_attestations: bool = field(default=False, metadata=checked_by(_flag, optional=True))
 
 
 @dataclass(frozen=True)
@@ -257,6 +292,8 @@ class LicenseRevoke(Payload):
     KIND = TxKind.LICENSE_REVOKE
     institution: str = field(metadata=checked_by(_institution))
     role: str = field(metadata=checked_by(_role))
+    # the regulator acting alone on a chain whose licences a validator majority decides
+    emergency: bool = field(default=False, metadata=checked_by(_flag, optional=True))
 
 
 @dataclass(frozen=True)
@@ -324,6 +361,14 @@ PAYLOADS: dict[str, type[Payload]] = {
 _WIRE_FIELDS: dict[type[Payload], tuple[tuple[str, FieldCheck], ...]] = {
     p: tuple((f.name, f.metadata["check"]) for f in fields(p)) for p in PAYLOADS.values()
 }
+# kind -> the defaults of its trailing optional fields, in wire order (checked_by(optional=True))
+_OPTIONAL_DEFAULTS: dict[type[Payload], tuple[Any, ...]] = {
+    p: tuple(f.default for f in fields(p) if f.metadata.get("optional"))
+    for p in PAYLOADS.values()
+}
+assert all(  # optional fields come last
+    all(f.metadata.get("optional") for f in fields(p)[len(fields(p)) - len(d):])
+    for p, d in _OPTIONAL_DEFAULTS.items())
 
 
 # ---- transactions ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
+from node.ledger.state import Attestation
 from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
 from node.server.auth import EVERYTHING, Scope, TokenBook
@@ -440,14 +441,21 @@ def render_account(view: AccountView) -> dict:
     body = {"address": view.address.hex(), "nonce": acct.nonce, "next_nonce": view.next_nonce,
             "balances": dict(sorted(acct.balances.items())), "frozen": acct.frozen,
             "attestation": None, "kyc": render_kyc(view.kyc_refusal)}
-    if acct.attestation is not None:
-        a = acct.attestation
-        body["attestation"] = {"issuer": a.issuer, "tier": a.tier, "jurisdiction": a.jurisdiction,
-                               "expires_at": a.expires_at, "evidence_hash": a.evidence_hash.hex(),
-                               "revoked": a.revoked}
+    if view.attestation is not None:  # the one that counts (or the first, if none does)
+        body["attestation"] = render_attestation(view.attestation)
+    # every issuer's, by issuer name
+    body["attestations"] = [render_attestation(a) for _, a in sorted(acct.attestations.items())]
     if view.institution is not None:
         body["institution"] = {"name": view.institution, "roles": sorted(view.roles)}
+        if view.license_expiries:
+            body["institution"]["expires_at"] = dict(sorted(view.license_expiries))
     return body
+
+
+def render_attestation(a: Attestation) -> dict:
+    return {"issuer": a.issuer, "tier": a.tier, "jurisdiction": a.jurisdiction,
+            "expires_at": a.expires_at, "evidence_hash": a.evidence_hash.hex(),
+            "revoked": a.revoked, "epoch": a.epoch}
 
 
 def render_kyc(refusal: E.LedgerError | None) -> dict:

@@ -60,6 +60,29 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+DEVNET_CLOCK_SKEW_ENV = "LICHEN_DEVNET_CLOCK_SKEW_MS"
+
+
+class SkewedClock(SystemClock):
+    """The machine's wall clock read `offset_s` seconds off; monotonic time and timers are the
+    machine's. For the devnet's clock fault only."""
+
+    def __init__(self, offset_s: float):
+        self.offset_s = offset_s
+
+    def time(self) -> float:
+        return time.time() + self.offset_s
+
+
+def daemon_clock(devnet: bool, environ: dict[str, str]) -> Clock:
+    """The clock a daemon runs on: the machine's, or, for a devnet node started with
+    LICHEN_DEVNET_CLOCK_SKEW_MS (the chaos runner's clock fault), the machine's skewed by that
+    many milliseconds. Outside devnet mode the variable is ignored: an operator's node always
+    reads the machine's clock."""
+    skew = environ.get(DEVNET_CLOCK_SKEW_ENV, "")
+    if not devnet or not skew:
+        return SYSTEM_CLOCK
+    return SkewedClock(int(skew) / 1000)
 
 
 class _ManualTimer:

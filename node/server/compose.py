@@ -35,7 +35,7 @@ from node.ledger.state import State
 from node.server.api import build_app
 from node.server.clock import Clock
 from node.server.config import NodeConfig
-from node.server.limits import app_runner, handler_args, peer_app_runner
+from node.server.limits import BoundedHandshakeSite, app_runner, handler_args, peer_app_runner
 from node.server.membership import Licensed, is_licensed_peer, peer_table
 from node.server.metrics import Metrics
 from node.server.raft_log import RaftLog
@@ -170,7 +170,8 @@ class TcpListener:
                      ssl_context: ssl.SSLContext | None) -> None:
         await runner.setup()
         self._runners.append(runner)
-        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        await BoundedHandshakeSite(runner, host, port, ssl_context=ssl_context,
+                                   handshake_timeout=self.config.tls_handshake_timeout_s).start()
 
     async def stop(self) -> None:
         while self._runners:

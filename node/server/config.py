@@ -76,6 +76,7 @@ class NodeConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
+    tls_handshake_timeout_s: float = 10.0  # a TLS handshake not done by then: closed
     # A follower does not acknowledge a block stamped further than this ahead of its own clock,
     # and follows that leader no more in its term (node.server.daemon, "blocks from the future")
     max_clock_skew_ms: int = 5_000

@@ -42,7 +42,7 @@ from node.ledger.rules import expected_membership
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused, CaughtUp
 from node.server.certificates import CertificateCollector, VoteSender
-from node.server.clock import SYSTEM_CLOCK, Clock, now_ms, sleep
+from node.server.clock import SYSTEM_CLOCK, Clock, daemon_clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
 from node.server.forwarding import PoolForwarder
@@ -715,8 +715,9 @@ class Node:
 async def run_node(config: NodeConfig, key: Signer | None = None) -> None:
     """Run until SIGINT/SIGTERM: what `lichen node run` does. `key` defaults to the config's
     key file (a sealed one opened with the passphrase LICHEN_PASSPHRASE_FILE holds)."""
+    import os
     import signal
-    node = Node(config, key=key)
+    node = Node(config, key=key, clock=daemon_clock(config.devnet, dict(os.environ)))
     await node.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

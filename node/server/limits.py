@@ -13,10 +13,12 @@ No I/O here beyond what aiohttp hands in; the clock is injectable so the tests n
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import math
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -274,3 +276,31 @@ def handler_args(config: NodeConfig) -> dict:
     (a 429 before reading, a 408 on a dribbled body) is drained before the connection closes;
     aiohttp's default of 10 s would let a dribbling client hold on that much longer."""
     return {"keepalive_timeout": config.http_idle_timeout_s, "lingering_time": LINGER_S}
+
+
+class BoundedHandshakeSite(web.TCPSite):
+    """A TCP site whose TLS handshakes must finish within `handshake_timeout` seconds.
+
+    aiohttp's site leaves asyncio's default of 60 s, and a connection is counted by the
+    ConnectionGuard (and timed by the idle timeout) only once its handshake is done: a client
+    opening TCP connections and never starting TLS would hold each for a minute, uncounted."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *,
+                 ssl_context: ssl.SSLContext | None, handshake_timeout: float):
+        super().__init__(runner, host, port, ssl_context=ssl_context)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        if self._ssl_context is None:
+            await super().start()
+            return
+        # the body of web.TCPSite.start, with the handshake bound (aiohttp 3.x has no option)
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        self._server = await loop.create_server(
+            server, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port,
+            ssl_handshake_timeout=self._handshake_timeout)
+

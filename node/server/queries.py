@@ -8,7 +8,7 @@ from node.ledger import errors as E
 from node.ledger.execution import ChainTip
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
-from node.ledger.rules import Context, check_kyc
+from node.ledger.rules import Context, best_attestation, check_kyc
 from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import State
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
@@ -56,12 +56,17 @@ class ChainReader:
     def account_view(self, address: bytes) -> AccountView:
         inst = (self.genesis.institution_by_key(address)
                 or self.genesis.institution_by_authority(address))
+        account = self.state.account(address)
+        expiries = tuple((x.role, x.expires_at) for x in self.state.license_expiries()
+                         if inst is not None and x.institution == inst.name)
         return AccountView(
-            address=address, account=self.state.account(address),
+            address=address, account=account,
             next_nonce=self.pool.view.account(address).nonce,
             kyc_refusal=self._kyc_refusal(address),
             institution=inst.name if inst is not None else None,
-            roles=self.state.roles(inst.name) if inst is not None else frozenset())
+            roles=self.state.roles(inst.name) if inst is not None else frozenset(),
+            attestation=best_attestation(self.state, Context(self.tip().timestamp), account),
+            license_expiries=expiries)
 
     def _kyc_refusal(self, address: bytes) -> E.LedgerError | None:
         """Why the account could not transact at the last block's time; None if it could."""

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate
-from node.ledger.state import Account, Proposal
+from node.ledger.state import Account, Attestation, Proposal
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
 
@@ -148,6 +148,9 @@ class AccountView:
     kyc_refusal: E.LedgerError | None  # why it could not transact at the last block's time
     institution: str | None  # the institution whose key this is
     roles: frozenset[str]  # that institution's licensed roles
+    # the attestation that counts at the last block's time (or the first by issuer, if none does)
+    attestation: Attestation | None = None
+    license_expiries: tuple[tuple[str, int], ...] = ()  # (role, expires_at) of its lapsing roles
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_state_hash_does_not_depend_on_dict_order(genesis, make_chain, keys, sig
     a, b = make_chain(), make_chain()
     # b's records were inserted in the opposite order, and so were each account's balances
     b.state.accounts = {addr: Account(acct.nonce, dict(reversed(list(acct.balances.items()))),
-                                      acct.attestation, acct.frozen, acct.spent)
+                                      acct.attestations, acct.frozen, acct.spent)
                         for addr, acct in reversed(list(b.state.accounts.items()))}
     b.state.licenses = dict(reversed(list(b.state.licenses.items())))
     b.state.supplies = dict(reversed(list(b.state.supplies.items())))

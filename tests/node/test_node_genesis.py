@@ -45,9 +45,9 @@ def test_genesis_state_holds_balances_supplies_licenses_and_attestations(genesis
     assert state.account(keys.alice.address).balance("USD") == 10_000
     assert state.supply("USD") == 10_000 + 500_000 + 1_000 + 10_000 + 1_000_000
     assert state.roles("pay_c") == frozenset({"observer"})
-    att = state.account(keys.erin.address).attestation
+    att = state.account(keys.erin.address).attestations["bank_b"]
     assert (att.issuer, att.tier, att.jurisdiction, att.revoked) == ("bank_b", 2, "SG", False)
-    assert state.account(keys.carol.address).attestation is None
+    assert state.account(keys.carol.address).attestations == {}
     assert state.account(keys.frank.address).nonce == 0
 
 

@@ -1,5 +1,7 @@
 """Golden bytes: the wire encoding of every kind and the state hash of a small chain, recorded
-before the rulebook reshaping (commit a3693db). A change here changes every node's chain."""
+before the rulebook reshaping (commit a3693db). A change here changes every node's chain.
+The state hashes were re-recorded when accounts began to hold attestations per issuer and exact
+rolling-window spends (issue 12); the transaction encodings did not change."""
 from __future__ import annotations
 
 import pytest
@@ -83,5 +85,5 @@ def test_a_chain_with_governance_limits_and_failures_reaches_its_golden_state_ha
     assert g.chain_id.hex() == "5c90197cb8edfff5098514986745c71d9a4f29bb731c0a889de024dd2c4ffef5"
     assert [r.code for r in r1.receipts + r2.receipts] == ["", "", "KYC_MISSING", "", "", "", "",
                                                            "KYC_REVOKED"]
-    assert r1.state_hash.hex() == "2222a171d41955cfaec17aabbb0c601b6b6ba36f9c198b6ec8cc7ce62408c063"
-    assert r2.state_hash.hex() == "05a01318b93e4ee087567de3028b3a4b8875f27766ae1a1f700a5ed82e13e595"
+    assert r1.state_hash.hex() == "e079d7e8149f490ba072f49d7bcf6effd84662ac8bff74235ca09cc81a341aef"
+    assert r2.state_hash.hex() == "85585f71466a900cd147a75a2f2be8177f13aa0b2c03af3bf9897c7951ad0602"

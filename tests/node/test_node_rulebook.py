@@ -24,7 +24,16 @@ from node.ledger.codec import sha256
 from node.ledger.genesis import Genesis
 from node.ledger.rules import Context, KycStatus
 from node.ledger.state import Account, Overlay, Proposal, State
-from node.ledger.types import MAX_AMOUNT, Block, LicensePolicy, Transfer, TxKind, decode_tx, sign_tx
+from node.ledger.types import (
+    MAX_AMOUNT,
+    Block,
+    KycRevoke,
+    LicensePolicy,
+    Transfer,
+    TxKind,
+    decode_tx,
+    sign_tx,
+)
 
 from .support import DAY, ERIN_EXPIRES, HOUR, T0, Chain, Keys
 
@@ -95,7 +104,8 @@ def revoke(role: str, institution: str) -> Callable[[World], None]:
 def set_attestation(name: str, **changes) -> Callable[[World], None]:
     def setup(w: World) -> None:
         acct = w.view.account_mut(getattr(w.keys, name).address)
-        acct.attestation = dataclasses.replace(acct.attestation, **changes)
+        (issuer, att), = acct.attestations.items()
+        acct.attestations[issuer] = dataclasses.replace(att, **changes)
     return setup
 
 
@@ -146,7 +156,14 @@ CASES = [
          E.LastValidator,
          lambda w: R.check_keeps_a_validator(w.view, "license_revoke", "bank_a", "kyc_issuer"),
          setup=revoke("validator", "bank_b")),
+    Case("check_license_not_yet_expired", lambda w: R.check_license_not_yet_expired(NOW, CTX),
+         E.LicenseExpired, lambda w: R.check_license_not_yet_expired(0, CTX)),
     # controls
+    Case("check_sender_not_frozen",
+         lambda w: R.check_sender_not_frozen(w.view, w.tx(w.keys.bank_a)), E.Frozen,
+         lambda w: R.check_sender_not_frozen(w.view, w.tx(w.keys.regulator)),
+         setup=lambda w: [setattr(w.view.account_mut(k.address), "frozen", True)
+                          for k in (w.keys.bank_a, w.keys.regulator)]),
     Case("check_not_frozen", lambda w: R.check_not_frozen(Account(frozen=True), "sender"),
          E.Frozen, lambda w: R.check_not_frozen(alice(w), "sender")),
     Case("check_asset_not_frozen", lambda w: R.check_asset_not_frozen(w.view, "USD"),
@@ -188,18 +205,35 @@ CASES = [
     Case("check_not_yet_expired", lambda w: R.check_not_yet_expired(NOW, CTX), E.KycExpired,
          lambda w: R.check_not_yet_expired(NOW + 1, CTX)),
     Case("check_revocable",
-         lambda w: R.check_revocable(w.view, w.keys.carol.address, w.genesis.institution("bank_a")),
+         lambda w: R.check_revocable(w.view, w.keys.carol.address, "bank_a"),
          E.KycMissing,
-         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_a"))),
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, "bank_a")),
     Case("check_revocable",
-         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_b")),
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, "bank_b"),
          E.Unauthorized,
-         lambda w: R.check_revocable(w.view, w.keys.bob.address, w.genesis.institution("bank_b"))),
+         lambda w: R.check_revocable(w.view, w.keys.bob.address, "bank_b")),
     Case("check_revocable",
-         lambda w: R.check_revocable(w.view, w.keys.alice.address, w.genesis.institution("bank_a")),
+         lambda w: R.check_revocable(w.view, w.keys.alice.address, "bank_a"),
          E.KycRevoked,
-         lambda w: R.check_revocable(w.view, w.keys.dave.address, w.genesis.institution("bank_a")),
+         lambda w: R.check_revocable(w.view, w.keys.dave.address, "bank_a"),
          setup=set_attestation("alice", revoked=True)),
+    Case("check_not_revoked_by_issuer",
+         lambda w: R.check_not_revoked_by_issuer(w.view, w.keys.alice.address,
+                                                 w.genesis.institution("bank_a")),
+         E.AttestationRevoked,
+         lambda w: R.check_not_revoked_by_issuer(w.view, w.keys.alice.address,
+                                                 w.genesis.institution("bank_b")),
+         setup=set_attestation("alice", revoked=True)),
+    Case("check_revoker",
+         lambda w: R.check_revoker(w.view, w.keys.bank_b.address,
+                                   KycRevoke(w.keys.alice.address, "bank_a")),
+         E.Unauthorized,
+         lambda w: R.check_revoker(w.view, w.keys.regulator.address,
+                                   KycRevoke(w.keys.alice.address, "bank_a"))),
+    Case("check_revoker",
+         lambda w: R.check_revoker(w.view, w.keys.pay_c.address, KycRevoke(w.keys.alice.address)),
+         E.NotLicensed,
+         lambda w: R.check_revoker(w.view, w.keys.bank_a.address, KycRevoke(w.keys.alice.address))),
     # limits (alice is tier 1: USD per_tx 1_000, daily 2_500; GBP not allowed)
     Case("check_limits", lambda w: R.check_limits(tier(w, 1), alice(w), "GBP", 1, CTX),
          E.LimitExceeded, lambda w: R.check_limits(tier(w, 2), alice(w), "GBP", 1, CTX)),
@@ -306,7 +340,7 @@ def test_every_check_of_the_rulebook_has_a_case():
 def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
     kinds = {fn.__name__ for fn in R.APPLY.values()}
     here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
-            "apply_rules"}
+            "apply_rules", "apply_license_expiries"}
     assert set(rulebook_functions("apply_")) == kinds | here
     assert set(R.APPLY) == set(TxKind)
 
@@ -334,7 +368,8 @@ def test_the_rule_index_names_only_real_reason_codes_and_block_errors():
     codes = {cls.code for cls in E.ALL_ERRORS}
     named_codes = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", INDEX)) - {"RULE", "INDEX", "APPLY",
                                                                           "MAX_AMOUNT",
-                                                                          "MAX_TX_BYTES"}
+                                                                          "MAX_TX_BYTES",
+                                                                          "MAX_SPENDS"}
     assert named_codes <= codes, named_codes - codes
     block_errors = {name for name in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", INDEX)
                     if isinstance(getattr(E, name, None), type)
@@ -364,15 +399,41 @@ def test_apply_license_grants_and_revokes_one_role(w):
     assert w.view.roles("bank_a") == {"validator", "kyc_issuer", "asset_issuer"}
 
 
-def test_apply_spend_counts_in_the_rolling_window_and_drops_old_hours(w):
+def test_apply_spend_counts_in_the_rolling_window_and_drops_old_spends(w):
     acct = w.view.account_mut(w.keys.alice.address)
     R.apply_spend(acct, "USD", 100, T0)
     R.apply_spend(acct, "USD", 50, T0 + 23 * HOUR)
     assert R.sent_in_window(acct, "USD", T0 + 23 * HOUR) == 150
-    assert R.sent_in_window(acct, "USD", T0 + 24 * HOUR) == 50  # T0's hour left the window
+    assert R.sent_in_window(acct, "USD", T0 + 24 * HOUR - 1) == 150  # exact: not whole hours
+    assert R.sent_in_window(acct, "USD", T0 + 24 * HOUR) == 50  # T0's spend left the window
     R.apply_spend(acct, "USD", 1, T0 + 24 * HOUR)
-    assert acct.spent["USD"] == {(T0 + 23 * HOUR) // HOUR: 50, (T0 + 24 * HOUR) // HOUR: 1}
+    assert acct.spent["USD"] == [(T0 + 23 * HOUR, 50), (T0 + 24 * HOUR, 1)]
     assert R.sent_in_window(acct, "EUR", T0) == 0
+
+
+def test_apply_spend_past_its_bound_merges_the_oldest_two_at_the_later_time(w):
+    acct = w.view.account_mut(w.keys.alice.address)
+    for i in range(4):
+        R.apply_spend(acct, "USD", 10 + i, T0 + i * HOUR, max_spends=3)
+    assert acct.spent["USD"] == [(T0 + HOUR, 21), (T0 + 2 * HOUR, 12), (T0 + 3 * HOUR, 13)]
+    # the merged 10 counts until T0 + 25 h, an hour longer than it would have alone
+    assert R.sent_in_window(acct, "USD", T0 + 24 * HOUR) == 46
+    assert R.sent_in_window(acct, "USD", T0 + 25 * HOUR) == 25
+
+
+def test_apply_license_expiries_revokes_what_is_due_and_keeps_the_last_validator(w):
+    R.apply_license(w.view, "license_grant", "pay_c", "kyc_issuer", expires_at=T0 + DAY)
+    R.apply_license(w.view, "license_grant", "bank_a", "validator", expires_at=T0 + DAY)
+    R.apply_license(w.view, "license_revoke", "bank_b", "validator")
+    assert R.apply_license_expiries(w.view, Context(T0 + DAY - 1)) == []
+    lapsed = R.apply_license_expiries(w.view, Context(T0 + DAY))
+    assert [(x.institution, x.role) for x in lapsed] == [("pay_c", "kyc_issuer")]
+    assert w.view.roles("pay_c") == {"observer"}
+    assert "validator" in w.view.roles("bank_a")  # the last validator does not lapse...
+    R.apply_license(w.view, "license_grant", "bank_b", "validator")
+    R.apply_license_expiries(w.view, Context(T0 + DAY + 1))
+    assert "validator" not in w.view.roles("bank_a")  # ...until another is licensed
+    assert w.view.license_expiries() == ()
 
 
 def test_apply_proposal_stores_without_a_majority_and_applies_with_one(wm):

@@ -141,7 +141,7 @@ def test_transfer_to_expired_recipient_is_kyc_expired(ledger, keys):
 
 def test_kyc_revoke_makes_sender_and_recipient_kyc_revoked(ledger, keys):
     ledger.ok(keys.bank_a, KycRevoke(keys.alice.address))
-    assert ledger.account(keys.alice).attestation.revoked
+    assert ledger.account(keys.alice).attestations["bank_a"].revoked
     err = ledger.reject(E.KycRevoked, keys.alice, Transfer("USD", keys.bob.address, 10))
     assert err.code == "KYC_REVOKED"
     ledger.reject(E.KycRevoked, keys.bob, Transfer("USD", keys.alice.address, 10))
@@ -156,8 +156,9 @@ def test_revoking_kyc_issuer_license_makes_its_attestations_issuer_not_licensed(
     ledger.reject(E.IssuerNotLicensed, keys.bob, Transfer("USD", keys.alice.address, 10))
     # bob was attested by bank_b, whose license stands
     ledger.ok(keys.bob, Transfer("EUR", keys.erin.address, 10))
-    # granting the license again makes the attestation count again
-    ledger.ok(keys.regulator, LicenseGrant("bank_a", "kyc_issuer"))
+    # granting the license again with restore_attestations makes the attestation count again
+    # (a plain re-grant does not: test_node_compliance)
+    ledger.ok(keys.regulator, LicenseGrant("bank_a", "kyc_issuer", restore_attestations=True))
     ledger.ok(keys.alice, Transfer("USD", keys.bob.address, 10))
 
 
@@ -174,27 +175,35 @@ def test_kyc_attest_after_kyc_issuer_license_revoked_is_not_licensed(ledger, key
 
 def test_kyc_attest_lets_subject_transact(ledger, keys):
     ledger.ok(keys.bank_a, attest(keys.carol, tier=2, jurisdiction="FR"))
-    att = ledger.account(keys.carol).attestation
+    att = ledger.account(keys.carol).attestations["bank_a"]
     assert (att.issuer, att.tier, att.jurisdiction, att.expires_at, att.evidence_hash,
             att.revoked) == ("bank_a", 2, "FR", YEAR_LATER, EVIDENCE, False)
     ledger.ok(keys.carol, Transfer("USD", keys.alice.address, 100))
     assert ledger.balance(keys.carol, "USD") == 900
 
 
-def test_kyc_attest_replaces_the_previous_attestation(ledger, keys):
-    # alice is tier 1 (per_tx 1_000); bank_b re-attests her at tier 2
+def test_kyc_attest_by_another_issuer_adds_beside_the_first_and_the_best_counts(ledger, keys):
+    # alice is tier 1 (per_tx 1_000); bank_b attests her at tier 2 beside bank_a's
     ledger.reject(E.LimitExceeded, keys.alice, Transfer("USD", keys.bob.address, 5_000))
     ledger.ok(keys.bank_b, attest(keys.alice, tier=2, jurisdiction="DE"))
-    att = ledger.account(keys.alice).attestation
-    assert (att.issuer, att.tier, att.jurisdiction) == ("bank_b", 2, "DE")
+    atts = ledger.account(keys.alice).attestations
+    assert sorted((a.issuer, a.tier, a.jurisdiction) for a in atts.values()) == [
+        ("bank_a", 1, "US"), ("bank_b", 2, "DE")]
     ledger.ok(keys.alice, Transfer("USD", keys.bob.address, 5_000))
 
 
-def test_kyc_attest_replaces_a_revoked_attestation(ledger, keys):
+def test_kyc_attest_by_the_issuer_replaces_its_own_live_attestation(ledger, keys):
+    ledger.ok(keys.bank_a, attest(keys.alice, tier=2, jurisdiction="US"))
+    assert list(ledger.account(keys.alice).attestations) == ["bank_a"]
+    assert ledger.account(keys.alice).attestations["bank_a"].tier == 2
+    ledger.ok(keys.alice, Transfer("USD", keys.bob.address, 5_000))
+
+
+def test_kyc_attest_over_its_own_revoked_attestation_is_attestation_revoked(ledger, keys):
     ledger.ok(keys.bank_a, KycRevoke(keys.alice.address))
-    ledger.ok(keys.bank_a, attest(keys.alice, tier=1))
-    assert not ledger.account(keys.alice).attestation.revoked
-    ledger.ok(keys.alice, Transfer("USD", keys.bob.address, 10))
+    err = ledger.reject(E.AttestationRevoked, keys.bank_a, attest(keys.alice, tier=1))
+    assert err.code == "ATTESTATION_REVOKED"
+    assert ledger.account(keys.alice).attestations["bank_a"].revoked
 
 
 def test_kyc_attest_with_undefined_tier_is_unknown_tier(ledger, keys):
@@ -214,7 +223,7 @@ def test_kyc_revoke_of_another_institutions_attestation_is_unauthorized(ledger, 
 
 def test_kyc_revoke_by_non_issuer_is_not_licensed(ledger, keys):
     ledger.reject(E.NotLicensed, keys.pay_c, KycRevoke(keys.alice.address))
-    ledger.reject(E.NotLicensed, keys.regulator, KycRevoke(keys.alice.address))
+    ledger.reject(E.NotLicensed, keys.alice, KycRevoke(keys.bob.address))
 
 
 def test_kyc_revoke_without_attestation_is_kyc_missing(ledger, keys):
@@ -228,7 +237,7 @@ def test_kyc_revoke_twice_is_kyc_revoked(ledger, keys):
 
 def test_kyc_revoke_does_not_mutate_committed_state(ledger, keys):
     ledger.ok(keys.bank_a, KycRevoke(keys.alice.address))
-    assert not ledger.state.account(keys.alice.address).attestation.revoked
+    assert not ledger.state.account(keys.alice.address).attestations["bank_a"].revoked
 
 
 # ---- freeze, jurisdiction -------------------------------------------------------------------

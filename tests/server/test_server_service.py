@@ -46,11 +46,11 @@ class CannedService:
         return None
 
     def account_view(self, address):
-        account = Account(nonce=2, balances={"USD": 5, "EUR": 1},
-                          attestation=Attestation("inst0", 1, "US", 5, b"\x04" * 32, revoked=True))
+        att = Attestation("inst0", 1, "US", 5, b"\x04" * 32, revoked=True)
+        account = Account(nonce=2, balances={"USD": 5, "EUR": 1}, attestations={"inst0": att})
         return AccountView(address, account, next_nonce=3,
                            kyc_refusal=E.KycRevoked("the attestation was revoked"),
-                           institution=None, roles=frozenset())
+                           institution=None, roles=frozenset(), attestation=att)
 
 
 def ready_with(peers: set[str]) -> Readiness:
@@ -106,6 +106,7 @@ async def test_an_account_renders_its_balances_sorted_and_why_it_cannot_transact
     assert list(doc["balances"]) == ["EUR", "USD"] and doc["next_nonce"] == 3
     assert doc["kyc"] == {"valid": False, "error": "KYC_REVOKED", "message": "the attestation was revoked"}
     assert doc["attestation"]["revoked"] is True and "institution" not in doc
+    assert doc["attestations"] == [doc["attestation"]]  # every issuer's, by name
 
 
 async def test_a_missing_block_is_404_naming_the_tip():

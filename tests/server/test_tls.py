@@ -99,3 +99,30 @@ def test_a_missing_or_mismatched_certificate_is_named_in_the_error(node_files):
         server_context(node_files / "missing.crt", node_files / "tls.key")
     with pytest.raises(OSError, match="cannot load the TLS certificate .*ca.crt"):
         server_context(node_files / "ca.crt", node_files / "tls.key")  # not the key's cert
+
+
+async def test_a_connection_that_never_starts_tls_is_closed_after_the_handshake_timeout(
+        start_node, node_files):
+    """Attack modelled: a client opens TCP connections to a TLS node and never sends a
+    ClientHello. The connection guard counts a connection (and the idle timeout times it) only
+    once TLS is up, so before the bound asyncio kept each for its default 60 s, uncounted: one
+    address held 1,100 of them. Now the node closes it after tls_handshake_timeout_s, and a
+    proper client is served meanwhile."""
+    import asyncio
+    import time
+
+    import aiohttp
+    node = await start_node(tls_cert=str(node_files / "tls.crt"), tls_key=str(node_files / "tls.key"),
+                            tls_handshake_timeout_s=0.5)
+    host, port = node.config.host, node.config.port
+    reader, writer = await asyncio.open_connection(host, port)  # plain TCP, no ClientHello
+    started = time.monotonic()
+    try:
+        ctx = client_context(node_files / "ca.crt")
+        async with aiohttp.ClientSession() as http:  # served while the silent one waits
+            async with http.get(f"https://{host}:{port}/healthz", ssl=ctx) as r:
+                assert r.status == 200
+        assert await asyncio.wait_for(reader.read(), timeout=5) == b""  # closed by the node
+        assert time.monotonic() - started < 4
+    finally:
+        writer.close()

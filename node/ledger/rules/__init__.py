@@ -29,30 +29,48 @@ Who may act (licensing.py)
   the institution exists ....................... check_institution ...... UNKNOWN_INSTITUTION
   licenses are decided the chain's way ......... check_policy ........... GOVERNANCE_REQUIRED, GOVERNANCE_DISABLED
   the last validator keeps its license ......... check_keeps_a_validator  LAST_VALIDATOR
-  grant or revoke one role (either path) ....... apply_license
-  license_grant, license_revoke ................ apply_license_change
+  a licence with an end has not already ended .. check_license_not_yet_expired LICENSE_EXPIRED
+  grant or revoke one role (either path);
+    a kyc_issuer re-granted after a gap starts
+    a new kyc epoch (unless it restores) ....... apply_license
+  licences due by the block's time lapse
+    (every block, before its txs) .............. apply_license_expiries
+  license_grant, license_revoke (emergency: the
+    regulator under every policy) .............. apply_license_change
 
 Controls (controls.py)
+  a frozen sender does nothing (every kind;
+    the regulator always acts) ................. check_sender_not_frozen  FROZEN
   the account is not frozen .................... check_not_frozen ....... FROZEN
   the asset is not frozen ...................... check_asset_not_frozen . ASSET_FROZEN
   freeze, unfreeze (the regulator) ............. apply_freeze, apply_unfreeze
 
-KYC (kyc.py): institutions pass as themselves; others need an attestation
-  present, unrevoked, by a licensed kyc_issuer,
+KYC (kyc.py): validator/kyc_issuer/asset_issuer institutions pass as themselves; others
+(observer-only institutions too) need an attestation; attestations belong to their issuer
+  an institution exempt from KYC and tiers ..... exempt_institution
+  why one attestation does not count ........... attestation_refusal .... KYC_REVOKED, ISSUER_NOT_LICENSED,
+                                                                          KYC_EXPIRED
+  the best valid attestation: unrevoked, by a
+    kyc_issuer licensed without a gap since,
     unexpired at block time, of a known tier ... check_kyc .............. KYC_MISSING, KYC_REVOKED,
                                                                           ISSUER_NOT_LICENSED, KYC_EXPIRED,
                                                                           UNKNOWN_TIER
-  the party's jurisdiction is not blocked ...... check_jurisdiction ..... JURISDICTION_BLOCKED
+  what an account query shows .................. best_attestation
+  the party's jurisdictions are not blocked .... check_jurisdiction ..... JURISDICTION_BLOCKED
   a party to a movement: not frozen, KYC,
     jurisdiction ............................... check_party ............ FROZEN and the above
   a sender a pool holds a future nonce for:
     the regulator, or a party as above ......... check_sender_standing .. FROZEN and the above
   an attestation's tier is defined ............. check_tier ............. UNKNOWN_TIER
   a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
-  only the issuer revokes a live attestation ... check_revocable ........ KYC_MISSING, UNAUTHORIZED, KYC_REVOKED
+  an issuer's revoked attestation stays so ..... check_not_revoked_by_issuer ATTESTATION_REVOKED
+  a kyc_issuer revokes its own, the regulator
+    any (named, or every live one) ............. check_revoker .......... NOT_LICENSED, UNAUTHORIZED, KYC_MISSING
+  the issuer's attestation is live ............. check_revocable ........ KYC_MISSING, UNAUTHORIZED, KYC_REVOKED
   kyc_attest, kyc_revoke (a kyc_issuer) ........ apply_kyc_attest, apply_kyc_revoke
 
-Limits (limits.py): the tier's per-transaction and rolling 24 h limits, in whole hours
+Limits (limits.py): the tier's per-transaction and an exact rolling 24 h limit in block
+time (at most MAX_SPENDS entries per asset: the oldest two merge at the later time)
   the sender's tier allows the amount .......... check_limits ........... LIMIT_EXCEEDED
   the balance covers the amount ................ check_funds ............ INSUFFICIENT_FUNDS
   no balance or supply above MAX_AMOUNT ........ check_no_overflow ...... LIMIT_EXCEEDED
@@ -98,9 +116,11 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply)
   redeem .............. asset issuer, asset not frozen, funds
   clawback ............ asset issuer, clawback enabled, not from self, funds, no overflow
-  kyc_attest .......... licensed kyc_issuer, tier, not yet expired
-  kyc_revoke .......... licensed kyc_issuer, revocable
-  license_grant/_revoke policy regulator, regulator, institution, keeps a validator
+  every kind .......... sender not frozen (unless the regulator), then the kind's rules
+  kyc_attest .......... licensed kyc_issuer, tier, not yet expired, not revoked by issuer
+  kyc_revoke .......... revoker (own, or the regulator's), revocable
+  license_grant/_revoke policy regulator (unless emergency revoke), regulator, institution,
+                        keeps a validator, licence not yet expired (grant)
   freeze, unfreeze .... regulator
   asset_freeze/_unfreeze asset controller
   governance_propose .. policy majority, validator, institution, unexpired
@@ -148,6 +168,7 @@ from node.ledger.rules.controls import (
                                       apply_unfreeze,
                                       check_asset_not_frozen,
                                       check_not_frozen,
+                                      check_sender_not_frozen,
 )
 from node.ledger.rules.envelope import (
                                       SignatureCache,
@@ -180,29 +201,39 @@ from node.ledger.rules.header import (
                                       check_tx_root,
 )
 from node.ledger.rules.kyc import (
+                                      EXEMPT_ROLES,
                                       KycStatus,
                                       apply_kyc_attest,
                                       apply_kyc_revoke,
+                                      attestation_refusal,
+                                      best_attestation,
                                       check_jurisdiction,
                                       check_kyc,
+                                      check_not_revoked_by_issuer,
                                       check_not_yet_expired,
                                       check_party,
                                       check_revocable,
+                                      check_revoker,
                                       check_sender_standing,
                                       check_tier,
+                                      exempt_institution,
 )
 from node.ledger.rules.licensing import (
                                       apply_license,
                                       apply_license_change,
+                                      apply_license_expiries,
                                       check_institution,
                                       check_keeps_a_validator,
+                                      check_license_not_yet_expired,
                                       check_licensed,
                                       check_policy,
                                       check_regulator,
 )
 from node.ledger.rules.limits import (
                                       HOUR_MS,
+                                      MAX_SPENDS,
                                       WINDOW_HOURS,
+                                      WINDOW_MS,
                                       apply_spend,
                                       check_funds,
                                       check_limits,
@@ -227,7 +258,7 @@ from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_ru
 bump_nonce = apply_nonce  # the name before the rulebook package
 
 __all__ = [
-    "APPLY", "HOUR_MS", "PEER_ROLES", "WINDOW_HOURS", "Context", "KycStatus", "Membership",
+    "APPLY", "EXEMPT_ROLES", "HOUR_MS", "MAX_SPENDS", "PEER_ROLES", "WINDOW_HOURS", "WINDOW_MS", "Context", "KycStatus", "Membership",
     "SignatureCache", "admit", "apply_asset_freeze", "apply_asset_unfreeze", "apply_clawback",
     "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block",
     "apply_issue", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
@@ -246,4 +277,7 @@ __all__ = [
     "expected_membership", "has_majority", "is_licensed_peer", "is_licensed_validator",
     "licensed_as", "licensed_institution", "licensed_names", "licensed_observers",
     "licensed_validators", "sent_in_window",
+    "apply_license_expiries", "attestation_refusal", "best_attestation",
+    "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",
+    "check_sender_not_frozen", "exempt_institution",
 ]

@@ -1,28 +1,43 @@
 """Limits: what a KYC tier may send, what a balance allows, what an amount can be.
 
 A tier limits, per asset, a single transfer (`per_tx`) and the total sent in a rolling 24 h
-window (`daily`); an asset a tier does not list cannot be sent at that tier. The window is
-counted in whole hours of block time: an account keeps, per asset, the amount sent in each
-hour bucket (timestamp // HOUR_MS) of the last WINDOW_HOURS, and older buckets are dropped when
-it next sends. Institutions have no tier and so no limits. No balance or supply may exceed
-MAX_AMOUNT.
+window (`daily`); an asset a tier does not list cannot be sent at that tier. Exempt
+institutions (node.ledger.rules.kyc) have no tier and so no limits. No balance or supply may
+exceed MAX_AMOUNT.
+
+The window is exact, in block time: a transfer at time `now` is admitted when the spends with a
+timestamp in (now - WINDOW_MS, now] plus its amount stay within `daily`. An account keeps, per
+asset, its spends of the last WINDOW_MS as (timestamp, amount) entries sorted by time (spends at
+the same block time share one entry); entries that have left the window are dropped when it
+next sends. The state is bounded: at most
+MAX_SPENDS entries per asset. Past that, the two oldest entries merge into one at the LATER of
+their timestamps, carrying both amounts: a merged spend stays in the window longer than its
+earlier half would have, never shorter, so merging can make the limit stricter (an account that
+sends more than MAX_SPENDS times a day may find part of its allowance returning later than
+exactly 24 h after the spend) but never looser: the check never admits more than `daily` within
+any 24 h span.
 """
 from __future__ import annotations
+
+from bisect import insort
 
 from node.ledger import errors as E
 from node.ledger.rules.context import Context
 from node.ledger.rules.kyc import KycStatus
-from node.ledger.state import Account
+from node.ledger.state import Account, Spend
 from node.ledger.types import MAX_AMOUNT
 
 HOUR_MS = 3_600_000
-WINDOW_HOURS = 24  # the rolling limit window, counted in whole hours of block time
+WINDOW_HOURS = 24
+WINDOW_MS = WINDOW_HOURS * HOUR_MS  # the rolling limit window, in block time
+MAX_SPENDS = 64  # spends kept per account and asset; past it the oldest two merge
 
 
 def sent_in_window(acct: Account, asset: str, timestamp: int) -> int:
-    """Total sent in the WINDOW_HOURS hour buckets ending at timestamp's hour."""
-    first = timestamp // HOUR_MS - WINDOW_HOURS + 1
-    return sum(v for h, v in acct.spent.get(asset, {}).items() if h >= first)
+    """Total sent in the window ending at `timestamp`: spends at times in (timestamp - 24 h,
+    timestamp]."""
+    start = timestamp - WINDOW_MS
+    return sum(v for t, v in acct.spent.get(asset, ()) if t > start)
 
 
 def check_limits(status: KycStatus, acct: Account, asset: str, amount: int, ctx: Context) -> None:
@@ -51,10 +66,19 @@ def check_no_overflow(current: int, amount: int, what: str) -> None:
         raise E.LimitExceeded(f"{what} would exceed the largest representable amount")
 
 
-def apply_spend(acct: Account, asset: str, amount: int, timestamp: int) -> None:
-    """Count `amount` in the sender's window (acct must be writable: view.account_mut)."""
-    hour = timestamp // HOUR_MS
-    first = hour - WINDOW_HOURS + 1
-    buckets = {h: v for h, v in acct.spent.get(asset, {}).items() if h >= first}
-    buckets[hour] = buckets.get(hour, 0) + amount
-    acct.spent[asset] = buckets
+def apply_spend(acct: Account, asset: str, amount: int, timestamp: int,
+                max_spends: int = MAX_SPENDS) -> None:
+    """Count `amount` in the sender's window (acct must be writable: view.account_mut): drop
+    what left the window, add the spend in time order, merge the oldest two past max_spends."""
+    start = timestamp - WINDOW_MS
+    spends: list[Spend] = acct.spent.get(asset) or []
+    if spends and spends[0][0] <= start:  # some left the window
+        spends = [s for s in spends if s[0] > start]
+    if spends and spends[-1][0] == timestamp:  # same block time: one entry, exactly
+        spends[-1] = (timestamp, spends[-1][1] + amount)
+    else:
+        insort(spends, (timestamp, amount))
+    while len(spends) > max_spends:
+        (_, a0), (t1, a1) = spends[0], spends[1]
+        spends[:2] = [(t1, a0 + a1)]  # at the later time: counts longer, never shorter
+    acct.spent[asset] = spends

@@ -21,7 +21,7 @@ from node.ledger.rules.assets import (
     apply_transfer,
 )
 from node.ledger.rules.context import Context
-from node.ledger.rules.controls import apply_freeze, apply_unfreeze
+from node.ledger.rules.controls import apply_freeze, apply_unfreeze, check_sender_not_frozen
 from node.ledger.rules.envelope import SignatureCache, apply_nonce, check_envelope
 from node.ledger.rules.governance import apply_governance_approve, apply_governance_propose
 from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
@@ -51,7 +51,9 @@ APPLY: dict[str, ApplyFn] = {
 
 
 def apply_rules(view: StateView, tx: Transaction, ctx: Context) -> None:
-    """The kind's rules; raises a LedgerError and writes nothing, or applies the effect."""
+    """The kind's rules, after the one rule of every kind (a frozen sender does nothing);
+    raises a LedgerError and writes nothing, or applies the effect."""
+    check_sender_not_frozen(view, tx)
     APPLY[tx.kind](view, tx, tx.payload, ctx)
 
 
