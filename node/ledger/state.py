@@ -6,6 +6,8 @@ State is these kinds of record, each under a byte key:
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
+    b"k" + name    -> InstitutionKeys an institution's current [node key, authority key], only once
+                                     a key_rotate replaced one (absent: its genesis keys)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -19,7 +21,7 @@ from typing import Any
 import msgpack
 
 from node.ledger.codec import pack, sha256
-from node.ledger.genesis import Genesis
+from node.ledger.genesis import Genesis, Institution
 from node.ledger.types import ProposalStatus
 
 
@@ -102,7 +104,23 @@ class Proposal:
         return cls(action, institution, role, expires_at, proposer, tuple(approvals), status)
 
 
+@dataclass(frozen=True, slots=True)
+class InstitutionKeys:
+    """An institution's current keys, as a key_rotate left them (node.ledger.rules.keys)."""
+    node: bytes
+    authority: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [self.node, self.authority]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> InstitutionKeys:
+        node, authority = w
+        return cls(node, authority)
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
+KEYS = b"k"
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -112,7 +130,8 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(LICENSE + n.encode(), pack(sorted(r))) for n, r in v.licenses.items()]
         + [(SUPPLY + c.encode(), pack(n)) for c, n in v.supplies.items()]
         + [(ASSET_FROZEN + c.encode(), pack(f)) for c, f in v.frozen_assets.items()]
-        + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()])
+        + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()]
+        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()])
 
 
 class StateView:
@@ -151,6 +170,45 @@ class StateView:
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         raise NotImplementedError
 
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        """The institution's keys if a key_rotate replaced one; None: its genesis keys."""
+        raise NotImplementedError
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        raise NotImplementedError
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        """A name that may hold `key` by rotation (a candidate the caller confirms)."""
+        raise NotImplementedError
+
+    # -- current keys: genesis, unless a key_rotate replaced them ------------------------------
+    def node_key_of(self, institution: Institution) -> bytes:
+        rotated = self.rotated_keys(institution.name)
+        return rotated.node if rotated is not None else institution.key
+
+    def authority_key_of(self, institution: Institution) -> bytes:
+        rotated = self.rotated_keys(institution.name)
+        return rotated.authority if rotated is not None else institution.authority
+
+    def institution_by_node_key(self, key: bytes) -> Institution | None:
+        """The institution whose node key this is now (a rotated-away key names none)."""
+        return self._current_owner(key, authority=False)
+
+    def institution_by_authority_key(self, key: bytes) -> Institution | None:
+        """The institution whose authority key this is now (a rotated-away key names none)."""
+        return self._current_owner(key, authority=True)
+
+    def _current_owner(self, key: bytes, authority: bool) -> Institution | None:
+        # Two dict lookups while nothing was rotated: the genesis index, and the rotations.
+        g = self.genesis
+        name = self._rotated_owner(key, authority)
+        inst = g.institution(name) if name is not None else (
+            g.institution_by_authority(key) if authority else g.institution_by_key(key))
+        if inst is None:
+            return None
+        current = self.authority_key_of(inst) if authority else self.node_key_of(inst)
+        return inst if current == key else None
+
 
 class State(StateView):
     """Committed state, all in memory; the store loads it at start and persists changes."""
@@ -162,6 +220,9 @@ class State(StateView):
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
+        self.keys: dict[str, InstitutionKeys] = {}
+        # current rotated key -> institution name, node and authority keys apart
+        self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> State:
@@ -210,6 +271,24 @@ class State(StateView):
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         self.proposals[proposal_id] = proposal
 
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        return self.keys.get(institution)
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        old = self.keys.get(institution)
+        nodes, authorities = self._owners
+        if old is not None:  # an old key's entry goes, unless another rotation took it since
+            if nodes.get(old.node) == institution:
+                del nodes[old.node]
+            if authorities.get(old.authority) == institution:
+                del authorities[old.authority]
+        self.keys[institution] = keys
+        nodes[keys.node] = institution
+        authorities[keys.authority] = institution
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        return self._owners[authority].get(key)
+
     # -- persistence: records as (key, value) byte pairs --------------------------------------
     def records(self) -> list[tuple[bytes, bytes]]:
         """Every record, sorted by key (for the genesis state hash and full dumps)."""
@@ -228,6 +307,8 @@ class State(StateView):
             self.frozen_assets[rest.decode()] = obj
         elif kind == PROPOSAL:
             self.proposals[rest] = Proposal.from_wire(obj)
+        elif kind == KEYS:
+            self.set_keys(rest.decode(), InstitutionKeys.from_wire(obj))
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -245,6 +326,7 @@ class Overlay(StateView):
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
+        self.keys: dict[str, InstitutionKeys] = {}
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -284,6 +366,20 @@ class Overlay(StateView):
     def set_proposal(self, proposal_id: bytes, proposal: Proposal) -> None:
         self.proposals[proposal_id] = proposal
 
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        k = self.keys.get(institution)
+        return k if k is not None else self.parent.rotated_keys(institution)
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        self.keys[institution] = keys
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        if self.keys:  # rotations in this overlay (rare: scan them) come before the parent's
+            for name, k in self.keys.items():
+                if (k.authority if authority else k.node) == key:
+                    return name
+        return self.parent._rotated_owner(key, authority)
+
     def changes(self) -> list[tuple[bytes, bytes]]:
         """Changed records as sorted (key, encoded value) pairs."""
         return encode_records(self)
@@ -296,3 +392,5 @@ class Overlay(StateView):
         self.parent.supplies.update(self.supplies)
         self.parent.frozen_assets.update(self.frozen_assets)
         self.parent.proposals.update(self.proposals)
+        for name in sorted(self.keys):
+            self.parent.set_keys(name, self.keys[name])

@@ -141,6 +141,8 @@ CASES = [
     Case("check_policy", lambda w: R.check_policy(w.view, LicensePolicy.REGULATOR),
          E.GovernanceRequired, lambda w: R.check_policy(w.view, LicensePolicy.MAJORITY),
          majority=True),
+    Case("check_key_unused", lambda w: R.check_key_unused(w.view, w.keys.bank_a.address),
+         E.KeyInUse, lambda w: R.check_key_unused(w.view, bytes(range(32)))),
     Case("check_keeps_a_validator",
          lambda w: R.check_keeps_a_validator(w.view, "license_revoke", "bank_a", "validator"),
          E.LastValidator,
