@@ -53,20 +53,32 @@ async def test_a_rotated_follower_rejoins_with_its_new_key_and_the_old_key_is_re
         await net.close()
 
 
-async def test_rotating_the_leaders_node_key_hands_over_and_the_old_id_leaves(tmp_path):
-    """The leader's own node key rotated: its blocks stop counting (the proposer is no longer
-    licensed), so it hands over like a revoked validator; restarted with the new key it
-    rejoins and the chain keeps committing."""
+async def test_rotating_the_leaders_node_key_hands_over_before_the_operator_restarts(tmp_path):
+    """The leader's own node key rotated: its blocks no longer count (the proposer is no longer
+    licensed), so, like a leader whose validator license is revoked, the membership drops its
+    old id and another validator leads; transfers keep committing before the operator restarts
+    it. Restarted with the new key it rejoins as a voter."""
     net = TestNetwork(tmp_path, validators=3)
     try:
         await net.start_all()
         leader = await net.elect()
         i = net.index_of(leader)
-        old = await rotate_node_key(net, i, leader)
-        new = net.id_of(i)
-        await net.until("the new id is a voter and the old one gone", lambda: moved(net, old, new))
-        tx = net.transfer()
-        net.submit(net.node(i), tx)
+        old, new = leader.id, key_for(f"inst{i} node key 2")
+        tx = net.sign("regulator", KeyRotate(f"inst{i}", "node", new.address))
+        net.submit(leader, tx)
         await net.until_committed(tx)
+        others = [n for n in net.running() if n is not leader]
+        await net.until("another validator leads", lambda: net.leader(others) is not None)
+        pay = net.transfer()
+        net.submit(others[0], pay)
+        await net.until_committed(pay, nodes=others)
+        await net.stop(i)
+        net.node_keys[i] = new
+        await net.start(i)
+        await net.until("the new id is a voter and the old one gone",
+                        lambda: moved(net, old, new.address_hex))
+        pay = net.transfer()
+        net.submit(net.node(i), pay)
+        await net.until_committed(pay)
     finally:
         await net.close()
