@@ -134,10 +134,21 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()])
 
 
+class RotationSeen:
+    """Whether any key_rotate was ever applied or loaded under one State (sticky, shared by its
+    overlays): until then every key lookup is the genesis index alone, so the transfers' KYC
+    checks pay nothing for rotation."""
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+
 class StateView:
     """Reads and writes of ledger records. Rules take a StateView and never see storage."""
 
     genesis: Genesis
+    _rotation: RotationSeen
 
     def account(self, address: bytes) -> Account:
         """The account for reading. Never mutate it: use account_mut."""
@@ -192,14 +203,17 @@ class StateView:
 
     def institution_by_node_key(self, key: bytes) -> Institution | None:
         """The institution whose node key this is now (a rotated-away key names none)."""
+        if not self._rotation.seen:
+            return self.genesis.institution_by_key(key)
         return self._current_owner(key, authority=False)
 
     def institution_by_authority_key(self, key: bytes) -> Institution | None:
         """The institution whose authority key this is now (a rotated-away key names none)."""
+        if not self._rotation.seen:
+            return self.genesis.institution_by_authority(key)
         return self._current_owner(key, authority=True)
 
     def _current_owner(self, key: bytes, authority: bool) -> Institution | None:
-        # Two dict lookups while nothing was rotated: the genesis index, and the rotations.
         g = self.genesis
         name = self._rotated_owner(key, authority)
         inst = g.institution(name) if name is not None else (
@@ -221,6 +235,7 @@ class State(StateView):
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
         self.keys: dict[str, InstitutionKeys] = {}
+        self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
 
@@ -283,6 +298,7 @@ class State(StateView):
             if authorities.get(old.authority) == institution:
                 del authorities[old.authority]
         self.keys[institution] = keys
+        self._rotation.seen = True
         nodes[keys.node] = institution
         authorities[keys.authority] = institution
 
@@ -327,6 +343,7 @@ class Overlay(StateView):
         self.frozen_assets: dict[str, bool] = {}
         self.proposals: dict[bytes, Proposal] = {}
         self.keys: dict[str, InstitutionKeys] = {}
+        self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -372,6 +389,7 @@ class Overlay(StateView):
 
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
+        self._rotation.seen = True
 
     def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
         if self.keys:  # rotations in this overlay (rare: scan them) come before the parent's
