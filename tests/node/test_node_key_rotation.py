@@ -16,6 +16,7 @@ from node.ledger.types import (
     KeyRotate,
     KycAttest,
     LicenseAction,
+    LicenseRevoke,
     Role,
     Transfer,
     sign_tx,
@@ -168,3 +169,11 @@ def test_a_genesis_without_rotation_answers_as_before(genesis, keys):
     assert state.institution_by_node_key(keys.bank_a.address).name == "bank_a"
     assert state.institution_by_authority_key(keys.bank_b.address).name == "bank_b"
     assert state.records() == State.from_genesis(Genesis.from_json(genesis_doc(keys))).records()
+
+
+def test_the_only_validators_node_key_is_not_rotated(ledger, keys):
+    """A one-validator chain whose node key were rotated could never commit again: the old key
+    may not propose and the new one has no voter to add it."""
+    ledger.ok(keys.regulator, LicenseRevoke("bank_b", "validator"))
+    ledger.reject(E.LastValidator, keys.regulator, KeyRotate("bank_a", "node", NEW.address))
+    ledger.ok(keys.regulator, KeyRotate("bank_a", "authority", NEW.address))

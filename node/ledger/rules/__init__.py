@@ -34,6 +34,7 @@ Who may act (licensing.py)
 
 Key rotation (keys.py): the institution's current keys, in state from the rotating block on
   the new key is no current key nor the regulator's  check_key_unused ... KEY_IN_USE
+  not the node key of the only validator ....... check_not_the_only_validator  LAST_VALIDATOR
   key_rotate (the regulator) ................... apply_key_rotate
 
 Controls (controls.py)
@@ -109,7 +110,7 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   asset_freeze/_unfreeze asset controller
   governance_propose .. policy majority, validator, institution, unexpired
   governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
-  key_rotate .......... regulator, institution, key unused
+  key_rotate .......... regulator, institution, key unused, not the only validator's node key
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -185,7 +186,11 @@ from node.ledger.rules.header import (
                                       check_time_monotonic,
                                       check_tx_root,
 )
-from node.ledger.rules.keys import apply_key_rotate, check_key_unused
+from node.ledger.rules.keys import (
+                                      apply_key_rotate,
+                                      check_key_unused,
+                                      check_not_the_only_validator,
+)
 from node.ledger.rules.kyc import (
                                       KycStatus,
                                       apply_kyc_attest,
@@ -245,7 +250,7 @@ __all__ = [
     "check_funds", "check_height", "check_institution", "check_jurisdiction",
     "check_keeps_a_validator", "check_key_unused", "check_kyc", "check_licensed", "check_limits",
     "check_no_duplicate_tx", "check_no_overflow", "check_nonce", "check_not_approved",
-    "check_not_frozen", "check_not_to_self", "check_not_yet_expired", "check_open",
+    "check_not_frozen", "check_not_the_only_validator", "check_not_to_self", "check_not_yet_expired", "check_open",
     "check_parent", "check_party", "check_policy", "check_proposal", "check_proposer",
     "check_regulator", "check_revocable", "check_sender_standing", "check_signature",
     "check_signed", "check_tier",
