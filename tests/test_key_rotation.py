@@ -4,6 +4,7 @@ its one-step machinery, and the old key is refused as a peer."""
 from __future__ import annotations
 
 from node.ledger.types import KeyRotate
+from node.store.recovery import verify_store
 
 from .harness import TestNetwork, key_for
 
@@ -49,6 +50,12 @@ async def test_a_rotated_follower_rejoins_with_its_new_key_and_the_old_key_is_re
         validators = [net.node(j) for j in range(3)]
         assert [v.config.name for v in validators if old in v.node_status().peers] == []
         assert thief.node_status().peers == ()
+        await net.stop(3)
+        await net.stop(i)  # the rotated node's own store replays the rotation from genesis
+        net.genesis.save(tmp_path / "genesis.json")
+        report = verify_store(str(tmp_path / f"node{i}"), str(tmp_path / "genesis.json"))
+        assert report.ok and report.state_records_match, report.problem
+        assert report.chain.height >= 2
     finally:
         await net.close()
 
