@@ -237,3 +237,17 @@ def transfer_leader(name, timeout, dir_) -> None:
         console.print(f"{name} is leader after {handover.after_ms:.0f} ms "
                       f"(was {handover.previous})")
 
+
+
+@devnet.command("rotate-key")
+@click.argument("name")
+@click.option("--which", type=click.Choice(["node"]), default="node", show_default=True,
+              help="The node key (an authority key: `lichen keys rotate --which authority`).")
+@click.option("--timeout", default=30.0, show_default=True)
+@dir_option
+def rotate_key(name, which, timeout, dir_) -> None:
+    """Replace NAME's node key: a new key file, the regulator's key_rotate, NAME stopped, its
+    key file replaced, NAME started; it rejoins under its new id."""
+    rotated = network.rotate_node_key(Devnet(dir_), name, timeout, say=console.print)
+    console.print(f"{name} rejoined as {rotated.new_id[:16]}… (was {rotated.old_id[:16]}…); "
+                  f"the old key stopped counting at height {rotated.height}")

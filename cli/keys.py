@@ -1,4 +1,4 @@
-"""lichen keys: create and show ed25519 key files."""
+"""lichen keys: create and show ed25519 key files; rotate an institution's key on chain."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +6,19 @@ from pathlib import Path
 import click
 
 from node.ledger.crypto import KeyPair
+from node.ledger.types import KEY_KINDS, KeyRotate
 
-from .common import ask_passphrase, emit_json, json_option, key_address
+from .common import (
+    ask_passphrase,
+    emit_json,
+    json_option,
+    key_address,
+    load_key,
+    node_option,
+    resolve_address,
+    submit_tx,
+    wait_option,
+)
 
 
 @click.group()
@@ -49,3 +60,21 @@ def keys_show(file: str, as_json: bool) -> None:
         emit_json({"address": address.hex()})
     else:
         click.echo(address.hex())
+
+
+@keys.command("rotate")
+@click.option("--institution", required=True, help="Institution name, as in genesis.")
+@click.option("--which", required=True, type=click.Choice(KEY_KINDS),
+              help="node: its node's key (peers, blocks, votes); authority: its transactions'.")
+@click.option("--new-key", "new_key", required=True, metavar="FILE_OR_ADDR",
+              help="The new public key: a key file, a devnet key name or a hex address.")
+@click.option("--signer", default="regulator", show_default=True, help="The regulator's key.")
+@node_option
+@json_option
+@wait_option
+def keys_rotate(institution, which, new_key, signer, node_url, as_json, no_wait, timeout) -> None:
+    """Replace an institution's node or authority key (regulator only): from the block that
+    commits it the old key counts for nothing. A node key takes effect once the operator
+    restarts the node with the new key file."""
+    submit_tx(node_url, load_key(signer), KeyRotate(institution, which, resolve_address(new_key)),
+              no_wait, as_json, f"rotate the {which} key of {institution}")

@@ -162,14 +162,19 @@ def resync(config_path: str, yes: bool) -> None:
         raise click.ClickException(f"this deletes {config.data_dir}/db; pass --yes to go on")
     genesis = Genesis.load(config.genesis)
     me = _node_key(config)
+    own = genesis.institution_by_key(me.address)  # unless the state says a key_rotate moved it
     try:
-        open_stopped_store(config.data_dir, genesis).close()
+        store = open_stopped_store(config.data_dir, genesis)
+        try:
+            own = store.load_state().institution_by_node_key(me.address) or own
+        finally:
+            store.close()
     except StoreError as exc:
         if "stop the node first" in str(exc):
             raise click.ClickException(str(exc)) from None
     peers = []
     for inst in genesis.institutions:
-        if inst.address and inst.key != me.address:
+        if inst.address and inst != own:
             try:
                 peers.append(Client(inst.address, timeout=2).status())
             except ApiError:

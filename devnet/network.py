@@ -33,7 +33,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from node.ledger.crypto import KeyPair
-from node.ledger.types import GovernanceApprove, GovernancePropose, LicenseGrant, Payload
+from node.ledger.types import (
+    GovernanceApprove,
+    GovernancePropose,
+    KeyKind,
+    KeyRotate,
+    LicenseGrant,
+    Payload,
+)
 from node.server.config import NodeConfig
 from node.server.tls import Issued, make_ca, make_node_cert
 
@@ -707,3 +714,55 @@ def transfer_leader(net: Devnet, name: str, timeout: float = 10.0) -> LeaderHand
             return LeaderHandover(leader.name, (time.monotonic() - t0) * 1000)
         time.sleep(0.02)
     raise DevnetError(f"{name} did not become leader within {timeout:.0f}s")
+
+
+@dataclass
+class Rotated:
+    name: str
+    old_id: str
+    new_id: str
+    height: int  # of the block that rotated the key
+
+
+def rotate_node_key(net: Devnet, name: str, timeout: float = 30.0,
+                    say: Say = lambda _: None) -> Rotated:
+    """What an operator does to replace a node's key, in one step: a new key file, the
+    regulator's key_rotate, the node stopped, its key file replaced (the old one kept as
+    .old.key), the node started again; returns once its new id is a voter (or learner)."""
+    manifest = net.load()
+    n = manifest.node(name)
+    live = [m for m in net.running(manifest) if m.name != name]
+    if not live:
+        raise DevnetError("no other node is running to take the key_rotate")
+    keys_dir, key_name = net.dir / "keys", node_key_name(n.institution)
+    new = KeyPair.generate()
+    new.save(keys_dir / f"{key_name}.new.key", key_name)
+    try:
+        result = sign_and_submit(Client(live[0].url), net.key("regulator"),
+                                 KeyRotate(n.institution, KeyKind.NODE, new.address), wait=True)
+    except ApiError as err:
+        raise DevnetError(f"key_rotate failed: {err}") from None
+    if result["status"] != "committed":
+        raise DevnetError(f"key_rotate failed: {result.get('code')} {result.get('message', '')}")
+    say(f"regulator rotated the node key of {n.institution} (height {result['height']})")
+    if net.alive(n):
+        send_signal(n, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while net.alive(n) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if net.alive(n):
+            raise DevnetError(f"{name} did not stop within {timeout:.0f}s")
+    say(f"stopped {name}; its key file now holds the new key (the old one: {key_name}.old.key)")
+    (keys_dir / f"{key_name}.key").replace(keys_dir / f"{key_name}.old.key")
+    (keys_dir / f"{key_name}.new.key").replace(keys_dir / f"{key_name}.key")
+    old_id, n.node_id, n.pid = n.node_id, new.address_hex, None
+    net.save(manifest)
+    start(net, name, timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = status_or_empty(live[0])
+        members = set(st.get("voters", ())) | set(st.get("learners", ()))
+        if n.node_id in members and old_id not in members:
+            return Rotated(name, old_id, n.node_id, result["height"])
+        time.sleep(0.2)
+    raise DevnetError(f"{name} did not rejoin with its new key within {timeout:.0f}s")

@@ -84,6 +84,7 @@ class TestNetwork:
         self.root = root
         self.size = validators + observers + spare
         self.keys = {name: key_for(name) for name in key_names(self.size)}
+        self.node_keys: dict[int, KeyPair] = {}  # node i runs with this key, not inst{i}'s
         self.clock = ManualClock(T0)
         running = self.licensed_nodes = validators + observers
         self.genesis = make_genesis(self.keys, [address_of(i) for i in range(running)], T0,
@@ -102,7 +103,12 @@ class TestNetwork:
 
     # -- nodes --------------------------------------------------------------------------------------
     def id_of(self, i: int) -> str:
-        return self.keys[f"inst{i}"].address_hex
+        return self.node_key(i).address_hex
+
+    def node_key(self, i: int) -> KeyPair:
+        """The key node i runs with: its institution's, unless `node_keys` replaces it (the
+        operator's new key file after a key_rotate)."""
+        return self.node_keys.get(i) or self.keys[f"inst{i}"]
 
     def index_of(self, node: Node) -> int:
         return next(i for i, n in self.nodes.items() if n is node)
@@ -121,7 +127,7 @@ class TestNetwork:
     async def start(self, i: int, db=None) -> Node:
         """Start node i on its data dir (as it was left, or new)."""
         assert i not in self.nodes, f"node{i} is running"
-        node = Node(self.config_of(i), self.genesis, self.signers.get(i, self.keys[f"inst{i}"]),
+        node = Node(self.config_of(i), self.genesis, self.signers.get(i, self.node_key(i)),
                     dialer=self.memory.dialer(), db=db, clock=self.clocks[i],
                     listener=MemoryListener(self.memory, address_of(i)),
                     on_fatal=lambda exc: self.failures.append(f"node{i}: {exc!r}"))

@@ -208,3 +208,31 @@ async def test_restart_keeps_chain_and_state(single_node_config):
         await until("the restarted node commits block 2", lambda: n2.status()["height"] == 2)
     finally:
         await n2.stop()
+
+
+async def test_institutions_show_their_current_keys_after_a_rotation(http, node, keys):
+    """GET /v1/institutions: each institution's node and authority key as the ledger holds them
+    now; after a key_rotate the new one, and the new key's account names the institution."""
+    from node.ledger.crypto import KeyPair
+    from node.ledger.types import KeyRotate
+    new = KeyPair.generate()
+    tx = sign_tx(keys["regulator"], node.genesis.chain_id, 0,
+                 KeyRotate("inst1", "authority", new.address))
+    async with http.get("/v1/institutions") as r:
+        before = {i["name"]: i for i in (await r.json())["institutions"]}
+    assert before["inst0"]["node_key"] == node.id and not before["inst0"]["rotated"]
+    assert before["inst1"]["authority_key"] == keys["inst1"].address_hex
+    async with http.post("/v1/txs", json={"tx": tx.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, tx.hash_hex))["status"] == "committed"
+    async with http.get("/v1/institutions") as r:
+        after = {i["name"]: i for i in (await r.json())["institutions"]}
+    assert after["inst1"]["authority_key"] == new.address_hex and after["inst1"]["rotated"]
+    assert after["inst1"]["node_key"] == before["inst1"]["node_key"]
+    assert after["inst1"]["roles"] == before["inst1"]["roles"]
+    assert after["inst0"] == before["inst0"]
+    async with http.get(f"/v1/accounts/{keys['inst1'].address_hex}") as r:
+        old = (await r.json())["institution"]  # still its node key: one key did both here
+    assert old["name"] == "inst1" and after["inst1"]["node_key"] == keys["inst1"].address_hex
+    async with http.get(f"/v1/accounts/{new.address_hex}") as r:
+        assert (await r.json())["institution"]["name"] == "inst1"

@@ -16,7 +16,7 @@ import cli.common
 from cli.main import lichen
 from devnet.client import ApiError
 from node.ledger.crypto import KeyPair, verify
-from node.ledger.types import Transfer, decode_tx
+from node.ledger.types import KeyRotate, Transfer, decode_tx
 
 CHAIN_ID = bytes(range(32))
 
@@ -428,4 +428,32 @@ def test_a_memo_the_ledger_refuses_is_a_reason_code_not_a_traceback(node, key_fi
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a traceback
     assert "BAD_TEXT" in result.stderr
+    assert node.received == []
+
+
+def test_keys_rotate_signs_a_key_rotate_with_the_signer_and_names_the_new_key(node, key_file,
+                                                                              tmp_path):
+    path, regulator = key_file
+    new = KeyPair.generate()
+    new.save(tmp_path / "new.key", "new")
+    result = run("keys", "rotate", "--institution", "inst2", "--which", "node", "--new-key",
+                 str(tmp_path / "new.key"), "--signer", str(path), "--node", "http://fake")
+    assert result.exit_code == 0, result.output
+    tx = decode_tx(node.received[0])
+    assert tx.sender == regulator.address
+    assert tx.payload == KeyRotate("inst2", "node", new.address)
+    assert text(result.stdout).startswith("✔ rotate the node key of inst2: committed at height 7")
+    by_hex = run("keys", "rotate", "--institution", "inst2", "--which", "authority", "--new-key",
+                 new.address_hex, "--signer", str(path), "--node", "http://fake")
+    assert by_hex.exit_code == 0 and decode_tx(node.received[1]).payload.which == "authority"
+
+
+def test_keys_rotate_refuses_an_unknown_which_and_a_bad_key(node, key_file):
+    path = str(key_file[0])
+    bad_which = run("keys", "rotate", "--institution", "inst2", "--which", "both", "--new-key",
+                    "ab" * 32, "--signer", path, "--node", "http://fake")
+    assert bad_which.exit_code == 2 and "'both' is not one of" in bad_which.stderr
+    bad_key = run("keys", "rotate", "--institution", "inst2", "--which", "node", "--new-key",
+                  "nope", "--signer", path, "--node", "http://fake")
+    assert bad_key.exit_code == 2 and "not a 64-digit hex address" in text(bad_key.stderr)
     assert node.received == []

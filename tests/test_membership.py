@@ -11,7 +11,16 @@ from node.server.service import NodeRole, TxState
 
 from .conftest import free_port_range
 from .harness import TestNetwork
-from .procs import converged, leader_of, lichen, nodes_of, running_devnet, statuses, wait_until
+from .procs import (
+    client,
+    converged,
+    leader_of,
+    lichen,
+    nodes_of,
+    running_devnet,
+    statuses,
+    wait_until,
+)
 
 
 async def test_fourth_validator_joins_and_an_observer_never_counts(tmp_path):
@@ -102,3 +111,27 @@ def test_the_devnet_commands_hand_over_leadership_and_add_a_validator(tmp_path):
         wait_until("every node counts node3 as a voter",
                    lambda: all(s and inst3 in s["voters"] for s in statuses(d).values()))
         wait_until("all four agree", lambda: converged(d), timeout=20)
+
+
+@pytest.mark.slow
+def test_the_devnet_rotates_the_leaders_node_key_and_it_rejoins(tmp_path):
+    """`lichen devnet rotate-key` on real daemons: the leader's node key is rotated, the node
+    restarts on its new key file, the membership moves to the new id and transfers commit."""
+    with running_devnet(tmp_path / "devnet", 3, free_port_range(4)) as d:
+        leader = wait_until("a leader", lambda: leader_of(d))
+        old = nodes_of(d)[leader]["node_id"]
+        out = lichen("devnet", "rotate-key", leader, "--dir", str(d)).stdout
+        assert f"{leader} rejoined as" in out and "the old key stopped counting" in out
+        new = nodes_of(d)[leader]["node_id"]
+        assert new != old and (d / "keys" / f"inst{leader[-1]}-node.old.key").exists()
+        wait_until("every node has the new id as voter and not the old", lambda: all(
+            s and new in s["voters"] and old not in s["voters"] for s in statuses(d).values()))
+        assert client(d, leader).status()["node_id"] == new
+        out = lichen("tx", "transfer", "--key", str(d / "keys" / "alice.key"), "--to",
+                     str(d / "keys" / "bob.key"), "--asset", "USD", "--amount", "5",
+                     "--node", nodes_of(d)[leader]["url"]).stdout
+        assert "committed at height" in out
+        doc = client(d, leader).get("/v1/institutions")
+        inst = next(i for i in doc["institutions"] if i["name"] == f"inst{leader[-1]}")
+        assert inst["node_key"] == new and inst["rotated"]
+        wait_until("all three agree", lambda: converged(d), timeout=20)

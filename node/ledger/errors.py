@@ -191,6 +191,11 @@ class LastValidator(LicensingError):
     code = "LAST_VALIDATOR"
 
 
+class KeyInUse(LicensingError):
+    """A key_rotate's new key is already some institution's current key or the regulator's."""
+    code = "KEY_IN_USE"
+
+
 # ---- controls, assets, limits -------------------------------------------------------------------
 
 class Frozen(ControlError):

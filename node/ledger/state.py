@@ -8,6 +8,8 @@ State is these kinds of record, each under a byte key:
     b"s" + code    -> supply         units of an asset in existence
     b"f" + code    -> frozen         whether an asset is frozen (absent: not frozen)
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
+    b"k" + name    -> InstitutionKeys an institution's current [node key, authority key], only once
+                                     a key_rotate replaced one (absent: its genesis keys)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -20,7 +22,7 @@ from typing import Any
 import msgpack
 
 from node.ledger.codec import pack, sha256
-from node.ledger.genesis import Genesis
+from node.ledger.genesis import Genesis, Institution
 from node.ledger.types import ProposalStatus
 
 
@@ -119,8 +121,23 @@ class LicenseExpiry:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class InstitutionKeys:
+    """An institution's current keys, as a key_rotate left them (node.ledger.rules.keys)."""
+    node: bytes
+    authority: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [self.node, self.authority]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> InstitutionKeys:
+        node, authority = w
+        return cls(node, authority)
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
-KYC_EPOCH, EXPIRIES = b"e", b"x"
+KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -133,13 +150,25 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(PROPOSAL + pid, pack(p.to_wire())) for pid, p in v.proposals.items()]
         + [(KYC_EPOCH + n.encode(), pack(e)) for n, e in v.kyc_epochs.items()]
         + ([(EXPIRIES, pack([[x.expires_at, x.institution, x.role] for x in v.expiries]))]
-           if v.expiries is not None else []))
+           if v.expiries is not None else [])
+        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()])
+
+
+class RotationSeen:
+    """Whether any key_rotate was ever applied or loaded under one State (sticky, shared by its
+    overlays): until then every key lookup is the genesis index alone, so the transfers' KYC
+    checks pay nothing for rotation."""
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
 
 
 class StateView:
     """Reads and writes of ledger records. Rules take a StateView and never see storage."""
 
     genesis: Genesis
+    _rotation: RotationSeen
 
     def account(self, address: bytes) -> Account:
         """The account for reading. Never mutate it: use account_mut."""
@@ -186,6 +215,47 @@ class StateView:
 
     def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
         raise NotImplementedError
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        """The institution's keys if a key_rotate replaced one; None: its genesis keys."""
+        raise NotImplementedError
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        raise NotImplementedError
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        """A name that may hold `key` by rotation (a candidate the caller confirms)."""
+        raise NotImplementedError
+
+    # -- current keys: genesis, unless a key_rotate replaced them ------------------------------
+    def node_key_of(self, institution: Institution) -> bytes:
+        rotated = self.rotated_keys(institution.name)
+        return rotated.node if rotated is not None else institution.key
+
+    def authority_key_of(self, institution: Institution) -> bytes:
+        rotated = self.rotated_keys(institution.name)
+        return rotated.authority if rotated is not None else institution.authority
+
+    def institution_by_node_key(self, key: bytes) -> Institution | None:
+        """The institution whose node key this is now (a rotated-away key names none)."""
+        if not self._rotation.seen:
+            return self.genesis.institution_by_key(key)
+        return self._current_owner(key, authority=False)
+
+    def institution_by_authority_key(self, key: bytes) -> Institution | None:
+        """The institution whose authority key this is now (a rotated-away key names none)."""
+        if not self._rotation.seen:
+            return self.genesis.institution_by_authority(key)
+        return self._current_owner(key, authority=True)
+
+    def _current_owner(self, key: bytes, authority: bool) -> Institution | None:
+        g = self.genesis
+        name = self._rotated_owner(key, authority)
+        inst = g.institution(name) if name is not None else (
+            g.institution_by_authority(key) if authority else g.institution_by_key(key))
+        if inst is None:
+            return None
+        current = self.authority_key_of(inst) if authority else self.node_key_of(inst)
+        return inst if current == key else None
 
 
 class State(StateView):
@@ -200,6 +270,10 @@ class State(StateView):
         self.proposals: dict[bytes, Proposal] = {}
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: no record yet
+        self.keys: dict[str, InstitutionKeys] = {}
+        self._rotation = RotationSeen()
+        # current rotated key -> institution name, node and authority keys apart
+        self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
 
     @classmethod
     def from_genesis(cls, genesis: Genesis) -> State:
@@ -259,6 +333,24 @@ class State(StateView):
 
     def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
         self.expiries = expiries
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        return self.keys.get(institution)
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        old = self.keys.get(institution)
+        nodes, authorities = self._owners
+        if old is not None:  # an old key's entry goes, unless another rotation took it since
+            if nodes.get(old.node) == institution:
+                del nodes[old.node]
+            if authorities.get(old.authority) == institution:
+                del authorities[old.authority]
+        self.keys[institution] = keys
+        self._rotation.seen = True
+        nodes[keys.node] = institution
+        authorities[keys.authority] = institution
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        return self._owners[authority].get(key)
 
     # -- persistence: records as (key, value) byte pairs --------------------------------------
     def records(self) -> list[tuple[bytes, bytes]]:
@@ -282,6 +374,8 @@ class State(StateView):
             self.kyc_epochs[rest.decode()] = obj
         elif kind == EXPIRIES:
             self.expiries = tuple(LicenseExpiry(*x) for x in obj)
+        elif kind == KEYS:
+            self.set_keys(rest.decode(), InstitutionKeys.from_wire(obj))
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -301,6 +395,8 @@ class Overlay(StateView):
         self.proposals: dict[bytes, Proposal] = {}
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: unchanged
+        self.keys: dict[str, InstitutionKeys] = {}
+        self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
         acct = self.accounts.get(address)
@@ -352,6 +448,20 @@ class Overlay(StateView):
 
     def set_license_expiries(self, expiries: tuple[LicenseExpiry, ...]) -> None:
         self.expiries = expiries
+    def rotated_keys(self, institution: str) -> InstitutionKeys | None:
+        k = self.keys.get(institution)
+        return k if k is not None else self.parent.rotated_keys(institution)
+
+    def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
+        self.keys[institution] = keys
+        self._rotation.seen = True
+
+    def _rotated_owner(self, key: bytes, authority: bool) -> str | None:
+        if self.keys:  # rotations in this overlay (rare: scan them) come before the parent's
+            for name, k in self.keys.items():
+                if (k.authority if authority else k.node) == key:
+                    return name
+        return self.parent._rotated_owner(key, authority)
 
     def changes(self) -> list[tuple[bytes, bytes]]:
         """Changed records as sorted (key, encoded value) pairs."""
@@ -368,3 +478,5 @@ class Overlay(StateView):
         self.parent.kyc_epochs.update(self.kyc_epochs)
         if self.expiries is not None:
             self.parent.expiries = self.expiries
+        for name in sorted(self.keys):
+            self.parent.set_keys(name, self.keys[name])

@@ -63,6 +63,7 @@ class TxKind(StrEnum):
     CLAWBACK = "clawback"
     GOVERNANCE_PROPOSE = "governance_propose"
     GOVERNANCE_APPROVE = "governance_approve"
+    KEY_ROTATE = "key_rotate"
 
 
 class TxState(StrEnum):
@@ -91,9 +92,16 @@ class LicensePolicy(StrEnum):
     MAJORITY = "majority"  # a strict majority of the validators, with governance_propose/_approve
 
 
+class KeyKind(StrEnum):
+    """Which of an institution's two keys a key_rotate replaces."""
+    NODE = "node"  # runs its node: peer links, blocks, certificate votes
+    AUTHORITY = "authority"  # signs its transactions: issuance, attestations, governance
+
+
 # Plain strings, for messages and click choices (which would show an enum member's name).
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 LICENSE_ACTIONS: tuple[str, ...] = tuple(a.value for a in LicenseAction)
+KEY_KINDS: tuple[str, ...] = tuple(k.value for k in KeyKind)
 
 
 # ---- field validators: each raises Malformed with the field's name --------------------------
@@ -168,6 +176,12 @@ def _role(name: str, v: Any) -> str:
 def _license_action(name: str, v: Any) -> str:
     if v not in LICENSE_ACTIONS:
         raise Malformed(f"{name} must be one of {', '.join(LICENSE_ACTIONS)}")
+    return cast(str, v)
+
+
+def _key_kind(name: str, v: Any) -> str:
+    if v not in KEY_KINDS:
+        raise Malformed(f"{name} must be one of {', '.join(KEY_KINDS)}")
     return cast(str, v)
 
 
@@ -351,10 +365,20 @@ class GovernanceApprove(Payload):
     proposal: bytes = field(metadata=checked_by(_hash))  # the hash of its governance_propose tx
 
 
+@dataclass(frozen=True)
+class KeyRotate(Payload):
+    """The regulator replaces an institution's node or authority key; from the height of the
+    block that commits it, the old key counts for nothing (node.ledger.rules.keys)."""
+    KIND = TxKind.KEY_ROTATE
+    institution: str = field(metadata=checked_by(_institution))
+    which: str = field(metadata=checked_by(_key_kind))  # a KeyKind
+    new_key: bytes = field(metadata=checked_by(_address))  # the new public key
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
-                        GovernancePropose, GovernanceApprove)
+                        GovernancePropose, GovernanceApprove, KeyRotate)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

@@ -35,6 +35,7 @@ from node.server.openapi import document as openapi_document
 from node.server.service import (
     AccountView,
     BlockView,
+    InstitutionView,
     NodeService,
     ProposalView,
     Readiness,
@@ -195,6 +196,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/blocks/{height}/raw", get_block_raw)
     app.router.add_get("/v1/accounts/{address}", get_account)
     app.router.add_get("/v1/proposals/{id}", get_proposal)
+    app.router.add_get("/v1/institutions", get_institutions)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -525,6 +527,20 @@ async def get_proof(request: web.Request) -> web.Response:
     return await reply_off_loop(request, render)
 
 
+async def get_institutions(request: web.Request) -> web.Response:
+    """Every institution with its current node and authority keys (after any key_rotate) and
+    its licenses now."""
+    views = request.app[NODE].institutions()
+    return reply(request, {"institutions": [render_institution(v) for v in views]})
+
+
+def render_institution(view: InstitutionView) -> dict:
+    return {"name": view.name, "node_key": view.node_key.hex(),
+            "authority_key": view.authority_key.hex(), "rotated": view.rotated,
+            "roles": sorted(view.roles), "jurisdiction": view.jurisdiction,
+            "address": view.address}
+
+
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
     return reply(request, request.app[NODE].genesis_json())
@@ -541,7 +557,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
-                           get_account, get_proposal, get_proof, get_genesis})
+                           get_account, get_proposal, get_proof, get_genesis, get_institutions})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

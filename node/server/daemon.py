@@ -36,7 +36,7 @@ from node.ledger.certificates import Vote
 from node.ledger.codec import pack
 from node.ledger.crypto import Signer
 from node.ledger.execution import BlockResult, InvalidBlock, execute_block
-from node.ledger.genesis import Genesis
+from node.ledger.genesis import Genesis, Institution
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
@@ -69,6 +69,7 @@ from node.server.queries import ChainReader
 from node.server.service import (
     AccountView,
     BlockView,
+    InstitutionView,
     NodeRole,
     NodeStatus,
     ProposalView,
@@ -120,7 +121,6 @@ class Node:
         self.genesis = parts.genesis
         self.key = parts.key
         self.id = self.key.address.hex()
-        self.institution = self.genesis.institution_by_key(self.key.address)
         self.metrics = parts.metrics
         self.sigs = parts.sigs
         self.store = parts.store
@@ -641,6 +641,11 @@ class Node:
         licensed = is_licensed_peer(self.state, self.key.address)
         return public_role(self.id, licensed, self.raft.conf_state, self.raft.role)
 
+    @property
+    def institution(self) -> Institution | None:
+        """The institution whose node key this node runs with, as the state says now."""
+        return self.state.institution_by_node_key(self.key.address)
+
     def node_status(self) -> NodeStatus:
         conf = self.raft.conf_state
         return NodeStatus(
@@ -696,6 +701,9 @@ class Node:
 
     def proposal_view(self, proposal_id: bytes) -> ProposalView | None:
         return self.reader.proposal_view(proposal_id)
+
+    def institutions(self) -> list[InstitutionView]:
+        return self.reader.institutions()
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from consensus import ConfState, Role, Status
-from node.ledger.genesis import Genesis
+from node.ledger.genesis import Genesis, Institution
 from node.ledger.rules import expected_membership, is_licensed_peer
 from node.ledger.state import State
 from node.server.service import NodeRole
@@ -41,9 +41,22 @@ def peer_table(genesis: Genesis, state: State, own_key: bytes,
     """Every other institution licensed to run a node (validator or observer) right now, and
     every Raft member (a revoked one stays connected until the membership drops it), at its
     peer address (genesis `peer_address`, else its API `address`)."""
-    return {i.key.hex(): i.peer_endpoint for i in genesis.institutions
-            if i.peer_endpoint and i.key != own_key
-            and (is_licensed_peer(state, i.key) or i.key.hex() in members)}
+    table = {}
+    for inst in genesis.institutions:
+        key = state.node_key_of(inst)  # current: a key_rotate replaces the genesis key
+        if inst.peer_endpoint and key != own_key and is_licensed_peer(state, key):
+            table[key.hex()] = inst.peer_endpoint
+    for node_id in members - table.keys() - {own_key.hex()}:  # a rotated-away or revoked member
+        inst = _member_institution(genesis, state, node_id)
+        if inst is not None and inst.peer_endpoint:
+            table[node_id] = inst.peer_endpoint
+    return table
+
+
+def _member_institution(genesis: Genesis, state: State, node_id: str) -> Institution | None:
+    """The institution a Raft member's id belongs (or belonged, before a rotation) to."""
+    key = bytes.fromhex(node_id)  # a key both rotated in and away again is found by neither
+    return state.institution_by_node_key(key) or genesis.institution_by_key(key)
 
 
 def next_membership_change(conf: ConfState, licensed: Licensed, status: Status) -> ConfState | None:

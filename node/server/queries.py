@@ -13,7 +13,14 @@ from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import State
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.certificates import stored_certificate
-from node.server.service import AccountView, BlockTx, BlockView, ProposalView, TxProof
+from node.server.service import (
+    AccountView,
+    BlockTx,
+    BlockView,
+    InstitutionView,
+    ProposalView,
+    TxProof,
+)
 from node.store.db import Store
 
 
@@ -54,8 +61,8 @@ class ChainReader:
                        cert, voters)
 
     def account_view(self, address: bytes) -> AccountView:
-        inst = (self.genesis.institution_by_key(address)
-                or self.genesis.institution_by_authority(address))
+        inst = (self.state.institution_by_node_key(address)
+                or self.state.institution_by_authority_key(address))
         account = self.state.account(address)
         expiries = tuple((x.role, x.expires_at) for x in self.state.license_expiries()
                          if inst is not None and x.institution == inst.name)
@@ -82,3 +89,11 @@ class ChainReader:
             return None
         return ProposalView(proposal_id, p, p.expires_at <= self.tip().timestamp,
                             validators(self.state))
+
+    def institutions(self) -> list[InstitutionView]:
+        """Every institution of the genesis with its current keys and licenses, by name."""
+        s = self.state
+        return [InstitutionView(i.name, s.node_key_of(i), s.authority_key_of(i),
+                                s.rotated_keys(i.name) is not None, s.roles(i.name),
+                                i.jurisdiction, i.address)
+                for i in sorted(self.genesis.institutions, key=lambda i: i.name)]

@@ -154,6 +154,19 @@ class AccountView:
 
 
 @dataclass(frozen=True)
+class InstitutionView:
+    """An institution as the ledger knows it now: its current keys (a key_rotate replaces
+    genesis's) and licenses (GET /v1/institutions)."""
+    name: str
+    node_key: bytes
+    authority_key: bytes
+    rotated: bool  # a key_rotate replaced a genesis key
+    roles: frozenset[str]
+    jurisdiction: str
+    address: str
+
+
+@dataclass(frozen=True)
 class ProposalView:
     proposal_id: bytes
     proposal: Proposal
@@ -196,6 +209,7 @@ class NodeService(Protocol):
     def block_view(self, height: int) -> BlockView | None: ...
     def account_view(self, address: bytes) -> AccountView: ...
     def proposal_view(self, proposal_id: bytes) -> ProposalView | None: ...
+    def institutions(self) -> list[InstitutionView]: ...
     def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def genesis_json(self) -> dict: ...
     def metrics_text(self) -> bytes: ...

@@ -12,6 +12,7 @@ from node.ledger.codec import pack, sha256, unpack_canonical
 from node.ledger.crypto import KeyPair, verify
 from node.ledger.execution import ChainTip, build_block
 from node.ledger.types import (
+    KEY_KINDS,
     LICENSE_ACTIONS,
     MAX_AMOUNT,
     MAX_TX_BYTES,
@@ -26,6 +27,7 @@ from node.ledger.types import (
     GovernanceApprove,
     GovernancePropose,
     Issue,
+    KeyRotate,
     KycAttest,
     KycRevoke,
     LicenseGrant,
@@ -77,6 +79,7 @@ PAYLOAD_STRATEGIES = {
     "governance_propose": st.builds(GovernancePropose, st.sampled_from(LICENSE_ACTIONS),
                                     institutions, roles, st.integers(0, MAX_AMOUNT)),
     "governance_approve": st.builds(GovernanceApprove, hashes),
+    "key_rotate": st.builds(KeyRotate, institutions, st.sampled_from(KEY_KINDS), addresses),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 

@@ -18,6 +18,7 @@ from node.ledger.types import (
     GovernanceApprove,
     GovernancePropose,
     Issue,
+    KeyRotate,
     KycAttest,
     KycRevoke,
     LicenseGrant,
@@ -39,7 +40,7 @@ PAYLOADS_IN_ORDER = [
     LicenseRevoke("bank_b", "kyc_issuer"), Freeze(A), Unfreeze(A), AssetFreeze("USD"),
     AssetUnfreeze("USD"), Clawback("USD", A, 3, "court order 12"),
     GovernancePropose("license_revoke", "pay_c", "validator", 1_800_000_000_000),
-    GovernanceApprove(H)]
+    GovernanceApprove(H), KeyRotate("bank_a", "node", H)]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -55,6 +56,7 @@ TX_HASHES = {
     "clawback": "d5456f2eff661525b4d06b64fbc2950957bfbced4fba514823c60cbed6ab1e57",
     "governance_propose": "c6f7de907d9376e310c11db566e5ee04632f56c9fc9960ac2a6c66b9e4d05772",
     "governance_approve": "68721266fc76c39013841cbc8ee5ab4d4ee0fe5a865cda656859caa01f6f1bca",
+    "key_rotate": "edfb66108e4c352cac677f8485370c7b711521f17e65fd213c7ead3ec7731a3c",
 }
 
 

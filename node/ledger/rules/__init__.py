@@ -38,6 +38,11 @@ Who may act (licensing.py)
   license_grant, license_revoke (emergency: the
     regulator under every policy) .............. apply_license_change
 
+Key rotation (keys.py): the institution's current keys, in state from the rotating block on
+  the new key is no current key nor the regulator's  check_key_unused ... KEY_IN_USE
+  not the node key of the only validator ....... check_not_the_only_validator  LAST_VALIDATOR
+  key_rotate (the regulator) ................... apply_key_rotate
+
 Controls (controls.py)
   a frozen sender does nothing (every kind;
     the regulator always acts) ................. check_sender_not_frozen  FROZEN
@@ -125,6 +130,7 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   asset_freeze/_unfreeze asset controller
   governance_propose .. policy majority, validator, institution, unexpired
   governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
+  key_rotate .......... regulator, institution, key unused, not the only validator's node key
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -133,7 +139,8 @@ Value bounds: with the fields they bound (node.ledger.types), checked when a tx 
   amount in [1, 2^63-1]; nonce in [0, 2^64-1]; tier in [0, 255]; expires_at in [0, 2^63-1];
   addresses and hashes 32 bytes, signatures 64; asset code [A-Z][A-Z0-9]{1,11}; jurisdiction
   [A-Z]{2}; institution name [A-Za-z0-9_.-]{1,64}; memo at most 256 bytes; a clawback reason
-  non-empty, at most 256 bytes; role one of Role; action one of LicenseAction ......... MALFORMED
+  non-empty, at most 256 bytes; role one of Role; action one of LicenseAction; a key_rotate's
+  which one of KeyKind (node, authority) ............................................. MALFORMED
   memo and clawback reason are printable text: no control, format (bidi, zero-width),
   private-use or surrogate character, no line or paragraph separator (Cc Cf Co Cs Zl Zp;
   node.ledger.text.printable_text) ................................................... BAD_TEXT
@@ -200,6 +207,11 @@ from node.ledger.rules.header import (
                                       check_time_monotonic,
                                       check_tx_root,
 )
+from node.ledger.rules.keys import (
+                                      apply_key_rotate,
+                                      check_key_unused,
+                                      check_not_the_only_validator,
+)
 from node.ledger.rules.kyc import (
                                       EXEMPT_ROLES,
                                       KycStatus,
@@ -261,15 +273,15 @@ __all__ = [
     "APPLY", "EXEMPT_ROLES", "HOUR_MS", "MAX_SPENDS", "PEER_ROLES", "WINDOW_HOURS", "WINDOW_MS", "Context", "KycStatus", "Membership",
     "SignatureCache", "admit", "apply_asset_freeze", "apply_asset_unfreeze", "apply_clawback",
     "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block",
-    "apply_issue", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
+    "apply_issue", "apply_key_rotate", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
     "apply_license_change", "apply_nonce", "apply_proposal", "apply_redeem", "apply_rules",
     "apply_spend", "apply_transfer", "apply_unfreeze", "authority_as", "bump_nonce", "check_asset",
     "check_asset_controller", "check_asset_issuer", "check_asset_not_frozen", "check_block",
     "check_block_signature", "check_chain", "check_clawback_enabled", "check_envelope",
     "check_funds", "check_height", "check_institution", "check_jurisdiction",
-    "check_keeps_a_validator", "check_kyc", "check_licensed", "check_limits",
+    "check_keeps_a_validator", "check_key_unused", "check_kyc", "check_licensed", "check_limits",
     "check_no_duplicate_tx", "check_no_overflow", "check_nonce", "check_not_approved",
-    "check_not_frozen", "check_not_to_self", "check_not_yet_expired", "check_open",
+    "check_not_frozen", "check_not_the_only_validator", "check_not_to_self", "check_not_yet_expired", "check_open",
     "check_parent", "check_party", "check_policy", "check_proposal", "check_proposer",
     "check_regulator", "check_revocable", "check_sender_standing", "check_signature",
     "check_signed", "check_tier",

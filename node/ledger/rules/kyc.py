@@ -56,7 +56,7 @@ class KycStatus(NamedTuple):
 def exempt_institution(view: StateView, address: bytes) -> Institution | None:
     """The institution whose authority key this is, if a licence of EXEMPT_ROLES exempts it
     from KYC and tier limits right now (an observer-only institution is not exempt)."""
-    inst = view.genesis.institution_by_authority(address)
+    inst = view.institution_by_authority_key(address)
     if inst is None or EXEMPT_ROLES.isdisjoint(view.roles(inst.name)):
         return None
     return inst

@@ -8,6 +8,8 @@ An institution has two keys (genesis): its node key runs its node (peers, propos
 certificate votes) and its authority key signs its transactions (issuance, attestations,
 governance, licences, clawback, asset freezes). Node-key questions and authority-key questions
 are asked apart; an institution that names no authority key answers both with its node key.
+Both are read from the state (StateView.institution_by_node_key / _by_authority_key): a
+key_rotate (node.ledger.rules.keys) replaces one from its block on, and the old one answers none.
 
     licensed_as(view, key, role)     the institution of this node key, if licensed for role
     authority_as(view, key, role)    the institution of this authority key, if licensed for role
@@ -33,19 +35,19 @@ PEER_ROLES = (Role.VALIDATOR, Role.OBSERVER)  # the licenses that run a node
 
 def licensed_as(view: StateView, key: bytes, role: str) -> Institution | None:
     """The institution whose node key this is, if it is licensed for `role` right now."""
-    inst = view.genesis.institution_by_key(key)
+    inst = view.institution_by_node_key(key)
     return inst if inst is not None and role in view.roles(inst.name) else None
 
 
 def authority_as(view: StateView, key: bytes, role: str) -> Institution | None:
     """The institution whose authority key this is, if it is licensed for `role` right now."""
-    inst = view.genesis.institution_by_authority(key)
+    inst = view.institution_by_authority_key(key)
     return inst if inst is not None and role in view.roles(inst.name) else None
 
 
 def licensed_institution(view: StateView, key: bytes) -> Institution | None:
     """The institution whose authority key this is, if it currently holds any license."""
-    inst = view.genesis.institution_by_authority(key)
+    inst = view.institution_by_authority_key(key)
     return inst if inst is not None and view.roles(inst.name) else None
 
 
@@ -70,7 +72,7 @@ def is_licensed_validator(view: StateView, key: bytes) -> bool:
 
 def is_licensed_peer(view: StateView, key: bytes) -> bool:
     """Whether this key's node may join the network: it is licensed to run one."""
-    inst = view.genesis.institution_by_key(key)
+    inst = view.institution_by_node_key(key)
     return inst is not None and any(r in view.roles(inst.name) for r in PEER_ROLES)
 
 
@@ -82,7 +84,8 @@ class Membership:
 
 
 def _node_ids(view: StateView, role: str) -> list[str]:
-    return sorted(i.key.hex() for i in view.genesis.institutions if role in view.roles(i.name))
+    return sorted(view.node_key_of(i).hex() for i in view.genesis.institutions
+                  if role in view.roles(i.name))
 
 
 def expected_membership(view: StateView) -> Membership:
