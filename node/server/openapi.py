@@ -139,6 +139,10 @@ def schemas() -> dict[str, Schema]:
             "certificate": nullable(ref("Certificate")),
             "validators": {"type": "array", "items": HASH}},
             {"receipt": obj({"code": STR, "message": STR})}),
+        "Institutions": obj({"institutions": {"type": "array", "items": obj({
+            "name": STR, "node_key": HASH, "authority_key": HASH, "rotated": BOOL,
+            "roles": {"type": "array", "items": STR}, "jurisdiction": STR,
+            "address": STR})}}),
         "Readiness": obj({"ready": BOOL, "role": STR, "leader_id": nullable(NODE_ID),
                           "commit_index": INT, "applied_index": INT, "peers": INT,
                           "diverged": BOOL}),
@@ -243,6 +247,9 @@ def paths() -> dict[str, Any]:
             "The Merkle inclusion proof of a committed transaction, with its certificate",
             {200: ("proof", body_of(ref("Proof")))}, (400, 401, 403, 404, 429), ("hash",),
             read=True)},
+        "/v1/institutions": {"get": op(
+            "Every institution with its current node and authority keys and its licenses",
+            {200: ("institutions", body_of(ref("Institutions")))}, (429,), tag="node")},
         "/v1/genesis": {"get": op("The genesis this node runs",
                                   {200: ("genesis", body_of(ref("Genesis")))}, (429,),
                                   tag="node")},
