@@ -25,8 +25,8 @@ from node.ledger.types import Payload
 
 # The devnet folder every command defaults to: LICHEN_DEVNET, else ./.devnet
 DEFAULT_DEVNET = os.environ.get("LICHEN_DEVNET") or ".devnet"
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # a long line stays one line in a pipe or a log
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def devnet_file(dir_: str | Path = DEFAULT_DEVNET) -> Path:
