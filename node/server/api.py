@@ -27,6 +27,7 @@ from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
 from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
+from node.server import dashboard
 from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
 from node.server.service import (
@@ -196,6 +197,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/proofs/{hash}", get_proof)
     app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/metrics", metrics)
+    dashboard.add_routes(app, node, reader_scope)  # GET /dashboard, /v1/events (and devnet faults)
     if cfg.devnet:  # the admin endpoints exist only on devnet nodes, and want its token
         app.router.add_post("/v1/admin/faults", post_faults)
         app.router.add_post("/v1/admin/transfer-leader", post_transfer_leader)
@@ -523,7 +525,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
-                           get_account, get_proposal, get_proof, get_genesis})
+                           get_account, get_proposal, get_proof, get_genesis,
+                           dashboard.get_events})
 
 
 # ---- devnet administration ----------------------------------------------------------------------
