@@ -334,6 +334,9 @@ function chart(svg, now, series, unit) {
     const d = s.points.map((p, i) => (i && p[0] - s.points[i - 1][0] <= 2 ? "L" : "M") +
                                      x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1)).join(" ");
     svg.append(svgEl("path", { class: s.cls, d }));
+    if (s.dots) {  // a lone sample is a dot, not an invisible line of one point
+      for (const p of s.points) svg.append(svgEl("circle", { class: s.cls + " dot", cx: x(p[0]).toFixed(1), cy: y(p[1]).toFixed(1), r: 2 }));
+    }
   }
 }
 // Fault changes seen within two seconds of each other (one partition touches every node) are
@@ -355,7 +358,7 @@ function renderCharts() {
   const now = Math.floor(Date.now() / 1000);
   for (const t of view.seconds.keys()) if (t < now - WINDOW_S - 5) view.seconds.delete(t);
   const ok = [], failed = [], p50 = [], max = [];
-  for (let t = now - WINDOW_S; t < now; t++) {  // the current second is not over yet
+  for (let t = now - WINDOW_S; t <= now; t++) {  // the current second counts as it fills
     const s = view.seconds.get(t);
     ok.push([t, s ? s.ok : 0]);
     failed.push([t, s ? s.failed : 0]);
@@ -366,8 +369,8 @@ function renderCharts() {
     }
   }
   chart($("chart-tps"), now, [{ cls: "failed", points: failed }, { cls: "ok", points: ok }], "tx/s");
-  chart($("chart-latency"), now, [{ cls: "max", points: max }, { cls: "p50", points: p50 }], "ms");
-  const last10 = ok.slice(-10).reduce((a, p) => a + p[1], 0) / 10;
+  chart($("chart-latency"), now, [{ cls: "max", points: max }, { cls: "p50", points: p50, dots: true }], "ms");
+  const last10 = ok.slice(-11, -1).reduce((a, p) => a + p[1], 0) / 10;  // ten whole seconds
   $("tps-now").textContent = "green ok, red failed · " + fmt(last10) + " tx/s over the last 10 s";
   const recent = p50.filter((p) => p[0] >= now - 30);
   $("lat-now").textContent = recent.length ? "blue p50, dashed max · p50 " + recent[recent.length - 1][1] + " ms"
