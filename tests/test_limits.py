@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 
 from node.ledger import errors as E
-from node.ledger.rules import SignatureCache
 from node.ledger.crypto import KeyPair
+from node.ledger.rules import SignatureCache
 from node.ledger.types import Transfer, decode_tx, sign_tx
 from node.server.api import build_app
 from node.server.config import NodeConfig

@@ -8,10 +8,9 @@ here blocks, awaits, reads the store or encodes JSON on the loop's behalf: each 
 once, lazily, by the first stream that writes it. With no subscriber a block costs one summary
 for the history and the per-second bucket.
 
-Latency (submit to commit) is measured on this node: while a dashboard is open, a few admitted
-transactions a second are remembered with the time this node first saw them (from a client or
-by gossip), and their commit closes the sample. No per-transaction work is done while no one
-watches.
+Latency (submit to commit) is measured on this node: up to SAMPLES_PER_S admitted transactions
+a second are remembered with the time this node first saw them (from a client or by gossip),
+and their commit closes the sample. Past that budget an admission costs one comparison.
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from node.ledger.types import Receipt
 HISTORY_S = 600  # per-second buckets kept for the charts (ten minutes)
 RECENT_BLOCKS = 30  # block summaries a new page gets at once
 BLOCK_TXS_SHOWN = 20  # transactions listed in a block event (the count is always whole)
-SAMPLES_PER_S = 20  # latency samples taken per second at most, while someone watches
+SAMPLES_PER_S = 20  # latency samples taken per second of committed blocks at most
 MAX_SAMPLES = 512  # latency samples waiting for their commit; the oldest are forgotten beyond
 FAULT_MARKS = 100  # fault changes remembered for the charts' marks
 
@@ -115,8 +114,7 @@ class EventFeed:
         self._seconds: deque[Second] = deque(maxlen=HISTORY_S)
         self._recent: deque[dict] = deque(maxlen=RECENT_BLOCKS)
         self._samples: dict[bytes, float] = {}  # tx hash -> when this node first saw it
-        self._sample_budget = 0
-        self._sample_second = 0
+        self._sample_budget = SAMPLES_PER_S  # refilled when a block starts a new second
         self.fault_marks: deque[dict] = deque(maxlen=FAULT_MARKS)
 
     # -- subscribers ---------------------------------------------------------------------------
@@ -139,8 +137,6 @@ class EventFeed:
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
-        if not self._subs:
-            self._samples.clear()
 
     def close_all(self) -> None:
         for sub in self._subs:
@@ -156,17 +152,11 @@ class EventFeed:
 
     # -- what the loop reports -----------------------------------------------------------------
     def seen(self, tx_hash: bytes) -> None:
-        """A transaction this node admitted: remember when, for a few a second while watched."""
-        if not self._subs:
-            return
-        now = self.wall_s()
-        second = int(now)
-        if second != self._sample_second:
-            self._sample_second, self._sample_budget = second, SAMPLES_PER_S
+        """A transaction this node admitted: remember when, for a few a second."""
         if self._sample_budget <= 0 or tx_hash in self._samples:
             return
         self._sample_budget -= 1
-        self._samples[tx_hash] = now
+        self._samples[tx_hash] = self.wall_s()
         if len(self._samples) > MAX_SAMPLES:
             del self._samples[next(iter(self._samples))]
 
@@ -198,6 +188,7 @@ class EventFeed:
     def _bucket(self, second: int) -> Second:
         if not self._seconds or self._seconds[-1].t < second:
             self._seconds.append(Second(second))
+            self._sample_budget = SAMPLES_PER_S
         return self._seconds[-1]
 
     def note_faults(self, node: str, faults: dict | None) -> None:

@@ -299,7 +299,7 @@ function niceMax(v) {
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
-function chart(svg, now, series, unit) {
+function chart(svg, now, series) {
   svg.replaceChildren();
   const t0 = now - WINDOW_S;
   const x = (t) => L + ((t - t0) / WINDOW_S) * (W - L - R);
@@ -308,7 +308,7 @@ function chart(svg, now, series, unit) {
   for (const f of [0, 0.5, 1]) {
     svg.append(svgEl("line", { class: "axis", x1: L, x2: W - R, y1: y(max * f), y2: y(max * f) }));
     const label = svgEl("text", { x: L - 4, y: y(max * f) + 3, "text-anchor": "end" });
-    label.textContent = fmt(max * f) + (f === 1 ? " " + unit : "");
+    label.textContent = fmt(max * f);
     svg.append(label);
   }
   for (const m of [5, 4, 3, 2, 1, 0]) {
@@ -368,8 +368,8 @@ function renderCharts() {
       max.push([t, lat[lat.length - 1]]);
     }
   }
-  chart($("chart-tps"), now, [{ cls: "failed", points: failed }, { cls: "ok", points: ok }], "tx/s");
-  chart($("chart-latency"), now, [{ cls: "max", points: max }, { cls: "p50", points: p50, dots: true }], "ms");
+  chart($("chart-tps"), now, [{ cls: "failed", points: failed }, { cls: "ok", points: ok }]);
+  chart($("chart-latency"), now, [{ cls: "max", points: max }, { cls: "p50", points: p50, dots: true }]);
   const last10 = ok.slice(-11, -1).reduce((a, p) => a + p[1], 0) / 10;  // ten whole seconds
   $("tps-now").textContent = "green ok, red failed · " + fmt(last10) + " tx/s over the last 10 s";
   const recent = p50.filter((p) => p[0] >= now - 30);
