@@ -129,23 +129,29 @@ class Dashboard:
     def __init__(self, node: NodeService, scope_of: Callable[[web.Request], Scope]):
         self.node = node
         self.scope_of = scope_of  # what a reader may see (read_auth: its token's scope)
-        self.feed: EventFeed = node.events
         self.watch = NetworkWatch(node)
         self._task: asyncio.Task | None = None
         self._last_faults: dict[str, object] = {}
+
+    @property
+    def feed(self) -> EventFeed:
+        return self.node.events
 
     def ensure_running(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._status_loop(), name="dashboard-status")
 
     async def _status_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.feed.watched:
+            started = loop.time()
             try:
                 self.feed.publish("status", await self.snapshot())
             except Exception:  # noqa: BLE001 - the dashboard must never take the node down
                 log.exception("dashboard status snapshot failed")
-            await asyncio.sleep(STATUS_EVERY_S)
-        await self.watch.close()
+            await asyncio.sleep(max(0.0, STATUS_EVERY_S - (loop.time() - started)))
+            if not self.feed.watched:
+                await self.watch.close()  # a stream opened meanwhile keeps the loop going
 
     async def snapshot(self) -> dict:
         own = self.node.dashboard_status().to_json()
