@@ -39,6 +39,9 @@ log = logging.getLogger("lichen.dashboard")
 STATIC = Path(__file__).resolve().parent
 FILES = {"app.js": "text/javascript", "style.css": "text/css"}  # served from /dashboard/NAME
 STATUS_EVERY_S = 1.0
+# A stream is written at most this often: under load blocks come every few milliseconds, and one
+# write (a wake-up, a TLS record, a syscall) per block would cost the node more than the events.
+FLUSH_EVERY_S = 0.1
 PEER_TIMEOUT_S = 0.8  # a node that does not answer its status by then is shown down
 
 
@@ -237,6 +240,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
             if not batch:
                 break  # the node is shutting down
             await resp.write(b"".join(e.wire() for e in batch))
+            await asyncio.sleep(FLUSH_EVERY_S)  # what comes meanwhile goes in the next write
         return resp
     finally:
         feed.unsubscribe(sub)
