@@ -104,6 +104,8 @@ async def test_status_event_counts_refusals_by_reason_code(start_node, keys):
 
 
 async def test_feed_streams_are_capped_and_a_closed_one_frees_its_slot(start_node):
+    """The attack modelled: a client opening live feeds without end, each holding a queue and a
+    connection on the node: past max_event_streams it gets 503 UNAVAILABLE."""
     node = await start_node(max_event_streams=2)
     async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
         first = await http.get("/v1/events")
@@ -120,6 +122,9 @@ async def test_feed_streams_are_capped_and_a_closed_one_frees_its_slot(start_nod
 
 
 async def test_feed_with_read_auth_wants_a_token_that_sees_everything(start_node, keys, tmp_path):
+    """The attack modelled: a client without a token, or with one scoped to one account, reads
+    every block's transactions from the live feed on a node with read_auth. Checked once by
+    removing the feed's scope check: the tokenless stream opened (200, not 401) and this failed."""
     tokens = tmp_path / "tokens.json"
     everything = issue_token(tokens, [], True)
     alice_only = issue_token(tokens, [keys["alice"].address], False)
