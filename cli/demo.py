@@ -54,3 +54,13 @@ def demo(dir_) -> None:
                   f"{'valid' if kyc['valid'] else kyc['error']}.\n")
     print_status(summary.nodes)
     console.print(TRY_NEXT, highlight=False)
+    print_dashboard(run.net, run.manifest.nodes[0].url)
+
+
+def print_dashboard(net: Devnet, url: str) -> None:
+    """Where to watch it live: node0's dashboard (every node serves one)."""
+    console.print(f"\n[bold]Dashboard[/] (live, every node serves one): {url}/dashboard",
+                  highlight=False)
+    if net.tls():
+        console.print(f"  the devnet's certificates are signed by its own CA, {net.ca_file}:"
+                      " import it in the browser, or accept the warning", highlight=False)

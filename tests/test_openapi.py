@@ -99,7 +99,7 @@ async def fetch_contract(url: str) -> Contract:
 
 
 async def test_every_route_answers_as_the_document_says(start_node, keys):
-    node = await start_node(devnet=True, admin_token=ADMIN)
+    node = await start_node(devnet=True, admin_token=ADMIN, max_event_streams=1)
     contract = await fetch_contract(f"http://{node.config.listen}")
     admin = {"Authorization": f"Bearer {ADMIN}"}
     chain = node.genesis.chain_id
@@ -147,6 +147,16 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/healthz", 200)
         await call("GET", "/readyz", 200)
         await call("GET", "/metrics", 200)
+        await call("GET", "/dashboard", 200)
+        await call("GET", "/dashboard/app.js", 200)
+        await call("GET", "/dashboard/style.css", 200)
+        await call("GET", "/dashboard/secrets.txt", 404)
+        await call("GET", "/v1/admin/faults", 200)
+        async with http.get("/v1/events") as stream:  # the one stream allowed: open, then 503
+            assert stream.status == 200 and stream.content_type == "text/event-stream"
+            assert (await stream.content.readuntil(b"\n\n")).startswith(b"event: hello")
+            contract.response("GET", "/v1/events", 200, stream.content_type, None)
+            await call("GET", "/v1/events", 503)
         await call("POST", "/v1/admin/faults", 200, json={"lossy": {"fraction": 0.5}},
                    headers=admin)
         await call("POST", "/v1/admin/faults", 200, json={"heal": True}, headers=admin)
@@ -162,7 +172,8 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
             assert answered, f"{method.upper()} {template} was not exercised"
             if template in ("/healthz", "/metrics", "/v1/openapi.json", "/readyz",
                             "/v1/admin/transfer-leader", "/v1/status", "/v1/genesis",
-                            "/v1/institutions"):
+                            "/v1/institutions", "/dashboard") or (method, template) == (
+                                "get", "/v1/admin/faults"):
                 continue  # their refusals need another node: the tests below
             assert any(s >= 400 for s in answered), f"{method.upper()} {template}: no error seen"
 

@@ -13,6 +13,8 @@ and the HTTP API in front of it.
     raft_log   the Raft log: the core reads LevelDB (node.store.raftlog), the loop writes it
     service    NodeService: what the API asks of a node, and the typed values it returns
     api        the HTTP API over a NodeService
+    dashboard  the dashboard page (GET /dashboard, static files) and its live feed (/v1/events)
+    feed       the feed's events: block summaries, per-second history, latency samples
     limits     what protects a node from its clients (rates, slots, connections, timeouts)
     clock      the injected clock: SystemClock, and ManualClock for tests
     metrics    Prometheus metrics, one registry per node

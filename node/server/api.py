@@ -28,6 +28,7 @@ from node.ledger.crypto import parse_address
 from node.ledger.state import Attestation
 from node.ledger.types import Transaction, decode_tx
 from node.ledger.verify import tx_proof
+from node.server import dashboard
 from node.server.auth import EVERYTHING, Scope, TokenBook
 from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
 from node.server.logs import note
@@ -204,6 +205,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", get_openapi)
     app[OPENAPI] = json.dumps(openapi_document()).encode()
+    dashboard.add_routes(app, node, reader_scope)  # GET /dashboard, /v1/events (and devnet faults)
     if cfg.devnet:  # the admin endpoints exist only on devnet nodes, and want its token
         app.router.add_post("/v1/admin/faults", post_faults)
         app.router.add_post("/v1/admin/transfer-leader", post_transfer_leader)
@@ -557,7 +559,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
-                           get_account, get_proposal, get_proof, get_genesis, get_institutions})
+                           get_account, get_proposal, get_proof, get_genesis, get_institutions,
+                           dashboard.get_events})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

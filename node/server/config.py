@@ -62,6 +62,10 @@ class NodeConfig:
     # Off by default for devnets; a production config must turn it on.
     read_auth: bool = False
     read_tokens_file: str = ""
+    # The dashboard's live feed (GET /v1/events, node.server.dashboard): streams open at once
+    # (beyond: 503 UNAVAILABLE), and events queued per stream (a slow reader loses the oldest)
+    max_event_streams: int = 16
+    event_queue_len: int = 256
     max_long_polls: int = 2_048  # concurrent GET /v1/txs/{h}?wait=...; beyond: 503 UNAVAILABLE
     max_http_connections: int = 4_096  # open HTTP connections, peers' too without peer_listen
     max_connections_per_ip: int = 1_024  # of those, from one client IP (IPv6: one /64)

@@ -45,6 +45,7 @@ from node.server.certificates import CertificateCollector, VoteSender
 from node.server.clock import SYSTEM_CLOCK, Clock, daemon_clock, now_ms, sleep
 from node.server.compose import FatalHandler, Listener, TcpListener, assemble, exit_process
 from node.server.config import NodeConfig
+from node.server.feed import EventFeed
 from node.server.forwarding import PoolForwarder
 from node.server.logs import note
 from node.server.membership import (
@@ -69,9 +70,12 @@ from node.server.queries import ChainReader
 from node.server.service import (
     AccountView,
     BlockView,
+    DashboardStatus,
     InstitutionView,
+    NetworkMember,
     NodeRole,
     NodeStatus,
+    PeerLink,
     ProposalView,
     Readiness,
     TxProof,
@@ -137,6 +141,7 @@ class Node:
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)
         self.drops = RecentDrops()
+        self.events = EventFeed(clock.time, config.max_event_streams, config.event_queue_len)
         self.certs = CertificateCollector(self.key, self.genesis.chain_id, self.store,
                                           self.tip.height, self._voters())
         self.votes = VoteSender(peers, self.p2p.connected_peers)
@@ -507,6 +512,8 @@ class Node:
         self.metrics.height.set(self.tip.height)
         self.metrics.mempool.set(len(self.mempool))
         self.metrics.signatures.set(self.sigs.verified)
+        self.events.block_committed(self.tip.height, self.tip.block_hash, self.tip.state_hash,
+                                    self.tip.timestamp, result.receipts)
 
     def _voters(self) -> frozenset[bytes]:
         return frozenset(bytes.fromhex(v) for v in expected_membership(self.state).voters)
@@ -623,6 +630,7 @@ class Node:
         for d in dropped:
             self._note_dropped(d)
         self.drops.forget(tx.hash)
+        self.events.seen(tx.hash)
         return tx
 
     def transfer_leadership(self, target: str) -> None:
@@ -718,6 +726,29 @@ class Node:
 
     def faults(self) -> FaultFilter:
         return self.p2p.faults
+
+    def dashboard_status(self) -> DashboardStatus:
+        """What the dashboard shows of this node each second, from what it holds already."""
+        connected = set(self.p2p.connected_peers())
+        links = tuple(PeerLink(peer, self._peer_name(peer), peer in connected)
+                      for peer in sorted(set(self._peers) | connected))
+        faults = self.p2p.faults.state() if self.config.devnet else None
+        return DashboardStatus(self.node_status(), links, self.metrics.refusals(),
+                               len(self.mempool.held), faults)
+
+    def network_members(self) -> list[NetworkMember]:
+        """This node and every node it should link to, in genesis order, at their API address."""
+        members = self.raft.conf_state.members
+        return [NetworkMember(i.key.hex(), i.name, i.address) for i in self.genesis.institutions
+                if i.address and (i.key == self.key.address or i.key.hex() in members
+                                  or is_licensed_peer(self.state, i.key))]
+
+    def _peer_name(self, peer: str) -> str:
+        try:
+            inst = self.genesis.institution_by_key(bytes.fromhex(peer))
+        except ValueError:
+            inst = None
+        return inst.name if inst is not None else ""
 
 
 async def run_node(config: NodeConfig, key: Signer | None = None) -> None:

@@ -38,12 +38,29 @@ class Metrics:
             "steer, a second leader for a term) and the daemon's (a block from the future, a "
             "catch-up source that is not a voter)", ["reason"], registry=r)
 
+    def refusals(self) -> dict[str, dict[str, int]]:
+        """What this node refused or failed since it started, per kind, by reason code (the
+        counters above, read as they stand: for the dashboard)."""
+        return {"admission": by_reason(self.rejected), "execution": by_reason(self.failed),
+                "pool_dropped": by_reason(self.dropped), "raft": by_reason(self.raft_dropped),
+                "peer_requests": by_reason(self.peer_requests_refused)}
+
     def track_peers(self, stats: Callable[[], P2PStats]) -> None:
         """Export the peer layer's own counts, read from `stats` at each scrape."""
         self.registry.register(PeerCollector(stats))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def by_reason(counter: Counter) -> dict[str, int]:
+    """A counter labelled by `reason`, as {reason: count} (zero counts left out)."""
+    out: dict[str, int] = {}
+    for family in counter.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.value:
+                out[sample.labels["reason"]] = int(sample.value)
+    return dict(sorted(out.items()))
 
 
 class PeerCollector(Collector):

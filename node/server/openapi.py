@@ -159,6 +159,9 @@ def schemas() -> dict[str, Schema]:
         "FaultsNow": obj({"ok": BOOL, "partitioned": {"type": "array", "items": STR},
                           "loss": {"type": "object", "additionalProperties": NUM},
                           "loss_all": NUM}),
+        "FaultsInForce": obj({"partitioned": {"type": "array", "items": STR},
+                              "loss": {"type": "object", "additionalProperties": NUM},
+                              "loss_all": NUM}),
         "TransferLeader": obj({"to": NODE_ID}),
         "LeaderTransferred": obj({"ok": BOOL, "from": NODE_ID, "to": NODE_ID}),
     }
@@ -263,7 +266,21 @@ def paths() -> dict[str, Any]:
              503: ("not ready, with the reasons", body_of(ref("NotReady")))}, tag="node")},
         "/metrics": {"get": op("Prometheus metrics", {200: ("Prometheus text format", {
             "text/plain": {"schema": {"type": "string"}}})}, tag="node")},
-        "/v1/admin/faults": {"post": op(
+        "/dashboard": {"get": op("The live dashboard page (node.server.dashboard)", {200: (
+            "the page", {"text/html": {"schema": {"type": "string"}}})}, tag="dashboard")},
+        "/dashboard/{name}": {"get": op("A file of the dashboard page (app.js, style.css)", {200: (
+            "the file", {"text/javascript": {"schema": {"type": "string"}},
+                         "text/css": {"schema": {"type": "string"}}})}, (404,), ("name",),
+            tag="dashboard")},
+        "/v1/events": {"get": op(
+            "Server-sent events for the dashboard: `hello` (history) on connect, `block` per "
+            "committed block, `status` every second; with read_auth, a token that reads all",
+            {200: ("an event stream", {"text/event-stream": {"schema": {"type": "string"}}})},
+            (401, 403, 429, 503), read=True, tag="dashboard")},
+        "/v1/admin/faults": {"get": op(
+            "Devnet only: the faults in force on this node's peer links (no token)",
+            {200: ("the faults in force", body_of(ref("FaultsInForce"), msgpack_too=False))},
+            tag="devnet"), "post": op(
             "Devnet only: partition, make lossy or heal this node's peer links",
             {200: ("the faults now in force", body_of(ref("FaultsNow")))}, (400, 401),
             admin=True, tag="devnet", body={"required": True, "content": {
@@ -285,6 +302,8 @@ PARAMETERS: dict[str, Any] = {
     "height": {"name": "height", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}},
     "address": {"name": "address", "in": "path", "required": True, "schema": HASH},
+    "name": {"name": "name", "in": "path", "required": True, "schema": STR,
+             "description": "a file of the dashboard page"},
     "id": {"name": "id", "in": "path", "required": True, "schema": HASH,
            "description": "a proposal id (the hash of its proposing transaction)"},
 }

@@ -16,6 +16,7 @@ from node.ledger.certificates import Certificate
 from node.ledger.state import Account, Attestation, Proposal
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
+from node.server.feed import EventFeed
 
 
 class NodeRole(StrEnum):
@@ -184,6 +185,48 @@ class TxProof:
     voters: tuple[bytes, ...] = ()  # the validators at that height (node keys)
 
 
+@dataclass(frozen=True)
+class PeerLink:
+    """A peer this node should be linked to (or is), and whether the link is up."""
+    node_id: str
+    name: str  # its institution's name in genesis ("" if unknown)
+    connected: bool
+
+
+@dataclass(frozen=True)
+class NetworkMember:
+    """A node of the network as genesis places it: licensed to run one now, or a Raft member."""
+    node_id: str
+    institution: str
+    address: str  # its HTTP API, e.g. https://host:port
+
+
+@dataclass(frozen=True)
+class DashboardStatus:
+    """What the dashboard's status event says of the serving node, once a second."""
+    status: NodeStatus
+    links: tuple[PeerLink, ...]
+    refusals: dict[str, dict[str, int]]  # kind -> reason code -> count since start
+    held: int  # of the pool, transactions held for a future nonce
+    faults: object | None  # p2p.FaultState on a devnet node, else None
+
+    def to_json(self) -> dict:
+        return {"status": self.status.to_json(),
+                "links": [{"node_id": p.node_id, "name": p.name, "connected": p.connected}
+                          for p in self.links],
+                "refusals": self.refusals, "pool": {"size": self.status.mempool_size,
+                                                    "held": self.held},
+                "faults": render_faults(self.faults)}
+
+
+def render_faults(state) -> dict | None:
+    """A p2p.FaultState as JSON (None: not a devnet node)."""
+    if state is None:
+        return None
+    return {"partitioned": sorted(state.partitioned), "loss": dict(sorted(state.loss.items())),
+            "loss_all": state.loss_all}
+
+
 class FaultControl(Protocol):
     """The devnet fault filter (p2p.FaultFilter) as the admin endpoint drives it."""
 
@@ -197,6 +240,7 @@ class NodeService(Protocol):
     """Everything the HTTP API needs from a node."""
     config: NodeConfig
     id: str
+    events: EventFeed  # the dashboard's live feed (node.server.feed)
 
     def node_status(self) -> NodeStatus: ...
     def readiness(self) -> Readiness: ...
@@ -215,3 +259,5 @@ class NodeService(Protocol):
     def metrics_text(self) -> bytes: ...
     def faults(self) -> FaultControl: ...
     def transfer_leadership(self, target: str) -> None: ...
+    def dashboard_status(self) -> DashboardStatus: ...
+    def network_members(self) -> list[NetworkMember]: ...
