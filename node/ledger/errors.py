@@ -159,6 +159,16 @@ class JurisdictionBlocked(KycError):
     code = "JURISDICTION_BLOCKED"
 
 
+class AlreadyBlocked(KycError):
+    """A jurisdiction_block names a jurisdiction that is already blocked."""
+    code = "ALREADY_BLOCKED"
+
+
+class NotBlocked(KycError):
+    """A jurisdiction_unblock names a jurisdiction that is not blocked."""
+    code = "NOT_BLOCKED"
+
+
 class AttestationRevoked(KycError):
     """The issuer's attestation of this subject was revoked: it stays revoked for that issuer."""
     code = "ATTESTATION_REVOKED"

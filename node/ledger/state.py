@@ -10,6 +10,8 @@ State is these kinds of record, each under a byte key:
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
     b"k" + name    -> InstitutionKeys an institution's current [node key, authority key], only once
                                      a key_rotate replaced one (absent: its genesis keys)
+    b"j"           -> blocked        the blocked jurisdictions, sorted, once a jurisdiction_block
+                                     or _unblock changed them (absent: genesis's)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -138,6 +140,7 @@ class InstitutionKeys:
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
+BLOCKED = b"j"
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -151,7 +154,8 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(KYC_EPOCH + n.encode(), pack(e)) for n, e in v.kyc_epochs.items()]
         + ([(EXPIRIES, pack([[x.expires_at, x.institution, x.role] for x in v.expiries]))]
            if v.expiries is not None else [])
-        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()])
+        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()]
+        + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else []))
 
 
 class RotationSeen:
@@ -219,6 +223,13 @@ class StateView:
         """The institution's keys if a key_rotate replaced one; None: its genesis keys."""
         raise NotImplementedError
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        """The jurisdictions blocked now: genesis's, as jurisdiction_block/_unblock left them."""
+        raise NotImplementedError
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -271,6 +282,8 @@ class State(StateView):
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: no record yet
         self.keys: dict[str, InstitutionKeys] = {}
+        self.blocked: frozenset[str] | None = None  # None: no record yet (genesis's set counts)
+        self._genesis_blocked = frozenset(genesis.blocked_jurisdictions)
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -336,6 +349,12 @@ class State(StateView):
     def rotated_keys(self, institution: str) -> InstitutionKeys | None:
         return self.keys.get(institution)
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        return self.blocked if self.blocked is not None else self._genesis_blocked
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        self.blocked = blocked
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         old = self.keys.get(institution)
         nodes, authorities = self._owners
@@ -376,6 +395,8 @@ class State(StateView):
             self.expiries = tuple(LicenseExpiry(*x) for x in obj)
         elif kind == KEYS:
             self.set_keys(rest.decode(), InstitutionKeys.from_wire(obj))
+        elif kind == BLOCKED:
+            self.blocked = frozenset(obj)
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -396,6 +417,7 @@ class Overlay(StateView):
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: unchanged
         self.keys: dict[str, InstitutionKeys] = {}
+        self.blocked: frozenset[str] | None = None  # None: unchanged
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -452,6 +474,13 @@ class Overlay(StateView):
         k = self.keys.get(institution)
         return k if k is not None else self.parent.rotated_keys(institution)
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        b = self.blocked
+        return b if b is not None else self.parent.blocked_jurisdictions()
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        self.blocked = blocked
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -480,3 +509,5 @@ class Overlay(StateView):
             self.parent.expiries = self.expiries
         for name in sorted(self.keys):
             self.parent.set_keys(name, self.keys[name])
+        if self.blocked is not None:
+            self.parent.blocked = self.blocked

@@ -64,6 +64,8 @@ class TxKind(StrEnum):
     GOVERNANCE_PROPOSE = "governance_propose"
     GOVERNANCE_APPROVE = "governance_approve"
     KEY_ROTATE = "key_rotate"
+    JURISDICTION_BLOCK = "jurisdiction_block"
+    JURISDICTION_UNBLOCK = "jurisdiction_unblock"
 
 
 class TxState(StrEnum):
@@ -375,10 +377,27 @@ class KeyRotate(Payload):
     new_key: bytes = field(metadata=checked_by(_address))  # the new public key
 
 
+@dataclass(frozen=True)
+class JurisdictionBlock(Payload):
+    """The regulator adds a jurisdiction to the blocked set (a sanctions-list update): from the
+    block that commits it, no value moves to or from a party placed there
+    (node.ledger.rules.policy)."""
+    KIND = TxKind.JURISDICTION_BLOCK
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+
+
+@dataclass(frozen=True)
+class JurisdictionUnblock(Payload):
+    """The regulator takes a jurisdiction off the blocked set (node.ledger.rules.policy)."""
+    KIND = TxKind.JURISDICTION_UNBLOCK
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
+                        + (JurisdictionBlock, JurisdictionUnblock)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

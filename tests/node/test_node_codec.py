@@ -27,6 +27,8 @@ from node.ledger.types import (
     GovernanceApprove,
     GovernancePropose,
     Issue,
+    JurisdictionBlock,
+    JurisdictionUnblock,
     KeyRotate,
     KycAttest,
     KycRevoke,
@@ -80,6 +82,8 @@ PAYLOAD_STRATEGIES = {
                                     institutions, roles, st.integers(0, MAX_AMOUNT)),
     "governance_approve": st.builds(GovernanceApprove, hashes),
     "key_rotate": st.builds(KeyRotate, institutions, st.sampled_from(KEY_KINDS), addresses),
+    "jurisdiction_block": st.builds(JurisdictionBlock, jurisdictions),
+    "jurisdiction_unblock": st.builds(JurisdictionUnblock, jurisdictions),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 

@@ -158,6 +158,11 @@ CASES = [
          E.LastValidator, lambda w: (R.check_not_the_only_validator(w.view, "bank_a", "authority"),
                                      R.check_not_the_only_validator(w.view, "bank_b", "node")),
          setup=revoke("validator", "bank_b")),
+    # policy on chain: the blocked set of the test genesis is {IR, KP}
+    Case("check_not_blocked", lambda w: R.check_not_blocked(w.view, "KP"),
+         E.AlreadyBlocked, lambda w: R.check_not_blocked(w.view, "RU")),
+    Case("check_blocked", lambda w: R.check_blocked(w.view, "RU"),
+         E.NotBlocked, lambda w: R.check_blocked(w.view, "IR")),
     Case("check_keeps_a_validator",
          lambda w: R.check_keeps_a_validator(w.view, "license_revoke", "bank_a", "validator"),
          E.LastValidator,

@@ -43,6 +43,13 @@ Key rotation (keys.py): the institution's current keys, in state from the rotati
   not the node key of the only validator ....... check_not_the_only_validator  LAST_VALIDATOR
   key_rotate (the regulator) ................... apply_key_rotate
 
+Policy on chain (policy.py): the blocked jurisdictions, in state from the changing block on
+(genesis's until then); the regulator decides, under every license policy
+  a block adds a jurisdiction not yet blocked .. check_not_blocked ...... ALREADY_BLOCKED
+  an unblock removes a blocked one ............. check_blocked .......... NOT_BLOCKED
+  jurisdiction_block, jurisdiction_unblock
+    (the regulator) ............................ apply_jurisdiction_block, apply_jurisdiction_unblock
+
 Controls (controls.py)
   a frozen sender does nothing (every kind;
     the regulator always acts) ................. check_sender_not_frozen  FROZEN
@@ -61,7 +68,8 @@ KYC (kyc.py): validator/kyc_issuer/asset_issuer institutions pass as themselves;
                                                                           ISSUER_NOT_LICENSED, KYC_EXPIRED,
                                                                           UNKNOWN_TIER
   what an account query shows .................. best_attestation
-  the party's jurisdictions are not blocked .... check_jurisdiction ..... JURISDICTION_BLOCKED
+  the party's jurisdictions are not blocked
+    (the set in state: policy.py) .............. check_jurisdiction ..... JURISDICTION_BLOCKED
   a party to a movement: not frozen, KYC,
     jurisdiction ............................... check_party ............ FROZEN and the above
   a sender a pool holds a future nonce for:
@@ -131,6 +139,7 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   governance_propose .. policy majority, validator, institution, unexpired
   governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
   key_rotate .......... regulator, institution, key unused, not the only validator's node key
+  jurisdiction_block .. regulator, not blocked;  jurisdiction_unblock: regulator, blocked
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -265,6 +274,12 @@ from node.ledger.rules.membership import (
                                       licensed_observers,
                                       licensed_validators,
 )
+from node.ledger.rules.policy import (
+                                      apply_jurisdiction_block,
+                                      apply_jurisdiction_unblock,
+                                      check_blocked,
+                                      check_not_blocked,
+)
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
 
 bump_nonce = apply_nonce  # the name before the rulebook package
@@ -292,4 +307,5 @@ __all__ = [
     "apply_license_expiries", "attestation_refusal", "best_attestation",
     "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",
     "check_sender_not_frozen", "exempt_institution",
+    "apply_jurisdiction_block", "apply_jurisdiction_unblock", "check_blocked", "check_not_blocked",
 ]

@@ -128,7 +128,7 @@ def best_attestation(view: StateView, ctx: Context, acct: Account) -> Attestatio
 
 
 def check_jurisdiction(view: StateView, status: KycStatus, who: str) -> None:
-    blocked = view.genesis.blocked_jurisdictions
+    blocked = view.blocked_jurisdictions()  # genesis's, as jurisdiction_block/_unblock left it
     if status.jurisdiction in blocked:
         raise E.JurisdictionBlocked(f"{who}'s jurisdiction {status.jurisdiction} is blocked")
     for j in status.other_jurisdictions:

@@ -1,0 +1,119 @@
+"""Policy on chain: jurisdiction_block / jurisdiction_unblock change the blocked set without a new
+chain (node.ledger.rules.policy). The test genesis blocks IR and KP; alice is US, bob DE, dave KP."""
+from __future__ import annotations
+
+import pytest
+
+from node.ledger import errors as E
+from node.ledger.genesis import Genesis
+from node.ledger.mempool import Mempool
+from node.ledger.rules import SignatureCache
+from node.ledger.state import State
+from node.ledger.types import (
+    Issue,
+    JurisdictionBlock,
+    JurisdictionUnblock,
+    Transfer,
+    sign_tx,
+)
+from node.ledger.verify import verify_chain
+
+from .support import HOUR, T0, Chain, Ledger, majority_genesis_doc
+
+
+@pytest.fixture
+def ledger(genesis) -> Ledger:
+    return Ledger(genesis)
+
+
+def test_only_the_regulator_changes_the_blocked_set(ledger, keys):
+    """Attack: an institution lifts a sanctions block (or imposes one on a rival's customers)."""
+    ledger.reject(E.NotLicensed, keys.bank_a, JurisdictionUnblock("KP"))
+    ledger.reject(E.NotLicensed, keys.bank_b, JurisdictionBlock("US"))
+    ledger.reject(E.NotLicensed, keys.alice, JurisdictionBlock("DE"))
+    assert ledger.view.blocked_jurisdictions() == {"IR", "KP"}
+    ledger.ok(keys.regulator, JurisdictionBlock("DE"))
+    assert ledger.view.blocked_jurisdictions() == {"DE", "IR", "KP"}
+
+
+def test_the_regulator_decides_under_majority_licensing_too(keys):
+    """Under `majority` the validators vote on licences, not on the sanctions list: a validator
+    still cannot unblock, the regulator still can block at once."""
+    ledger = Ledger(Genesis.from_json(majority_genesis_doc(keys)))
+    ledger.reject(E.NotLicensed, keys.bank_a, JurisdictionUnblock("KP"))
+    ledger.ok(keys.regulator, JurisdictionBlock("DE"))
+    ledger.ok(keys.regulator, JurisdictionUnblock("KP"))
+    assert ledger.view.blocked_jurisdictions() == {"DE", "IR"}
+
+
+def test_a_block_adds_an_unblocked_one_and_an_unblock_removes_a_blocked_one(ledger, keys):
+    ledger.reject(E.AlreadyBlocked, keys.regulator, JurisdictionBlock("KP"))
+    ledger.reject(E.NotBlocked, keys.regulator, JurisdictionUnblock("DE"))
+
+
+def test_a_newly_blocked_jurisdiction_is_refused_from_that_block_on(genesis, keys):
+    """Attack: a sanctions update is published, but payments to and from the newly listed
+    jurisdiction keep flowing (today's chain reads genesis only). From the block that commits
+    the block, bob (DE) can neither receive, send nor be issued to; an unblock restores him."""
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    pay_bob = sign_tx(keys.alice, g, 0, Transfer("USD", keys.bob.address, 10, ""))
+    assert chain.run([pay_bob], T0 + HOUR).receipts[0].ok
+    block = sign_tx(keys.regulator, g, 0, JurisdictionBlock("DE"))
+    after = [sign_tx(keys.alice, g, 1, Transfer("USD", keys.bob.address, 10, "")),
+             sign_tx(keys.bob, g, 0, Transfer("USD", keys.alice.address, 10, "")),
+             sign_tx(keys.bank_a, g, 0, Issue("USD", keys.bob.address, 10))]
+    result = chain.run([block, *after], T0 + 2 * HOUR)
+    assert [r.ok for r in result.receipts] == [True, False, False, False]
+    assert {r.code for r in result.receipts[1:]} == {"JURISDICTION_BLOCKED"}
+    unblock = sign_tx(keys.regulator, g, 1, JurisdictionUnblock("DE"))
+    again = sign_tx(keys.alice, g, 2, Transfer("USD", keys.bob.address, 10, ""))
+    assert all(r.ok for r in chain.run([unblock, again], T0 + 3 * HOUR).receipts)
+    assert chain.state.account(keys.bob.address).balance("USD") == 500_020
+
+
+def test_unblocking_a_genesis_jurisdiction_lets_its_parties_pay(genesis, keys):
+    """The genesis set is only the initial value: dave (KP) pays once KP is unblocked."""
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    pay = sign_tx(keys.dave, g, 0, Transfer("USD", keys.bob.address, 10, ""))
+    assert chain.run([pay], T0 + HOUR).receipts[0].code == "JURISDICTION_BLOCKED"
+    unblock = sign_tx(keys.regulator, g, 0, JurisdictionUnblock("KP"))
+    pay = sign_tx(keys.dave, g, 1, Transfer("USD", keys.bob.address, 10, ""))
+    assert [r.ok for r in chain.run([unblock, pay], T0 + 2 * HOUR).receipts] == [True, True]
+
+
+def test_pool_admission_reads_the_blocked_set_of_the_committed_state(genesis, keys):
+    """The pool uses the same rule: after the block commits, a payment to bob is refused at
+    admission, and one the pool held from before is dropped by the re-check with the code."""
+    chain = Chain(genesis, keys.bank_a)
+    pool = Mempool(chain.state, SignatureCache(), clock=lambda: (T0 + HOUR) / 1000)
+    g = genesis.chain_id
+    held = sign_tx(keys.alice, g, 0, Transfer("USD", keys.bob.address, 10, ""))
+    assert pool.add(held) == [] and held.hash in pool
+    block = sign_tx(keys.regulator, g, 0, JurisdictionBlock("DE"))
+    result = chain.run([block], T0 + HOUR)
+    dropped = pool.block_committed([block.hash], all(r.ok for r in result.receipts), T0 + HOUR)
+    assert [(d.tx.hash, d.error.code) for d in dropped] == [(held.hash, "JURISDICTION_BLOCKED")]
+    with pytest.raises(E.JurisdictionBlocked):
+        pool.add(sign_tx(keys.bob, g, 0, Transfer("USD", keys.alice.address, 1, "")))
+
+
+def test_the_blocked_set_is_a_state_record_replay_reaches_the_same_hash(genesis, keys):
+    """The blocked set is in the state hash (record b"j"), reloads from the store's records, and
+    a chain replay from genesis reaches the same state hash. Genesis writes no record."""
+    assert not any(k.startswith(b"j") for k, _ in State.from_genesis(genesis).records())
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    r1 = chain.run([sign_tx(keys.regulator, g, 0, JurisdictionBlock("DE"))], T0 + HOUR)
+    r2 = chain.run([sign_tx(keys.regulator, g, 1, JurisdictionUnblock("KP"))], T0 + 2 * HOUR)
+    assert any(k.startswith(b"j") for k, _ in r1.changes)
+    plain = Chain(genesis, keys.bank_a).run([], T0 + HOUR)
+    assert r1.state_hash != plain.state_hash
+    reloaded = State(genesis)
+    for k, v in chain.state.records():
+        reloaded.load_record(k, v)
+    assert reloaded.blocked_jurisdictions() == {"DE", "IR"}
+    report = verify_chain(genesis, [(r1.block.encode(), r1.state_hash),
+                                    (r2.block.encode(), r2.state_hash)])
+    assert report.ok and report.height == 2 and report.state_hash == r2.state_hash
