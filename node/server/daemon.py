@@ -71,6 +71,7 @@ from node.server.service import (
     InstitutionView,
     NodeRole,
     NodeStatus,
+    PolicyView,
     ProposalView,
     Readiness,
     TxProof,
@@ -672,6 +673,9 @@ class Node:
 
     def institutions(self) -> list[InstitutionView]:
         return self.reader.institutions()
+
+    def policy(self) -> PolicyView:
+        return self.reader.policy()
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -18,6 +18,7 @@ from node.server.service import (
     BlockTx,
     BlockView,
     InstitutionView,
+    PolicyView,
     ProposalView,
     TxProof,
 )
@@ -97,3 +98,9 @@ class ChainReader:
                                 s.rotated_keys(i.name) is not None, s.roles(i.name),
                                 i.jurisdiction, i.address)
                 for i in sorted(self.genesis.institutions, key=lambda i: i.name)]
+
+    def policy(self) -> PolicyView:
+        """The blocked jurisdictions now, the tiers and the institutions (GET /v1/policy)."""
+        return PolicyView(tuple(sorted(self.state.blocked_jurisdictions())),
+                          tuple(sorted(self.genesis.tiers, key=lambda t: t.tier)),
+                          tuple(self.institutions()))

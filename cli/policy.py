@@ -1,0 +1,82 @@
+"""lichen policy: the regulator changes the ledger's policy on chain (no new chain needed)."""
+from __future__ import annotations
+
+import click
+
+from devnet.client import ApiError
+from node.ledger.errors import Malformed
+from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, _jurisdiction
+
+from .common import (
+    client_for,
+    emit_json,
+    fail,
+    json_option,
+    load_key,
+    node_option,
+    submit_tx,
+    wait_option,
+)
+
+
+@click.group()
+def policy() -> None:
+    """Show the ledger's policy now, or change it (regulator only, under every license policy).
+
+    A change takes effect from the block that commits it, on every node, without a restart."""
+
+
+def jurisdiction_code(ctx, param, value: str) -> str:
+    try:
+        return _jurisdiction("jurisdiction", value.upper())
+    except Malformed as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@policy.command("block-jurisdiction")
+@click.argument("code", callback=jurisdiction_code)
+@click.option("--key", default="regulator", show_default=True, help="The regulator's key.")
+@node_option
+@json_option
+@wait_option
+def block_jurisdiction(code, key, node_url, as_json, no_wait, timeout) -> None:
+    """Block a jurisdiction (a sanctions-list update): from the committing block no value moves
+    to or from a party placed there (JURISDICTION_BLOCKED)."""
+    submit_tx(node_url, load_key(key), JurisdictionBlock(code), no_wait, as_json,
+              f"block jurisdiction {code}")
+
+
+@policy.command("unblock-jurisdiction")
+@click.argument("code", callback=jurisdiction_code)
+@click.option("--key", default="regulator", show_default=True, help="The regulator's key.")
+@node_option
+@json_option
+@wait_option
+def unblock_jurisdiction(code, key, node_url, as_json, no_wait, timeout) -> None:
+    """Take a jurisdiction off the blocked list."""
+    submit_tx(node_url, load_key(key), JurisdictionUnblock(code), no_wait, as_json,
+              f"unblock jurisdiction {code}")
+
+
+@policy.command("show")
+@node_option
+@json_option
+def show(node_url, as_json) -> None:
+    """The blocked jurisdictions, the KYC tiers with their limits, and the institutions, as the
+    node's ledger holds them now."""
+    try:
+        doc = client_for(node_url).get("/v1/policy")
+    except ApiError as err:
+        fail(err.code, err.message)
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"blocked jurisdictions: {', '.join(doc['blocked_jurisdictions']) or '(none)'}")
+    click.echo("tiers:")
+    for t in doc["tiers"]:
+        limits = ", ".join(f"{a} {lim['per_tx']}/tx {lim['daily']}/24h"
+                           for a, lim in t["limits"].items())
+        click.echo(f"  {t['tier']} {t['name']}: {limits or '(sends nothing)'}")
+    click.echo("institutions:")
+    for i in doc["institutions"]:
+        click.echo(f"  {i['name']} ({i['jurisdiction']}): {', '.join(i['roles']) or '(no licence)'}")

@@ -1,0 +1,61 @@
+"""lichen policy: block-jurisdiction / unblock-jurisdiction sign the regulator's tx; show renders
+GET /v1/policy. Against the fake node of test_cli."""
+from __future__ import annotations
+
+import pytest
+
+import cli.common
+from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, decode_tx
+
+from .test_cli import FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
+
+POLICY = {"blocked_jurisdictions": ["DE", "IR", "KP"],
+          "tiers": [{"tier": 1, "name": "basic",
+                     "limits": {"USD": {"per_tx": 100000, "daily": 250000}}},
+                    {"tier": 3, "name": "frozen out", "limits": {}}],
+          "institutions": [{"name": "inst0", "jurisdiction": "US", "roles": ["validator"]},
+                           {"name": "inst7", "jurisdiction": "FR", "roles": []}]}
+
+
+class PolicyNode(FakeNode):
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        assert path == "/v1/policy"
+        return POLICY
+
+
+@pytest.fixture
+def node(monkeypatch) -> PolicyNode:
+    fake = PolicyNode()
+    monkeypatch.setattr(cli.common, "Client", lambda url, **kw: fake)
+    return fake
+
+
+def test_block_and_unblock_sign_the_regulators_tx(node, key_file):  # noqa: F811
+    path, regulator = key_file
+    blocked = run("policy", "block-jurisdiction", "de", "--key", str(path), "--node", "http://fake")
+    assert blocked.exit_code == 0, blocked.output
+    assert text(blocked.stdout).startswith("✔ block jurisdiction DE: committed at height 7")
+    unblocked = run("policy", "unblock-jurisdiction", "DE", "--key", str(path),
+                    "--node", "http://fake")
+    assert unblocked.exit_code == 0, unblocked.output
+    txs = [decode_tx(raw) for raw in node.received]
+    assert [t.sender for t in txs] == [regulator.address] * 2
+    assert [t.payload for t in txs] == [JurisdictionBlock("DE"), JurisdictionUnblock("DE")]
+
+
+def test_a_bad_jurisdiction_code_is_a_usage_error_and_submits_nothing(node, key_file):  # noqa: F811
+    bad = run("policy", "block-jurisdiction", "DEU", "--key", str(key_file[0]),
+              "--node", "http://fake")
+    assert bad.exit_code == 2 and "jurisdiction" in bad.stderr
+    assert node.received == []
+
+
+def test_show_renders_the_blocked_set_tiers_and_institutions(node):
+    shown = run("policy", "show", "--node", "http://fake")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines() == [
+        "blocked jurisdictions: DE, IR, KP", "tiers:", "  1 basic: USD 100000/tx 250000/24h",
+        "  3 frozen out: (sends nothing)", "institutions:", "  inst0 (US): validator",
+        "  inst7 (FR): (no licence)"]
+    as_json = run("policy", "show", "--json", "--node", "http://fake")
+    assert as_json.exit_code == 0 and '"blocked_jurisdictions"' in as_json.stdout
