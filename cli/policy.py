@@ -74,9 +74,9 @@ def show(node_url, as_json) -> None:
     click.echo(f"blocked jurisdictions: {', '.join(doc['blocked_jurisdictions']) or '(none)'}")
     click.echo("tiers:")
     for t in doc["tiers"]:
-        limits = ", ".join(f"{a} {lim['per_tx']}/tx {lim['daily']}/24h"
-                           for a, lim in t["limits"].items())
-        click.echo(f"  {t['tier']} {t['name']}: {limits or '(sends nothing)'}")
+        click.echo(f"  {t['tier']} {t['name']}{'' if t['limits'] else ': sends nothing'}")
+        for a, lim in t["limits"].items():
+            click.echo(f"      {a:<6} per tx {lim['per_tx']:>14,}   24 h {lim['daily']:>16,}")
     click.echo("institutions:")
     for i in doc["institutions"]:
         click.echo(f"  {i['name']} ({i['jurisdiction']}): {', '.join(i['roles']) or '(no licence)'}")

@@ -54,8 +54,9 @@ def test_show_renders_the_blocked_set_tiers_and_institutions(node):
     shown = run("policy", "show", "--node", "http://fake")
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.splitlines() == [
-        "blocked jurisdictions: DE, IR, KP", "tiers:", "  1 basic: USD 100000/tx 250000/24h",
-        "  3 frozen out: (sends nothing)", "institutions:", "  inst0 (US): validator",
+        "blocked jurisdictions: DE, IR, KP", "tiers:", "  1 basic",
+        "      USD    per tx        100,000   24 h          250,000",
+        "  3 frozen out: sends nothing", "institutions:", "  inst0 (US): validator",
         "  inst7 (FR): (no licence)"]
     as_json = run("policy", "show", "--json", "--node", "http://fake")
     assert as_json.exit_code == 0 and '"blocked_jurisdictions"' in as_json.stdout
