@@ -5,7 +5,14 @@ import click
 
 from devnet.client import ApiError
 from node.ledger.errors import Malformed
-from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, _jurisdiction
+from node.ledger.types import (
+    JurisdictionBlock,
+    JurisdictionUnblock,
+    TierLimitWire,
+    TierSet,
+    _jurisdiction,
+    _tier_limits,
+)
 
 from .common import (
     client_for,
@@ -56,6 +63,41 @@ def unblock_jurisdiction(code, key, node_url, as_json, no_wait, timeout) -> None
     """Take a jurisdiction off the blocked list."""
     submit_tx(node_url, load_key(key), JurisdictionUnblock(code), no_wait, as_json,
               f"unblock jurisdiction {code}")
+
+
+def parse_limit(spec: str) -> TierLimitWire:
+    """ASSET:PER_TX:DAILY (minor units) -> (asset, per_tx, daily)."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise click.BadParameter(f"{spec!r} is not ASSET:PER_TX:DAILY (integers, minor units)")
+    return parts[0].upper(), int(parts[1]), int(parts[2])
+
+
+def tier_limits(ctx, param, value: tuple[str, ...]) -> tuple[TierLimitWire, ...]:
+    limits = sorted(parse_limit(v) for v in value)
+    try:
+        return _tier_limits("limit", limits)
+    except Malformed as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@policy.command("set-tier")
+@click.option("--tier", required=True, type=click.IntRange(0, 255), help="The tier number.")
+@click.option("--name", required=True, help="Its name, e.g. basic.")
+@click.option("--limit", "limits", multiple=True, callback=tier_limits,
+              metavar="ASSET:PER_TX:DAILY",
+              help="A limit per asset, in minor units (repeat per asset); an asset not listed "
+                   "cannot be sent at this tier.")
+@click.option("--key", default="regulator", show_default=True, help="The regulator's key.")
+@node_option
+@json_option
+@wait_option
+def set_tier(tier, name, limits, key, node_url, as_json, no_wait, timeout) -> None:
+    """Add a KYC tier or replace one whole: from the committing block every later transfer of
+    its customers is held to these limits (lowering them binds at once)."""
+    listed = ", ".join(f"{a} {p}/{d}" for a, p, d in limits) or "no asset"
+    submit_tx(node_url, load_key(key), TierSet(tier, name, limits), no_wait, as_json,
+              f"set tier {tier} {name}: {listed}")
 
 
 @policy.command("show")

@@ -266,3 +266,23 @@ async def test_policy_shows_a_sanctions_update_and_transfers_follow_it(http, nod
     async with http.post("/v1/txs", json={"tx": tx.raw.hex()}) as r:
         assert r.status == 202
     assert (await status_of(http, tx.hash_hex))["status"] == "committed"
+
+
+async def test_a_lowered_tier_shows_in_policy_and_binds_the_next_transfer(http, node, keys):
+    """tier_set through the API: GET /v1/policy shows the new limits at once, and alice's next
+    payment above the lowered per-transaction limit is refused at admission."""
+    from node.ledger.types import TierSet
+    lower = TierSet(1, "basic", (("USD", 50, 1_000),))
+    tx = sign_tx(keys["regulator"], node.genesis.chain_id, 0, lower)
+    async with http.post("/v1/txs", json={"tx": tx.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, tx.hash_hex))["status"] == "committed"
+    async with http.get("/v1/policy") as r:
+        tiers = {t["tier"]: t for t in (await r.json())["tiers"]}
+    assert tiers[1] == {"tier": 1, "name": "basic", "limits": {"USD": {"per_tx": 50,
+                                                                        "daily": 1_000}}}
+    async with http.post("/v1/txs", json={"tx": transfer(node, keys, amount=100).raw.hex()}) as r:
+        assert r.status == 422 and (await r.json())["error"] == "LIMIT_EXCEEDED"
+    ok = transfer(node, keys, amount=50)
+    async with http.post("/v1/txs", json={"tx": ok.raw.hex()}) as r:
+        assert r.status == 202

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import cli.common
-from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, decode_tx
+from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, TierSet, decode_tx
 
 from .test_cli import FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
 
@@ -60,3 +60,27 @@ def test_show_renders_the_blocked_set_tiers_and_institutions(node):
         "  inst7 (FR): (no licence)"]
     as_json = run("policy", "show", "--json", "--node", "http://fake")
     assert as_json.exit_code == 0 and '"blocked_jurisdictions"' in as_json.stdout
+
+
+def test_set_tier_signs_a_tier_set_with_its_limits_sorted(node, key_file):  # noqa: F811
+    path, regulator = key_file
+    result = run("policy", "set-tier", "--tier", "1", "--name", "basic", "--limit",
+                 "usd:50000:100000", "--limit", "EUR:1000:2000", "--key", str(path),
+                 "--node", "http://fake")
+    assert result.exit_code == 0, result.output
+    assert text(result.stdout).startswith(
+        "✔ set tier 1 basic: EUR 1000/2000, USD 50000/100000: committed at height 7")
+    tx = decode_tx(node.received[0])
+    assert tx.sender == regulator.address
+    assert tx.payload == TierSet(1, "basic", (("EUR", 1000, 2000), ("USD", 50000, 100000)))
+
+
+@pytest.mark.parametrize("limit,complaint", [("USD:10", "is not ASSET:PER_TX:DAILY"),
+                                             ("USD:-1:5", "is not ASSET:PER_TX:DAILY"),
+                                             ("usd dollars:1:2", "asset")])
+def test_set_tier_refuses_a_bad_limit_and_submits_nothing(node, key_file, limit,  # noqa: F811
+                                                          complaint):
+    bad = run("policy", "set-tier", "--tier", "1", "--name", "basic", "--limit", limit,
+              "--key", str(key_file[0]), "--node", "http://fake")
+    assert bad.exit_code == 2 and complaint in text(bad.stderr)
+    assert node.received == []

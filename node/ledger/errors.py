@@ -228,6 +228,11 @@ class ClawbackDisabled(AssetError):
     code = "CLAWBACK_DISABLED"
 
 
+class BadTierLimits(LimitError):
+    """A tier_set whose per-transaction limit exceeds its daily limit for an asset."""
+    code = "BAD_TIER_LIMITS"
+
+
 class LimitExceeded(LimitError):
     """Over the tier's transfer limit."""
     code = "LIMIT_EXCEEDED"

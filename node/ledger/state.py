@@ -12,6 +12,8 @@ State is these kinds of record, each under a byte key:
                                      a key_rotate replaced one (absent: its genesis keys)
     b"j"           -> blocked        the blocked jurisdictions, sorted, once a jurisdiction_block
                                      or _unblock changed them (absent: genesis's)
+    b"t" + tier    -> Tier           a tier's [name, [[asset, per_tx, daily], ...]] once a
+                                     tier_set wrote it (absent: genesis's tier, if any)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -24,7 +26,7 @@ from typing import Any
 import msgpack
 
 from node.ledger.codec import pack, sha256
-from node.ledger.genesis import Genesis, Institution
+from node.ledger.genesis import Genesis, Institution, Tier, TierLimit
 from node.ledger.types import ProposalStatus
 
 
@@ -140,7 +142,16 @@ class InstitutionKeys:
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
-BLOCKED = b"j"
+BLOCKED, TIER = b"j", b"t"
+
+
+def tier_to_wire(t: Tier) -> list[Any]:
+    return [t.name, [[a, lim.per_tx, lim.daily] for a, lim in sorted(t.limits.items())]]
+
+
+def tier_from_wire(level: int, w: list[Any]) -> Tier:
+    name, limits = w
+    return Tier(level, name, {a: TierLimit(per_tx, daily) for a, per_tx, daily in limits})
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -155,7 +166,8 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + ([(EXPIRIES, pack([[x.expires_at, x.institution, x.role] for x in v.expiries]))]
            if v.expiries is not None else [])
         + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()]
-        + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else []))
+        + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else [])
+        + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()])
 
 
 class RotationSeen:
@@ -230,6 +242,13 @@ class StateView:
     def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
         raise NotImplementedError
 
+    def tier(self, level: int) -> Tier | None:
+        """The KYC tier now: genesis's, unless a tier_set replaced or added it."""
+        raise NotImplementedError
+
+    def set_tier(self, tier: Tier) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -284,6 +303,8 @@ class State(StateView):
         self.keys: dict[str, InstitutionKeys] = {}
         self.blocked: frozenset[str] | None = None  # None: no record yet (genesis's set counts)
         self._genesis_blocked = frozenset(genesis.blocked_jurisdictions)
+        self.tiers: dict[int, Tier] = {}  # the tier_set records
+        self._current_tiers: dict[int, Tier] = {t.tier: t for t in genesis.tiers}  # one lookup
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -355,6 +376,16 @@ class State(StateView):
     def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
         self.blocked = blocked
 
+    def tier(self, level: int) -> Tier | None:
+        return self._current_tiers.get(level)
+
+    def set_tier(self, tier: Tier) -> None:
+        self.tiers[tier.tier] = self._current_tiers[tier.tier] = tier
+
+    def current_tiers(self) -> list[Tier]:
+        """Every tier now, by number (GET /v1/policy)."""
+        return [self._current_tiers[n] for n in sorted(self._current_tiers)]
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         old = self.keys.get(institution)
         nodes, authorities = self._owners
@@ -397,6 +428,8 @@ class State(StateView):
             self.set_keys(rest.decode(), InstitutionKeys.from_wire(obj))
         elif kind == BLOCKED:
             self.blocked = frozenset(obj)
+        elif kind == TIER:
+            self.set_tier(tier_from_wire(rest[0], obj))
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -418,6 +451,7 @@ class Overlay(StateView):
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: unchanged
         self.keys: dict[str, InstitutionKeys] = {}
         self.blocked: frozenset[str] | None = None  # None: unchanged
+        self.tiers: dict[int, Tier] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -481,6 +515,13 @@ class Overlay(StateView):
     def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
         self.blocked = blocked
 
+    def tier(self, level: int) -> Tier | None:
+        t = self.tiers.get(level) if self.tiers else None
+        return t if t is not None else self.parent.tier(level)
+
+    def set_tier(self, tier: Tier) -> None:
+        self.tiers[tier.tier] = tier
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -511,3 +552,5 @@ class Overlay(StateView):
             self.parent.set_keys(name, self.keys[name])
         if self.blocked is not None:
             self.parent.blocked = self.blocked
+        for n in sorted(self.tiers):
+            self.parent.set_tier(self.tiers[n])

@@ -66,6 +66,7 @@ class TxKind(StrEnum):
     KEY_ROTATE = "key_rotate"
     JURISDICTION_BLOCK = "jurisdiction_block"
     JURISDICTION_UNBLOCK = "jurisdiction_unblock"
+    TIER_SET = "tier_set"
 
 
 class TxState(StrEnum):
@@ -393,11 +394,49 @@ class JurisdictionUnblock(Payload):
     jurisdiction: str = field(metadata=checked_by(_jurisdiction))
 
 
+MAX_TIER_ASSETS = 64  # the assets one tier_set may list
+TierLimitWire = tuple[str, int, int]  # (asset, per_tx, daily), minor units
+
+
+def _tier_name(name: str, v: Any) -> str:
+    text = printable_text(name, _str(name, v, None, 64))
+    if not text:
+        raise Malformed(f"{name} must not be empty")
+    return text
+
+
+def _tier_limits(name: str, v: Any) -> tuple[TierLimitWire, ...]:
+    """[[asset, per_tx, daily], ...], sorted by asset, each asset once (so one encoding)."""
+    if type(v) not in (list, tuple) or len(v) > MAX_TIER_ASSETS:
+        raise Malformed(f"{name} must be an array of at most {MAX_TIER_ASSETS} limits")
+    out: list[TierLimitWire] = []
+    for item in v:
+        if type(item) not in (list, tuple) or len(item) != 3:
+            raise Malformed(f"each of {name} must be [asset, per_tx, daily]")
+        out.append((_asset(f"{name} asset", item[0]), _time(f"{name} per_tx", item[1]),
+                    _time(f"{name} daily", item[2])))
+    codes = [a for a, _, _ in out]
+    if codes != sorted(set(codes)):
+        raise Malformed(f"{name} must be sorted by asset, each asset once")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TierSet(Payload):
+    """The regulator adds a KYC tier or replaces one's name and limits: from the block that
+    commits it, attestations of that tier send within the new limits (node.ledger.rules.policy);
+    an asset the tier does not list cannot be sent at that tier."""
+    KIND = TxKind.TIER_SET
+    tier: int = field(metadata=checked_by(_tier))
+    name: str = field(metadata=checked_by(_tier_name))
+    limits: tuple[TierLimitWire, ...] = field(metadata=checked_by(_tier_limits))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
-                        + (JurisdictionBlock, JurisdictionUnblock)
+                        + (JurisdictionBlock, JurisdictionUnblock, TierSet)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

@@ -102,5 +102,5 @@ class ChainReader:
     def policy(self) -> PolicyView:
         """The blocked jurisdictions now, the tiers and the institutions (GET /v1/policy)."""
         return PolicyView(tuple(sorted(self.state.blocked_jurisdictions())),
-                          tuple(sorted(self.genesis.tiers, key=lambda t: t.tier)),
+                          tuple(self.state.current_tiers()),
                           tuple(self.institutions()))

@@ -35,6 +35,7 @@ from node.ledger.types import (
     LicenseGrant,
     LicenseRevoke,
     Redeem,
+    TierSet,
     Transfer,
     Unfreeze,
     decode_tx,
@@ -84,6 +85,12 @@ PAYLOAD_STRATEGIES = {
     "key_rotate": st.builds(KeyRotate, institutions, st.sampled_from(KEY_KINDS), addresses),
     "jurisdiction_block": st.builds(JurisdictionBlock, jurisdictions),
     "jurisdiction_unblock": st.builds(JurisdictionUnblock, jurisdictions),
+    "tier_set": st.builds(TierSet, st.integers(0, 255),
+                          memos.filter(lambda s: s and len(s.encode()) <= 64),
+                          st.dictionaries(asset_codes, st.tuples(st.integers(0, MAX_AMOUNT),
+                                                                 st.integers(0, MAX_AMOUNT)),
+                                          max_size=4)
+                          .map(lambda d: tuple((a, p, q) for a, (p, q) in sorted(d.items())))),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 

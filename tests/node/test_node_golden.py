@@ -26,6 +26,7 @@ from node.ledger.types import (
     LicenseGrant,
     LicenseRevoke,
     Redeem,
+    TierSet,
     Transfer,
     Unfreeze,
     sign_tx,
@@ -43,7 +44,7 @@ PAYLOADS_IN_ORDER = [
     AssetUnfreeze("USD"), Clawback("USD", A, 3, "court order 12"),
     GovernancePropose("license_revoke", "pay_c", "validator", 1_800_000_000_000),
     GovernanceApprove(H), KeyRotate("bank_a", "node", H), JurisdictionBlock("RU"),
-    JurisdictionUnblock("RU")]
+    JurisdictionUnblock("RU"), TierSet(4, "corporate", (("EUR", 5, 50), ("USD", 10, 100)))]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -62,6 +63,7 @@ TX_HASHES = {
     "key_rotate": "edfb66108e4c352cac677f8485370c7b711521f17e65fd213c7ead3ec7731a3c",
     "jurisdiction_block": "89a27f0f7015b767202a33c4ff6b75d65392e092b904db23ff22844bce21e5e0",
     "jurisdiction_unblock": "69255cf22d37fe4c75b26b011f42f32b8bf3a8cf3660007294aa2184636ffd67",
+    "tier_set": "dd30d4a86ea063035a67fcf7883fdad095f5561e825c4ad01f615dac16f28577",
 }
 
 

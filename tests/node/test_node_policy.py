@@ -1,5 +1,6 @@
-"""Policy on chain: jurisdiction_block / jurisdiction_unblock change the blocked set without a new
-chain (node.ledger.rules.policy). The test genesis blocks IR and KP; alice is US, bob DE, dave KP."""
+"""Policy on chain: jurisdiction_block / jurisdiction_unblock change the blocked set, tier_set the
+KYC tiers, without a new chain (node.ledger.rules.policy). The test genesis blocks IR and KP;
+alice is US (tier 1: USD per_tx 1_000, daily 2_500), bob DE, dave KP."""
 from __future__ import annotations
 
 import pytest
@@ -13,12 +14,14 @@ from node.ledger.types import (
     Issue,
     JurisdictionBlock,
     JurisdictionUnblock,
+    KycAttest,
+    TierSet,
     Transfer,
     sign_tx,
 )
 from node.ledger.verify import verify_chain
 
-from .support import HOUR, T0, Chain, Ledger, majority_genesis_doc
+from .support import HOUR, T0, YEAR_LATER, Chain, Ledger, majority_genesis_doc
 
 
 @pytest.fixture
@@ -117,3 +120,79 @@ def test_the_blocked_set_is_a_state_record_replay_reaches_the_same_hash(genesis,
     report = verify_chain(genesis, [(r1.block.encode(), r1.state_hash),
                                     (r2.block.encode(), r2.state_hash)])
     assert report.ok and report.height == 2 and report.state_hash == r2.state_hash
+
+
+# ---- tier_set ----------------------------------------------------------------------------------
+
+LOWER = TierSet(1, "basic", (("EUR", 1_000, 2_500), ("USD", 500, 1_000)))
+
+
+def test_only_the_regulator_sets_tiers(ledger, keys):
+    """Attack: an issuer raises the limits of its customers' tier (or a customer its own)."""
+    lax = TierSet(1, "basic", (("USD", 10**9, 10**12),))
+    for who in (keys.bank_a, keys.pay_c, keys.alice):
+        ledger.reject(E.NotLicensed, who, lax)
+    ledger.ok(keys.regulator, LOWER)
+    assert ledger.view.tier(1).limits["USD"].daily == 1_000
+
+
+def test_lowering_a_tier_binds_the_next_transfer_and_counts_the_window(genesis, keys):
+    """Attack: limits are lowered (a risk review) but a customer keeps the old allowance. From
+    the tier_set's block alice is held to the new per_tx, and what she sent in the last 24 h
+    counts against the new daily limit."""
+    chain = Chain(genesis, keys.bank_a)
+    g, bob = genesis.chain_id, keys.bob.address
+    assert chain.run([sign_tx(keys.alice, g, 0, Transfer("USD", bob, 900, ""))],
+                     T0 + HOUR).receipts[0].ok
+    result = chain.run([sign_tx(keys.regulator, g, 0, LOWER),
+                        sign_tx(keys.alice, g, 1, Transfer("USD", bob, 600, "")),  # over per_tx
+                        sign_tx(keys.alice, g, 2, Transfer("USD", bob, 400, "")),  # 900+400 > 1000
+                        sign_tx(keys.alice, g, 3, Transfer("USD", bob, 100, ""))],  # 1000: ok
+                       T0 + 2 * HOUR)
+    assert [r.code for r in result.receipts] == ["", "LIMIT_EXCEEDED", "LIMIT_EXCEEDED", ""]
+    assert "per-transaction limit of 500" in result.receipts[1].message
+    assert "24 h limit of 1000" in result.receipts[2].message
+
+
+def test_a_tier_is_replaced_whole_an_asset_it_drops_cannot_be_sent(ledger, keys):
+    ledger.ok(keys.regulator, TierSet(1, "basic", (("EUR", 1_000, 2_500),)))
+    err = ledger.reject(E.LimitExceeded, keys.alice, Transfer("USD", keys.bob.address, 1, ""))
+    assert "may not send USD" in err.message
+    ledger.ok(keys.alice, Transfer("EUR", keys.bob.address, 1, ""))
+
+
+def test_a_new_tier_can_be_attested_from_its_block_on(ledger, keys):
+    attest = KycAttest(keys.carol.address, 7, "FR", YEAR_LATER, b"\x01" * 32)
+    ledger.reject(E.UnknownTier, keys.bank_a, attest)
+    ledger.ok(keys.regulator, TierSet(7, "corporate", (("USD", 50_000, 500_000),)))
+    ledger.ok(keys.bank_a, attest)
+    ledger.ok(keys.bank_a, Issue("USD", keys.carol.address, 60_000))
+    ledger.reject(E.LimitExceeded, keys.carol, Transfer("USD", keys.bob.address, 50_001, ""))
+    ledger.ok(keys.carol, Transfer("USD", keys.bob.address, 50_000, ""))
+
+
+def test_tier_limits_name_known_assets_per_tx_within_daily_and_one_encoding(ledger, keys):
+    ledger.reject(E.BadTierLimits, keys.regulator, TierSet(1, "basic", (("USD", 11, 10),)))
+    ledger.reject(E.UnknownAsset, keys.regulator, TierSet(1, "basic", (("XAU", 1, 10),)))
+    for bad in ([["USD", 1, 2], ["EUR", 1, 2]], [["USD", 1, 2], ["USD", 1, 2]], [["USD", 1]],
+                "USD"):
+        with pytest.raises(E.Malformed):
+            TierSet.from_wire([1, "basic", bad])
+    with pytest.raises(E.Malformed, match="must not be empty"):
+        TierSet.from_wire([1, "", []])
+
+
+def test_tiers_are_state_records_and_replay_to_the_same_hash(genesis, keys):
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    r1 = chain.run([sign_tx(keys.regulator, g, 0, LOWER),
+                    sign_tx(keys.regulator, g, 1, TierSet(9, "new", ()))], T0 + HOUR)
+    assert [k for k, _ in r1.changes if k.startswith(b"t")] == [b"t\x01", b"t\x09"]
+    reloaded = State(genesis)
+    for k, v in chain.state.records():
+        reloaded.load_record(k, v)
+    assert reloaded.tier(1) == chain.state.tier(1) and reloaded.tier(1).limits["USD"].per_tx == 500
+    assert reloaded.tier(2) == genesis.tier(2) and reloaded.tier(9).limits == {}
+    assert [t.tier for t in reloaded.current_tiers()] == [1, 2, 9]
+    report = verify_chain(genesis, [(r1.block.encode(), r1.state_hash)])
+    assert report.ok and report.state_hash == r1.state_hash

@@ -43,12 +43,15 @@ Key rotation (keys.py): the institution's current keys, in state from the rotati
   not the node key of the only validator ....... check_not_the_only_validator  LAST_VALIDATOR
   key_rotate (the regulator) ................... apply_key_rotate
 
-Policy on chain (policy.py): the blocked jurisdictions, in state from the changing block on
-(genesis's until then); the regulator decides, under every license policy
+Policy on chain (policy.py): the blocked jurisdictions and the tiers, in state from the
+changing block on (genesis's until then); the regulator decides, under every license policy
   a block adds a jurisdiction not yet blocked .. check_not_blocked ...... ALREADY_BLOCKED
   an unblock removes a blocked one ............. check_blocked .......... NOT_BLOCKED
   jurisdiction_block, jurisdiction_unblock
     (the regulator) ............................ apply_jurisdiction_block, apply_jurisdiction_unblock
+  a tier_set's assets exist, per_tx <= daily ... check_tier_limits ...... UNKNOWN_ASSET, BAD_TIER_LIMITS
+  tier_set: add or replace a tier whole
+    (the regulator) ............................ apply_tier_set
 
 Controls (controls.py)
   a frozen sender does nothing (every kind;
@@ -74,7 +77,7 @@ KYC (kyc.py): validator/kyc_issuer/asset_issuer institutions pass as themselves;
     jurisdiction ............................... check_party ............ FROZEN and the above
   a sender a pool holds a future nonce for:
     the regulator, or a party as above ......... check_sender_standing .. FROZEN and the above
-  an attestation's tier is defined ............. check_tier ............. UNKNOWN_TIER
+  an attestation's tier is defined (now) ....... check_tier ............. UNKNOWN_TIER
   a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
   an issuer's revoked attestation stays so ..... check_not_revoked_by_issuer ATTESTATION_REVOKED
   a kyc_issuer revokes its own, the regulator
@@ -140,6 +143,7 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
   key_rotate .......... regulator, institution, key unused, not the only validator's node key
   jurisdiction_block .. regulator, not blocked;  jurisdiction_unblock: regulator, blocked
+  tier_set ............ regulator, tier limits
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -277,8 +281,10 @@ from node.ledger.rules.membership import (
 from node.ledger.rules.policy import (
                                       apply_jurisdiction_block,
                                       apply_jurisdiction_unblock,
+                                      apply_tier_set,
                                       check_blocked,
                                       check_not_blocked,
+                                      check_tier_limits,
 )
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
 
@@ -308,4 +314,5 @@ __all__ = [
     "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",
     "check_sender_not_frozen", "exempt_institution",
     "apply_jurisdiction_block", "apply_jurisdiction_unblock", "check_blocked", "check_not_blocked",
+    "apply_tier_set", "check_tier_limits",
 ]

@@ -27,7 +27,11 @@ from node.ledger.rules.governance import apply_governance_approve, apply_governa
 from node.ledger.rules.keys import apply_key_rotate
 from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
 from node.ledger.rules.licensing import apply_license_change
-from node.ledger.rules.policy import apply_jurisdiction_block, apply_jurisdiction_unblock
+from node.ledger.rules.policy import (
+    apply_jurisdiction_block,
+    apply_jurisdiction_unblock,
+    apply_tier_set,
+)
 from node.ledger.state import StateView
 from node.ledger.types import Transaction, TxKind
 
@@ -52,6 +56,7 @@ APPLY: dict[str, ApplyFn] = {
     TxKind.KEY_ROTATE: apply_key_rotate,
     TxKind.JURISDICTION_BLOCK: apply_jurisdiction_block,
     TxKind.JURISDICTION_UNBLOCK: apply_jurisdiction_unblock,
+    TxKind.TIER_SET: apply_tier_set,
 }
 
 
