@@ -191,6 +191,11 @@ class UnknownInstitution(LicensingError):
     code = "UNKNOWN_INSTITUTION"
 
 
+class InstitutionExists(LicensingError):
+    """An institution_add names an institution that already exists."""
+    code = "INSTITUTION_EXISTS"
+
+
 class LicenseExpired(LicensingError):
     """A licence granted with an end that has already passed at the block's time."""
     code = "LICENSE_EXPIRED"

@@ -14,6 +14,8 @@ State is these kinds of record, each under a byte key:
                                      or _unblock changed them (absent: genesis's)
     b"t" + tier    -> Tier           a tier's [name, [[asset, per_tx, daily], ...]] once a
                                      tier_set wrote it (absent: genesis's tier, if any)
+    b"n" + name    -> Institution    an institution an institution_add added (not in genesis);
+                                     its keys are under b"k" too, like rotated ones
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -142,7 +144,16 @@ class InstitutionKeys:
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
-BLOCKED, TIER = b"j", b"t"
+BLOCKED, TIER, ADDED = b"j", b"t", b"n"
+
+
+def institution_to_wire(i: Institution) -> list[Any]:
+    return [i.key, i.address, i.jurisdiction, i.authority_key, i.peer_address, i.display]
+
+
+def institution_from_wire(name: str, w: list[Any]) -> Institution:
+    key, address, jurisdiction, authority_key, peer_address, display = w
+    return Institution(name, key, address, jurisdiction, (), authority_key, peer_address, display)
 
 
 def tier_to_wire(t: Tier) -> list[Any]:
@@ -167,7 +178,8 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
            if v.expiries is not None else [])
         + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()]
         + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else [])
-        + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()])
+        + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()]
+        + [(ADDED + n.encode(), pack(institution_to_wire(i))) for n, i in v.added.items()])
 
 
 class RotationSeen:
@@ -246,6 +258,28 @@ class StateView:
         """The KYC tier now: genesis's, unless a tier_set replaced or added it."""
         raise NotImplementedError
 
+    def added_institution(self, name: str) -> Institution | None:
+        """An institution an institution_add added (None: none by that name)."""
+        raise NotImplementedError
+
+    def add_institution(self, institution: Institution) -> None:
+        raise NotImplementedError
+
+    def added_institutions(self) -> list[Institution]:
+        raise NotImplementedError
+
+    def institution(self, name: str) -> Institution | None:
+        """The institution of this name now: of genesis, or added since."""
+        inst = self.genesis.institution(name)
+        return inst if inst is not None else self.added_institution(name)
+
+    def institutions(self) -> list[Institution]:
+        """Every institution now, by name (genesis's first among equals: names are unique)."""
+        added = self.added_institutions()
+        if not added:
+            return list(self.genesis.institutions)
+        return sorted([*self.genesis.institutions, *added], key=lambda i: i.name)
+
     def set_tier(self, tier: Tier) -> None:
         raise NotImplementedError
 
@@ -280,7 +314,7 @@ class StateView:
     def _current_owner(self, key: bytes, authority: bool) -> Institution | None:
         g = self.genesis
         name = self._rotated_owner(key, authority)
-        inst = g.institution(name) if name is not None else (
+        inst = self.institution(name) if name is not None else (
             g.institution_by_authority(key) if authority else g.institution_by_key(key))
         if inst is None:
             return None
@@ -305,6 +339,7 @@ class State(StateView):
         self._genesis_blocked = frozenset(genesis.blocked_jurisdictions)
         self.tiers: dict[int, Tier] = {}  # the tier_set records
         self._current_tiers: dict[int, Tier] = {t.tier: t for t in genesis.tiers}  # one lookup
+        self.added: dict[str, Institution] = {}
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -382,6 +417,15 @@ class State(StateView):
     def set_tier(self, tier: Tier) -> None:
         self.tiers[tier.tier] = self._current_tiers[tier.tier] = tier
 
+    def added_institution(self, name: str) -> Institution | None:
+        return self.added.get(name)
+
+    def add_institution(self, institution: Institution) -> None:
+        self.added[institution.name] = institution
+
+    def added_institutions(self) -> list[Institution]:
+        return [self.added[n] for n in sorted(self.added)]
+
     def current_tiers(self) -> list[Tier]:
         """Every tier now, by number (GET /v1/policy)."""
         return [self._current_tiers[n] for n in sorted(self._current_tiers)]
@@ -430,6 +474,8 @@ class State(StateView):
             self.blocked = frozenset(obj)
         elif kind == TIER:
             self.set_tier(tier_from_wire(rest[0], obj))
+        elif kind == ADDED:
+            self.add_institution(institution_from_wire(rest.decode(), obj))
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -452,6 +498,7 @@ class Overlay(StateView):
         self.keys: dict[str, InstitutionKeys] = {}
         self.blocked: frozenset[str] | None = None  # None: unchanged
         self.tiers: dict[int, Tier] = {}
+        self.added: dict[str, Institution] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -522,6 +569,20 @@ class Overlay(StateView):
     def set_tier(self, tier: Tier) -> None:
         self.tiers[tier.tier] = tier
 
+    def added_institution(self, name: str) -> Institution | None:
+        i = self.added.get(name) if self.added else None
+        return i if i is not None else self.parent.added_institution(name)
+
+    def add_institution(self, institution: Institution) -> None:
+        self.added[institution.name] = institution
+
+    def added_institutions(self) -> list[Institution]:
+        ours = self.parent.added_institutions()
+        if self.added:
+            ours = sorted([*(i for i in ours if i.name not in self.added),
+                           *self.added.values()], key=lambda i: i.name)
+        return ours
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -554,3 +615,5 @@ class Overlay(StateView):
             self.parent.blocked = self.blocked
         for n in sorted(self.tiers):
             self.parent.set_tier(self.tiers[n])
+        for name in sorted(self.added):
+            self.parent.add_institution(self.added[name])

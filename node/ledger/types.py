@@ -67,6 +67,7 @@ class TxKind(StrEnum):
     JURISDICTION_BLOCK = "jurisdiction_block"
     JURISDICTION_UNBLOCK = "jurisdiction_unblock"
     TIER_SET = "tier_set"
+    INSTITUTION_ADD = "institution_add"
 
 
 class TxState(StrEnum):
@@ -432,11 +433,37 @@ class TierSet(Payload):
     limits: tuple[TierLimitWire, ...] = field(metadata=checked_by(_tier_limits))
 
 
+MAX_ENDPOINT_BYTES = 256
+
+
+def _display_name(name: str, v: Any) -> str:
+    return printable_text(name, _str(name, v, None, 128))
+
+
+def _endpoint(name: str, v: Any) -> str:
+    """An institution's API or peer URL as the CLI normalized it (genesis_builder.endpoint_url)."""
+    return printable_text(name, _str(name, v, None, MAX_ENDPOINT_BYTES))
+
+
+@dataclass(frozen=True)
+class InstitutionAdd(Payload):
+    """The regulator adds an institution, licensed for nothing yet (license_grant follows):
+    from the block that commits it, it exists for every rule (node.ledger.rules.institutions)."""
+    KIND = TxKind.INSTITUTION_ADD
+    name: str = field(metadata=checked_by(_institution))
+    display: str = field(metadata=checked_by(_display_name))
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+    node_key: bytes = field(metadata=checked_by(_address))
+    authority_key: bytes = field(metadata=checked_by(_address))  # the node key: one key for both
+    address: str = field(metadata=checked_by(_endpoint))  # "" for an institution with no node
+    peer_address: str = field(default="", metadata=checked_by(_endpoint))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
-                        + (JurisdictionBlock, JurisdictionUnblock, TierSet)
+                        + (JurisdictionBlock, JurisdictionUnblock, TierSet, InstitutionAdd)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

@@ -8,20 +8,22 @@ import pytest
 from node.ledger import errors as E
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
-from node.ledger.rules import SignatureCache
+from node.ledger.rules import SignatureCache, expected_membership
 from node.ledger.state import State
 from node.ledger.types import (
+    InstitutionAdd,
     Issue,
     JurisdictionBlock,
     JurisdictionUnblock,
     KycAttest,
+    LicenseGrant,
     TierSet,
     Transfer,
     sign_tx,
 )
 from node.ledger.verify import verify_chain
 
-from .support import HOUR, T0, YEAR_LATER, Chain, Ledger, majority_genesis_doc
+from .support import HOUR, T0, YEAR_LATER, Chain, Ledger, key_for, majority_genesis_doc
 
 
 @pytest.fixture
@@ -194,5 +196,72 @@ def test_tiers_are_state_records_and_replay_to_the_same_hash(genesis, keys):
     assert reloaded.tier(1) == chain.state.tier(1) and reloaded.tier(1).limits["USD"].per_tx == 500
     assert reloaded.tier(2) == genesis.tier(2) and reloaded.tier(9).limits == {}
     assert [t.tier for t in reloaded.current_tiers()] == [1, 2, 9]
+    report = verify_chain(genesis, [(r1.block.encode(), r1.state_hash)])
+    assert report.ok and report.state_hash == r1.state_hash
+
+
+# ---- institution_add ---------------------------------------------------------------------------
+
+NEWBANK = key_for("bank_z node")
+NEWAUTH = key_for("bank_z authority")
+ADD_Z = InstitutionAdd("bank_z", "Bank Z", "FR", NEWBANK.address, NEWAUTH.address,
+                       "https://z.example:7000")
+
+
+def test_only_the_regulator_adds_an_institution(ledger, keys):
+    """Attack: a licensed institution adds a puppet institution (then votes it in)."""
+    for who in (keys.bank_a, keys.pay_c, keys.alice):
+        ledger.reject(E.NotLicensed, who, ADD_Z)
+    ledger.ok(keys.regulator, ADD_Z)
+
+
+def test_the_name_is_new_and_the_keys_are_nobodys(ledger, keys):
+    """Attack: an added institution that takes an existing name or key would speak for it."""
+    ledger.reject(E.InstitutionExists, keys.regulator,
+                  InstitutionAdd("bank_a", "", "US", NEWBANK.address, NEWBANK.address, ""))
+    for taken in (keys.bank_a, keys.regulator):
+        ledger.reject(E.KeyInUse, keys.regulator,
+                      InstitutionAdd("bank_z", "", "FR", taken.address, NEWAUTH.address, ""))
+        ledger.reject(E.KeyInUse, keys.regulator,
+                      InstitutionAdd("bank_z", "", "FR", NEWBANK.address, taken.address, ""))
+    ledger.ok(keys.regulator, ADD_Z)
+    ledger.reject(E.InstitutionExists, keys.regulator, ADD_Z)
+
+
+def test_an_added_institution_exists_unlicensed_until_granted(genesis, keys):
+    """From its block it exists: licences can be granted to it, and only then does it act (its
+    authority key issues nothing while unlicensed; once kyc_issuer, it attests)."""
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    attest = KycAttest(keys.carol.address, 1, "FR", YEAR_LATER, b"\x01" * 32)
+    grant_early = sign_tx(keys.regulator, g, 0, LicenseGrant("bank_z", "kyc_issuer"))
+    assert chain.run([grant_early], T0 + HOUR).receipts[0].code == "UNKNOWN_INSTITUTION"
+    result = chain.run([sign_tx(keys.regulator, g, 1, ADD_Z),
+                        sign_tx(NEWAUTH, g, 0, attest),
+                        sign_tx(keys.regulator, g, 2, LicenseGrant("bank_z", "kyc_issuer")),
+                        sign_tx(NEWAUTH, g, 1, attest)], T0 + 2 * HOUR)
+    assert [r.code for r in result.receipts] == ["", "NOT_LICENSED", "", ""]
+    s = chain.state
+    z = s.institution("bank_z")
+    assert z is not None and z.jurisdiction == "FR" and s.roles("bank_z") == {"kyc_issuer"}
+    assert s.institution_by_authority_key(NEWAUTH.address) == z
+    assert s.institution_by_node_key(NEWBANK.address) == z
+    assert "bank_z" in {i.name for i in s.institutions()}
+    assert s.account(keys.carol.address).attestations["bank_z"].tier == 1
+
+
+def test_an_added_institution_is_a_state_record_and_replays(genesis, keys):
+    chain = Chain(genesis, keys.bank_a)
+    g = genesis.chain_id
+    r1 = chain.run([sign_tx(keys.regulator, g, 0, ADD_Z),
+                    sign_tx(keys.regulator, g, 1, LicenseGrant("bank_z", "observer"))], T0 + HOUR)
+    assert all(r.ok for r in r1.receipts)
+    assert any(k == b"nbank_z" for k, _ in r1.changes)
+    reloaded = State(genesis)
+    for k, v in chain.state.records():
+        reloaded.load_record(k, v)
+    assert reloaded.institution("bank_z") == chain.state.institution("bank_z")
+    assert reloaded.institution_by_node_key(NEWBANK.address).name == "bank_z"
+    assert NEWBANK.address_hex in expected_membership(reloaded).learners
     report = verify_chain(genesis, [(r1.block.encode(), r1.state_hash)])
     assert report.ok and report.state_hash == r1.state_hash

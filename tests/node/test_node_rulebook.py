@@ -164,6 +164,8 @@ CASES = [
          E.AlreadyBlocked, lambda w: R.check_not_blocked(w.view, "RU")),
     Case("check_blocked", lambda w: R.check_blocked(w.view, "RU"),
          E.NotBlocked, lambda w: R.check_blocked(w.view, "IR")),
+    Case("check_institution_new", lambda w: R.check_institution_new(w.view, "bank_a"),
+         E.InstitutionExists, lambda w: R.check_institution_new(w.view, "bank_z")),
     Case("check_tier_limits",
          lambda w: R.check_tier_limits(w.view, TierSet(1, "basic", (("USD", 11, 10),))),
          E.BadTierLimits,

@@ -53,6 +53,12 @@ changing block on (genesis's until then); the regulator decides, under every lic
   tier_set: add or replace a tier whole
     (the regulator) ............................ apply_tier_set
 
+Institutions on chain (institutions.py): added ones in state from the adding block on; every
+lookup and enumeration (membership.py, the peer table, the API) sees them; licences follow
+  the name is new ............................... check_institution_new .. INSTITUTION_EXISTS
+  institution_add (the regulator; its keys
+    unused: check_key_unused) .................. apply_institution_add .. KEY_IN_USE
+
 Controls (controls.py)
   a frozen sender does nothing (every kind;
     the regulator always acts) ................. check_sender_not_frozen  FROZEN
@@ -144,6 +150,7 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   key_rotate .......... regulator, institution, key unused, not the only validator's node key
   jurisdiction_block .. regulator, not blocked;  jurisdiction_unblock: regulator, blocked
   tier_set ............ regulator, tier limits
+  institution_add ..... regulator, new name, node and authority keys unused
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -220,6 +227,7 @@ from node.ledger.rules.header import (
                                       check_time_monotonic,
                                       check_tx_root,
 )
+from node.ledger.rules.institutions import apply_institution_add, check_institution_new
 from node.ledger.rules.keys import (
                                       apply_key_rotate,
                                       check_key_unused,
@@ -314,5 +322,5 @@ __all__ = [
     "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",
     "check_sender_not_frozen", "exempt_institution",
     "apply_jurisdiction_block", "apply_jurisdiction_unblock", "check_blocked", "check_not_blocked",
-    "apply_tier_set", "check_tier_limits",
+    "apply_tier_set", "check_tier_limits", "apply_institution_add", "check_institution_new",
 ]
