@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 import cli.common
-from node.ledger.types import JurisdictionBlock, JurisdictionUnblock, TierSet, decode_tx
+from node.ledger.crypto import KeyPair
+from node.ledger.types import (
+    InstitutionAdd,
+    JurisdictionBlock,
+    JurisdictionUnblock,
+    TierSet,
+    decode_tx,
+)
 
 from .test_cli import FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
 
@@ -84,3 +91,24 @@ def test_set_tier_refuses_a_bad_limit_and_submits_nothing(node, key_file, limit,
               "--key", str(key_file[0]), "--node", "http://fake")
     assert bad.exit_code == 2 and complaint in text(bad.stderr)
     assert node.received == []
+
+
+def test_add_institution_checks_like_the_genesis_ceremony_and_signs(node, key_file, tmp_path):  # noqa: F811
+    path, regulator = key_file
+    new = KeyPair.generate()
+    result = run("policy", "add-institution", "--name", "newbank", "--display", "New Bank",
+                 "--jurisdiction", "fr", "--node-key", new.address_hex, "--address",
+                 "newbank.example:7000", "--key", str(path), "--node", "http://fake")
+    assert result.exit_code == 0, result.output
+    assert text(result.stdout).startswith("✔ add institution newbank (FR) at "
+                                          "https://newbank.example:7000: committed")
+    tx = decode_tx(node.received[0])
+    assert tx.sender == regulator.address
+    assert tx.payload == InstitutionAdd("newbank", "New Bank", "FR", new.address, new.address,
+                                        "https://newbank.example:7000")
+    bad = run("policy", "add-institution", "--name", "newbank", "--jurisdiction", "FR",
+              "--node-key", new.address_hex, "--peer-address", "p.example:1", "--key", str(path),
+              "--node", "http://fake")
+    assert bad.exit_code == 1 and "--peer-address: a peer address needs an API address" in \
+        text(bad.stderr)
+    assert len(node.received) == 1
