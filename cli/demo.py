@@ -15,6 +15,8 @@ TRY_NEXT = """
   lichen tx transfer --key bob --to alice --asset EUR --amount 2500
   lichen kyc revoke --key inst2 --subject carol    # carol: KYC_REVOKED
   lichen account freeze bob --key regulator        # bob: FROZEN
+  lichen policy block-jurisdiction DE              # bob (DE): JURISDICTION_BLOCKED
+  lichen policy show
   lichen block show latest
   lichen devnet kill node0; lichen devnet status   # a new leader
   lichen devnet start node0                        # it catches up

@@ -21,6 +21,7 @@ from .keys import keys
 from .kyc import kyc
 from .license import license
 from .node import node
+from .policy import policy
 from .tls import tls
 from .tx import tx
 
@@ -47,7 +48,7 @@ def lichen(cacert: str | None) -> None:
 
 
 for group in (account, asset, audit, bench, block, chain, devnet, genesis, governance, keys, kyc,
-              license, node, tls, tx):
+              license, node, policy, tls, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 devnet.add_command(chaos)

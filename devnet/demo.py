@@ -10,7 +10,13 @@ import time
 from dataclasses import dataclass
 
 from node.ledger.crypto import KeyPair
-from node.ledger.types import KycAttest, Payload, Transfer
+from node.ledger.types import (
+    JurisdictionBlock,
+    JurisdictionUnblock,
+    KycAttest,
+    Payload,
+    Transfer,
+)
 
 from .client import ApiError, Client, sign_and_submit
 from .errors import DevnetError
@@ -68,13 +74,26 @@ def steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
              Transfer("EUR", carol, 1500, "invoice 42"), "committed"),
         Step("alice sends bob 1,500.00 USD: over her tier-1 limit of 1,000.00 per payment", "alice",
              Transfer("USD", bob, 150_000, "too much"), "LIMIT_EXCEEDED"),
+        *sanctions_update(carol),
+    ]
+
+
+def sanctions_update(carol: bytes) -> list[Step]:
+    """A sanctions-list update on the running chain, no restart: block, refuse, unblock."""
+    return [
+        Step("sanctions-list update, no restart: the regulator blocks SG (carol's jurisdiction)",
+             "regulator", JurisdictionBlock("SG"), "committed"),
+        Step("alice pays carol 5.00 EUR: SG is blocked from that block on", "alice",
+             Transfer("EUR", carol, 500, "after the update"), "JURISDICTION_BLOCKED"),
+        Step("the regulator lifts the SG block", "regulator", JurisdictionUnblock("SG"),
+             "committed"),
     ]
 
 
 class Demo:
     """The demo on the devnet in a folder: its first node, and the demo keys."""
 
-    KEYS = ("alice", "bob", "carol", "inst2")
+    KEYS = ("alice", "bob", "carol", "inst2", "regulator")
 
     def __init__(self, net: Devnet):
         self.net = net

@@ -74,22 +74,25 @@ class SkewedClock:
 
 class TestNetwork:
     """`validators` validator nodes, then `observers` observer nodes, then `spare`
-    institutions with an address but no license to run a node (one can be licensed later)."""
+    institutions with an address but no license to run a node (one can be licensed later),
+    then `unlisted` institutions' keys and addresses that genesis does not name at all (an
+    institution_add brings one onto the chain; its node can then be started like any)."""
 
     __test__ = False  # not a pytest class
 
     def __init__(self, root: Path, validators: int = 3, observers: int = 0, spare: int = 0,
-                 **config: object):
+                 unlisted: int = 0, **config: object):
         """`config`: NodeConfig settings for every node (e.g. tick_ms, log_tail)."""
         self.root = root
-        self.size = validators + observers + spare
+        listed = validators + observers + spare
+        self.size = listed + unlisted
         self.keys = {name: key_for(name) for name in key_names(self.size)}
         self.node_keys: dict[int, KeyPair] = {}  # node i runs with this key, not inst{i}'s
         self.clock = ManualClock(T0)
         running = self.licensed_nodes = validators + observers
         self.genesis = make_genesis(self.keys, [address_of(i) for i in range(running)], T0,
                                     observers=observers,
-                                    spare_urls=[address_of(i) for i in range(running, self.size)])
+                                    spare_urls=[address_of(i) for i in range(running, listed)])
         self.chain_id = self.genesis.chain_id
         self.memory = MemoryNetwork()
         self.nodes: dict[int, Node] = {}  # the running ones

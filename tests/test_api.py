@@ -236,3 +236,53 @@ async def test_institutions_show_their_current_keys_after_a_rotation(http, node,
     assert old["name"] == "inst1" and after["inst1"]["node_key"] == keys["inst1"].address_hex
     async with http.get(f"/v1/accounts/{new.address_hex}") as r:
         assert (await r.json())["institution"]["name"] == "inst1"
+
+
+async def test_policy_shows_a_sanctions_update_and_transfers_follow_it(http, node, keys):
+    """GET /v1/policy: the blocked jurisdictions as the ledger holds them now. After the
+    regulator's jurisdiction_block of DE (bob's), a payment to bob is refused at the API with
+    JURISDICTION_BLOCKED, without a restart; the unblock lets it through again."""
+    from node.ledger.types import JurisdictionBlock, JurisdictionUnblock
+    chain = node.genesis.chain_id
+    async with http.get("/v1/policy") as r:
+        before = await r.json()
+    assert before["blocked_jurisdictions"] == ["IR", "KP"]
+    assert [t["tier"] for t in before["tiers"]] == sorted(t.tier for t in node.genesis.tiers)
+    assert "per_tx" in next(iter(before["tiers"][0]["limits"].values()))
+    assert {i["name"] for i in before["institutions"]} >= {"inst0", "inst1"}
+    block = sign_tx(keys["regulator"], chain, 0, JurisdictionBlock("DE"))
+    async with http.post("/v1/txs", json={"tx": block.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, block.hash_hex))["status"] == "committed"
+    async with http.get("/v1/policy") as r:
+        assert (await r.json())["blocked_jurisdictions"] == ["DE", "IR", "KP"]
+    async with http.post("/v1/txs", json={"tx": transfer(node, keys).raw.hex()}) as r:
+        assert r.status == 422 and (await r.json())["error"] == "JURISDICTION_BLOCKED"
+    unblock = sign_tx(keys["regulator"], chain, 1, JurisdictionUnblock("DE"))
+    async with http.post("/v1/txs", json={"tx": unblock.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, unblock.hash_hex))["status"] == "committed"
+    tx = transfer(node, keys)
+    async with http.post("/v1/txs", json={"tx": tx.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, tx.hash_hex))["status"] == "committed"
+
+
+async def test_a_lowered_tier_shows_in_policy_and_binds_the_next_transfer(http, node, keys):
+    """tier_set through the API: GET /v1/policy shows the new limits at once, and alice's next
+    payment above the lowered per-transaction limit is refused at admission."""
+    from node.ledger.types import TierSet
+    lower = TierSet(1, "basic", (("USD", 50, 1_000),))
+    tx = sign_tx(keys["regulator"], node.genesis.chain_id, 0, lower)
+    async with http.post("/v1/txs", json={"tx": tx.raw.hex()}) as r:
+        assert r.status == 202
+    assert (await status_of(http, tx.hash_hex))["status"] == "committed"
+    async with http.get("/v1/policy") as r:
+        tiers = {t["tier"]: t for t in (await r.json())["tiers"]}
+    assert tiers[1] == {"tier": 1, "name": "basic", "limits": {"USD": {"per_tx": 50,
+                                                                        "daily": 1_000}}}
+    async with http.post("/v1/txs", json={"tx": transfer(node, keys, amount=100).raw.hex()}) as r:
+        assert r.status == 422 and (await r.json())["error"] == "LIMIT_EXCEEDED"
+    ok = transfer(node, keys, amount=50)
+    async with http.post("/v1/txs", json={"tx": ok.raw.hex()}) as r:
+        assert r.status == 202

@@ -159,6 +159,16 @@ class JurisdictionBlocked(KycError):
     code = "JURISDICTION_BLOCKED"
 
 
+class AlreadyBlocked(KycError):
+    """A jurisdiction_block names a jurisdiction that is already blocked."""
+    code = "ALREADY_BLOCKED"
+
+
+class NotBlocked(KycError):
+    """A jurisdiction_unblock names a jurisdiction that is not blocked."""
+    code = "NOT_BLOCKED"
+
+
 class AttestationRevoked(KycError):
     """The issuer's attestation of this subject was revoked: it stays revoked for that issuer."""
     code = "ATTESTATION_REVOKED"
@@ -179,6 +189,11 @@ class Unauthorized(LicensingError):
 class UnknownInstitution(LicensingError):
     """No such institution."""
     code = "UNKNOWN_INSTITUTION"
+
+
+class InstitutionExists(LicensingError):
+    """An institution_add names an institution that already exists."""
+    code = "INSTITUTION_EXISTS"
 
 
 class LicenseExpired(LicensingError):
@@ -216,6 +231,11 @@ class UnknownAsset(AssetError):
 class ClawbackDisabled(AssetError):
     """The asset was not created clawback-able."""
     code = "CLAWBACK_DISABLED"
+
+
+class BadTierLimits(LimitError):
+    """A tier_set whose per-transaction limit exceeds its daily limit for an asset."""
+    code = "BAD_TIER_LIMITS"
 
 
 class LimitExceeded(LimitError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +78,27 @@ def init(chain_name: str, regulator: bytes, genesis_time: int,
                      "license_policy": license_policy})
 
 
+def checked_institution(spec: InstitutionSpec) -> InstitutionSpec:
+    """An institution's own fields checked, its addresses as URLs (HOST:PORT -> https://...):
+    the part of add_institution that needs no draft, shared with `lichen policy
+    add-institution` (an institution added on chain). Roles are not looked at."""
+    _field("name", _institution, spec.name)
+    _field("jurisdiction", _jurisdiction, spec.jurisdiction)
+    _address_field("key", spec.node_key)
+    authority = None if spec.authority_key in (None, spec.node_key) else spec.authority_key
+    if authority is not None:
+        _address_field("authority_key", authority)
+    address = endpoint_url("address", spec.address) if spec.address else ""
+    peer_address = endpoint_url("peer_address", spec.peer_address) if spec.peer_address else ""
+    if peer_address and not address:
+        raise FieldError("peer_address", "a peer address needs an API address too")
+    if peer_address and urlsplit(peer_address).scheme != urlsplit(address).scheme:
+        raise FieldError("peer_address", "must use the same scheme (TLS or not) as the address")
+    if spec.display:
+        _field("display", _display, spec.display)
+    return replace(spec, authority_key=authority, address=address, peer_address=peer_address)
+
+
 def add_institution(doc: Doc, spec: InstitutionSpec) -> Doc:
     """A licensed institution: its node key, authority key, where its node serves, its roles."""
     _field("name", _institution, spec.name)
@@ -85,22 +106,14 @@ def add_institution(doc: Doc, spec: InstitutionSpec) -> Doc:
     if any(i["name"] == spec.name for i in doc["institutions"]):
         raise FieldError("name", f"an institution named {spec.name!r} is already in the genesis")
     roles = _roles(spec.roles)
-    _address_field("key", spec.node_key)
-    authority = None if spec.authority_key in (None, spec.node_key) else spec.authority_key
-    if authority is not None:
-        _address_field("authority_key", authority)
+    spec = checked_institution(spec)
+    authority, address, peer_address = spec.authority_key, spec.address, spec.peer_address
     for field, key in (("key", spec.node_key), ("authority_key", authority)):
         if key is not None:
             _key_unused(doc, field, key)
-    address = endpoint_url("address", spec.address) if spec.address else ""
-    peer_address = endpoint_url("peer_address", spec.peer_address) if spec.peer_address else ""
     if not address and any(r in NODE_ROLES for r in roles):
         raise FieldError("address", f"a {' or '.join(NODE_ROLES)} runs a node: give the "
                                     "HOST:PORT its API serves on")
-    if peer_address and not address:
-        raise FieldError("peer_address", "a peer address needs an API address too")
-    if peer_address and urlsplit(peer_address).scheme != urlsplit(address).scheme:
-        raise FieldError("peer_address", "must use the same scheme (TLS or not) as the address")
     entry: Doc = {"name": spec.name, "key": spec.node_key.hex(), "address": address,
                   "jurisdiction": spec.jurisdiction, "roles": list(roles)}
     if authority is not None:
@@ -108,7 +121,6 @@ def add_institution(doc: Doc, spec: InstitutionSpec) -> Doc:
     if peer_address:
         entry["peer_address"] = peer_address
     if spec.display:
-        _field("display", _display, spec.display)
         entry["display"] = spec.display
     return _checked(_with(doc, "institutions", entry))
 

@@ -10,6 +10,12 @@ State is these kinds of record, each under a byte key:
     b"p" + id      -> Proposal       a governance proposal of a license change (node.ledger.rules.governance)
     b"k" + name    -> InstitutionKeys an institution's current [node key, authority key], only once
                                      a key_rotate replaced one (absent: its genesis keys)
+    b"j"           -> blocked        the blocked jurisdictions, sorted, once a jurisdiction_block
+                                     or _unblock changed them (absent: genesis's)
+    b"t" + tier    -> Tier           a tier's [name, [[asset, per_tx, daily], ...]] once a
+                                     tier_set wrote it (absent: genesis's tier, if any)
+    b"n" + name    -> Institution    an institution an institution_add added (not in genesis);
+                                     its keys are under b"k" too, like rotated ones
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -22,7 +28,7 @@ from typing import Any
 import msgpack
 
 from node.ledger.codec import pack, sha256
-from node.ledger.genesis import Genesis, Institution
+from node.ledger.genesis import Genesis, Institution, Tier, TierLimit
 from node.ledger.types import ProposalStatus
 
 
@@ -138,6 +144,25 @@ class InstitutionKeys:
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
+BLOCKED, TIER, ADDED = b"j", b"t", b"n"
+
+
+def institution_to_wire(i: Institution) -> list[Any]:
+    return [i.key, i.address, i.jurisdiction, i.authority_key, i.peer_address, i.display]
+
+
+def institution_from_wire(name: str, w: list[Any]) -> Institution:
+    key, address, jurisdiction, authority_key, peer_address, display = w
+    return Institution(name, key, address, jurisdiction, (), authority_key, peer_address, display)
+
+
+def tier_to_wire(t: Tier) -> list[Any]:
+    return [t.name, [[a, lim.per_tx, lim.daily] for a, lim in sorted(t.limits.items())]]
+
+
+def tier_from_wire(level: int, w: list[Any]) -> Tier:
+    name, limits = w
+    return Tier(level, name, {a: TierLimit(per_tx, daily) for a, per_tx, daily in limits})
 
 
 def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
@@ -151,7 +176,10 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(KYC_EPOCH + n.encode(), pack(e)) for n, e in v.kyc_epochs.items()]
         + ([(EXPIRIES, pack([[x.expires_at, x.institution, x.role] for x in v.expiries]))]
            if v.expiries is not None else [])
-        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()])
+        + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()]
+        + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else [])
+        + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()]
+        + [(ADDED + n.encode(), pack(institution_to_wire(i))) for n, i in v.added.items()])
 
 
 class RotationSeen:
@@ -219,6 +247,42 @@ class StateView:
         """The institution's keys if a key_rotate replaced one; None: its genesis keys."""
         raise NotImplementedError
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        """The jurisdictions blocked now: genesis's, as jurisdiction_block/_unblock left them."""
+        raise NotImplementedError
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        raise NotImplementedError
+
+    def tier(self, level: int) -> Tier | None:
+        """The KYC tier now: genesis's, unless a tier_set replaced or added it."""
+        raise NotImplementedError
+
+    def added_institution(self, name: str) -> Institution | None:
+        """An institution an institution_add added (None: none by that name)."""
+        raise NotImplementedError
+
+    def add_institution(self, institution: Institution) -> None:
+        raise NotImplementedError
+
+    def added_institutions(self) -> list[Institution]:
+        raise NotImplementedError
+
+    def institution(self, name: str) -> Institution | None:
+        """The institution of this name now: of genesis, or added since."""
+        inst = self.genesis.institution(name)
+        return inst if inst is not None else self.added_institution(name)
+
+    def institutions(self) -> list[Institution]:
+        """Every institution now, by name (genesis's first among equals: names are unique)."""
+        added = self.added_institutions()
+        if not added:
+            return list(self.genesis.institutions)
+        return sorted([*self.genesis.institutions, *added], key=lambda i: i.name)
+
+    def set_tier(self, tier: Tier) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -250,7 +314,7 @@ class StateView:
     def _current_owner(self, key: bytes, authority: bool) -> Institution | None:
         g = self.genesis
         name = self._rotated_owner(key, authority)
-        inst = g.institution(name) if name is not None else (
+        inst = self.institution(name) if name is not None else (
             g.institution_by_authority(key) if authority else g.institution_by_key(key))
         if inst is None:
             return None
@@ -271,6 +335,11 @@ class State(StateView):
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: no record yet
         self.keys: dict[str, InstitutionKeys] = {}
+        self.blocked: frozenset[str] | None = None  # None: no record yet (genesis's set counts)
+        self._genesis_blocked = frozenset(genesis.blocked_jurisdictions)
+        self.tiers: dict[int, Tier] = {}  # the tier_set records
+        self._current_tiers: dict[int, Tier] = {t.tier: t for t in genesis.tiers}  # one lookup
+        self.added: dict[str, Institution] = {}
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -336,6 +405,31 @@ class State(StateView):
     def rotated_keys(self, institution: str) -> InstitutionKeys | None:
         return self.keys.get(institution)
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        return self.blocked if self.blocked is not None else self._genesis_blocked
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        self.blocked = blocked
+
+    def tier(self, level: int) -> Tier | None:
+        return self._current_tiers.get(level)
+
+    def set_tier(self, tier: Tier) -> None:
+        self.tiers[tier.tier] = self._current_tiers[tier.tier] = tier
+
+    def added_institution(self, name: str) -> Institution | None:
+        return self.added.get(name)
+
+    def add_institution(self, institution: Institution) -> None:
+        self.added[institution.name] = institution
+
+    def added_institutions(self) -> list[Institution]:
+        return [self.added[n] for n in sorted(self.added)]
+
+    def current_tiers(self) -> list[Tier]:
+        """Every tier now, by number (GET /v1/policy)."""
+        return [self._current_tiers[n] for n in sorted(self._current_tiers)]
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         old = self.keys.get(institution)
         nodes, authorities = self._owners
@@ -376,6 +470,12 @@ class State(StateView):
             self.expiries = tuple(LicenseExpiry(*x) for x in obj)
         elif kind == KEYS:
             self.set_keys(rest.decode(), InstitutionKeys.from_wire(obj))
+        elif kind == BLOCKED:
+            self.blocked = frozenset(obj)
+        elif kind == TIER:
+            self.set_tier(tier_from_wire(rest[0], obj))
+        elif kind == ADDED:
+            self.add_institution(institution_from_wire(rest.decode(), obj))
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -396,6 +496,9 @@ class Overlay(StateView):
         self.kyc_epochs: dict[str, int] = {}
         self.expiries: tuple[LicenseExpiry, ...] | None = None  # None: unchanged
         self.keys: dict[str, InstitutionKeys] = {}
+        self.blocked: frozenset[str] | None = None  # None: unchanged
+        self.tiers: dict[int, Tier] = {}
+        self.added: dict[str, Institution] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -452,6 +555,34 @@ class Overlay(StateView):
         k = self.keys.get(institution)
         return k if k is not None else self.parent.rotated_keys(institution)
 
+    def blocked_jurisdictions(self) -> frozenset[str]:
+        b = self.blocked
+        return b if b is not None else self.parent.blocked_jurisdictions()
+
+    def set_blocked_jurisdictions(self, blocked: frozenset[str]) -> None:
+        self.blocked = blocked
+
+    def tier(self, level: int) -> Tier | None:
+        t = self.tiers.get(level) if self.tiers else None
+        return t if t is not None else self.parent.tier(level)
+
+    def set_tier(self, tier: Tier) -> None:
+        self.tiers[tier.tier] = tier
+
+    def added_institution(self, name: str) -> Institution | None:
+        i = self.added.get(name) if self.added else None
+        return i if i is not None else self.parent.added_institution(name)
+
+    def add_institution(self, institution: Institution) -> None:
+        self.added[institution.name] = institution
+
+    def added_institutions(self) -> list[Institution]:
+        ours = self.parent.added_institutions()
+        if self.added:
+            ours = sorted([*(i for i in ours if i.name not in self.added),
+                           *self.added.values()], key=lambda i: i.name)
+        return ours
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -480,3 +611,9 @@ class Overlay(StateView):
             self.parent.expiries = self.expiries
         for name in sorted(self.keys):
             self.parent.set_keys(name, self.keys[name])
+        if self.blocked is not None:
+            self.parent.blocked = self.blocked
+        for n in sorted(self.tiers):
+            self.parent.set_tier(self.tiers[n])
+        for name in sorted(self.added):
+            self.parent.add_institution(self.added[name])

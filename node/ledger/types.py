@@ -64,6 +64,10 @@ class TxKind(StrEnum):
     GOVERNANCE_PROPOSE = "governance_propose"
     GOVERNANCE_APPROVE = "governance_approve"
     KEY_ROTATE = "key_rotate"
+    JURISDICTION_BLOCK = "jurisdiction_block"
+    JURISDICTION_UNBLOCK = "jurisdiction_unblock"
+    TIER_SET = "tier_set"
+    INSTITUTION_ADD = "institution_add"
 
 
 class TxState(StrEnum):
@@ -375,10 +379,91 @@ class KeyRotate(Payload):
     new_key: bytes = field(metadata=checked_by(_address))  # the new public key
 
 
+@dataclass(frozen=True)
+class JurisdictionBlock(Payload):
+    """The regulator adds a jurisdiction to the blocked set (a sanctions-list update): from the
+    block that commits it, no value moves to or from a party placed there
+    (node.ledger.rules.policy)."""
+    KIND = TxKind.JURISDICTION_BLOCK
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+
+
+@dataclass(frozen=True)
+class JurisdictionUnblock(Payload):
+    """The regulator takes a jurisdiction off the blocked set (node.ledger.rules.policy)."""
+    KIND = TxKind.JURISDICTION_UNBLOCK
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+
+
+MAX_TIER_ASSETS = 64  # the assets one tier_set may list
+TierLimitWire = tuple[str, int, int]  # (asset, per_tx, daily), minor units
+
+
+def _tier_name(name: str, v: Any) -> str:
+    text = printable_text(name, _str(name, v, None, 64))
+    if not text:
+        raise Malformed(f"{name} must not be empty")
+    return text
+
+
+def _tier_limits(name: str, v: Any) -> tuple[TierLimitWire, ...]:
+    """[[asset, per_tx, daily], ...], sorted by asset, each asset once (so one encoding)."""
+    if type(v) not in (list, tuple) or len(v) > MAX_TIER_ASSETS:
+        raise Malformed(f"{name} must be an array of at most {MAX_TIER_ASSETS} limits")
+    out: list[TierLimitWire] = []
+    for item in v:
+        if type(item) not in (list, tuple) or len(item) != 3:
+            raise Malformed(f"each of {name} must be [asset, per_tx, daily]")
+        out.append((_asset(f"{name} asset", item[0]), _time(f"{name} per_tx", item[1]),
+                    _time(f"{name} daily", item[2])))
+    codes = [a for a, _, _ in out]
+    if codes != sorted(set(codes)):
+        raise Malformed(f"{name} must be sorted by asset, each asset once")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TierSet(Payload):
+    """The regulator adds a KYC tier or replaces one's name and limits: from the block that
+    commits it, attestations of that tier send within the new limits (node.ledger.rules.policy);
+    an asset the tier does not list cannot be sent at that tier."""
+    KIND = TxKind.TIER_SET
+    tier: int = field(metadata=checked_by(_tier))
+    name: str = field(metadata=checked_by(_tier_name))
+    limits: tuple[TierLimitWire, ...] = field(metadata=checked_by(_tier_limits))
+
+
+MAX_ENDPOINT_BYTES = 256
+
+
+def _display_name(name: str, v: Any) -> str:
+    return printable_text(name, _str(name, v, None, 128))
+
+
+def _endpoint(name: str, v: Any) -> str:
+    """An institution's API or peer URL as the CLI normalized it (genesis_builder.endpoint_url)."""
+    return printable_text(name, _str(name, v, None, MAX_ENDPOINT_BYTES))
+
+
+@dataclass(frozen=True)
+class InstitutionAdd(Payload):
+    """The regulator adds an institution, licensed for nothing yet (license_grant follows):
+    from the block that commits it, it exists for every rule (node.ledger.rules.institutions)."""
+    KIND = TxKind.INSTITUTION_ADD
+    name: str = field(metadata=checked_by(_institution))
+    display: str = field(metadata=checked_by(_display_name))
+    jurisdiction: str = field(metadata=checked_by(_jurisdiction))
+    node_key: bytes = field(metadata=checked_by(_address))
+    authority_key: bytes = field(metadata=checked_by(_address))  # the node key: one key for both
+    address: str = field(metadata=checked_by(_endpoint))  # "" for an institution with no node
+    peer_address: str = field(default="", metadata=checked_by(_endpoint))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
+                        + (JurisdictionBlock, JurisdictionUnblock, TierSet, InstitutionAdd)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

@@ -38,6 +38,7 @@ from node.server.service import (
     BlockView,
     InstitutionView,
     NodeService,
+    PolicyView,
     ProposalView,
     Readiness,
     TxStatus,
@@ -198,6 +199,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/accounts/{address}", get_account)
     app.router.add_get("/v1/proposals/{id}", get_proposal)
     app.router.add_get("/v1/institutions", get_institutions)
+    app.router.add_get("/v1/policy", get_policy)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -543,6 +545,20 @@ def render_institution(view: InstitutionView) -> dict:
             "address": view.address}
 
 
+async def get_policy(request: web.Request) -> web.Response:
+    """The policy the ledger applies now: blocked jurisdictions (after any jurisdiction_block
+    or _unblock), KYC tiers with their limits per asset, and the institutions."""
+    return reply(request, render_policy(request.app[NODE].policy()))
+
+
+def render_policy(view: PolicyView) -> dict:
+    return {"blocked_jurisdictions": list(view.blocked_jurisdictions),
+            "tiers": [{"tier": t.tier, "name": t.name,
+                       "limits": {a: {"per_tx": lim.per_tx, "daily": lim.daily}
+                                  for a, lim in sorted(t.limits.items())}} for t in view.tiers],
+            "institutions": [render_institution(i) for i in view.institutions]}
+
+
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
     return reply(request, request.app[NODE].genesis_json())
@@ -560,7 +576,7 @@ async def metrics(request: web.Request) -> web.Response:
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
-                           dashboard.get_events})
+                           dashboard.get_events, get_policy})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

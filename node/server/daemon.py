@@ -76,6 +76,7 @@ from node.server.service import (
     NodeRole,
     NodeStatus,
     PeerLink,
+    PolicyView,
     ProposalView,
     Readiness,
     TxProof,
@@ -712,6 +713,9 @@ class Node:
 
     def institutions(self) -> list[InstitutionView]:
         return self.reader.institutions()
+
+    def policy(self) -> PolicyView:
+        return self.reader.policy()
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -42,7 +42,7 @@ def peer_table(genesis: Genesis, state: State, own_key: bytes,
     every Raft member (a revoked one stays connected until the membership drops it), at its
     peer address (genesis `peer_address`, else its API `address`)."""
     table = {}
-    for inst in genesis.institutions:
+    for inst in state.institutions():  # genesis's and those added on chain
         key = state.node_key_of(inst)  # current: a key_rotate replaces the genesis key
         if inst.peer_endpoint and key != own_key and is_licensed_peer(state, key):
             table[key.hex()] = inst.peer_endpoint

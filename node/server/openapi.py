@@ -139,10 +139,16 @@ def schemas() -> dict[str, Schema]:
             "certificate": nullable(ref("Certificate")),
             "validators": {"type": "array", "items": HASH}},
             {"receipt": obj({"code": STR, "message": STR})}),
-        "Institutions": obj({"institutions": {"type": "array", "items": obj({
-            "name": STR, "node_key": HASH, "authority_key": HASH, "rotated": BOOL,
-            "roles": {"type": "array", "items": STR}, "jurisdiction": STR,
-            "address": STR})}}),
+        "Institution": obj({"name": STR, "node_key": HASH, "authority_key": HASH,
+                            "rotated": BOOL, "roles": {"type": "array", "items": STR},
+                            "jurisdiction": STR, "address": STR}),
+        "Institutions": obj({"institutions": {"type": "array", "items": ref("Institution")}}),
+        "Policy": obj({
+            "blocked_jurisdictions": {"type": "array", "items": STR},
+            "tiers": {"type": "array", "items": obj({
+                "tier": INT, "name": STR, "limits": {"type": "object", "additionalProperties":
+                                                     obj({"per_tx": INT, "daily": INT})}})},
+            "institutions": {"type": "array", "items": ref("Institution")}}),
         "Readiness": obj({"ready": BOOL, "role": STR, "leader_id": nullable(NODE_ID),
                           "commit_index": INT, "applied_index": INT, "peers": INT,
                           "diverged": BOOL}),
@@ -253,6 +259,10 @@ def paths() -> dict[str, Any]:
         "/v1/institutions": {"get": op(
             "Every institution with its current node and authority keys and its licenses",
             {200: ("institutions", body_of(ref("Institutions")))}, (429,), tag="node")},
+        "/v1/policy": {"get": op(
+            "The policy in force: blocked jurisdictions, KYC tiers and limits, institutions "
+            "(genesis, as changed on chain)", {200: ("policy", body_of(ref("Policy")))}, (429,),
+            tag="node")},
         "/v1/genesis": {"get": op("The genesis this node runs",
                                   {200: ("genesis", body_of(ref("Genesis")))}, (429,),
                                   tag="node")},

@@ -18,6 +18,7 @@ from node.server.service import (
     BlockTx,
     BlockView,
     InstitutionView,
+    PolicyView,
     ProposalView,
     TxProof,
 )
@@ -94,6 +95,12 @@ class ChainReader:
         """Every institution of the genesis with its current keys and licenses, by name."""
         s = self.state
         return [InstitutionView(i.name, s.node_key_of(i), s.authority_key_of(i),
-                                s.rotated_keys(i.name) is not None, s.roles(i.name),
-                                i.jurisdiction, i.address)
-                for i in sorted(self.genesis.institutions, key=lambda i: i.name)]
+                                (s.node_key_of(i), s.authority_key_of(i)) != (i.key, i.authority),
+                                s.roles(i.name), i.jurisdiction, i.address)
+                for i in s.institutions()]
+
+    def policy(self) -> PolicyView:
+        """The blocked jurisdictions now, the tiers and the institutions (GET /v1/policy)."""
+        return PolicyView(tuple(sorted(self.state.blocked_jurisdictions())),
+                          tuple(self.state.current_tiers()),
+                          tuple(self.institutions()))

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate
+from node.ledger.genesis import Tier
 from node.ledger.state import Account, Attestation, Proposal
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
@@ -168,6 +169,15 @@ class InstitutionView:
 
 
 @dataclass(frozen=True)
+class PolicyView:
+    """The policy the ledger applies now (GET /v1/policy): the blocked jurisdictions as
+    jurisdiction_block/_unblock left them, the KYC tiers, and the institutions."""
+    blocked_jurisdictions: tuple[str, ...]  # sorted
+    tiers: tuple[Tier, ...]  # by tier number
+    institutions: tuple[InstitutionView, ...]  # by name
+
+
+@dataclass(frozen=True)
 class ProposalView:
     proposal_id: bytes
     proposal: Proposal
@@ -254,6 +264,7 @@ class NodeService(Protocol):
     def account_view(self, address: bytes) -> AccountView: ...
     def proposal_view(self, proposal_id: bytes) -> ProposalView | None: ...
     def institutions(self) -> list[InstitutionView]: ...
+    def policy(self) -> PolicyView: ...
     def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def genesis_json(self) -> dict: ...
     def metrics_text(self) -> bytes: ...

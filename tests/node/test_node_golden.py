@@ -17,13 +17,17 @@ from node.ledger.types import (
     Freeze,
     GovernanceApprove,
     GovernancePropose,
+    InstitutionAdd,
     Issue,
+    JurisdictionBlock,
+    JurisdictionUnblock,
     KeyRotate,
     KycAttest,
     KycRevoke,
     LicenseGrant,
     LicenseRevoke,
     Redeem,
+    TierSet,
     Transfer,
     Unfreeze,
     sign_tx,
@@ -40,7 +44,9 @@ PAYLOADS_IN_ORDER = [
     LicenseRevoke("bank_b", "kyc_issuer"), Freeze(A), Unfreeze(A), AssetFreeze("USD"),
     AssetUnfreeze("USD"), Clawback("USD", A, 3, "court order 12"),
     GovernancePropose("license_revoke", "pay_c", "validator", 1_800_000_000_000),
-    GovernanceApprove(H), KeyRotate("bank_a", "node", H)]
+    GovernanceApprove(H), KeyRotate("bank_a", "node", H), JurisdictionBlock("RU"),
+    JurisdictionUnblock("RU"), TierSet(4, "corporate", (("EUR", 5, 50), ("USD", 10, 100))),
+    InstitutionAdd("bank_z", "Bank Z", "FR", H, H, "https://z.example:7000")]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -57,6 +63,10 @@ TX_HASHES = {
     "governance_propose": "c6f7de907d9376e310c11db566e5ee04632f56c9fc9960ac2a6c66b9e4d05772",
     "governance_approve": "68721266fc76c39013841cbc8ee5ab4d4ee0fe5a865cda656859caa01f6f1bca",
     "key_rotate": "edfb66108e4c352cac677f8485370c7b711521f17e65fd213c7ead3ec7731a3c",
+    "jurisdiction_block": "89a27f0f7015b767202a33c4ff6b75d65392e092b904db23ff22844bce21e5e0",
+    "jurisdiction_unblock": "69255cf22d37fe4c75b26b011f42f32b8bf3a8cf3660007294aa2184636ffd67",
+    "tier_set": "dd30d4a86ea063035a67fcf7883fdad095f5561e825c4ad01f615dac16f28577",
+    "institution_add": "6a7fe601282133b43d460c2dd3e72b120e13768b6096f6a52868e4fa23e3460c",
 }
 
 

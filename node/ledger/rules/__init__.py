@@ -43,6 +43,22 @@ Key rotation (keys.py): the institution's current keys, in state from the rotati
   not the node key of the only validator ....... check_not_the_only_validator  LAST_VALIDATOR
   key_rotate (the regulator) ................... apply_key_rotate
 
+Policy on chain (policy.py): the blocked jurisdictions and the tiers, in state from the
+changing block on (genesis's until then); the regulator decides, under every license policy
+  a block adds a jurisdiction not yet blocked .. check_not_blocked ...... ALREADY_BLOCKED
+  an unblock removes a blocked one ............. check_blocked .......... NOT_BLOCKED
+  jurisdiction_block, jurisdiction_unblock
+    (the regulator) ............................ apply_jurisdiction_block, apply_jurisdiction_unblock
+  a tier_set's assets exist, per_tx <= daily ... check_tier_limits ...... UNKNOWN_ASSET, BAD_TIER_LIMITS
+  tier_set: add or replace a tier whole
+    (the regulator) ............................ apply_tier_set
+
+Institutions on chain (institutions.py): added ones in state from the adding block on; every
+lookup and enumeration (membership.py, the peer table, the API) sees them; licences follow
+  the name is new ............................... check_institution_new .. INSTITUTION_EXISTS
+  institution_add (the regulator; its keys
+    unused: check_key_unused) .................. apply_institution_add .. KEY_IN_USE
+
 Controls (controls.py)
   a frozen sender does nothing (every kind;
     the regulator always acts) ................. check_sender_not_frozen  FROZEN
@@ -61,12 +77,13 @@ KYC (kyc.py): validator/kyc_issuer/asset_issuer institutions pass as themselves;
                                                                           ISSUER_NOT_LICENSED, KYC_EXPIRED,
                                                                           UNKNOWN_TIER
   what an account query shows .................. best_attestation
-  the party's jurisdictions are not blocked .... check_jurisdiction ..... JURISDICTION_BLOCKED
+  the party's jurisdictions are not blocked
+    (the set in state: policy.py) .............. check_jurisdiction ..... JURISDICTION_BLOCKED
   a party to a movement: not frozen, KYC,
     jurisdiction ............................... check_party ............ FROZEN and the above
   a sender a pool holds a future nonce for:
     the regulator, or a party as above ......... check_sender_standing .. FROZEN and the above
-  an attestation's tier is defined ............. check_tier ............. UNKNOWN_TIER
+  an attestation's tier is defined (now) ....... check_tier ............. UNKNOWN_TIER
   a new attestation is not already expired ..... check_not_yet_expired .. KYC_EXPIRED
   an issuer's revoked attestation stays so ..... check_not_revoked_by_issuer ATTESTATION_REVOKED
   a kyc_issuer revokes its own, the regulator
@@ -131,6 +148,9 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   governance_propose .. policy majority, validator, institution, unexpired
   governance_approve .. policy majority, validator, proposal, open, unexpired, not approved
   key_rotate .......... regulator, institution, key unused, not the only validator's node key
+  jurisdiction_block .. regulator, not blocked;  jurisdiction_unblock: regulator, blocked
+  tier_set ............ regulator, tier limits
+  institution_add ..... regulator, new name, node and authority keys unused
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -207,6 +227,7 @@ from node.ledger.rules.header import (
                                       check_time_monotonic,
                                       check_tx_root,
 )
+from node.ledger.rules.institutions import apply_institution_add, check_institution_new
 from node.ledger.rules.keys import (
                                       apply_key_rotate,
                                       check_key_unused,
@@ -265,6 +286,14 @@ from node.ledger.rules.membership import (
                                       licensed_observers,
                                       licensed_validators,
 )
+from node.ledger.rules.policy import (
+                                      apply_jurisdiction_block,
+                                      apply_jurisdiction_unblock,
+                                      apply_tier_set,
+                                      check_blocked,
+                                      check_not_blocked,
+                                      check_tier_limits,
+)
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
 
 bump_nonce = apply_nonce  # the name before the rulebook package
@@ -292,4 +321,6 @@ __all__ = [
     "apply_license_expiries", "attestation_refusal", "best_attestation",
     "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",
     "check_sender_not_frozen", "exempt_institution",
+    "apply_jurisdiction_block", "apply_jurisdiction_unblock", "check_blocked", "check_not_blocked",
+    "apply_tier_set", "check_tier_limits", "apply_institution_add", "check_institution_new",
 ]

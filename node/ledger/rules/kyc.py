@@ -79,8 +79,8 @@ def attestation_refusal(view: StateView, ctx: Context, att: Attestation,
 
 
 def _status(view: StateView, att: Attestation, who: str) -> KycStatus:
-    tier = view.genesis.tier(att.tier)
-    if tier is None:  # genesis and kyc_attest both refuse unknown tiers; defensive
+    tier = view.tier(att.tier)
+    if tier is None:  # genesis and kyc_attest refuse unknown tiers, and none is removed
         raise E.UnknownTier(f"{who}'s tier {att.tier} is not defined")
     return KycStatus(att.jurisdiction, tier)
 
@@ -95,7 +95,7 @@ def check_kyc(view: StateView, ctx: Context, address: bytes, who: str) -> KycSta
         (att,) = atts.values()
         if (not att.revoked and _KYC_ISSUER in view.roles(att.issuer)
                 and att.epoch == view.kyc_epoch(att.issuer) and att.expires_at > ctx.timestamp):
-            tier = view.genesis.tier(att.tier)
+            tier = view.tier(att.tier)
             if tier is not None:
                 return KycStatus(att.jurisdiction, tier)
     elif not atts:
@@ -128,7 +128,7 @@ def best_attestation(view: StateView, ctx: Context, acct: Account) -> Attestatio
 
 
 def check_jurisdiction(view: StateView, status: KycStatus, who: str) -> None:
-    blocked = view.genesis.blocked_jurisdictions
+    blocked = view.blocked_jurisdictions()  # genesis's, as jurisdiction_block/_unblock left it
     if status.jurisdiction in blocked:
         raise E.JurisdictionBlocked(f"{who}'s jurisdiction {status.jurisdiction} is blocked")
     for j in status.other_jurisdictions:
@@ -154,10 +154,10 @@ def check_sender_standing(view: StateView, ctx: Context, address: bytes) -> None
 
 
 def check_tier(view: StateView, tier: int) -> Tier:
-    """A tier an attestation may give: one genesis defines."""
-    t = view.genesis.tier(tier)
+    """A tier an attestation may give: one defined now (by genesis or a tier_set)."""
+    t = view.tier(tier)
     if t is None:
-        raise E.UnknownTier(f"tier {tier} is not defined in genesis")
+        raise E.UnknownTier(f"tier {tier} is not defined in genesis nor by a tier_set")
     return t
 
 

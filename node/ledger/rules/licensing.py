@@ -57,7 +57,7 @@ def check_licensed(view: StateView, sender: bytes, role: str) -> Institution:
 
 
 def check_institution(view: StateView, name: str) -> Institution:
-    inst = view.genesis.institution(name)
+    inst = view.institution(name)  # genesis's, or added by institution_add
     if inst is None:
         raise E.UnknownInstitution(f"no institution named {name!r}")
     return inst

@@ -53,7 +53,7 @@ def licensed_institution(view: StateView, key: bytes) -> Institution | None:
 
 def licensed_names(view: StateView, role: str) -> frozenset[str]:
     """The names of the institutions licensed for `role` right now."""
-    return frozenset(i.name for i in view.genesis.institutions if role in view.roles(i.name))
+    return frozenset(i.name for i in view.institutions() if role in view.roles(i.name))
 
 
 def licensed_validators(view: StateView) -> frozenset[str]:
@@ -84,7 +84,7 @@ class Membership:
 
 
 def _node_ids(view: StateView, role: str) -> list[str]:
-    return sorted(view.node_key_of(i).hex() for i in view.genesis.institutions
+    return sorted(view.node_key_of(i).hex() for i in view.institutions()
                   if role in view.roles(i.name))
 
 

@@ -24,9 +24,15 @@ from node.ledger.rules.context import Context
 from node.ledger.rules.controls import apply_freeze, apply_unfreeze, check_sender_not_frozen
 from node.ledger.rules.envelope import SignatureCache, apply_nonce, check_envelope
 from node.ledger.rules.governance import apply_governance_approve, apply_governance_propose
+from node.ledger.rules.institutions import apply_institution_add
 from node.ledger.rules.keys import apply_key_rotate
 from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
 from node.ledger.rules.licensing import apply_license_change
+from node.ledger.rules.policy import (
+    apply_jurisdiction_block,
+    apply_jurisdiction_unblock,
+    apply_tier_set,
+)
 from node.ledger.state import StateView
 from node.ledger.types import Transaction, TxKind
 
@@ -49,6 +55,10 @@ APPLY: dict[str, ApplyFn] = {
     TxKind.GOVERNANCE_PROPOSE: apply_governance_propose,
     TxKind.GOVERNANCE_APPROVE: apply_governance_approve,
     TxKind.KEY_ROTATE: apply_key_rotate,
+    TxKind.JURISDICTION_BLOCK: apply_jurisdiction_block,
+    TxKind.JURISDICTION_UNBLOCK: apply_jurisdiction_unblock,
+    TxKind.TIER_SET: apply_tier_set,
+    TxKind.INSTITUTION_ADD: apply_institution_add,
 }
 
 
