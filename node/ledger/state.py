@@ -62,13 +62,16 @@ class Account:
     # asset -> the spends of the rolling limit window, sorted by time (node.ledger.rules.limits
     # reads and writes it, and bounds it)
     spent: dict[str, list[Spend]] = field(default_factory=dict)
+    # asset -> the sum of spent[asset], derived (never encoded, never compared): a sender's
+    # window total is one lookup while none of its spends has left the window
+    spent_total: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def balance(self, asset: str) -> int:
         return self.balances.get(asset, 0)
 
     def copy(self) -> Account:
         return Account(self.nonce, dict(self.balances), dict(self.attestations), self.frozen,
-                       {a: list(b) for a, b in self.spent.items()})
+                       {a: list(b) for a, b in self.spent.items()}, dict(self.spent_total))
 
     def to_wire(self) -> list[Any]:
         return [

@@ -190,6 +190,25 @@ def test_the_window_never_admits_more_than_daily_in_any_24h(genesis, steps, max_
         assert sum(a for s, a in admitted if end - DAY < s <= end) <= DAILY
 
 
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 8 * HOUR), st.integers(1, 1_000),
+                                st.booleans()), min_size=1, max_size=120),
+       max_spends=st.integers(1, 8))
+def test_the_kept_window_total_is_the_sum_of_the_spends_in_the_window(steps, max_spends):
+    """Property: the window total sent_in_window answers from the sum it keeps (a lookup) is
+    always the sum of the kept spends inside the window, also after a copy or a reload from the
+    wire (which keep no sum) and whatever left the window meanwhile."""
+    from node.ledger.rules.limits import WINDOW_MS, sent_in_window
+    acct, t = Account(), T0
+    for gap, amount, reload in steps:
+        t += gap
+        apply_spend(acct, "USD", amount, t, max_spends=max_spends)
+        acct = Account.from_wire(msgpack.unpackb(pack(acct.to_wire()))) if reload else acct.copy()
+        for probe in (t, t + DAY // 2, t + DAY - 1, t + DAY):
+            want = sum(v for s, v in acct.spent["USD"] if s > probe - WINDOW_MS)
+            assert sent_in_window(acct, "USD", probe) == want
+
+
 # ---- 4. a frozen institution is inert -------------------------------------------------------
 
 def test_a_frozen_institution_can_do_nothing_but_be_unfrozen(ledger, keys):

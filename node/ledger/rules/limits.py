@@ -36,8 +36,15 @@ MAX_SPENDS = 64  # spends kept per account and asset; past it the oldest two mer
 def sent_in_window(acct: Account, asset: str, timestamp: int) -> int:
     """Total sent in the window ending at `timestamp`: spends at times in (timestamp - 24 h,
     timestamp]."""
+    spends = acct.spent.get(asset)
+    if not spends:
+        return 0
     start = timestamp - WINDOW_MS
-    return sum(v for t, v in acct.spent.get(asset, ()) if t > start)
+    if spends[0][0] > start:  # all still in the window (the usual case): their kept sum
+        total = acct.spent_total.get(asset)
+        if total is not None:
+            return total
+    return sum(v for t, v in spends if t > start)
 
 
 def check_limits(status: KycStatus, acct: Account, asset: str, amount: int, ctx: Context) -> None:
@@ -72,8 +79,10 @@ def apply_spend(acct: Account, asset: str, amount: int, timestamp: int,
     what left the window, add the spend in time order, merge the oldest two past max_spends."""
     start = timestamp - WINDOW_MS
     spends: list[Spend] = acct.spent.get(asset) or []
+    total = acct.spent_total.get(asset) if spends else 0
     if spends and spends[0][0] <= start:  # some left the window
         spends = [s for s in spends if s[0] > start]
+        total = None
     if spends and spends[-1][0] == timestamp:  # same block time: one entry, exactly
         spends[-1] = (timestamp, spends[-1][1] + amount)
     else:
@@ -82,3 +91,5 @@ def apply_spend(acct: Account, asset: str, amount: int, timestamp: int,
         (_, a0), (t1, a1) = spends[0], spends[1]
         spends[:2] = [(t1, a0 + a1)]  # at the later time: counts longer, never shorter
     acct.spent[asset] = spends
+    acct.spent_total[asset] = (total + amount if total is not None
+                               else sum(v for _, v in spends))
