@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -21,6 +22,8 @@ from node.ledger.genesis import LICENSE_POLICIES, Genesis, GenesisError
 from node.ledger.types import ROLES
 
 from .common import emit_json, json_option, resolve_address
+
+T = TypeVar("T")
 
 # genesis field -> the option that gives it, for error messages
 OPTION_OF = {
@@ -69,8 +72,7 @@ def step(path: str, apply: Callable[[ceremony.Doc], ceremony.Doc],
     return new
 
 
-def run_step(apply: Callable[[], ceremony.Doc],
-             options: dict[str, str] | None = None) -> ceremony.Doc:
+def run_step(apply: Callable[[], T], options: dict[str, str] | None = None) -> T:
     """The step's result; its FieldError as `Error: --OPTION: reason` (`options` maps a field
     to what this command calls it, when not OPTION_OF's flag)."""
     try:
@@ -104,6 +106,41 @@ def parse_time(text: str | None) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp() * 1000)
+
+
+def institution_options(address_help: str) -> Callable[[Callable], Callable]:
+    """The options that describe an institution, as `genesis add-institution` and `policy
+    add-institution` both take them (`address_help` says when an address is needed)."""
+    options = [
+        click.option("--name", required=True, help="Short name, e.g. harbor (used in assets, KYC)."),
+        click.option("--display", default="", help="Full name, e.g. \"Harbor Bank\"."),
+        click.option("--jurisdiction", required=True, help="Two-letter country code, e.g. US."),
+        click.option("--node-key", required=True, metavar="ADDR_OR_KEYFILE",
+                     help="Its node's public key (peer links, blocks, votes)."),
+        click.option("--authority-key", default=None, metavar="ADDR_OR_KEYFILE",
+                     help="The key its transactions are signed with (default: the node key)."),
+        click.option("--address", default="", metavar="HOST:PORT",
+                     help="Where its node serves the API (https unless given as "
+                          f"http://HOST:PORT); {address_help}"),
+        click.option("--peer-address", default="", metavar="HOST:PORT",
+                     help="Where its node serves its peers, if apart from the API.")]
+
+    def apply(f: Callable) -> Callable:
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return apply
+
+
+def institution_spec(name: str, display: str, jurisdiction: str, node_key: str,
+                     authority_key: str | None, address: str, peer_address: str,
+                     roles: list[str]) -> ceremony.InstitutionSpec:
+    """What institution_options gave, keys read as addresses (a refusal names its option)."""
+    return ceremony.InstitutionSpec(
+        name=name, display=display, jurisdiction=jurisdiction.upper(),
+        node_key=address_of("--node-key", node_key),
+        authority_key=address_of("--authority-key", authority_key) if authority_key else None,
+        address=address, peer_address=peer_address, roles=roles)
 
 
 def draft_argument(f):
@@ -145,30 +182,15 @@ def init(chain_name: str, regulator: str, license_policy: str, genesis_time: str
 
 @genesis.command("add-institution")
 @draft_argument
-@click.option("--name", required=True, help="Short name, e.g. harbor (used in assets, KYC).")
-@click.option("--display", default="", help="Full name, e.g. \"Harbor Bank\".")
-@click.option("--jurisdiction", required=True, help="Two-letter country code, e.g. US.")
-@click.option("--node-key", required=True, metavar="ADDR_OR_KEYFILE",
-              help="Its node's public key (peer links, blocks, votes).")
-@click.option("--authority-key", default=None, metavar="ADDR_OR_KEYFILE",
-              help="The key its transactions are signed with (default: the node key).")
-@click.option("--address", default="", metavar="HOST:PORT",
-              help="Where its node serves the API (https unless given as http://HOST:PORT); "
-                   "required for validators and observers.")
-@click.option("--peer-address", default="", metavar="HOST:PORT",
-              help="Where its node serves its peers, if apart from the API.")
+@institution_options("required for validators and observers.")
 @click.option("--roles", required=True, metavar="ROLE,...",
               help=f"Licensed roles, comma-separated: {', '.join(ROLES)}.")
 def add_institution(genesis_file: str, name: str, display: str, jurisdiction: str,
                     node_key: str, authority_key: str | None, address: str, peer_address: str,
                     roles: str) -> None:
     """Add a licensed institution (public keys only leave its machine)."""
-    spec = ceremony.InstitutionSpec(
-        name=name, display=display, jurisdiction=jurisdiction.upper(),
-        node_key=address_of("--node-key", node_key),
-        authority_key=address_of("--authority-key", authority_key) if authority_key else None,
-        address=address, peer_address=peer_address,
-        roles=[r.strip() for r in roles.split(",") if r.strip()])
+    spec = institution_spec(name, display, jurisdiction, node_key, authority_key, address,
+                            peer_address, [r.strip() for r in roles.split(",") if r.strip()])
     doc = step(genesis_file, lambda d: ceremony.add_institution(d, spec))
     added = next(i for i in doc["institutions"] if i["name"] == name)
     click.echo(f"added {name} ({', '.join(added['roles'])}) at {added['address'] or 'no node'}")
@@ -191,13 +213,14 @@ def add_asset(genesis_file: str, code: str, issuer: str, decimals: int, clawback
                    "until it is", err=True)
 
 
-def parse_limit(text: str) -> tuple[str, tuple[int, int]]:
-    try:
-        code, per_tx, daily = text.split(":")
-        return code.upper(), (int(per_tx), int(daily))
-    except ValueError:
-        raise click.ClickException(f"--limit: {text!r} is not CODE:PER_TX:DAILY "
-                                   "(minor units, e.g. USD:100000:300000)") from None
+def parse_limit(text: str) -> tuple[str, int, int]:
+    """ASSET:PER_TX:DAILY (minor units) -> (asset, per_tx, daily); ValueError says the form.
+    `genesis add-tier` and `policy set-tier` both read their limits with it."""
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise ValueError(f"{text!r} is not ASSET:PER_TX:DAILY (integers, minor units, e.g. "
+                         "USD:100000:300000)")
+    return parts[0].upper(), int(parts[1]), int(parts[2])
 
 
 @genesis.command("add-tier")
@@ -209,7 +232,10 @@ def parse_limit(text: str) -> tuple[str, tuple[int, int]]:
                    "An asset not listed cannot be sent by this tier's customers.")
 def add_tier(genesis_file: str, tier: int, name: str, limits: tuple[str, ...]) -> None:
     """Add a KYC tier with its transfer limits."""
-    parsed = dict(parse_limit(text) for text in limits)
+    try:
+        parsed = {a: (per_tx, daily) for a, per_tx, daily in map(parse_limit, limits)}
+    except ValueError as exc:
+        raise click.ClickException(f"--limit: {exc}") from None
     if len(parsed) != len(limits):
         raise click.ClickException("--limit: an asset is given twice")
     step(genesis_file, lambda d: ceremony.add_tier(d, tier, name, parsed))

@@ -26,7 +26,7 @@ from .common import (
     submit_tx,
     wait_option,
 )
-from .genesis import OPTION_OF, address_of
+from .genesis import institution_options, institution_spec, parse_limit, run_step
 
 
 @click.group()
@@ -68,19 +68,10 @@ def unblock_jurisdiction(code, key, node_url, as_json, no_wait, timeout) -> None
               f"unblock jurisdiction {code}")
 
 
-def parse_limit(spec: str) -> TierLimitWire:
-    """ASSET:PER_TX:DAILY (minor units) -> (asset, per_tx, daily)."""
-    parts = spec.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-        raise click.BadParameter(f"{spec!r} is not ASSET:PER_TX:DAILY (integers, minor units)")
-    return parts[0].upper(), int(parts[1]), int(parts[2])
-
-
 def tier_limits(ctx, param, value: tuple[str, ...]) -> tuple[TierLimitWire, ...]:
-    limits = sorted(parse_limit(v) for v in value)
     try:
-        return _tier_limits("limit", limits)
-    except Malformed as err:
+        return _tier_limits("limit", sorted(parse_limit(v) for v in value))
+    except (ValueError, Malformed) as err:
         raise click.BadParameter(str(err)) from None
 
 
@@ -103,27 +94,8 @@ def set_tier(tier, name, limits, key, node_url, as_json, no_wait, timeout) -> No
               f"set tier {tier} {name}: {listed}")
 
 
-def checked_institution(spec: ceremony.InstitutionSpec) -> ceremony.InstitutionSpec:
-    """`lichen genesis add-institution`'s checks (less the draft's): a refusal names its option."""
-    try:
-        return ceremony.checked_institution(spec)
-    except ceremony.FieldError as exc:
-        raise click.ClickException(f"{OPTION_OF.get(exc.field, exc.field)}: {exc.reason}") from None
-
-
 @policy.command("add-institution")
-@click.option("--name", required=True, help="Short name, e.g. harbor (used in assets, KYC).")
-@click.option("--display", default="", help="Full name, e.g. \"Harbor Bank\".")
-@click.option("--jurisdiction", required=True, help="Two-letter country code, e.g. US.")
-@click.option("--node-key", required=True, metavar="ADDR_OR_KEYFILE",
-              help="Its node's public key (peer links, blocks, votes).")
-@click.option("--authority-key", default=None, metavar="ADDR_OR_KEYFILE",
-              help="The key its transactions are signed with (default: the node key).")
-@click.option("--address", default="", metavar="HOST:PORT",
-              help="Where its node serves the API (https unless given as http://HOST:PORT); "
-                   "needed before it is licensed validator or observer.")
-@click.option("--peer-address", default="", metavar="HOST:PORT",
-              help="Where its node serves its peers, if apart from the API.")
+@institution_options("needed before it is licensed validator or observer.")
 @click.option("--key", default="regulator", show_default=True, help="The regulator's key.")
 @node_option
 @json_option
@@ -132,12 +104,9 @@ def add_institution(name, display, jurisdiction, node_key, authority_key, addres
                     key, node_url, as_json, no_wait, timeout) -> None:
     """Add an institution to the running chain, licensed for nothing: grant its roles after
     (`lichen license grant`); a validator or observer licence makes its node join."""
-    spec = ceremony.InstitutionSpec(
-        name=name, display=display, jurisdiction=jurisdiction.upper(),
-        node_key=address_of("--node-key", node_key),
-        authority_key=address_of("--authority-key", authority_key) if authority_key else None,
-        address=address, peer_address=peer_address, roles=())
-    s = checked_institution(spec)
+    spec = institution_spec(name, display, jurisdiction, node_key, authority_key, address,
+                            peer_address, [])
+    s = run_step(lambda: ceremony.checked_institution(spec))
     payload = InstitutionAdd(s.name, s.display, s.jurisdiction, s.node_key,
                              s.authority_key or s.node_key, s.address, s.peer_address)
     submit_tx(node_url, load_key(key), payload, no_wait, as_json,
