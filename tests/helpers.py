@@ -72,3 +72,21 @@ def wait_until(what: str, predicate: Callable[[], T], timeout: float = 15.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting until {what}")
         time.sleep(interval)
+
+
+async def shake_hands(transport, chain_id: bytes, signing_key):
+    """Play a peer's side of the sealed handshake by hand over `transport` (no PeerManager),
+    licensing every key; returns the handshake's channel once it completes."""
+    from p2p import Handshake
+    outgoing: list[bytes] = []
+    handshake = Handshake(chain_id=chain_id, signing_key=signing_key,
+                          is_licensed=lambda key: True, send=outgoing.append)
+    handshake.start()
+    while True:
+        for data in outgoing:
+            await transport.send(data)
+        outgoing.clear()
+        if handshake.complete:
+            return handshake.channel
+        handshake.receive(await transport.recv())
+

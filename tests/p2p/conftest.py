@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from nacl.signing import SigningKey
 
-from p2p import Handshake, MemoryNetwork, MemoryTransport, P2PConfig, PeerManager
+from p2p import MemoryNetwork, MemoryTransport, P2PConfig, PeerManager
 
-from ..helpers import free_port, until
+from ..helpers import free_port, shake_hands, until
 
 CHAIN_ID = hashlib.sha256(b"lichen test genesis").digest()
 OTHER_CHAIN_ID = hashlib.sha256(b"another genesis").digest()
@@ -138,21 +138,8 @@ class Cluster:
     async def handshake_as(self, i: int, address: str) -> MemoryTransport:
         """Connect to `address` as node i by hand (no PeerManager) and complete the handshake."""
         transport = await self.network.dial(address)
-        outgoing: list[bytes] = []
-        handshake = Handshake(
-            chain_id=CHAIN_ID,
-            signing_key=SigningKey(seed_for(i)),
-            is_licensed=lambda key: True,
-            send=outgoing.append,
-        )
-        handshake.start()
-        while True:
-            for data in outgoing:
-                await transport.send(data)
-            outgoing.clear()
-            if handshake.complete:
-                return transport
-            handshake.receive(await transport.recv())
+        await shake_hands(transport, CHAIN_ID, SigningKey(seed_for(i)))
+        return transport
 
     def full_mesh(self) -> bool:
         return all(

@@ -10,26 +10,17 @@ from dataclasses import replace
 
 from nacl.signing import SigningKey
 
-from p2p import Handshake, MemoryTransport, P2PConfig, Raft, SealedTransport, Txs, encode
+from p2p import MemoryTransport, P2PConfig, Raft, SealedTransport, Txs, encode
 
-from ..helpers import until
+from ..helpers import shake_hands, until
 from .conftest import CHAIN_ID, TEST_CONFIG, Cluster, node_id_for, seed_for
 
 
 async def authenticated(cluster: Cluster, i: int, address: str) -> SealedTransport:
     """Dial `address` by hand as node i and finish the handshake: a sealed transport."""
     transport = await cluster.network.dial(address)
-    outgoing: list[bytes] = []
-    handshake = Handshake(chain_id=CHAIN_ID, signing_key=SigningKey(seed_for(i)),
-                          is_licensed=lambda key: True, send=outgoing.append)
-    handshake.start()
-    while True:
-        for data in outgoing:
-            await transport.send(data)
-        outgoing.clear()
-        if handshake.complete:
-            return SealedTransport(transport, handshake.channel)
-        handshake.receive(await transport.recv())
+    return SealedTransport(transport, await shake_hands(transport, CHAIN_ID,
+                                                        SigningKey(seed_for(i))))
 
 
 def closed(transport: SealedTransport) -> bool:

@@ -6,9 +6,10 @@ backs it off (p2p.PeerManager); the operator sees it as
 lichen_peer_misbehaving_disconnected_total{reason="TOO_MANY_TXS_IN_FRAME"}."""
 from __future__ import annotations
 
-from p2p import Handshake, Misbehaviour, P2PConfig, SealedTransport, Txs, encode
+from p2p import Misbehaviour, P2PConfig, SealedTransport, Txs, encode
 
 from ..harness import TestNetwork, address_of, metric
+from ..helpers import shake_hands
 
 METRIC = "lichen_peer_misbehaving_disconnected_total"
 
@@ -16,17 +17,7 @@ METRIC = "lichen_peer_misbehaving_disconnected_total"
 async def authenticated(net: TestNetwork, as_name: str, i: int) -> SealedTransport:
     """Dial node i by hand with `as_name`'s key and finish the handshake."""
     transport = await net.memory.dial(address_of(i))
-    outgoing: list[bytes] = []
-    handshake = Handshake(chain_id=net.chain_id, signing_key=net.keys[as_name],
-                          is_licensed=lambda key: True, send=outgoing.append)
-    handshake.start()
-    while True:
-        for data in outgoing:
-            await transport.send(data)
-        outgoing.clear()
-        if handshake.complete:
-            return SealedTransport(transport, handshake.channel)
-        handshake.receive(await transport.recv())
+    return SealedTransport(transport, await shake_hands(transport, net.chain_id, net.keys[as_name]))
 
 
 async def test_a_peer_over_the_txs_item_cap_is_counted_by_reason(tmp_path):
