@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -128,6 +129,13 @@ def nice_max(v: float) -> float:
     return 10 * exp
 
 
+
+def time_labels(x: Callable[[float], float], end: float, y: float) -> list[str]:
+    """The time axis's labels, every nice eighth of the run, at height `y`."""
+    step = nice_max(end / 8)
+    return [f'<text x="{x(k * step):.1f}" y="{y}" text-anchor="middle">{fmt(k * step)}s</text>'
+            for k in range(int(end // step) + 1)]
+
 def fmt(v: float) -> str:
     return f"{v:,.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
 
@@ -152,12 +160,7 @@ def chart(chart_id: str, caption: str, end: float, bands: list[Band], lines: lis
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" '
                      f'y2="{y(v):.1f}"/><text x="{LEFT - 6}" y="{y(v) + 4:.1f}" '
                      f'text-anchor="end">{fmt(v)}</text>')
-    step = nice_max(end / 8)
-    t = 0.0
-    while t <= end:
-        parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - 10}" text-anchor="middle">{fmt(t)}s'
-                     f'</text>')
-        t += step
+    parts.extend(time_labels(x, end, HEIGHT - 10))
     for i, b in enumerate(bands):
         colour = BAND_COLOURS.get(b.kind, "#6b7280")
         parts.append(f'<rect class="fault-band" data-fault="{i}" data-kind="{escape(b.kind)}" '
@@ -223,12 +226,7 @@ def role_lanes(timeline: Timeline, end: float, bands: list[Band]) -> str:
                          f'x="{x(start):.1f}" y="{y + 3}" width="{max(0.5, x(stop) - x(start)):.1f}"'
                          f' height="{LANE - 6}" fill="{ROLE_COLOURS.get(role, "#9ca3af")}">'
                          f'<title>{escape(node)}: {role} {start:.1f}s–{stop:.1f}s</title></rect>')
-    step = nice_max(end / 8)
-    t = 0.0
-    while t <= end:
-        parts.append(f'<text x="{x(t):.1f}" y="{height - 10}" text-anchor="middle">{fmt(t)}s'
-                     f'</text>')
-        t += step
+    parts.extend(time_labels(x, end, height - 10))
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{ROLE_COLOURS[r]};height:10px"></i>{r}</span>'
                      for r in ROLE_COLOURS if r in seen_roles)
