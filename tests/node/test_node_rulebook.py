@@ -380,7 +380,7 @@ def test_the_rule_index_names_every_check_and_apply_function():
 
 
 def test_the_rule_index_names_the_membership_predicates():
-    for name in ("licensed_as", "licensed_institution", "licensed_names", "licensed_validators",
+    for name in ("licensed_as", "authority_as", "licensed_names", "licensed_validators",
                  "licensed_observers", "is_licensed_validator", "is_licensed_peer",
                  "expected_membership"):
         assert re.search(rf"\b{name}\b", INDEX) and callable(getattr(R, name))
@@ -502,15 +502,15 @@ def test_licensed_validators_and_observers_follow_the_licenses(w):
     assert R.licensed_validators(w.view) == {"bank_a"}
 
 
-def test_licensed_as_and_licensed_institution(w):
+def test_licensed_as_and_authority_as(w):
     k = w.keys
     assert R.licensed_as(w.view, k.bank_a.address, "validator") == w.genesis.institution("bank_a")
     assert R.licensed_as(w.view, k.pay_c.address, "validator") is None
     assert R.licensed_as(w.view, k.alice.address, "validator") is None
-    assert R.licensed_institution(w.view, k.pay_c.address) == w.genesis.institution("pay_c")
+    assert R.authority_as(w.view, k.pay_c.address, "observer") == w.genesis.institution("pay_c")
     R.apply_license(w.view, "license_revoke", "pay_c", "observer")
-    assert R.licensed_institution(w.view, k.pay_c.address) is None  # no license left
-    assert R.licensed_institution(w.view, k.regulator.address) is None
+    assert R.authority_as(w.view, k.pay_c.address, "observer") is None  # no license left
+    assert R.authority_as(w.view, k.regulator.address, "observer") is None
 
 
 def test_is_licensed_validator_and_peer(w):

@@ -128,8 +128,8 @@ Blocks (header.py): a block that breaks one is skipped by every node
 
 Membership (membership.py): pure predicates of ledger state, for rules, daemon and API
   node key (proposes, votes, peers): licensed_as, is_licensed_validator, is_licensed_peer
-  authority key (every institution transaction): authority_as, licensed_institution
-  licensed_as, authority_as, licensed_institution, licensed_names, licensed_validators, licensed_observers,
+  authority key (every institution transaction): authority_as
+  licensed_as, authority_as, licensed_names, licensed_validators, licensed_observers,
   is_licensed_validator, is_licensed_peer, expected_membership
 
 Per kind, the rules in the order they are checked (the kind's apply_* function):
@@ -281,7 +281,6 @@ from node.ledger.rules.membership import (
                                       is_licensed_peer,
                                       is_licensed_validator,
                                       licensed_as,
-                                      licensed_institution,
                                       licensed_names,
                                       licensed_observers,
                                       licensed_validators,
@@ -316,7 +315,7 @@ __all__ = [
     "check_signed", "check_tier",
     "check_time_monotonic", "check_tx_root", "check_unexpired", "check_validator",
     "expected_membership", "has_majority", "is_licensed_peer", "is_licensed_validator",
-    "licensed_as", "licensed_institution", "licensed_names", "licensed_observers",
+    "licensed_as", "licensed_names", "licensed_observers",
     "licensed_validators", "sent_in_window",
     "apply_license_expiries", "attestation_refusal", "best_attestation",
     "check_license_not_yet_expired", "check_not_revoked_by_issuer", "check_revoker",

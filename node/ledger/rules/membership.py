@@ -13,8 +13,6 @@ key_rotate (node.ledger.rules.keys) replaces one from its block on, and the old 
 
     licensed_as(view, key, role)     the institution of this node key, if licensed for role
     authority_as(view, key, role)    the institution of this authority key, if licensed for role
-    licensed_institution(view, key)  the institution of this authority key, if it holds any
-                                     license (a sender that acts for the institution)
     licensed_names(view, role)       names of the institutions licensed for role
     licensed_validators(view)        names of the validators: the governance electorate
     licensed_observers(view)         names of the observer institutions
@@ -43,12 +41,6 @@ def authority_as(view: StateView, key: bytes, role: str) -> Institution | None:
     """The institution whose authority key this is, if it is licensed for `role` right now."""
     inst = view.institution_by_authority_key(key)
     return inst if inst is not None and role in view.roles(inst.name) else None
-
-
-def licensed_institution(view: StateView, key: bytes) -> Institution | None:
-    """The institution whose authority key this is, if it currently holds any license."""
-    inst = view.institution_by_authority_key(key)
-    return inst if inst is not None and view.roles(inst.name) else None
 
 
 def licensed_names(view: StateView, role: str) -> frozenset[str]:
