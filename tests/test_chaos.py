@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,8 @@ from devnet.chaos import (
     check_rejections_stay_out,
     fault_schedule,
 )
+from devnet.chaos.events import InjectedFault
+from devnet.chaos.faults import Injector
 
 from .helpers import free_port_range
 from .htmlreport import read_report
@@ -112,6 +115,35 @@ def test_a_tx_refused_at_admission_found_in_a_chain_is_a_violation():
 
 
 # ---- a real run --------------------------------------------------------------------------------
+
+class ElectingInjector(Injector):
+    """An injector whose network has no leader for its first `elections` status polls."""
+
+    def __init__(self, elections: int):
+        manifest = SimpleNamespace(nodes=[SimpleNamespace(name=f"node{i}") for i in range(3)])
+        super().__init__(None, manifest, lambda event: None)  # type: ignore[arg-type]
+        self.elections = elections
+
+    def leader(self) -> str | None:
+        self.elections -= 1
+        return None if self.elections >= 0 else "node1"
+
+
+def test_a_fault_for_the_leader_waits_out_an_election_under_way():
+    """The previous fault's heal often starts an election: the next leader-targeted fault lands
+    on the leader once there is one, not on a node picked at random."""
+    record = InjectedFault.planned(Fault(3.0, "partition", (LEADER,), 2.0, "leader"), 3.0)
+    assert ElectingInjector(elections=3).resolve((LEADER,), record) == ["node1"]
+    assert record.leader == "node1" and not record.errors
+
+
+def test_a_fault_for_the_leader_goes_ahead_when_no_leader_comes(monkeypatch):
+    monkeypatch.setattr("devnet.chaos.faults.LEADER_WAIT", 0.3)
+    record = InjectedFault.planned(Fault(3.0, "partition", (LEADER,), 2.0, "leader"), 3.0)
+    [chosen] = ElectingInjector(elections=10**6).resolve((LEADER,), record)
+    assert chosen in {"node0", "node1", "node2"}
+    assert record.errors == [f"no leader at injection; chose {chosen}"]
+
 
 @pytest.mark.slow
 def test_a_short_chaos_run_on_three_nodes_keeps_every_invariant(tmp_path):

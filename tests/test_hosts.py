@@ -159,7 +159,8 @@ def test_a_short_chaos_run_with_network_faults_keeps_every_invariant(wan):
     assert report["faults_on"] == "network"
     assert {f["action"] for f in report["faults"]} == {"partition", "lossy", "delay", "kill",
                                                        "clock"}
-    assert all(not f["errors"] for f in report["faults"]), report["faults"]
+    assert all(not f["errors"] for f in report["faults"]), [
+        (f["action"], f["t"], f["errors"]) for f in report["faults"]]
     assert report["ops"]["ok"] > 0 and report["convergence_s"] is not None
 
 

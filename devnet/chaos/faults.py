@@ -17,6 +17,7 @@ from .events import Crash, Exited, Injected, InjectedFault, Tell, Undone
 from .schedule import LEADER, Fault
 
 RESTART_TIMEOUT = 15.0  # seconds a restarted node may take to serve again
+LEADER_WAIT = 5.0  # seconds a leader-targeted fault waits for an election under way to end
 CRASH_LOG_LINES = 15
 
 
@@ -94,12 +95,20 @@ class Injector:
     def resolve(self, targets: tuple[str, ...], record: InjectedFault) -> list[str]:
         if LEADER not in targets:
             return list(targets)
-        leader = self.leader()
-        if leader is None:  # mid-election: the fault still goes ahead, on some node
+        leader = self.await_leader(LEADER_WAIT)
+        if leader is None:  # no leader for seconds: the fault still goes ahead, on some node
             leader = random.Random(record.planned_t).choice(self.reachable() or self.names)
             record.errors.append(f"no leader at injection; chose {leader}")
         record.leader = leader
         return [leader if t == LEADER else t for t in targets]
+
+    def await_leader(self, timeout: float) -> str | None:
+        """The leader, waiting out an election under way (the previous fault's heal often
+        starts one) so that a fault meant for the leader lands on it."""
+        deadline = time.monotonic() + timeout
+        while (leader := self.leader()) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return leader
 
     def leader(self) -> str | None:
         best: tuple[str, int] | None = None
