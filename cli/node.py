@@ -66,20 +66,26 @@ def run(config_path: str, log_format: str | None) -> None:
               help="Run without TLS (only for a genesis with http:// addresses).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the config.")
+@click.option("--join", "join_url", default="", metavar="URL",
+              help="A running node of the network: for an institution the regulator added on "
+                   "chain (not in the genesis), its name and addresses come from that node's "
+                   "GET /v1/institutions (TLS verified with --tls-ca).")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 def init(genesis_path: str, key_path: str, listen: str, peer_listen: str, data_dir: str,
          tls_cert: str | None, tls_key: str | None, tls_ca: str | None, insecure: bool,
-         out: str, force: bool) -> None:
+         out: str, join_url: str, force: bool) -> None:
     """Write a node's config from the genesis, checked against it (key, ports, TLS).
     Reads of accounts and transactions then need tokens (`lichen node token issue`)."""
     from node.server.provision import InitError, InitRequest, init_config
     if Path(out).exists() and not force:
         raise click.ClickException(f"{out} exists; pass --force to overwrite it")
+    added = _added_institutions(join_url, tls_ca) if join_url else ()
     req = InitRequest(genesis=Path(genesis_path), key=Path(key_path), listen=listen,
                       peer_listen=peer_listen, data_dir=Path(data_dir), out=Path(out),
                       tls_cert=Path(tls_cert) if tls_cert else None,
                       tls_key=Path(tls_key) if tls_key else None,
-                      tls_ca=Path(tls_ca) if tls_ca else None, insecure=insecure)
+                      tls_ca=Path(tls_ca) if tls_ca else None, insecure=insecure,
+                      added=added, joined_from=join_url)
     try:
         config = init_config(req)
     except InitError as exc:
@@ -91,6 +97,20 @@ def init(genesis_path: str, key_path: str, listen: str, peer_listen: str, data_d
                f"{'TLS' if config.tls else 'no TLS'}, read_auth on")
     click.echo(f"start it with `lichen node run --config {out}`; issue read tokens with "
                f"`lichen node token issue --config {out} --all`")
+
+
+def _added_institutions(url: str, tls_ca: str | None) -> tuple:
+    """The institutions a running node reports (for `node init --join`)."""
+    from devnet.client import ApiError, Client
+    from node.server.provision import InitError, institution_from_record
+    try:
+        doc = Client(url, ca_file=tls_ca).get("/v1/institutions")
+        return tuple(institution_from_record(i) for i in doc["institutions"])
+    except (ApiError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"--join: cannot read the institutions at {url}: "
+                                   f"{exc}") from None
+    except InitError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _node_key(config: NodeConfig):

@@ -161,6 +161,50 @@ def test_three_institutions_run_a_network_from_a_ceremony(tmp_path: Path, monkey
                                  "--asset", "USD", "--amount", "2500")
         account = json.loads(tx("rhein", "account", "show", bob, "--json"))
         assert account["balances"] == {"USD": 2500}
+
+        # a fourth institution joins the running chain: the regulator adds it on chain and
+        # licenses it; its operator derives the config from the genesis and a running node
+        new = tmp_path / "fjord"
+        new.mkdir()
+        fjord_node = lichen("keys", "new", "--out", new / "node.key").strip()
+        fjord_authority = lichen("keys", "new", "--out", new / "authority.key").strip()
+        lichen("tls", "cert", "--ca-cert", ca, "--ca-key", ca_dir / "ca.key", "--name", "fjord",
+               "--host", LOOPBACK, "--out-cert", new / "tls.crt", "--out-key", new / "tls.key")
+        shutil.copy(draft, new / "genesis.json")
+        api, peer = sorted(free_port() for _ in range(2))
+        assert "committed" in tx("harbor", "policy", "add-institution", "--name", "fjord",
+                                 "--display", "Fjord Sparebank", "--jurisdiction", "NO",
+                                 "--node-key", fjord_node, "--authority-key", fjord_authority,
+                                 "--address", f"{LOOPBACK}:{api}",
+                                 "--peer-address", f"{LOOPBACK}:{peer}",
+                                 "--key", tmp_path / "regulator" / "regulator.key")
+        granted = tx("harbor", "license", "grant", "--institution", "fjord", "--role",
+                     "observer", "--key", tmp_path / "regulator" / "regulator.key")
+        assert "committed" in granted
+        init = ["node", "init", "--genesis", new / "genesis.json", "--key", new / "node.key",
+                "--listen", f"{LOOPBACK}:{api}", "--data", new / "data",
+                "--tls-cert", new / "tls.crt", "--tls-key", new / "tls.key", "--tls-ca", ca,
+                "--out", new / "config.json"]
+        alone = subprocess.run(LICHEN + [str(a) for a in init], capture_output=True, text=True,
+                               timeout=30, env=ENV)
+        assert alone.returncode == 1 and "--join URL" in alone.stderr, alone.stderr
+        out = lichen(*init, "--join", urls["rhein"])
+        assert "fjord" in out and f"peers on {LOOPBACK}:{peer}" in out
+        with open(new / "node.log", "wb") as log:
+            procs.append(subprocess.Popen(
+                LICHEN + ["node", "run", "--config", str(new / "config.json")], env=ENV,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True))
+        height = status(urls["harbor"], ca)["height"]
+
+        def fjord_follows() -> dict | None:
+            assert procs[-1].poll() is None, (new / "node.log").read_text()[-2000:]
+            st = status(f"https://{LOOPBACK}:{api}", ca)
+            return st if st and st["height"] >= height and st["role"] == "observer" else None
+
+        st = wait_until("fjord's node follows the chain as an observer", fjord_follows,
+                        timeout=30)
+        assert st["institution"] == "fjord" and st["node_id"] == fjord_node
     finally:
         for p in procs:
             if p.poll() is None:
@@ -387,3 +431,10 @@ def test_node_init_refuses_a_key_file_whose_address_is_not_its_seeds(tls_files):
     Path("stranger.key").write_text(json.dumps(doc))
     out = refuses("--key", *node_init(key="stranger.key"), files=("config.json",))
     assert "does not match the seed" in out
+
+
+def test_node_init_join_refuses_a_node_it_cannot_read_and_writes_nothing(tls_files):
+    address(tls_files / "stranger.key")
+    refuses("--join", *node_init(key="stranger.key", join=f"http://127.0.0.1:{free_port()}"),
+            files=("config.json",))
+    assert not Path("config.json").exists()

@@ -32,6 +32,9 @@ async def test_a_node_of_an_added_institution_joins_as_observer_then_validator(t
         await net.until("every node counts node3 as a voter", lambda: all(
             newcomer.id in n.node_status().voters for n in net.running()))
         await net.until_agreed()
+        for n in net.running():  # what the dashboard lists, by its current node key
+            assert (newcomer.id, "inst3") in {(m.node_id, m.institution) for m in n.network_members()}
+            assert n._peer_name(newcomer.id) == "inst3"
         names = {i.name for i in newcomer.institutions()}
         assert "inst3" in names and newcomer.policy().institutions[-1].name == "inst3"
     finally:

@@ -542,7 +542,8 @@ def render_institution(view: InstitutionView) -> dict:
     return {"name": view.name, "node_key": view.node_key.hex(),
             "authority_key": view.authority_key.hex(), "rotated": view.rotated,
             "roles": sorted(view.roles), "jurisdiction": view.jurisdiction,
-            "address": view.address}
+            "address": view.address, "peer_address": view.peer_address,
+            "display": view.display}
 
 
 async def get_policy(request: web.Request) -> web.Response:

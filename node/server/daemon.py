@@ -52,6 +52,7 @@ from node.server.membership import (
     Licensed,
     is_licensed_peer,
     is_membership_step,
+    member_institution,
     next_membership_change,
     peer_table,
     public_role,
@@ -741,15 +742,17 @@ class Node:
                                len(self.mempool.held), faults)
 
     def network_members(self) -> list[NetworkMember]:
-        """This node and every node it should link to, in genesis order, at their API address."""
+        """This node and every node it should link to (of genesis, or added on chain), by
+        institution name, at their API address and current node key."""
         members = self.raft.conf_state.members
-        return [NetworkMember(i.key.hex(), i.name, i.address) for i in self.genesis.institutions
-                if i.address and (i.key == self.key.address or i.key.hex() in members
-                                  or is_licensed_peer(self.state, i.key))]
+        s = self.state
+        return [NetworkMember(key.hex(), i.name, i.address) for i in s.institutions()
+                if i.address and ((key := s.node_key_of(i)) == self.key.address
+                                  or key.hex() in members or is_licensed_peer(s, key))]
 
     def _peer_name(self, peer: str) -> str:
         try:
-            inst = self.genesis.institution_by_key(bytes.fromhex(peer))
+            inst = member_institution(self.genesis, self.state, peer)
         except ValueError:
             inst = None
         return inst.name if inst is not None else ""

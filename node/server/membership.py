@@ -47,13 +47,13 @@ def peer_table(genesis: Genesis, state: State, own_key: bytes,
         if inst.peer_endpoint and key != own_key and is_licensed_peer(state, key):
             table[key.hex()] = inst.peer_endpoint
     for node_id in members - table.keys() - {own_key.hex()}:  # a rotated-away or revoked member
-        inst = _member_institution(genesis, state, node_id)
+        inst = member_institution(genesis, state, node_id)
         if inst is not None and inst.peer_endpoint:
             table[node_id] = inst.peer_endpoint
     return table
 
 
-def _member_institution(genesis: Genesis, state: State, node_id: str) -> Institution | None:
+def member_institution(genesis: Genesis, state: State, node_id: str) -> Institution | None:
     """The institution a Raft member's id belongs (or belonged, before a rotation) to."""
     key = bytes.fromhex(node_id)  # a key both rotated in and away again is found by neither
     return state.institution_by_node_key(key) or genesis.institution_by_key(key)

@@ -141,7 +141,8 @@ def schemas() -> dict[str, Schema]:
             {"receipt": obj({"code": STR, "message": STR})}),
         "Institution": obj({"name": STR, "node_key": HASH, "authority_key": HASH,
                             "rotated": BOOL, "roles": {"type": "array", "items": STR},
-                            "jurisdiction": STR, "address": STR}),
+                            "jurisdiction": STR, "address": STR},
+                           {"peer_address": STR, "display": STR}),
         "Institutions": obj({"institutions": {"type": "array", "items": ref("Institution")}}),
         "Policy": obj({
             "blocked_jurisdictions": {"type": "array", "items": STR},

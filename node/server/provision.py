@@ -6,6 +6,12 @@ whose node key the key file holds), the ports (the ones the genesis tells peers 
 whether it speaks TLS (the genesis address's scheme). `init_config` checks each and raises
 InitError naming the option at fault; it writes nothing. Configs made here have read_auth on:
 a production node answers account and transaction reads only with a token its operator issued.
+
+An institution the regulator added on chain (institution_add) is not in the genesis: its
+operator passes the institutions a running node reports (`--join URL`, GET /v1/institutions),
+and the one whose node key the key file holds gives the name and addresses. Nothing else is
+taken from that node: the chain itself comes from the genesis and the peers, and a record that
+lied about the key would give a node its peers refuse.
 """
 from __future__ import annotations
 
@@ -45,12 +51,15 @@ class InitRequest:
     tls_key: Path | None = None
     tls_ca: Path | None = None
     insecure: bool = False  # plain http: only when the genesis gives http:// addresses
+    # institutions added on chain since genesis, as a running node reports them (--join)
+    added: tuple[Institution, ...] = ()
+    joined_from: str = ""  # that node's URL, for messages
 
 
 def init_config(req: InitRequest) -> NodeConfig:
     """The config for the institution whose node key `req.key` holds."""
     genesis = _genesis(req.genesis)
-    inst = _institution(genesis, req.key)
+    inst = _institution(genesis, req.key, req.added, req.joined_from)
     if not inst.address:
         raise InitError("--key", f"{inst.name} runs no node in the genesis (it has no address)")
     api = urlsplit(inst.address)
@@ -74,8 +83,22 @@ def _genesis(path: Path) -> Genesis:
         raise InitError("--genesis", str(exc)) from None
 
 
-def _institution(genesis: Genesis, key: Path) -> Institution:
-    """The institution whose node key the file holds; the file must be private to its owner."""
+def institution_from_record(doc: dict) -> Institution:
+    """An institution as GET /v1/institutions describes it (current keys, no roles)."""
+    try:
+        node_key, authority = bytes.fromhex(doc["node_key"]), bytes.fromhex(doc["authority_key"])
+        return Institution(str(doc["name"]), node_key, str(doc["address"]),
+                           str(doc["jurisdiction"]), (),
+                           None if authority == node_key else authority,
+                           str(doc.get("peer_address", "")), str(doc.get("display", "")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InitError("--join", f"not an institution record: {exc!r}") from None
+
+
+def _institution(genesis: Genesis, key: Path, added: tuple[Institution, ...] = (),
+                 joined_from: str = "") -> Institution:
+    """The institution whose node key the file holds, in the genesis or among those added on
+    chain since; the file must be private to its owner."""
     try:
         check_private(key, allow_loose=False)
         # a plain file is opened, so its declared address is checked against its seed; a
@@ -85,15 +108,20 @@ def _institution(genesis: Genesis, key: Path) -> Institution:
         raise InitError("--key", f"cannot read {key}: {exc.strerror or exc}") from None
     except (KeyFileError, ValueError, KeyError) as exc:
         raise InitError("--key", str(exc)) from None
-    inst = genesis.institution_by_key(address)
+    inst = genesis.institution_by_key(address) or next(
+        (i for i in added if i.key == address and genesis.institution(i.name) is None), None)
     if inst is not None:
         return inst
-    owner = genesis.institution_by_authority(address)
+    owner = genesis.institution_by_authority(address) or next(
+        (i for i in added if i.authority == address), None)
     if owner is not None:
         raise InitError("--key", f"{key} holds {owner.name}'s authority key; a node runs with "
                                  "its institution's node key")
+    where = (f"the genesis nor among the institutions {joined_from} reports" if joined_from else
+             "the genesis (an institution added on chain: pass --join URL of a running node)")
     raise InitError("--key", f"{key} ({address.hex()[:16]}…) is no institution's node key in "
-                             f"the genesis ({', '.join(i.name for i in genesis.institutions)})")
+                             f"{where} ({', '.join(i.name for i in genesis.institutions)}"
+                             f"{''.join(', ' + i.name for i in added)})")
 
 
 def _host_port(option: str, text: str) -> tuple[str, int]:

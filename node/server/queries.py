@@ -96,7 +96,8 @@ class ChainReader:
         s = self.state
         return [InstitutionView(i.name, s.node_key_of(i), s.authority_key_of(i),
                                 (s.node_key_of(i), s.authority_key_of(i)) != (i.key, i.authority),
-                                s.roles(i.name), i.jurisdiction, i.address)
+                                s.roles(i.name), i.jurisdiction, i.address, i.peer_address,
+                                i.display)
                 for i in s.institutions()]
 
     def policy(self) -> PolicyView:

@@ -166,6 +166,8 @@ class InstitutionView:
     roles: frozenset[str]
     jurisdiction: str
     address: str
+    peer_address: str = ""  # where peers dial its node, when not at `address`
+    display: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class PeerLink:
 
 @dataclass(frozen=True)
 class NetworkMember:
-    """A node of the network as genesis places it: licensed to run one now, or a Raft member."""
+    """A node of the network (of genesis or added on chain): licensed to run one now, or a Raft member."""
     node_id: str
     institution: str
     address: str  # its HTTP API, e.g. https://host:port
