@@ -15,6 +15,9 @@ the exact type. A rejection changes nothing. The class names and codes are the c
                                        LAST_VALIDATOR LICENSE_EXPIRED
       ControlError                   the regulator's controls: FROZEN ASSET_FROZEN
       AssetError                     the asset itself: UNKNOWN_ASSET CLAWBACK_DISABLED
+                                       ASSET_EXISTS; its reserves: RESERVES_EXCEEDED
+                                       RESERVES_STALE RESERVE_IN_FUTURE RESERVE_OUT_OF_ORDER
+                                       UNKNOWN_REPORT ALREADY_ATTESTED
       LimitError                     value that cannot move as asked: LIMIT_EXCEEDED
                                        INSUFFICIENT_FUNDS SELF_TRANSFER
       GovernanceError                licenses decided by a majority: GOVERNANCE_REQUIRED
@@ -231,6 +234,42 @@ class UnknownAsset(AssetError):
 class ClawbackDisabled(AssetError):
     """The asset was not created clawback-able."""
     code = "CLAWBACK_DISABLED"
+
+
+class AssetExists(AssetError):
+    """An asset_add names an asset code that already exists."""
+    code = "ASSET_EXISTS"
+
+
+class ReservesExceeded(AssetError):
+    """An issue of a reserve-backed asset would take its supply above the reported reserves."""
+    code = "RESERVES_EXCEEDED"
+
+
+class ReservesStale(AssetError):
+    """An issue of a reserve-backed asset with no reserve report, or one older than the
+    asset's reserve_max_age_ms at block time."""
+    code = "RESERVES_STALE"
+
+
+class ReserveInFuture(AssetError):
+    """A reserve_report whose as_of is after the block's time."""
+    code = "RESERVE_IN_FUTURE"
+
+
+class ReserveOutOfOrder(AssetError):
+    """A reserve_report not newer (as_of) than the asset's latest one."""
+    code = "RESERVE_OUT_OF_ORDER"
+
+
+class UnknownReport(AssetError):
+    """A reserve_attest naming a report that is not the asset's latest."""
+    code = "UNKNOWN_REPORT"
+
+
+class AlreadyAttested(AssetError):
+    """A reserve_attest of a report an auditor already co-signed."""
+    code = "ALREADY_ATTESTED"
 
 
 class BadTierLimits(LimitError):

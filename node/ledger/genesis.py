@@ -59,6 +59,14 @@ class Asset:
     issuer: str  # institution name
     decimals: int
     clawback: bool = False  # whether its issuer may take units back (set at creation only)
+    # reserves (node.ledger.rules.reserves): issuance within the issuer's latest reserve report
+    reserve_backed: bool = False
+    reserve_max_age_ms: int = 0  # a report older than this at block time is stale; 0: never
+    report_threshold: int = 0  # minor units: a transfer at or above it is reported; 0: none
+
+    @property
+    def reserve_fields(self) -> tuple[bool, int, int]:
+        return (self.reserve_backed, self.reserve_max_age_ms, self.report_threshold)
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,9 @@ class Genesis:
             [[i.name, i.key, i.address, i.jurisdiction, list(i.roles)]
              + _optional_institution_fields(i)  # absent: older chain ids unchanged
              for i in self.institutions],
-            [[a.code, a.issuer, a.decimals, a.clawback] for a in self.assets],
+            [[a.code, a.issuer, a.decimals, a.clawback]
+             + (list(a.reserve_fields) if a.reserve_fields != (False, 0, 0) else [])  # older ids
+             for a in self.assets],
             [[t.tier, t.name, [[code, lim.per_tx, lim.daily] for code, lim in sorted(t.limits.items())]]
              for t in self.tiers],
             list(self.blocked_jurisdictions),
@@ -213,7 +223,12 @@ class Genesis:
                              | ({"display": i.display} if i.display else {})
                              for i in self.institutions],
             "assets": [{"code": a.code, "issuer": a.issuer, "decimals": a.decimals,
-                        "clawback": a.clawback} for a in self.assets],
+                        "clawback": a.clawback}
+                       | ({"reserve_backed": a.reserve_backed,
+                           "reserve_max_age_ms": a.reserve_max_age_ms,
+                           "report_threshold": a.report_threshold}
+                          if a.reserve_fields != (False, 0, 0) else {})
+                       for a in self.assets],
             "tiers": [{"tier": t.tier, "name": t.name,
                        "limits": {c: {"per_tx": lim.per_tx, "daily": lim.daily}
                                   for c, lim in sorted(t.limits.items())}} for t in self.tiers],
@@ -274,7 +289,11 @@ def _parse(doc: dict[str, Any]) -> Genesis:
         institutions=tuple(sorted(institutions, key=lambda i: i.name)),
         assets=tuple(sorted((Asset(_asset("asset code", a["code"]), a["issuer"],
                                    _nonneg_int(a["decimals"], "decimals"),
-                                   _bool(a.get("clawback", False), f"asset {a['code']} clawback"))
+                                   _bool(a.get("clawback", False), f"asset {a['code']} clawback"),
+                                   _bool(a.get("reserve_backed", False),
+                                         f"asset {a['code']} reserve_backed"),
+                                   _nonneg_int(a.get("reserve_max_age_ms", 0), "reserve_max_age_ms"),
+                                   _nonneg_int(a.get("report_threshold", 0), "report_threshold"))
                              for a in doc["assets"]), key=lambda a: a.code)),
         tiers=tuple(sorted(tiers, key=lambda t: t.tier)),
         blocked_jurisdictions=tuple(sorted({_jurisdiction("jurisdiction", j)

@@ -16,6 +16,10 @@ State is these kinds of record, each under a byte key:
                                      tier_set wrote it (absent: genesis's tier, if any)
     b"n" + name    -> Institution    an institution an institution_add added (not in genesis);
                                      its keys are under b"k" too, like rotated ones
+    b"A" + code    -> Asset          an asset as asset_add or asset_update left it [issuer,
+                                     decimals, clawback, reserve_backed, reserve_max_age_ms,
+                                     report_threshold] (absent: genesis's asset, if any)
+    b"R" + code    -> Reserves       the asset's latest reserve report and its co-signature
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -28,7 +32,7 @@ from typing import Any
 import msgpack
 
 from node.ledger.codec import pack, sha256
-from node.ledger.genesis import Genesis, Institution, Tier, TierLimit
+from node.ledger.genesis import Asset, Genesis, Institution, Tier, TierLimit
 from node.ledger.types import ProposalStatus
 
 
@@ -145,9 +149,41 @@ class InstitutionKeys:
         return cls(node, authority)
 
 
+@dataclass(frozen=True, slots=True)
+class Reserves:
+    """An asset's latest reserve report (node.ledger.rules.reserves). Immutable: a co-sign or
+    a newer report replaces it."""
+    report: bytes  # the reserve_report tx hash: the report's id
+    amount: int  # minor units of the asset held in reserve
+    as_of: int  # unix ms the issuer reports them at
+    evidence_hash: bytes  # hash of the off-chain evidence (statement, custodian letter)
+    reporter: str  # institution name (the asset's issuer)
+    reported_at: int  # block time of the report, unix ms
+    auditor: str = ""  # the institution that co-signed it ("" : none yet)
+    attested_at: int = 0  # block time of the co-sign
+
+    def to_wire(self) -> list[Any]:
+        return [self.report, self.amount, self.as_of, self.evidence_hash, self.reporter,
+                self.reported_at, self.auditor, self.attested_at]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> Reserves:
+        return cls(*w)
+
+
+def asset_to_wire(a: Asset) -> list[Any]:
+    return [a.issuer, a.decimals, a.clawback, a.reserve_backed, a.reserve_max_age_ms,
+            a.report_threshold]
+
+
+def asset_from_wire(code: str, w: list[Any]) -> Asset:
+    return Asset(code, *w)
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
 BLOCKED, TIER, ADDED = b"j", b"t", b"n"
+ASSET, RESERVES = b"A", b"R"
 
 
 def institution_to_wire(i: Institution) -> list[Any]:
@@ -182,7 +218,9 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(KEYS + n.encode(), pack(k.to_wire())) for n, k in v.keys.items()]
         + ([(BLOCKED, pack(sorted(v.blocked)))] if v.blocked is not None else [])
         + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()]
-        + [(ADDED + n.encode(), pack(institution_to_wire(i))) for n, i in v.added.items()])
+        + [(ADDED + n.encode(), pack(institution_to_wire(i))) for n, i in v.added.items()]
+        + [(ASSET + c.encode(), pack(asset_to_wire(a))) for c, a in v.asset_records.items()]
+        + [(RESERVES + c.encode(), pack(r.to_wire())) for c, r in v.reserve_records.items()])
 
 
 class RotationSeen:
@@ -286,6 +324,24 @@ class StateView:
     def set_tier(self, tier: Tier) -> None:
         raise NotImplementedError
 
+    def asset(self, code: str) -> Asset | None:
+        """The asset now: genesis's, as asset_add / asset_update left it."""
+        raise NotImplementedError
+
+    def set_asset(self, asset: Asset) -> None:
+        raise NotImplementedError
+
+    def assets(self) -> list[Asset]:
+        """Every asset now, by code."""
+        raise NotImplementedError
+
+    def reserves(self, code: str) -> Reserves | None:
+        """The asset's latest reserve report (None: never reported)."""
+        raise NotImplementedError
+
+    def set_reserves(self, code: str, reserves: Reserves) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -343,6 +399,9 @@ class State(StateView):
         self.tiers: dict[int, Tier] = {}  # the tier_set records
         self._current_tiers: dict[int, Tier] = {t.tier: t for t in genesis.tiers}  # one lookup
         self.added: dict[str, Institution] = {}
+        self.asset_records: dict[str, Asset] = {}  # the asset_add / asset_update records
+        self._current_assets: dict[str, Asset] = {a.code: a for a in genesis.assets}
+        self.reserve_records: dict[str, Reserves] = {}
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -429,6 +488,21 @@ class State(StateView):
     def added_institutions(self) -> list[Institution]:
         return [self.added[n] for n in sorted(self.added)]
 
+    def asset(self, code: str) -> Asset | None:
+        return self._current_assets.get(code)
+
+    def set_asset(self, asset: Asset) -> None:
+        self.asset_records[asset.code] = self._current_assets[asset.code] = asset
+
+    def assets(self) -> list[Asset]:
+        return [self._current_assets[c] for c in sorted(self._current_assets)]
+
+    def reserves(self, code: str) -> Reserves | None:
+        return self.reserve_records.get(code)
+
+    def set_reserves(self, code: str, reserves: Reserves) -> None:
+        self.reserve_records[code] = reserves
+
     def current_tiers(self) -> list[Tier]:
         """Every tier now, by number (GET /v1/policy)."""
         return [self._current_tiers[n] for n in sorted(self._current_tiers)]
@@ -479,6 +553,10 @@ class State(StateView):
             self.set_tier(tier_from_wire(rest[0], obj))
         elif kind == ADDED:
             self.add_institution(institution_from_wire(rest.decode(), obj))
+        elif kind == ASSET:
+            self.set_asset(asset_from_wire(rest.decode(), obj))
+        elif kind == RESERVES:
+            self.reserve_records[rest.decode()] = Reserves.from_wire(obj)
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -502,6 +580,8 @@ class Overlay(StateView):
         self.blocked: frozenset[str] | None = None  # None: unchanged
         self.tiers: dict[int, Tier] = {}
         self.added: dict[str, Institution] = {}
+        self.asset_records: dict[str, Asset] = {}
+        self.reserve_records: dict[str, Reserves] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -586,6 +666,24 @@ class Overlay(StateView):
                            *self.added.values()], key=lambda i: i.name)
         return ours
 
+    def asset(self, code: str) -> Asset | None:
+        a = self.asset_records.get(code) if self.asset_records else None  # hot: one test
+        return a if a is not None else self.parent.asset(code)
+
+    def set_asset(self, asset: Asset) -> None:
+        self.asset_records[asset.code] = asset
+
+    def assets(self) -> list[Asset]:
+        ours = {a.code: a for a in self.parent.assets()} | self.asset_records
+        return [ours[c] for c in sorted(ours)]
+
+    def reserves(self, code: str) -> Reserves | None:
+        r = self.reserve_records.get(code)
+        return r if r is not None else self.parent.reserves(code)
+
+    def set_reserves(self, code: str, reserves: Reserves) -> None:
+        self.reserve_records[code] = reserves
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -620,3 +718,6 @@ class Overlay(StateView):
             self.parent.set_tier(self.tiers[n])
         for name in sorted(self.added):
             self.parent.add_institution(self.added[name])
+        for code in sorted(self.asset_records):
+            self.parent.set_asset(self.asset_records[code])
+        self.parent.reserve_records.update(self.reserve_records)

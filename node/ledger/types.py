@@ -68,6 +68,10 @@ class TxKind(StrEnum):
     JURISDICTION_UNBLOCK = "jurisdiction_unblock"
     TIER_SET = "tier_set"
     INSTITUTION_ADD = "institution_add"
+    ASSET_ADD = "asset_add"
+    ASSET_UPDATE = "asset_update"
+    RESERVE_REPORT = "reserve_report"
+    RESERVE_ATTEST = "reserve_attest"
 
 
 class TxState(StrEnum):
@@ -459,11 +463,69 @@ class InstitutionAdd(Payload):
     peer_address: str = field(default="", metadata=checked_by(_endpoint))
 
 
+MAX_DECIMALS = 18
+
+
+def _decimals(name: str, v: Any) -> int:
+    return _int(name, v, 0, MAX_DECIMALS)
+
+
+def _units(name: str, v: Any) -> int:
+    """Minor units that may be zero (a threshold of none, reserves of nothing)."""
+    return _int(name, v, 0, MAX_AMOUNT)
+
+
+@dataclass(frozen=True)
+class AssetAdd(Payload):
+    """The regulator adds an asset issued by an existing institution (node.ledger.rules.reserves):
+    from the block that commits it, its issuer (licensed asset_issuer) may issue it."""
+    KIND = TxKind.ASSET_ADD
+    code: str = field(metadata=checked_by(_asset))
+    issuer: str = field(metadata=checked_by(_institution))
+    decimals: int = field(metadata=checked_by(_decimals))
+    clawback: bool = field(metadata=checked_by(_flag))
+    reserve_backed: bool = field(metadata=checked_by(_flag))
+    reserve_max_age_ms: int = field(metadata=checked_by(_time))  # 0: a report never goes stale
+    report_threshold: int = field(metadata=checked_by(_units))  # 0: no reporting threshold
+
+
+@dataclass(frozen=True)
+class AssetUpdate(Payload):
+    """The regulator changes an asset's reserve flags and reporting threshold (its code,
+    issuer, decimals and clawback stay as created: holders took the asset on those terms)."""
+    KIND = TxKind.ASSET_UPDATE
+    code: str = field(metadata=checked_by(_asset))
+    reserve_backed: bool = field(metadata=checked_by(_flag))
+    reserve_max_age_ms: int = field(metadata=checked_by(_time))
+    report_threshold: int = field(metadata=checked_by(_units))
+
+
+@dataclass(frozen=True)
+class ReserveReport(Payload):
+    """The asset's issuer reports the reserves backing it as of a time; the report's id is
+    this transaction's hash. Only a hash of the off-chain evidence goes on chain."""
+    KIND = TxKind.RESERVE_REPORT
+    asset: str = field(metadata=checked_by(_asset))
+    amount: int = field(metadata=checked_by(_units))  # minor units of the asset
+    as_of: int = field(metadata=checked_by(_time))  # unix ms, not after the block's time
+    evidence_hash: bytes = field(metadata=checked_by(_hash))
+
+
+@dataclass(frozen=True)
+class ReserveAttest(Payload):
+    """An auditor (an institution licensed validator or observer, not the asset's issuer)
+    co-signs the asset's latest reserve report."""
+    KIND = TxKind.RESERVE_ATTEST
+    asset: str = field(metadata=checked_by(_asset))
+    report: bytes = field(metadata=checked_by(_hash))  # the hash of its reserve_report tx
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
                         + (JurisdictionBlock, JurisdictionUnblock, TierSet, InstitutionAdd)
+                        + (AssetAdd, AssetUpdate, ReserveReport, ReserveAttest)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

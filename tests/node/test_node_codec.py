@@ -18,8 +18,10 @@ from node.ledger.types import (
     MAX_TX_BYTES,
     PAYLOADS,
     ROLES,
+    AssetAdd,
     AssetFreeze,
     AssetUnfreeze,
+    AssetUpdate,
     Block,
     BlockHeader,
     Clawback,
@@ -36,6 +38,8 @@ from node.ledger.types import (
     LicenseGrant,
     LicenseRevoke,
     Redeem,
+    ReserveAttest,
+    ReserveReport,
     TierSet,
     Transfer,
     Unfreeze,
@@ -94,6 +98,14 @@ PAYLOAD_STRATEGIES = {
                                                                  st.integers(0, MAX_AMOUNT)),
                                           max_size=4)
                           .map(lambda d: tuple((a, p, q) for a, (p, q) in sorted(d.items())))),
+    "asset_add": st.builds(AssetAdd, asset_codes, institutions, st.integers(0, 18),
+                           st.booleans(), st.booleans(), st.integers(0, MAX_AMOUNT),
+                           st.integers(0, MAX_AMOUNT)),
+    "asset_update": st.builds(AssetUpdate, asset_codes, st.booleans(),
+                              st.integers(0, MAX_AMOUNT), st.integers(0, MAX_AMOUNT)),
+    "reserve_report": st.builds(ReserveReport, asset_codes, st.integers(0, MAX_AMOUNT),
+                                st.integers(0, MAX_AMOUNT), hashes),
+    "reserve_attest": st.builds(ReserveAttest, asset_codes, hashes),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 

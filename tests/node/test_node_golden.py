@@ -11,8 +11,10 @@ from node.ledger.crypto import KeyPair
 from node.ledger.genesis import Genesis
 from node.ledger.types import (
     PAYLOADS,
+    AssetAdd,
     AssetFreeze,
     AssetUnfreeze,
+    AssetUpdate,
     Clawback,
     Freeze,
     GovernanceApprove,
@@ -27,6 +29,8 @@ from node.ledger.types import (
     LicenseGrant,
     LicenseRevoke,
     Redeem,
+    ReserveAttest,
+    ReserveReport,
     TierSet,
     Transfer,
     Unfreeze,
@@ -46,7 +50,10 @@ PAYLOADS_IN_ORDER = [
     GovernancePropose("license_revoke", "pay_c", "validator", 1_800_000_000_000),
     GovernanceApprove(H), KeyRotate("bank_a", "node", H), JurisdictionBlock("RU"),
     JurisdictionUnblock("RU"), TierSet(4, "corporate", (("EUR", 5, 50), ("USD", 10, 100))),
-    InstitutionAdd("bank_z", "Bank Z", "FR", H, H, "https://z.example:7000")]
+    InstitutionAdd("bank_z", "Bank Z", "FR", H, H, "https://z.example:7000"),
+    AssetAdd("XAU", "bank_z", 3, False, True, 86_400_000, 1_000_000),
+    AssetUpdate("USD", True, 3_600_000, 0), ReserveReport("USD", 10**9, 1_700_000_000_000, H),
+    ReserveAttest("USD", H)]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -67,6 +74,10 @@ TX_HASHES = {
     "jurisdiction_unblock": "69255cf22d37fe4c75b26b011f42f32b8bf3a8cf3660007294aa2184636ffd67",
     "tier_set": "dd30d4a86ea063035a67fcf7883fdad095f5561e825c4ad01f615dac16f28577",
     "institution_add": "6a7fe601282133b43d460c2dd3e72b120e13768b6096f6a52868e4fa23e3460c",
+    "asset_add": "5c0ed838cc5ddafe260c254f35368147b6c7179358a16ba28ba3a48cad98cd80",
+    "asset_update": "78436fb0d237945c17cf5bea7245cdcd109938efb08fe8600b6092446391d8d8",
+    "reserve_report": "22f0ef841c61ab066f77dbfc4ab4bbfd03be78e066baf3c95c43520b2e0d8335",
+    "reserve_attest": "f5c07a16301ecdbc321fefb8b098da656564e153bf15677184fb4ad88f0bae3c",
 }
 
 

@@ -23,7 +23,7 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.genesis import Genesis
 from node.ledger.rules import Context, KycStatus
-from node.ledger.state import Account, Overlay, Proposal, State
+from node.ledger.state import Account, Overlay, Proposal, Reserves, State
 from node.ledger.types import (
     MAX_AMOUNT,
     Block,
@@ -118,6 +118,25 @@ def alice(w: World) -> Account:
     return w.view.account(w.keys.alice.address)
 
 
+def backed(w: World, max_age: int = HOUR):
+    """USD, made reserve-backed with a staleness limit (as an asset_update would)."""
+    return dataclasses.replace(w.view.asset("USD"), reserve_backed=True, reserve_max_age_ms=max_age)
+
+
+def reserves(amount: int = 2_000_000, as_of: int = NOW - HOUR // 4, auditor: str = ""):
+    return Reserves(sha256(b"report"), amount, as_of, sha256(b"evidence"), "bank_a", NOW,
+                    auditor)
+
+
+def headroom(w: World) -> int:
+    return 2_000_000 - w.view.supply("USD")
+
+
+def reported(w: World) -> None:
+    w.view.set_asset(backed(w))
+    w.view.set_reserves("USD", reserves())
+
+
 def proposal(status: str = "open", approvals: tuple[str, ...] = ("bank_a",)) -> Proposal:
     return Proposal("license_grant", "obs_d", "kyc_issuer", T0 + DAY, "bank_a", approvals, status)
 
@@ -164,6 +183,40 @@ CASES = [
          E.AlreadyBlocked, lambda w: R.check_not_blocked(w.view, "RU")),
     Case("check_blocked", lambda w: R.check_blocked(w.view, "RU"),
          E.NotBlocked, lambda w: R.check_blocked(w.view, "IR")),
+    # assets on chain and reserves (USD: bank_a's; reported: reserves of 2_000_000)
+    Case("check_asset_new", lambda w: R.check_asset_new(w.view, "USD"),
+         E.AssetExists, lambda w: R.check_asset_new(w.view, "XAU")),
+    Case("check_reserves_fresh", lambda w: R.check_reserves_fresh(backed(w), None, CTX),
+         E.ReservesStale, lambda w: R.check_reserves_fresh(backed(w), reserves(), CTX)),
+    Case("check_reserves_fresh",
+         lambda w: R.check_reserves_fresh(backed(w), reserves(as_of=NOW - HOUR - 1), CTX),
+         E.ReservesStale,
+         lambda w: (R.check_reserves_fresh(backed(w), reserves(as_of=NOW - HOUR), CTX),
+                    R.check_reserves_fresh(backed(w, 0), reserves(as_of=0), CTX))),
+    Case("check_within_reserves",
+         lambda w: R.check_within_reserves(backed(w), reserves(), 2_000_001),
+         E.ReservesExceeded, lambda w: R.check_within_reserves(backed(w), reserves(), 2_000_000)),
+    Case("check_reserves", lambda w: R.check_reserves(w.view, w.view.asset("USD"), headroom(w) + 1,
+                                                      CTX),
+         E.ReservesExceeded,
+         lambda w: R.check_reserves(w.view, w.view.asset("USD"), headroom(w), CTX), setup=reported),
+    Case("check_reserves", lambda w: R.check_reserves(w.view, backed(w), 1, CTX),
+         E.ReservesStale, lambda w: R.check_reserves(w.view, w.view.asset("EUR"), 10**9, CTX)),
+    Case("check_report_time", lambda w: R.check_report_time(None, NOW + 1, CTX),
+         E.ReserveInFuture, lambda w: R.check_report_time(None, NOW, CTX)),
+    Case("check_report_time",
+         lambda w: R.check_report_time(reserves(), NOW - HOUR // 4, CTX), E.ReserveOutOfOrder,
+         lambda w: R.check_report_time(reserves(), NOW - HOUR // 4 + 1, CTX)),
+    Case("check_auditor", lambda w: R.check_auditor(w.view, w.keys.bank_a.address, backed(w)),
+         E.Unauthorized, lambda w: R.check_auditor(w.view, w.keys.bank_b.address, backed(w))),
+    Case("check_auditor", lambda w: R.check_auditor(w.view, w.keys.alice.address, backed(w)),
+         E.NotLicensed, lambda w: R.check_auditor(w.view, w.keys.pay_c.address, backed(w))),
+    Case("check_report_attestable",
+         lambda w: R.check_report_attestable(reserves(), sha256(b"older")), E.UnknownReport,
+         lambda w: R.check_report_attestable(reserves(), sha256(b"report"))),
+    Case("check_report_attestable",
+         lambda w: R.check_report_attestable(reserves(auditor="bank_b"), sha256(b"report")),
+         E.AlreadyAttested, lambda w: R.check_report_attestable(reserves(), sha256(b"report"))),
     Case("check_institution_new", lambda w: R.check_institution_new(w.view, "bank_a"),
          E.InstitutionExists, lambda w: R.check_institution_new(w.view, "bank_z")),
     Case("check_tier_limits",

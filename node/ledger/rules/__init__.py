@@ -106,6 +106,23 @@ Assets (assets.py)
   the asset was created clawback-able .......... check_clawback_enabled . CLAWBACK_DISABLED
   transfer, issue, redeem, clawback ............ apply_transfer, apply_issue, apply_redeem, apply_clawback
   asset_freeze, asset_unfreeze ................. apply_asset_freeze, apply_asset_unfreeze
+  the code is new .............................. check_asset_new ........ ASSET_EXISTS
+  asset_add (the regulator; an existing issuer:
+    check_institution) ......................... apply_asset_add ........ UNKNOWN_INSTITUTION
+  asset_update: reserve flags and reporting
+    threshold (the regulator) .................. apply_asset_update
+  reserve_report (the asset's issuer), reserve_attest
+    (an auditor) ............................... apply_reserve_report, apply_reserve_attest
+
+Reserves (reserves.py): a reserve-backed asset issues within its issuer's latest report
+  a report exists, as_of within reserve_max_age_ms
+    of block time (0: no limit) ................ check_reserves_fresh ... RESERVES_STALE
+  supply after the issue <= reported reserves .. check_within_reserves .. RESERVES_EXCEEDED
+  both, for a reserve-backed asset's issue ..... check_reserves ......... RESERVES_STALE, RESERVES_EXCEEDED
+  as_of not after block time, after the last ... check_report_time ...... RESERVE_IN_FUTURE, RESERVE_OUT_OF_ORDER
+  the co-signer is licensed validator or
+    observer, not the asset's issuer ........... check_auditor .......... NOT_LICENSED, UNAUTHORIZED
+  the named report is the latest, unsigned ..... check_report_attestable  UNKNOWN_REPORT, ALREADY_ATTESTED
 
 Governance by a validator majority (governance.py)
   the sender is a validator now ................ check_validator ........ NOT_LICENSED
@@ -135,7 +152,8 @@ Membership (membership.py): pure predicates of ledger state, for rules, daemon a
 Per kind, the rules in the order they are checked (the kind's apply_* function):
   transfer ............ asset, asset not frozen, not to self, sender party, recipient party,
                         limits, funds, no overflow
-  issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply)
+  issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply),
+                        reserves (a reserve-backed asset)
   redeem .............. asset issuer, asset not frozen, funds
   clawback ............ asset issuer, clawback enabled, not from self, funds, no overflow
   every kind .......... sender not frozen (unless the regulator), then the kind's rules
@@ -151,6 +169,9 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   jurisdiction_block .. regulator, not blocked;  jurisdiction_unblock: regulator, blocked
   tier_set ............ regulator, tier limits
   institution_add ..... regulator, new name, node and authority keys unused
+  asset_add ........... regulator, new code, issuer institution;  asset_update: regulator, asset
+  reserve_report ...... asset issuer, report time
+  reserve_attest ...... asset, auditor, report attestable
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -177,6 +198,11 @@ execution still takes a committed block's timestamp as given and reads no clock.
 from __future__ import annotations
 
 from node.ledger.rules.assets import (
+                                      apply_asset_add,
+                                      apply_asset_update,
+                                      apply_reserve_attest,
+                                      apply_reserve_report,
+                                      check_asset_new,
                                       apply_asset_freeze,
                                       apply_asset_unfreeze,
                                       apply_clawback,
@@ -293,6 +319,15 @@ from node.ledger.rules.policy import (
                                       check_not_blocked,
                                       check_tier_limits,
 )
+from node.ledger.rules.reserves import (
+                                      AUDITOR_ROLES,
+                                      check_auditor,
+                                      check_report_attestable,
+                                      check_report_time,
+                                      check_reserves,
+                                      check_reserves_fresh,
+                                      check_within_reserves,
+)
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
 
 bump_nonce = apply_nonce  # the name before the rulebook package
@@ -322,4 +357,7 @@ __all__ = [
     "check_sender_not_frozen", "exempt_institution",
     "apply_jurisdiction_block", "apply_jurisdiction_unblock", "check_blocked", "check_not_blocked",
     "apply_tier_set", "check_tier_limits", "apply_institution_add", "check_institution_new",
+    "AUDITOR_ROLES", "apply_asset_add", "apply_asset_update", "apply_reserve_attest",
+    "apply_reserve_report", "check_asset_new", "check_auditor", "check_report_attestable",
+    "check_report_time", "check_reserves", "check_reserves_fresh", "check_within_reserves",
 ]

@@ -5,23 +5,40 @@ licensed as asset_issuer, issues, redeems and claws back its units. A transfer m
 between two parties of good KYC standing (node.ledger.rules.kyc) within the sender's tier
 limits (node.ledger.rules.limits). Nothing of a frozen asset moves, except by clawback, which
 is enforcement: it works on frozen assets and frozen accounts alike and needs no KYC standing.
+
+Assets on chain: the record (StateView.asset) starts as genesis's; the regulator adds one
+(asset_add: a new code, an existing issuing institution) or changes its reserve flags and
+reporting threshold (asset_update), from the block that commits it. A reserve-backed asset's
+issuance stays within its issuer's latest reserve report (node.ledger.rules.reserves).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from node.ledger import errors as E
 from node.ledger.genesis import Asset
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
 from node.ledger.rules.kyc import check_party
-from node.ledger.rules.licensing import check_licensed
+from node.ledger.rules.licensing import check_institution, check_licensed, check_regulator
 from node.ledger.rules.limits import apply_spend, check_funds, check_limits, check_no_overflow
-from node.ledger.state import StateView
+from node.ledger.rules.reserves import (
+    check_auditor,
+    check_report_attestable,
+    check_report_time,
+    check_reserves,
+)
+from node.ledger.state import Reserves, StateView
 from node.ledger.types import (
+    AssetAdd,
     AssetFreeze,
+    AssetUpdate,
     AssetUnfreeze,
     Clawback,
     Issue,
     Redeem,
+    ReserveAttest,
+    ReserveReport,
     Role,
     Transaction,
     Transfer,
@@ -32,7 +49,7 @@ _ASSET_ISSUER = Role.ASSET_ISSUER.value
 
 
 def check_asset(view: StateView, code: str) -> Asset:
-    asset = view.genesis.asset(code)
+    asset = view.asset(code)
     if asset is None:
         raise E.UnknownAsset(f"no asset {code}")
     return asset
@@ -84,10 +101,11 @@ def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) 
 
 
 def apply_issue(view: StateView, tx: Transaction, p: Issue, ctx: Context) -> None:
-    check_asset_issuer(view, tx.sender, p.asset)
+    asset = check_asset_issuer(view, tx.sender, p.asset)
     check_asset_not_frozen(view, p.asset)
     check_party(view, ctx, p.to, "recipient")
     check_no_overflow(view.supply(p.asset), p.amount, f"{p.asset} supply")
+    check_reserves(view, asset, p.amount, ctx)
 
     recipient = view.account_mut(p.to)
     recipient.balances[p.asset] = recipient.balance(p.asset) + p.amount
@@ -124,3 +142,48 @@ def apply_asset_freeze(view: StateView, tx: Transaction, p: AssetFreeze, ctx: Co
 def apply_asset_unfreeze(view: StateView, tx: Transaction, p: AssetUnfreeze, ctx: Context) -> None:
     check_asset_controller(view, tx.sender, p.asset)
     view.set_asset_frozen(p.asset, False)
+
+
+def check_asset_new(view: StateView, code: str) -> None:
+    """No asset, of genesis or added since, has this code."""
+    if view.asset(code) is not None:
+        raise E.AssetExists(f"an asset {code} already exists")
+
+
+def apply_asset_add(view: StateView, tx: Transaction, p: AssetAdd, ctx: Context) -> None:
+    """asset_add: the regulator's; a new code, issued by an existing institution (which issues
+    it once licensed asset_issuer)."""
+    check_regulator(view, tx.sender)
+    check_asset_new(view, p.code)
+    check_institution(view, p.issuer)
+    view.set_asset(Asset(p.code, p.issuer, p.decimals, p.clawback, p.reserve_backed,
+                         p.reserve_max_age_ms, p.report_threshold))
+
+
+def apply_asset_update(view: StateView, tx: Transaction, p: AssetUpdate, ctx: Context) -> None:
+    """asset_update: the regulator's; the reserve flags and the reporting threshold change."""
+    check_regulator(view, tx.sender)
+    asset = check_asset(view, p.code)
+    view.set_asset(replace(asset, reserve_backed=p.reserve_backed,
+                           reserve_max_age_ms=p.reserve_max_age_ms,
+                           report_threshold=p.report_threshold))
+
+
+def apply_reserve_report(view: StateView, tx: Transaction, p: ReserveReport,
+                         ctx: Context) -> None:
+    """reserve_report: the asset's licensed issuer; as_of not after block time, newer than the
+    last; it becomes the asset's latest report, not yet co-signed."""
+    asset = check_asset_issuer(view, tx.sender, p.asset)
+    check_report_time(view.reserves(p.asset), p.as_of, ctx)
+    view.set_reserves(p.asset, Reserves(tx.hash, p.amount, p.as_of, p.evidence_hash,
+                                        asset.issuer, ctx.timestamp))
+
+
+def apply_reserve_attest(view: StateView, tx: Transaction, p: ReserveAttest,
+                         ctx: Context) -> None:
+    """reserve_attest: an auditor co-signs the asset's latest report, once."""
+    asset = check_asset(view, p.asset)
+    auditor = check_auditor(view, tx.sender, asset)
+    reserves = check_report_attestable(view.reserves(p.asset), p.report)
+    view.set_reserves(p.asset, replace(reserves, auditor=auditor.name,
+                                       attested_at=ctx.timestamp))

@@ -13,11 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from node.ledger.rules.assets import (
+    apply_asset_add,
     apply_asset_freeze,
+    apply_asset_update,
     apply_asset_unfreeze,
     apply_clawback,
     apply_issue,
     apply_redeem,
+    apply_reserve_attest,
+    apply_reserve_report,
     apply_transfer,
 )
 from node.ledger.rules.context import Context
@@ -59,6 +63,10 @@ APPLY: dict[str, ApplyFn] = {
     TxKind.JURISDICTION_UNBLOCK: apply_jurisdiction_unblock,
     TxKind.TIER_SET: apply_tier_set,
     TxKind.INSTITUTION_ADD: apply_institution_add,
+    TxKind.ASSET_ADD: apply_asset_add,
+    TxKind.ASSET_UPDATE: apply_asset_update,
+    TxKind.RESERVE_REPORT: apply_reserve_report,
+    TxKind.RESERVE_ATTEST: apply_reserve_attest,
 }
 
 
