@@ -199,19 +199,19 @@ from __future__ import annotations
 
 from node.ledger.rules.assets import (
                                       apply_asset_add,
-                                      apply_asset_update,
-                                      apply_reserve_attest,
-                                      apply_reserve_report,
-                                      check_asset_new,
                                       apply_asset_freeze,
                                       apply_asset_unfreeze,
+                                      apply_asset_update,
                                       apply_clawback,
                                       apply_issue,
                                       apply_redeem,
+                                      apply_reserve_attest,
+                                      apply_reserve_report,
                                       apply_transfer,
                                       check_asset,
                                       check_asset_controller,
                                       check_asset_issuer,
+                                      check_asset_new,
                                       check_clawback_enabled,
                                       check_not_to_self,
 )

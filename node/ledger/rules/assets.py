@@ -32,8 +32,8 @@ from node.ledger.state import Reserves, StateView
 from node.ledger.types import (
     AssetAdd,
     AssetFreeze,
-    AssetUpdate,
     AssetUnfreeze,
+    AssetUpdate,
     Clawback,
     Issue,
     Redeem,

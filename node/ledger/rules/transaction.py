@@ -15,8 +15,8 @@ from typing import Any
 from node.ledger.rules.assets import (
     apply_asset_add,
     apply_asset_freeze,
-    apply_asset_update,
     apply_asset_unfreeze,
+    apply_asset_update,
     apply_clawback,
     apply_issue,
     apply_redeem,
