@@ -144,6 +144,10 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/v1/genesis", 200)
         await call("GET", "/v1/institutions", 200)
         await call("GET", "/v1/policy", 200)
+        await call("GET", "/v1/assets", 200)
+        await call("GET", "/v1/assets/USD", 200)
+        await call("GET", "/v1/assets/XAU", 404)
+        await call("GET", "/v1/assets/u$d", 400)
         await call("GET", "/v1/openapi.json", 200)
         await call("GET", "/healthz", 200)
         await call("GET", "/readyz", 200)
@@ -173,7 +177,8 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
             assert answered, f"{method.upper()} {template} was not exercised"
             if template in ("/healthz", "/metrics", "/v1/openapi.json", "/readyz",
                             "/v1/admin/transfer-leader", "/v1/status", "/v1/genesis",
-                            "/v1/institutions", "/v1/policy", "/dashboard") or (method, template) == (
+                            "/v1/institutions", "/v1/policy", "/v1/assets",
+                            "/dashboard") or (method, template) == (
                                 "get", "/v1/admin/faults"):
                 continue  # their refusals need another node: the tests below
             assert any(s >= 400 for s in answered), f"{method.upper()} {template}: no error seen"
@@ -195,6 +200,7 @@ async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
         await exchange(http, contract, "GET", "/v1/genesis", 429)
         await exchange(http, contract, "GET", "/v1/institutions", 429)
         await exchange(http, contract, "GET", "/v1/policy", 429)
+        await exchange(http, contract, "GET", "/v1/assets", 429)
     follower, _ = await start_follower(devnet=True, admin_token=ADMIN)
     async with aiohttp.ClientSession(f"http://{follower.config.listen}") as http:
         await exchange(http, contract, "GET", "/readyz", 503)  # no leader: not ready

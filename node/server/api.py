@@ -26,7 +26,7 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
 from node.ledger.state import Attestation
-from node.ledger.types import Transaction, decode_tx
+from node.ledger.types import Transaction, _asset as _check_asset_code, decode_tx
 from node.ledger.verify import tx_proof
 from node.server import dashboard
 from node.server.auth import EVERYTHING, Scope, TokenBook
@@ -35,6 +35,7 @@ from node.server.logs import note
 from node.server.openapi import document as openapi_document
 from node.server.service import (
     AccountView,
+    AssetView,
     BlockView,
     InstitutionView,
     NodeService,
@@ -200,6 +201,8 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/proposals/{id}", get_proposal)
     app.router.add_get("/v1/institutions", get_institutions)
     app.router.add_get("/v1/policy", get_policy)
+    app.router.add_get("/v1/assets", get_assets)
+    app.router.add_get("/v1/assets/{code}", get_asset)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -560,6 +563,34 @@ def render_policy(view: PolicyView) -> dict:
             "institutions": [render_institution(i) for i in view.institutions]}
 
 
+async def get_assets(request: web.Request) -> web.Response:
+    """Every asset now, with supply, reserves and coverage."""
+    return reply(request, {"assets": [render_asset(v) for v in request.app[NODE].assets()]})
+
+
+async def get_asset(request: web.Request) -> web.Response:
+    """One asset: its record, supply, latest reserve report (who reported when, co-signed by
+    whom) and the coverage of supply by reserves."""
+    code = _check_asset_code("asset code", request.match_info["code"].upper())
+    view = request.app[NODE].asset_view(code)
+    if view is None:
+        raise E.NotFound(f"no asset {code}")
+    return reply(request, render_asset(view))
+
+
+def render_asset(view: AssetView) -> dict:
+    a, r = view.asset, view.reserves
+    return {"code": a.code, "issuer": a.issuer, "decimals": a.decimals, "clawback": a.clawback,
+            "reserve_backed": a.reserve_backed, "reserve_max_age_ms": a.reserve_max_age_ms,
+            "report_threshold": a.report_threshold, "frozen": view.frozen,
+            "supply": view.supply, "coverage_bps": view.coverage_bps,
+            "reserves": None if r is None else {
+                "report": r.report.hex(), "amount": r.amount, "as_of": r.as_of,
+                "evidence_hash": r.evidence_hash.hex(), "reporter": r.reporter,
+                "reported_at": r.reported_at, "auditor": r.auditor or None,
+                "attested_at": r.attested_at or None, "stale": view.stale}}
+
+
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its canonical hash is the chain id), for offline replays."""
     return reply(request, request.app[NODE].genesis_json())
@@ -577,7 +608,7 @@ async def metrics(request: web.Request) -> web.Response:
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
-                           dashboard.get_events, get_policy})
+                           dashboard.get_events, get_policy, get_assets, get_asset})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

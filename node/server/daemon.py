@@ -70,6 +70,7 @@ from node.server.producer import BlockProducer, ProducerLimits
 from node.server.queries import ChainReader
 from node.server.service import (
     AccountView,
+    AssetView,
     BlockView,
     DashboardStatus,
     InstitutionView,
@@ -717,6 +718,12 @@ class Node:
 
     def policy(self) -> PolicyView:
         return self.reader.policy()
+
+    def assets(self) -> list[AssetView]:
+        return self.reader.assets()
+
+    def asset_view(self, code: str) -> AssetView | None:
+        return self.reader.asset_view(code)
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -150,6 +150,17 @@ def schemas() -> dict[str, Schema]:
                 "tier": INT, "name": STR, "limits": {"type": "object", "additionalProperties":
                                                      obj({"per_tx": INT, "daily": INT})}})},
             "institutions": {"type": "array", "items": ref("Institution")}}),
+        "Asset": obj({
+            "code": STR, "issuer": STR, "decimals": INT, "clawback": BOOL,
+            "reserve_backed": BOOL, "reserve_max_age_ms": INT, "report_threshold": INT,
+            "frozen": BOOL, "supply": INT, "coverage_bps": nullable(INT),
+            "reserves": nullable(obj({
+                "report": HASH, "amount": INT, "as_of": INT, "evidence_hash": HASH,
+                "reporter": STR, "reported_at": INT, "auditor": nullable(STR),
+                "attested_at": nullable(INT), "stale": BOOL}))},
+            description="coverage_bps: reserves per unit of supply in basis points (10000: "
+                        "fully covered), rounded down; null without a report or supply"),
+        "Assets": obj({"assets": {"type": "array", "items": ref("Asset")}}),
         "Readiness": obj({"ready": BOOL, "role": STR, "leader_id": nullable(NODE_ID),
                           "commit_index": INT, "applied_index": INT, "peers": INT,
                           "diverged": BOOL}),
@@ -264,6 +275,13 @@ def paths() -> dict[str, Any]:
             "The policy in force: blocked jurisdictions, KYC tiers and limits, institutions "
             "(genesis, as changed on chain)", {200: ("policy", body_of(ref("Policy")))}, (429,),
             tag="node")},
+        "/v1/assets": {"get": op(
+            "Every asset with its supply, latest reserve report and coverage",
+            {200: ("assets", body_of(ref("Assets")))}, (429,), tag="ledger")},
+        "/v1/assets/{code}": {"get": op(
+            "An asset: its record, supply, latest reserve report (who reported when, who "
+            "co-signed) and coverage", {200: ("asset", body_of(ref("Asset")))},
+            (400, 404, 429), ("code",), tag="ledger")},
         "/v1/genesis": {"get": op("The genesis this node runs",
                                   {200: ("genesis", body_of(ref("Genesis")))}, (429,),
                                   tag="node")},
@@ -317,6 +335,8 @@ PARAMETERS: dict[str, Any] = {
              "description": "a file of the dashboard page"},
     "id": {"name": "id", "in": "path", "required": True, "schema": HASH,
            "description": "a proposal id (the hash of its proposing transaction)"},
+    "code": {"name": "code", "in": "path", "required": True, "schema": STR,
+             "description": "an asset code, e.g. USD"},
 }
 
 PEER_NOTE = (

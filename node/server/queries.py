@@ -15,6 +15,7 @@ from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.certificates import stored_certificate
 from node.server.service import (
     AccountView,
+    AssetView,
     BlockTx,
     BlockView,
     InstitutionView,
@@ -99,6 +100,22 @@ class ChainReader:
                                 s.roles(i.name), i.jurisdiction, i.address, i.peer_address,
                                 i.display)
                 for i in s.institutions()]
+
+    def asset_view(self, code: str) -> AssetView | None:
+        """The asset now with its supply and latest reserve report (GET /v1/assets/{code});
+        staleness is judged at the last block's time, as the next issue would be."""
+        s = self.state
+        asset = s.asset(code)
+        if asset is None:
+            return None
+        reserves = s.reserves(code)
+        stale = reserves is not None and asset.reserve_max_age_ms > 0 and (
+            self.tip().timestamp - reserves.as_of > asset.reserve_max_age_ms)
+        return AssetView(asset, s.supply(code), s.asset_frozen(code), reserves, stale)
+
+    def assets(self) -> list[AssetView]:
+        """Every asset now, by code (GET /v1/assets)."""
+        return [v for a in self.state.assets() if (v := self.asset_view(a.code)) is not None]
 
     def policy(self) -> PolicyView:
         """The blocked jurisdictions now, the tiers and the institutions (GET /v1/policy)."""

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate
-from node.ledger.genesis import Tier
-from node.ledger.state import Account, Attestation, Proposal
+from node.ledger.genesis import Asset, Tier
+from node.ledger.state import Account, Attestation, Proposal, Reserves
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
 from node.server.feed import EventFeed
@@ -180,6 +180,25 @@ class PolicyView:
 
 
 @dataclass(frozen=True)
+class AssetView:
+    """An asset now (GET /v1/assets/{code}): its record (genesis's, as asset_add / asset_update
+    left it), supply, whether it is frozen, and its latest reserve report."""
+    asset: Asset
+    supply: int  # minor units in existence
+    frozen: bool
+    reserves: Reserves | None  # the latest reserve report, co-signed or not
+    stale: bool  # the report is older than reserve_max_age_ms at the last block's time
+
+    @property
+    def coverage_bps(self) -> int | None:
+        """Reserves per unit of supply in basis points (10_000: fully covered), rounded down;
+        None without a report or without supply. Integers: no floats for money."""
+        if self.reserves is None or self.supply == 0:
+            return None
+        return self.reserves.amount * 10_000 // self.supply
+
+
+@dataclass(frozen=True)
 class ProposalView:
     proposal_id: bytes
     proposal: Proposal
@@ -267,6 +286,8 @@ class NodeService(Protocol):
     def proposal_view(self, proposal_id: bytes) -> ProposalView | None: ...
     def institutions(self) -> list[InstitutionView]: ...
     def policy(self) -> PolicyView: ...
+    def assets(self) -> list[AssetView]: ...
+    def asset_view(self, code: str) -> AssetView | None: ...
     def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def genesis_json(self) -> dict: ...
     def metrics_text(self) -> bytes: ...
