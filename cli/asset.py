@@ -190,11 +190,14 @@ def reserve_report(code, amount, as_of, evidence_file, key, node_url, as_json, n
     """Report the reserves backing asset CODE (its issuer). The evidence salt is printed: keep
     it with the file, it proves the hash is of that file."""
     if as_of is None:  # a block's time never goes back, so the next block is not before it
-        as_of = fetch(node_url, "/v1/status")["timestamp"]
+        try:
+            as_of = client_for(node_url).status()["timestamp"]
+        except ApiError as err:
+            fail(err.code, err.message)
     salt, evidence_hash = salted_evidence_hash(Path(evidence_file).read_bytes())
     submit_tx(node_url, load_key(key), ReserveReport(code.upper(), amount, as_of, evidence_hash),
               no_wait, as_json, f"report {code.upper()} reserves of {amount:,} as of {when(as_of)}")
-    print_salt(salt, evidence_hash, as_json)
+    print_salt(salt, evidence_hash, as_json, "the evidence file")
 
 
 @asset.command("reserve-attest")

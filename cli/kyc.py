@@ -84,8 +84,9 @@ def attest(key, subject, tier, jurisdiction, expires, evidence, evidence_file, n
     print_salt(salt, evidence_hash, as_json)  # once it is on its way (a refusal exits above)
 
 
-def print_salt(salt: bytes, evidence_hash: bytes, as_json: bool) -> None:
-    line = f"evidence salt {salt.hex()} (keep it with the KYC file); hash {evidence_hash.hex()}"
+def print_salt(salt: bytes, evidence_hash: bytes, as_json: bool, kept_with: str = "the KYC file"
+               ) -> None:
+    line = f"evidence salt {salt.hex()} (keep it with {kept_with}); hash {evidence_hash.hex()}"
     (err_console if as_json else console).print(line, highlight=False)
 
 

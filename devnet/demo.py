@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from node.ledger.crypto import KeyPair
 from node.ledger.types import (
+    AssetUpdate,
+    Issue,
     JurisdictionBlock,
     JurisdictionUnblock,
     KycAttest,
     Payload,
+    ReserveReport,
     Transfer,
 )
 
@@ -75,6 +78,7 @@ def steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
         Step("alice sends bob 1,500.00 USD: over her tier-1 limit of 1,000.00 per payment", "alice",
              Transfer("USD", bob, 150_000, "too much"), "LIMIT_EXCEEDED"),
         *sanctions_update(carol),
+        *reserves(bob, now_ms),
     ]
 
 
@@ -90,10 +94,26 @@ def sanctions_update(carol: bytes) -> list[Step]:
     ]
 
 
+def reserves(bob: bytes, now_ms: int) -> list[Step]:
+    """USD made reserve-backed on the running chain; issuance past the reserves is refused.
+    The devnet's USD supply is 15,000.00 (alice's 5,000.00 and bob's 10,000.00)."""
+    return [
+        Step("the regulator makes USD reserve-backed (reports go stale after a day)", "regulator",
+             AssetUpdate("USD", True, 86_400_000, 0), "committed"),
+        Step("inst0 (USD's issuer) reports 16,000.00 USD of reserves", "inst0",
+             ReserveReport("USD", 1_600_000, now_ms - 1_000,
+                           hashlib.sha256(b"custodian statement").digest()), "committed"),
+        Step("inst0 issues 2,000.00 USD to bob: supply 17,000.00 would exceed the reserves",
+             "inst0", Issue("USD", bob, 200_000), "RESERVES_EXCEEDED"),
+        Step("inst0 issues 500.00 USD to bob: within the reserves", "inst0",
+             Issue("USD", bob, 50_000), "committed"),
+    ]
+
+
 class Demo:
     """The demo on the devnet in a folder: its first node, and the demo keys."""
 
-    KEYS = ("alice", "bob", "carol", "inst2", "regulator")
+    KEYS = ("alice", "bob", "carol", "inst0", "inst2", "regulator")
 
     def __init__(self, net: Devnet):
         self.net = net
