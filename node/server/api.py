@@ -26,7 +26,8 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
 from node.ledger.state import Attestation
-from node.ledger.types import Transaction, _asset as _check_asset_code, decode_tx
+from node.ledger.types import Transaction, decode_tx
+from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
 from node.server import dashboard
 from node.server.auth import EVERYTHING, Scope, TokenBook
