@@ -20,6 +20,10 @@ State is these kinds of record, each under a byte key:
                                      decimals, clawback, reserve_backed, reserve_max_age_ms,
                                      report_threshold] (absent: genesis's asset, if any)
     b"R" + code    -> Reserves       the asset's latest reserve report and its co-signature
+    b"q" + slot    -> SupervisoryReport  a large or structuring transfer (node.ledger.rules.
+                                     reports), in a ring of MAX_REPORTS slots (slot: 4 bytes,
+                                     big-endian, seq % MAX_REPORTS): the state stays bounded
+    b"Q"           -> seq            the number of supervisory reports ever made (absent: 0)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -180,10 +184,38 @@ def asset_from_wire(code: str, w: list[Any]) -> Asset:
     return Asset(code, *w)
 
 
+MAX_REPORTS = 4096  # supervisory reports kept in state; older ones are overwritten
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisoryReport:
+    """A transfer the supervisor is told of: `large` (at or above the asset's report threshold)
+    or `structuring` (smaller, but it took the sender's 24 h total for the asset across it)."""
+    seq: int  # the n-th report of the chain, from 0
+    kind: str  # a ReportKind
+    asset: str
+    sender: bytes
+    recipient: bytes
+    amount: int  # of this transfer, minor units
+    window_total: int  # the sender's 24 h total for the asset with this transfer (0: exempt)
+    threshold: int  # the asset's report threshold at the time
+    time: int  # block time, unix ms
+    tx_hash: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [self.seq, self.kind, self.asset, self.sender, self.recipient, self.amount,
+                self.window_total, self.threshold, self.time, self.tx_hash]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> SupervisoryReport:
+        return cls(*w)
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
 BLOCKED, TIER, ADDED = b"j", b"t", b"n"
 ASSET, RESERVES = b"A", b"R"
+REPORT, REPORT_SEQ = b"q", b"Q"
 
 
 def institution_to_wire(i: Institution) -> list[Any]:
@@ -220,7 +252,10 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(TIER + bytes([n]), pack(tier_to_wire(t))) for n, t in v.tiers.items()]
         + [(ADDED + n.encode(), pack(institution_to_wire(i))) for n, i in v.added.items()]
         + [(ASSET + c.encode(), pack(asset_to_wire(a))) for c, a in v.asset_records.items()]
-        + [(RESERVES + c.encode(), pack(r.to_wire())) for c, r in v.reserve_records.items()])
+        + [(RESERVES + c.encode(), pack(r.to_wire())) for c, r in v.reserve_records.items()]
+        + [(REPORT + slot.to_bytes(4, "big"), pack(r.to_wire()))
+           for slot, r in v.report_slots.items()]
+        + ([(REPORT_SEQ, pack(v.next_report))] if v.next_report is not None else []))
 
 
 class RotationSeen:
@@ -342,6 +377,18 @@ class StateView:
     def set_reserves(self, code: str, reserves: Reserves) -> None:
         raise NotImplementedError
 
+    def report_count(self) -> int:
+        """How many supervisory reports the chain has made (the next one's seq)."""
+        raise NotImplementedError
+
+    def add_report(self, report: SupervisoryReport) -> None:
+        """Keep the report in its ring slot (report.seq must be report_count())."""
+        raise NotImplementedError
+
+    def reports(self) -> list[SupervisoryReport]:
+        """The supervisory reports still in the ring, oldest first."""
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -402,6 +449,8 @@ class State(StateView):
         self.asset_records: dict[str, Asset] = {}  # the asset_add / asset_update records
         self._current_assets: dict[str, Asset] = {a.code: a for a in genesis.assets}
         self.reserve_records: dict[str, Reserves] = {}
+        self.report_slots: dict[int, SupervisoryReport] = {}
+        self.next_report: int | None = None  # None: no report yet
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -503,6 +552,16 @@ class State(StateView):
     def set_reserves(self, code: str, reserves: Reserves) -> None:
         self.reserve_records[code] = reserves
 
+    def report_count(self) -> int:
+        return self.next_report or 0
+
+    def add_report(self, report: SupervisoryReport) -> None:
+        self.report_slots[report.seq % MAX_REPORTS] = report
+        self.next_report = report.seq + 1
+
+    def reports(self) -> list[SupervisoryReport]:
+        return sorted(self.report_slots.values(), key=lambda r: r.seq)
+
     def current_tiers(self) -> list[Tier]:
         """Every tier now, by number (GET /v1/policy)."""
         return [self._current_tiers[n] for n in sorted(self._current_tiers)]
@@ -557,6 +616,10 @@ class State(StateView):
             self.set_asset(asset_from_wire(rest.decode(), obj))
         elif kind == RESERVES:
             self.reserve_records[rest.decode()] = Reserves.from_wire(obj)
+        elif kind == REPORT:
+            self.report_slots[int.from_bytes(rest, "big")] = SupervisoryReport.from_wire(obj)
+        elif kind == REPORT_SEQ:
+            self.next_report = obj
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -582,6 +645,8 @@ class Overlay(StateView):
         self.added: dict[str, Institution] = {}
         self.asset_records: dict[str, Asset] = {}
         self.reserve_records: dict[str, Reserves] = {}
+        self.report_slots: dict[int, SupervisoryReport] = {}
+        self.next_report: int | None = None  # None: unchanged
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -684,6 +749,18 @@ class Overlay(StateView):
     def set_reserves(self, code: str, reserves: Reserves) -> None:
         self.reserve_records[code] = reserves
 
+    def report_count(self) -> int:
+        n = self.next_report
+        return n if n is not None else self.parent.report_count()
+
+    def add_report(self, report: SupervisoryReport) -> None:
+        self.report_slots[report.seq % MAX_REPORTS] = report
+        self.next_report = report.seq + 1
+
+    def reports(self) -> list[SupervisoryReport]:
+        ring = {r.seq % MAX_REPORTS: r for r in self.parent.reports()} | self.report_slots
+        return sorted(ring.values(), key=lambda r: r.seq)
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -721,3 +798,6 @@ class Overlay(StateView):
         for code in sorted(self.asset_records):
             self.parent.set_asset(self.asset_records[code])
         self.parent.reserve_records.update(self.reserve_records)
+        self.parent.report_slots.update(self.report_slots)
+        if self.next_report is not None:
+            self.parent.next_report = self.next_report

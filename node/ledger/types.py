@@ -94,6 +94,12 @@ class ProposalStatus(StrEnum):
     APPLIED = "applied"
 
 
+class ReportKind(StrEnum):
+    """What a supervisory report is of (node.ledger.rules.reports)."""
+    LARGE = "large"  # one transfer at or above the asset's report threshold
+    STRUCTURING = "structuring"  # smaller ones taking the sender's 24 h total across it
+
+
 class LicensePolicy(StrEnum):
     """Who decides license changes (genesis `license_policy`)."""
     REGULATOR = "regulator"  # the regulator alone, with license_grant / license_revoke

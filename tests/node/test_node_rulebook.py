@@ -415,7 +415,7 @@ def test_every_check_of_the_rulebook_has_a_case():
 def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
     kinds = {fn.__name__ for fn in R.APPLY.values()}
     here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
-            "apply_rules", "apply_license_expiries"}
+            "apply_rules", "apply_license_expiries", "apply_supervisory_report"}
     assert set(rulebook_functions("apply_")) == kinds | here
     assert set(R.APPLY) == set(TxKind)
 
@@ -444,7 +444,7 @@ def test_the_rule_index_names_only_real_reason_codes_and_block_errors():
     named_codes = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", INDEX)) - {"RULE", "INDEX", "APPLY",
                                                                           "MAX_AMOUNT",
                                                                           "MAX_TX_BYTES",
-                                                                          "MAX_SPENDS"}
+                                                                          "MAX_SPENDS", "MAX_REPORTS"}
     assert named_codes <= codes, named_codes - codes
     block_errors = {name for name in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", INDEX)
                     if isinstance(getattr(E, name, None), type)

@@ -124,6 +124,13 @@ Reserves (reserves.py): a reserve-backed asset issues within its issuer's latest
     observer, not the asset's issuer ........... check_auditor .......... NOT_LICENSED, UNAUTHORIZED
   the named report is the latest, unsigned ..... check_report_attestable  UNKNOWN_REPORT, ALREADY_ATTESTED
 
+Supervisory reports (reports.py): no refusal; a committed transfer of an asset with a report
+threshold may leave a report in state (a ring of MAX_REPORTS)
+  large: amount >= threshold; structuring: the
+    sender's 24 h total (sent_in_window) crosses
+    the threshold with this smaller transfer ... report_kind
+  the report, after the transfer ............... apply_supervisory_report
+
 Governance by a validator majority (governance.py)
   the sender is a validator now ................ check_validator ........ NOT_LICENSED
   the proposal exists .......................... check_proposal ......... UNKNOWN_PROPOSAL
@@ -151,7 +158,7 @@ Membership (membership.py): pure predicates of ledger state, for rules, daemon a
 
 Per kind, the rules in the order they are checked (the kind's apply_* function):
   transfer ............ asset, asset not frozen, not to self, sender party, recipient party,
-                        limits, funds, no overflow
+                        limits, funds, no overflow; then its supervisory report, if any
   issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply),
                         reserves (a reserve-backed asset)
   redeem .............. asset issuer, asset not frozen, funds
@@ -319,6 +326,7 @@ from node.ledger.rules.policy import (
                                       check_not_blocked,
                                       check_tier_limits,
 )
+from node.ledger.rules.reports import apply_supervisory_report, report_kind
 from node.ledger.rules.reserves import (
                                       AUDITOR_ROLES,
                                       check_auditor,
@@ -360,4 +368,5 @@ __all__ = [
     "AUDITOR_ROLES", "apply_asset_add", "apply_asset_update", "apply_reserve_attest",
     "apply_reserve_report", "check_asset_new", "check_auditor", "check_report_attestable",
     "check_report_time", "check_reserves", "check_reserves_fresh", "check_within_reserves",
+    "apply_supervisory_report", "report_kind",
 ]

@@ -21,7 +21,14 @@ from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
 from node.ledger.rules.kyc import check_party
 from node.ledger.rules.licensing import check_institution, check_licensed, check_regulator
-from node.ledger.rules.limits import apply_spend, check_funds, check_limits, check_no_overflow
+from node.ledger.rules.limits import (
+    apply_spend,
+    check_funds,
+    check_limits,
+    check_no_overflow,
+    sent_in_window,
+)
+from node.ledger.rules.reports import apply_supervisory_report
 from node.ledger.rules.reserves import (
     check_auditor,
     check_report_attestable,
@@ -82,7 +89,7 @@ def check_clawback_enabled(asset: Asset) -> None:
 
 
 def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
-    check_asset(view, p.asset)
+    asset = check_asset(view, p.asset)
     check_asset_not_frozen(view, p.asset)
     check_not_to_self(tx.sender, p.to, "sender and recipient are the same account")
     sender_status = check_party(view, ctx, tx.sender, "sender")
@@ -98,6 +105,10 @@ def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) 
         apply_spend(sender, p.asset, p.amount, ctx.timestamp)
     recipient = view.account_mut(p.to)
     recipient.balances[p.asset] = recipient.balance(p.asset) + p.amount
+    if asset.report_threshold:  # supervisory reports (node.ledger.rules.reports)
+        window = (sent_in_window(sender, p.asset, ctx.timestamp)
+                  if sender_status.tier is not None else 0)
+        apply_supervisory_report(view, tx, p, asset, window, ctx)
 
 
 def apply_issue(view: StateView, tx: Transaction, p: Issue, ctx: Context) -> None:
