@@ -90,8 +90,9 @@ PAYLOAD_STRATEGIES = {
     "key_rotate": st.builds(KeyRotate, institutions, st.sampled_from(KEY_KINDS), addresses),
     "jurisdiction_block": st.builds(JurisdictionBlock, jurisdictions),
     "jurisdiction_unblock": st.builds(JurisdictionUnblock, jurisdictions),
-    "institution_add": st.builds(InstitutionAdd, institutions, memos, jurisdictions, addresses,
-                                 addresses, memos, memos),
+    "institution_add": st.builds(InstitutionAdd, institutions,
+                                 memos.filter(lambda m: len(m.encode()) <= 128),  # display
+                                 jurisdictions, addresses, addresses, memos, memos),
     "tier_set": st.builds(TierSet, st.integers(0, 255),
                           memos.filter(lambda s: s and len(s.encode()) <= 64),
                           st.dictionaries(asset_codes, st.tuples(st.integers(0, MAX_AMOUNT),
