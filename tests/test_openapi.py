@@ -148,6 +148,8 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/v1/assets/USD", 200)
         await call("GET", "/v1/assets/XAU", 404)
         await call("GET", "/v1/assets/u$d", 400)
+        await call("GET", "/v1/reports?kind=large&from=0", 200)
+        await call("GET", "/v1/reports?kind=huge", 400)
         await call("GET", "/v1/openapi.json", 200)
         await call("GET", "/healthz", 200)
         await call("GET", "/readyz", 200)
@@ -182,6 +184,23 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
                                 "get", "/v1/admin/faults"):
                 continue  # their refusals need another node: the tests below
             assert any(s >= 400 for s in answered), f"{method.upper()} {template}: no error seen"
+
+
+async def test_supervisory_reports_need_a_token_that_sees_every_account(start_node, keys,
+                                                                       tmp_path):
+    """Attack: a customer's token (scoped to its own account) reads every large transfer of
+    the chain through the supervisor's report feed."""
+    tokens = tmp_path / "tokens.json"
+    node = await start_node(read_auth=True, read_tokens_file=str(tokens))
+    scoped = issue_token(tokens, [keys["bob"].address], everything=False)
+    supervisor = issue_token(tokens, [], everything=True)
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        await exchange(http, contract, "GET", "/v1/reports", 401)
+        await exchange(http, contract, "GET", "/v1/reports", 403,
+                       headers={"Authorization": f"Bearer {scoped}"})
+        await exchange(http, contract, "GET", "/v1/reports?kind=structuring", 200,
+                       headers={"Authorization": f"Bearer {supervisor}"})
 
 
 async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(

@@ -25,8 +25,8 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
-from node.ledger.state import Attestation
-from node.ledger.types import Transaction, decode_tx
+from node.ledger.state import Attestation, SupervisoryReport
+from node.ledger.types import ReportKind, Transaction, decode_tx
 from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
 from node.server import dashboard
@@ -204,6 +204,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/policy", get_policy)
     app.router.add_get("/v1/assets", get_assets)
     app.router.add_get("/v1/assets/{code}", get_asset)
+    app.router.add_get("/v1/reports", get_reports)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -579,6 +580,36 @@ async def get_asset(request: web.Request) -> web.Response:
     return reply(request, render_asset(view))
 
 
+def _time_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 19:
+        raise E.Malformed(f"{name} must be unix milliseconds")
+    return int(raw)
+
+
+async def get_reports(request: web.Request) -> web.Response:
+    """The supervisory reports the ledger holds (large and structuring transfers), oldest
+    first, filtered by kind and by block time in [from, to]. With read_auth, only a token that
+    sees every account reads them."""
+    reader_scope(request).require_everything("supervisory reports")
+    kind = request.query.get("kind", "")
+    if kind not in ("", *(k.value for k in ReportKind)):
+        raise E.Malformed(f"kind must be one of {', '.join(k.value for k in ReportKind)}")
+    start = _time_param(request, "from", 0)
+    end = _time_param(request, "to", 2**63 - 1)
+    reports = [r for r in request.app[NODE].supervisory_reports()
+               if (not kind or r.kind == kind) and start <= r.time <= end]
+    return reply(request, {"reports": [render_report(r) for r in reports]})
+
+
+def render_report(r: SupervisoryReport) -> dict:
+    return {"seq": r.seq, "kind": r.kind, "asset": r.asset, "sender": r.sender.hex(),
+            "recipient": r.recipient.hex(), "amount": r.amount, "window_total": r.window_total,
+            "threshold": r.threshold, "time": r.time, "tx_hash": r.tx_hash.hex()}
+
+
 def render_asset(view: AssetView) -> dict:
     a, r = view.asset, view.reserves
     return {"code": a.code, "issuer": a.issuer, "decimals": a.decimals, "clawback": a.clawback,
@@ -609,7 +640,8 @@ async def metrics(request: web.Request) -> web.Response:
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
-                           dashboard.get_events, get_policy, get_assets, get_asset})
+                           dashboard.get_events, get_policy, get_assets, get_asset,
+                           get_reports})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

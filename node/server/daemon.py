@@ -39,6 +39,7 @@ from node.ledger.execution import BlockResult, InvalidBlock, execute_block
 from node.ledger.genesis import Genesis, Institution
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
+from node.ledger.state import SupervisoryReport
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused, CaughtUp
 from node.server.certificates import CertificateCollector, VoteSender
@@ -724,6 +725,9 @@ class Node:
 
     def asset_view(self, code: str) -> AssetView | None:
         return self.reader.asset_view(code)
+
+    def supervisory_reports(self) -> list[SupervisoryReport]:
+        return self.reader.supervisory_reports()
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

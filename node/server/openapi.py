@@ -161,6 +161,13 @@ def schemas() -> dict[str, Schema]:
             description="coverage_bps: reserves per unit of supply in basis points (10000: "
                         "fully covered), rounded down; null without a report or supply"),
         "Assets": obj({"assets": {"type": "array", "items": ref("Asset")}}),
+        "Reports": obj({"reports": {"type": "array", "items": obj({
+            "seq": INT, "kind": {"type": "string", "enum": ["large", "structuring"]},
+            "asset": STR, "sender": HASH, "recipient": HASH, "amount": INT,
+            "window_total": INT, "threshold": INT, "time": INT, "tx_hash": HASH})}},
+            description="the supervisory reports the state holds (the last 4096), oldest "
+                        "first; window_total: the sender's 24 h total with the transfer "
+                        "(0 for an exempt institution)"),
         "Readiness": obj({"ready": BOOL, "role": STR, "leader_id": nullable(NODE_ID),
                           "commit_index": INT, "applied_index": INT, "peers": INT,
                           "diverged": BOOL}),
@@ -282,6 +289,10 @@ def paths() -> dict[str, Any]:
             "An asset: its record, supply, latest reserve report (who reported when, who "
             "co-signed) and coverage", {200: ("asset", body_of(ref("Asset")))},
             (400, 404, 429), ("code",), tag="ledger")},
+        "/v1/reports": {"get": op(
+            "Supervisory reports: large and structuring transfers (with read_auth: a token "
+            "that sees every account)", {200: ("reports", body_of(ref("Reports")))},
+            (400, 401, 403, 429), ("kind", "from", "to"), read=True)},
         "/v1/genesis": {"get": op("The genesis this node runs",
                                   {200: ("genesis", body_of(ref("Genesis")))}, (429,),
                                   tag="node")},
@@ -335,6 +346,12 @@ PARAMETERS: dict[str, Any] = {
              "description": "a file of the dashboard page"},
     "id": {"name": "id", "in": "path", "required": True, "schema": HASH,
            "description": "a proposal id (the hash of its proposing transaction)"},
+    "kind": {"name": "kind", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["large", "structuring"]}},
+    "from": {"name": "from", "in": "query", "required": False, "schema": INT,
+             "description": "block time, unix ms (inclusive)"},
+    "to": {"name": "to", "in": "query", "required": False, "schema": INT,
+           "description": "block time, unix ms (inclusive)"},
     "code": {"name": "code", "in": "path", "required": True, "schema": STR,
              "description": "an asset code, e.g. USD"},
 }

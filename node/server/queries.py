@@ -10,7 +10,7 @@ from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
 from node.ledger.rules import Context, best_attestation, check_kyc
 from node.ledger.rules import licensed_validators as validators
-from node.ledger.state import State
+from node.ledger.state import State, SupervisoryReport
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.certificates import stored_certificate
 from node.server.service import (
@@ -112,6 +112,10 @@ class ChainReader:
         stale = reserves is not None and asset.reserve_max_age_ms > 0 and (
             self.tip().timestamp - reserves.as_of > asset.reserve_max_age_ms)
         return AssetView(asset, s.supply(code), s.asset_frozen(code), reserves, stale)
+
+    def supervisory_reports(self) -> list[SupervisoryReport]:
+        """The supervisory reports the state still holds, oldest first (GET /v1/reports)."""
+        return self.state.reports()
 
     def assets(self) -> list[AssetView]:
         """Every asset now, by code (GET /v1/assets)."""
