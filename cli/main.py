@@ -22,6 +22,7 @@ from .kyc import kyc
 from .license import license
 from .node import node
 from .policy import policy
+from .report import report
 from .tls import tls
 from .tx import tx
 
@@ -48,7 +49,7 @@ def lichen(cacert: str | None) -> None:
 
 
 for group in (account, asset, audit, bench, block, chain, devnet, genesis, governance, keys, kyc,
-              license, node, policy, tls, tx):
+              license, node, policy, report, tls, tx):
     lichen.add_command(group)
 devnet.add_command(demo)
 devnet.add_command(chaos)

@@ -116,3 +116,48 @@ def test_reserve_attest_names_the_latest_report_by_default(node, key_file):  # n
               "--node", "http://fake")
     assert bad.exit_code == 2
     assert payloads(node) == [ReserveAttest("USD", bytes.fromhex(REPORT))]
+
+
+# ---- lichen report --------------------------------------------------------------------------
+
+LARGE = {"seq": 0, "kind": "large", "asset": "USD", "sender": "aa" * 32, "recipient": "bb" * 32,
+         "amount": 250_000, "window_total": 0, "threshold": 200_000, "time": 1_796_254_400_000,
+         "tx_hash": "cc" * 32}
+
+
+class ReportNode(AssetNode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        if path.startswith("/v1/reports"):
+            self.paths.append(path)
+            return {"reports": [LARGE] if "kind=large" in path else []}
+        return super().get(path, timeout)
+
+
+@pytest.fixture
+def reports_node(monkeypatch) -> ReportNode:
+    fake = ReportNode()
+    monkeypatch.setattr(cli.common, "Client", lambda url, **kw: fake)
+    return fake
+
+
+def test_report_large_asks_for_the_kind_and_time_range(reports_node):
+    out = run("report", "large", "--from", "2026-12-02", "--to", "1796254500000",
+              "--node", "http://fake")
+    assert out.exit_code == 0, out.output
+    assert reports_node.paths == ["/v1/reports?kind=large&from=1796169600000&to=1796254500000"]
+    shown = text(out.stdout)
+    assert "USD 2,500.00" in shown and "threshold 2,000.00" in shown and "tx cccccccccccccccc" in shown
+    none = run("report", "structuring", "--node", "http://fake")
+    assert "no structuring transfers reported" in text(none.stdout)
+    bad = run("report", "large", "--from", "yesterday", "--node", "http://fake")
+    assert bad.exit_code == 2
+
+
+def test_report_exposure_groups_supply_and_reserves_by_issuer(reports_node):
+    out = text(run("report", "exposure", "--node", "http://fake").stdout)
+    assert "inst0 USD supply 15,500.00 reserves 16,000.00 coverage 103.22 % (reserve-backed)" in out
+    assert "inst2 XAU supply 0.000 no reserve report" in out
