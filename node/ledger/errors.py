@@ -10,7 +10,9 @@ the exact type. A rejection changes nothing. The class names and codes are the c
                                        the nonce)
       KycError                       a party's KYC standing: KYC_MISSING KYC_EXPIRED KYC_REVOKED
                                        ISSUER_NOT_LICENSED UNKNOWN_TIER JURISDICTION_BLOCKED
-                                       ATTESTATION_REVOKED
+                                       ATTESTATION_REVOKED; the travel rule:
+                                       TRAVEL_RULE_REQUIRED ORIGINATOR_MISMATCH
+                                       BENEFICIARY_MISMATCH
       LicensingError                 who may act: NOT_LICENSED UNAUTHORIZED UNKNOWN_INSTITUTION
                                        LAST_VALIDATOR LICENSE_EXPIRED
       ControlError                   the regulator's controls: FROZEN ASSET_FROZEN
@@ -224,6 +226,22 @@ class Frozen(ControlError):
 class AssetFrozen(ControlError):
     """The asset is frozen: nothing of it moves."""
     code = "ASSET_FROZEN"
+
+
+class TravelRuleRequired(KycError):
+    """A cross-jurisdiction transfer at or above the asset's report threshold without travel
+    rule data."""
+    code = "TRAVEL_RULE_REQUIRED"
+
+
+class OriginatorMismatch(KycError):
+    """The travel rule's originator institution holds no valid attestation of the sender."""
+    code = "ORIGINATOR_MISMATCH"
+
+
+class BeneficiaryMismatch(KycError):
+    """The travel rule's beneficiary institution holds no valid attestation of the recipient."""
+    code = "BENEFICIARY_MISMATCH"
 
 
 class UnknownAsset(AssetError):

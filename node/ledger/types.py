@@ -258,6 +258,19 @@ class Payload:
         return cls(*values)
 
 
+# FATF travel rule data of a transfer: (originator institution, beneficiary institution, salted
+# hash of the off-chain IVMS101 record); () when the transfer carries none
+TravelRule = tuple[str, str, bytes] | tuple[()]
+
+
+def _travel_rule(name: str, v: Any) -> TravelRule:
+    """[originator, beneficiary, record hash]: two institution names and a 32-byte hash."""
+    if type(v) not in (list, tuple) or len(v) != 3:
+        raise Malformed(f"{name} must be [originator, beneficiary, record hash]")
+    return (_institution(f"{name} originator", v[0]),
+            _institution(f"{name} beneficiary", v[1]), _hash(f"{name} record hash", v[2]))
+
+
 @dataclass(frozen=True)
 class Transfer(Payload):
     KIND = TxKind.TRANSFER
@@ -265,6 +278,8 @@ class Transfer(Payload):
     to: bytes = field(metadata=checked_by(_address))
     amount: int = field(metadata=checked_by(_amount))
     memo: str = field(default="", metadata=checked_by(_memo))
+    # travel rule data (node.ledger.rules.travel); no personal data: only the record's hash
+    travel_rule: TravelRule = field(default=(), metadata=checked_by(_travel_rule, optional=True))
 
 
 @dataclass(frozen=True)

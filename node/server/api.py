@@ -120,8 +120,13 @@ def render_value(v):
     return v
 
 
+# optional payload fields a client sees only when set (old transactions render as before)
+OMITTED_WHEN_EMPTY = frozenset({"travel_rule"})
+
+
 def render_tx(tx: Transaction) -> dict:
-    payload = {k: render_value(v) for k, v in tx.payload.__dict__.items()}
+    payload = {k: render_value(v) for k, v in tx.payload.__dict__.items()
+               if v != () or k not in OMITTED_WHEN_EMPTY}
     return {"hash": tx.hash_hex, "kind": tx.kind, "sender": tx.sender.hex(), "nonce": tx.nonce,
             "payload": payload}
 

@@ -70,7 +70,8 @@ institutions = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
 roles = st.sampled_from(ROLES)
 
 PAYLOAD_STRATEGIES = {
-    "transfer": st.builds(Transfer, asset_codes, addresses, amounts, memos),
+    "transfer": st.builds(Transfer, asset_codes, addresses, amounts, memos,
+                          st.just(()) | st.tuples(institutions, institutions, hashes)),
     "issue": st.builds(Issue, asset_codes, addresses, amounts),
     "redeem": st.builds(Redeem, asset_codes, amounts),
     "kyc_attest": st.builds(KycAttest, addresses, st.integers(0, 255), jurisdictions,

@@ -14,6 +14,13 @@ from node.ledger.verify import verify_chain
 from .support import HOUR, T0, Chain, Ledger
 
 DAY = 24 * HOUR
+RECORD = bytes(32)  # the salted hash of an IVMS101 record (node.ledger.rules.travel)
+
+
+def travel(sender: str, recipient: str) -> tuple[str, str, bytes]:
+    """Travel rule data: in the test genesis bob is bank_b's customer, alice bank_a's."""
+    return ({"bob": "bank_b", "alice": "bank_a"}.get(sender, sender),
+            {"bob": "bank_b", "alice": "bank_a"}.get(recipient, recipient), RECORD)
 
 
 @pytest.fixture
@@ -27,14 +34,14 @@ def kinds(ledger: Ledger) -> list[tuple[str, int, int]]:
     return [(r.kind, r.amount, r.window_total) for r in ledger.view.reports()]
 
 
-def pay(ledger: Ledger, key, to, amount: int, at: int | None = None) -> None:
-    ledger.ok(key, Transfer("USD", to.address, amount), at)
+def pay(ledger: Ledger, key, to, amount: int, at: int | None = None, rule=()) -> None:
+    ledger.ok(key, Transfer("USD", to.address, amount, "", rule), at)
 
 
 def test_a_transfer_at_or_above_the_threshold_is_reported_large(ledger, keys):
     pay(ledger, keys.bob, keys.alice, 1_999)
     assert kinds(ledger) == []
-    pay(ledger, keys.bob, keys.alice, 2_000)
+    pay(ledger, keys.bob, keys.alice, 2_000, rule=travel("bob", "alice"))
     (r,) = ledger.view.reports()
     assert (r.kind, r.asset, r.sender, r.recipient, r.amount, r.threshold) == (
         "large", "USD", keys.bob.address, keys.alice.address, 2_000, 2_000)
@@ -63,7 +70,7 @@ def test_a_sender_is_reported_again_after_its_window_fell_below_and_crossed_agai
 def test_an_exempt_institution_is_reported_large_only(ledger, keys):
     for _ in range(3):
         pay(ledger, keys.bank_a, keys.bob, 1_500)
-    pay(ledger, keys.bank_a, keys.bob, 2_500)
+    pay(ledger, keys.bank_a, keys.bob, 2_500, rule=travel("bank_a", "bob"))
     assert kinds(ledger) == [("large", 2_500, 0)]
 
 
@@ -73,7 +80,8 @@ def test_no_threshold_no_report_and_a_refused_transfer_none(genesis, keys):
     assert ledger.view.reports() == [] and not any(
         k[:1] in (b"q", b"Q") for k, _ in ledger.view.changes())
     ledger.ok(keys.regulator, AssetUpdate("USD", False, 0, 10))
-    ledger.reject(E.LimitExceeded, keys.alice, Transfer("USD", keys.bob.address, 5_000))
+    ledger.reject(E.LimitExceeded, keys.alice,
+                  Transfer("USD", keys.bob.address, 5_000, "", travel("alice", "bob")))
     assert ledger.view.reports() == []
 
 
@@ -92,7 +100,8 @@ def test_reports_are_state_records_replay_reaches_the_same_hash(genesis, keys):
     chain = Chain(genesis, keys.bank_a)
     g = genesis.chain_id
     r1 = chain.run([sign_tx(keys.regulator, g, 0, AssetUpdate("USD", False, 0, 2_000)),
-                    sign_tx(keys.bob, g, 0, Transfer("USD", keys.alice.address, 5_000)),
+                    sign_tx(keys.bob, g, 0, Transfer("USD", keys.alice.address, 5_000, "",
+                                                     travel("bob", "alice"))),
                     sign_tx(keys.alice, g, 0, Transfer("USD", keys.bob.address, 1_000)),
                     sign_tx(keys.alice, g, 1, Transfer("USD", keys.bob.address, 1_000))],
                    T0 + HOUR)

@@ -137,6 +137,20 @@ def reported(w: World) -> None:
     w.view.set_reserves("USD", reserves())
 
 
+def travel(rule) -> Callable[[World], None]:
+    """check_travel_rule on alice (US, bank_a's) paying bob (DE, bank_b's) 2_000 USD, at a
+    report threshold of 2_000."""
+    def call(w: World) -> None:
+        p = Transfer("USD", w.keys.bob.address, 2_000, "", rule)
+        asset = dataclasses.replace(w.view.asset("USD"), report_threshold=2_000)
+        R.check_travel_rule(w.view, CTX, w.tx(w.keys.alice, p), p, asset,
+                            KycStatus("US", None), KycStatus("DE", None))
+    return call
+
+
+RECORD = sha256(b"ivms101 record")
+
+
 def proposal(status: str = "open", approvals: tuple[str, ...] = ("bank_a",)) -> Proposal:
     return Proposal("license_grant", "obs_d", "kyc_issuer", T0 + DAY, "bank_a", approvals, status)
 
@@ -183,6 +197,13 @@ CASES = [
          E.AlreadyBlocked, lambda w: R.check_not_blocked(w.view, "RU")),
     Case("check_blocked", lambda w: R.check_blocked(w.view, "RU"),
          E.NotBlocked, lambda w: R.check_blocked(w.view, "IR")),
+    # the travel rule
+    Case("check_travel_rule", travel(()), E.TravelRuleRequired,
+         travel(("bank_a", "bank_b", RECORD))),
+    Case("check_travel_rule", travel(("bank_b", "bank_b", RECORD)), E.OriginatorMismatch,
+         travel(("bank_a", "bank_b", RECORD))),
+    Case("check_travel_rule", travel(("bank_a", "bank_a", RECORD)), E.BeneficiaryMismatch,
+         travel(("bank_a", "bank_b", RECORD))),
     # assets on chain and reserves (USD: bank_a's; reported: reserves of 2_000_000)
     Case("check_asset_new", lambda w: R.check_asset_new(w.view, "USD"),
          E.AssetExists, lambda w: R.check_asset_new(w.view, "XAU")),

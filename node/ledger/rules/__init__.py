@@ -124,6 +124,16 @@ Reserves (reserves.py): a reserve-backed asset issues within its issuer's latest
     observer, not the asset's issuer ........... check_auditor .......... NOT_LICENSED, UNAUTHORIZED
   the named report is the latest, unsigned ..... check_report_attestable  UNKNOWN_REPORT, ALREADY_ATTESTED
 
+The travel rule (travel.py): originator and beneficiary institutions and a salted hash of the
+off-chain IVMS101 record, optional on every transfer
+  an institution holds a valid attestation of
+    the party (or is it) ....................... vouches_for
+  required: cross-jurisdiction, amount at or
+    above the asset's report threshold ......... travel_rule_required
+  required ones present; the originator knows
+    the sender, the beneficiary the recipient .. check_travel_rule ...... TRAVEL_RULE_REQUIRED,
+                                                                          ORIGINATOR_MISMATCH, BENEFICIARY_MISMATCH
+
 Supervisory reports (reports.py): no refusal; a committed transfer of an asset with a report
 threshold may leave a report in state (a ring of MAX_REPORTS)
   large: amount >= threshold; structuring: the
@@ -158,7 +168,8 @@ Membership (membership.py): pure predicates of ledger state, for rules, daemon a
 
 Per kind, the rules in the order they are checked (the kind's apply_* function):
   transfer ............ asset, asset not frozen, not to self, sender party, recipient party,
-                        limits, funds, no overflow; then its supervisory report, if any
+                        travel rule (data given, or the asset has a threshold), limits, funds,
+                        no overflow; then its supervisory report, if any
   issue ............... asset issuer, asset not frozen, recipient party, no overflow (supply),
                         reserves (a reserve-backed asset)
   redeem .............. asset issuer, asset not frozen, funds
@@ -337,6 +348,7 @@ from node.ledger.rules.reserves import (
                                       check_within_reserves,
 )
 from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
+from node.ledger.rules.travel import check_travel_rule, travel_rule_required, vouches_for
 
 bump_nonce = apply_nonce  # the name before the rulebook package
 
@@ -368,5 +380,6 @@ __all__ = [
     "AUDITOR_ROLES", "apply_asset_add", "apply_asset_update", "apply_reserve_attest",
     "apply_reserve_report", "check_asset_new", "check_auditor", "check_report_attestable",
     "check_report_time", "check_reserves", "check_reserves_fresh", "check_within_reserves",
-    "apply_supervisory_report", "report_kind",
+    "apply_supervisory_report", "report_kind", "check_travel_rule", "travel_rule_required",
+    "vouches_for",
 ]

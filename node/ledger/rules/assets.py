@@ -35,6 +35,7 @@ from node.ledger.rules.reserves import (
     check_report_time,
     check_reserves,
 )
+from node.ledger.rules.travel import check_travel_rule
 from node.ledger.state import Reserves, StateView
 from node.ledger.types import (
     AssetAdd,
@@ -93,7 +94,9 @@ def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) 
     check_asset_not_frozen(view, p.asset)
     check_not_to_self(tx.sender, p.to, "sender and recipient are the same account")
     sender_status = check_party(view, ctx, tx.sender, "sender")
-    check_party(view, ctx, p.to, "recipient")
+    recipient_status = check_party(view, ctx, p.to, "recipient")
+    if p.travel_rule or asset.report_threshold:  # node.ledger.rules.travel
+        check_travel_rule(view, ctx, tx, p, asset, sender_status, recipient_status)
     sender = view.account(tx.sender)
     check_limits(sender_status, sender, p.asset, p.amount, ctx)
     check_funds(sender, p.asset, p.amount)
