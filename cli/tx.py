@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from devnet.client import ApiError
+from node.ledger.errors import Malformed
 from node.ledger.genesis import Genesis
-from node.ledger.types import Issue, Redeem, Transfer
+from node.ledger.types import Issue, Redeem, Transfer, _travel_rule
 from node.ledger.verify import genesis_validators, verify_certificate, verify_tx_proof
 
 from .common import (
@@ -23,6 +24,7 @@ from .common import (
     submit_tx,
     wait_option,
 )
+from .kyc import print_salt, salted_evidence_hash
 from .render import print_tx
 
 
@@ -42,14 +44,40 @@ def tx() -> None:
 @click.option("--asset", required=True, help="Asset code, e.g. USD.")
 @amount_option
 @click.option("--memo", default="", help="A short note (at most 256 bytes).")
+@click.option("--travel-rule-file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The off-chain IVMS101 record (travel rule): only sha256(salt || file) goes "
+                   "on chain; the salt is printed.")
+@click.option("--originator", default=None,
+              help="With --travel-rule-file: the institution that attested the sender.")
+@click.option("--beneficiary", default=None,
+              help="With --travel-rule-file: the institution that attested the recipient.")
 @node_option
 @json_option
 @wait_option
-def transfer(key, to, asset, amount, memo, node_url, as_json, no_wait, timeout) -> None:
-    """Pay AMOUNT of ASSET to an account. Both parties need valid KYC."""
+def transfer(key, to, asset, amount, memo, travel_rule_file, originator, beneficiary, node_url,
+             as_json, no_wait, timeout) -> None:
+    """Pay AMOUNT of ASSET to an account. Both parties need valid KYC.
+
+    A cross-jurisdiction payment at or above the asset's report threshold carries travel rule
+    data (TRAVEL_RULE_REQUIRED without): --travel-rule-file, --originator, --beneficiary."""
+    given = [v is not None for v in (travel_rule_file, originator, beneficiary)]
+    if any(given) and not all(given):
+        raise click.UsageError("travel rule data is --travel-rule-file, --originator and "
+                               "--beneficiary together")
     kp = load_key(key)
-    payload = Transfer(asset.upper(), resolve_address(to), amount, memo)
-    submit_tx(node_url, kp, payload, no_wait, as_json, f"transfer {amount} {asset.upper()} to {to}")
+    rule: tuple = ()
+    salt = b""
+    if travel_rule_file:
+        salt, record_hash = salted_evidence_hash(Path(travel_rule_file).read_bytes())
+        try:
+            rule = _travel_rule("travel rule", (originator, beneficiary, record_hash))
+        except Malformed as err:
+            raise click.BadParameter(str(err), param_hint="--originator/--beneficiary") from None
+    payload = Transfer(asset.upper(), resolve_address(to), amount, memo, rule)
+    submit_tx(node_url, kp, payload, no_wait, as_json, f"transfer {amount} {asset.upper()} to {to}"
+              + (f" (travel rule: {originator} -> {beneficiary})" if rule else ""))
+    if rule:
+        print_salt(salt, rule[2], as_json, "the IVMS101 record")
 
 
 @tx.command("issue")

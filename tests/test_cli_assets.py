@@ -161,3 +161,33 @@ def test_report_exposure_groups_supply_and_reserves_by_issuer(reports_node):
     out = text(run("report", "exposure", "--node", "http://fake").stdout)
     assert "inst0 USD supply 15,500.00 reserves 16,000.00 coverage 103.22 % (reserve-backed)" in out
     assert "inst2 XAU supply 0.000 no reserve report" in out
+
+
+# ---- lichen tx transfer with travel rule data ------------------------------------------------
+
+def test_transfer_carries_travel_rule_data_with_a_salted_record_hash(node, key_file, tmp_path):  # noqa: F811
+    record = tmp_path / "ivms101.json"
+    record.write_bytes(b'{"originator": {"name": "Alice"}}')
+    to = "bb" * 32
+    out = run("tx", "transfer", "--key", str(key_file[0]), "--to", to, "--asset", "usd",
+              "--amount", "500000", "--travel-rule-file", str(record), "--originator", "inst0",
+              "--beneficiary", "inst1", "--node", "http://fake")
+    assert out.exit_code == 0, out.output
+    (p,) = payloads(node)
+    originator, beneficiary, record_hash = p.travel_rule
+    assert (originator, beneficiary) == ("inst0", "inst1")
+    salt = text(out.stdout).split("evidence salt ")[1].split()[0]
+    assert hashlib.sha256(bytes.fromhex(salt) + record.read_bytes()).digest() == record_hash
+    assert b"Alice" not in node.received[0]  # no personal data on chain
+
+
+def test_travel_rule_options_go_together(node, key_file, tmp_path):  # noqa: F811
+    partial = run("tx", "transfer", "--key", str(key_file[0]), "--to", "bb" * 32, "--asset",
+                  "USD", "--amount", "5", "--originator", "inst0", "--node", "http://fake")
+    assert partial.exit_code == 2 and "together" in partial.stderr
+    record = tmp_path / "r.json"
+    record.write_text("{}")
+    bad = run("tx", "transfer", "--key", str(key_file[0]), "--to", "bb" * 32, "--asset", "USD",
+              "--amount", "5", "--travel-rule-file", str(record), "--originator", "inst 0",
+              "--beneficiary", "inst1", "--node", "http://fake")
+    assert bad.exit_code == 2 and node.received == []
