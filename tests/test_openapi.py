@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from node.ledger import errors as E
-from node.ledger.types import Transfer, sign_tx
+from node.ledger.types import AssetUpdate, Issue, ReserveReport, Transfer, sign_tx
 from node.server.api import build_app
 from node.server.auth import issue_token
 from node.server.openapi import reason_codes
@@ -184,6 +184,29 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
                                 "get", "/v1/admin/faults"):
                 continue  # their refusals need another node: the tests below
             assert any(s >= 400 for s in answered), f"{method.upper()} {template}: no error seen"
+
+
+async def test_an_assets_reserves_and_reports_answer_as_the_document_says(start_node, keys):
+    """The nested reserve report and the report list, filled, against their schemas."""
+    node = await start_node()
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    chain = node.genesis.chain_id
+    txs = [sign_tx(keys["regulator"], chain, 0, AssetUpdate("USD", True, 0, 1_000)),
+           sign_tx(keys["inst0"], chain, 0, ReserveReport("USD", 10**12, node.genesis.genesis_time,
+                                                          bytes(32))),
+           sign_tx(keys["inst0"], chain, 1, Issue("USD", keys["inst0"].address, 5_000)),
+           sign_tx(keys["inst0"], chain, 2, Transfer("USD", keys["alice"].address, 5_000, ""))]
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        for t in txs:
+            await exchange(http, contract, "POST", "/v1/txs", 202, json={"tx": t.raw.hex()})
+        for t in txs:
+            done = await exchange(http, contract, "GET", f"/v1/txs/{t.hash_hex}?wait=5", 200)
+            assert done["status"] == "committed", done
+        usd = await exchange(http, contract, "GET", "/v1/assets/usd", 200)
+        assert usd["reserves"]["reporter"] == "inst0" and usd["coverage_bps"] > 10_000
+        reports = await exchange(http, contract, "GET", "/v1/reports?kind=large", 200)
+        assert [(r["kind"], r["amount"], r["tx_hash"]) for r in reports["reports"]] == [
+            ("large", 5_000, txs[3].hash_hex)]
 
 
 async def test_supervisory_reports_need_a_token_that_sees_every_account(start_node, keys,
