@@ -23,6 +23,7 @@ from .aioclient import connector, get_json, post_batch, wait_committed
 from .errors import DevnetError
 from .html_report import Verdict, render
 from .network import Devnet
+from .profile import NodeProfile, Sample, profile_of, sample
 from .timeline import Timeline, sample_heights
 
 MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
@@ -42,6 +43,7 @@ class Options:
     batch: int = 100  # txs per POST
     window: int = 6000
     streams: int = 1  # concurrent POST streams per node (each account stays in one)
+    profile: bool = False  # read every node's stage counters around the load (devnet.profile)
 
 
 class Observer:
@@ -82,6 +84,7 @@ class Report:
     rejected: dict[str, int]  # reason code -> txs refused at admission
     failed_receipts_on_node0_since_start: dict[str, int]  # reason code -> failed receipts
     timeline: Timeline | None = None  # heights, throughput and latency over the run (--report)
+    profile: list[NodeProfile] = field(default_factory=list)  # with Options.profile
 
     def to_json(self) -> dict:
         lat = self.latency_ms
@@ -93,6 +96,7 @@ class Report:
             "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
             "rejected": self.rejected,
             "failed_receipts_on_node0_since_start": self.failed_receipts_on_node0_since_start,
+            **({"profile": [p.to_json() for p in self.profile]} if self.profile else {}),
         }
 
 
@@ -261,6 +265,7 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
         obs.say(f"pre-signing {total} transfers…")
         load = presign(chain_id, accounts, len(urls), total, asset)
         start_height = (await get_json(session, f"{urls[0]}/v1/status"))["height"]
+        before = await sample_all(session, urls) if o.profile else []
         tally = Tally()
         stop = asyncio.Event()
         timeline = Timeline([n.name for n in running], o.duration + DRAIN_S)
@@ -290,9 +295,25 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
         await watcher
         await sampler
         failed = await failed_receipts(session, urls[0])
+        profile = (await profiles(session, running, before, len(tally.committed))
+                   if o.profile else [])
     report = report_of(tally, t0, o, len(urls), failed)
     report.timeline = timeline
+    report.profile = profile
     return report
+
+
+async def sample_all(session: aiohttp.ClientSession, urls: list[str]) -> list[Sample]:
+    return list(await asyncio.gather(*(sample(session, url) for url in urls)))
+
+
+async def profiles(session: aiohttp.ClientSession, running, before: list[Sample],
+                   committed: int) -> list[NodeProfile]:
+    """Each node's stage times over the load, per committed tx (devnet.profile)."""
+    after = await sample_all(session, [n.url for n in running])
+    roles = [(await get_json(session, f"{n.url}/v1/status"))["role"] for n in running]
+    return [profile_of(n.name, role, b, a, committed)
+            for n, role, b, a in zip(running, roles, before, after, strict=True)]
 
 
 async def failed_receipts(session: aiohttp.ClientSession, url: str) -> dict[str, int]:
