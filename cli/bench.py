@@ -51,6 +51,9 @@ def print_report(r: engine.Report) -> None:
     console.print(f"submitted {r.submitted:,}, committed {r.committed:,}; "
                   f"rejected {r.rejected or 'none'}; "
                   f"failed receipts {r.failed_receipts_on_node0_since_start or 'none'}")
+    if len(r.by_window) > 1:
+        console.print(f"committed tx/s by {engine.WINDOW_S:.0f} s of load: "
+                      + " · ".join(f"{rate:,.0f}" for rate in r.by_window), highlight=False)
     if r.profile:
         console.print("\n[bold]profile[/]: each node's event loop, µs per committed tx "
                       "(stages nest; verify_ahead is wall time in the signature workers)",

@@ -30,6 +30,7 @@ MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second o
 BLOCK_FETCHES = 16  # blocks the watcher fetches at once: over a WAN one at a time falls behind
 SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
 DRAIN_S = 10.0  # after the load: how long what was accepted may take to commit
+WINDOW_S = 20.0  # the report's committed rate per window of the load
 ATTESTATION_DAYS = 7
 
 
@@ -85,6 +86,8 @@ class Report:
     failed_receipts_on_node0_since_start: dict[str, int]  # reason code -> failed receipts
     timeline: Timeline | None = None  # heights, throughput and latency over the run (--report)
     profile: list[NodeProfile] = field(default_factory=list)  # with Options.profile
+    # committed tx/s in each WINDOW_S of the load, in order (does the rate hold over a long run?)
+    by_window: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict:
         lat = self.latency_ms
@@ -96,6 +99,7 @@ class Report:
             "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
             "rejected": self.rejected,
             "failed_receipts_on_node0_since_start": self.failed_receipts_on_node0_since_start,
+            "committed_per_s_by_window": {"window_s": WINDOW_S, "rates": self.by_window},
             **({"profile": [p.to_json() for p in self.profile]} if self.profile else {}),
         }
 
@@ -337,7 +341,19 @@ def report_of(tally: Tally, t0: float, o: Options, nodes: int, failed: dict[str,
         committed_per_s=round(in_window / o.duration, 1),
         latency_ms=Latency(round(percentile(lat, 50), 1), round(percentile(lat, 95), 1),
                            round(percentile(lat, 99), 1), round(max(lat, default=0), 1)),
-        rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed)
+        rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed,
+        by_window=rates_by_window(list(tally.committed.values()), t0, o.duration))
+
+
+def rates_by_window(commit_times: list[float], t0: float, duration: float) -> list[float]:
+    """Committed tx/s in each whole WINDOW_S of the load (none for a load shorter than one)."""
+    windows = int(duration // WINDOW_S)
+    counts = [0] * windows
+    for t in commit_times:
+        k = int((t - t0) // WINDOW_S)
+        if 0 <= k < windows:
+            counts[k] += 1
+    return [round(c / WINDOW_S, 1) for c in counts]
 
 
 # ---- the HTML report (lichen bench --report FILE.html) ----------------------------------------

@@ -27,3 +27,11 @@ def test_stage_counters_read_back_from_metrics_and_divide_by_committed_txs():
     lines = render_table([p])
     assert "node0 leader" in lines[0]
     assert any(line.startswith("verify") and line.rstrip().endswith("150.0") for line in lines)
+
+
+def test_the_rate_by_window_counts_commits_in_each_whole_window_of_the_load():
+    from devnet.bench import WINDOW_S, rates_by_window
+    t0 = 100.0
+    times = [t0 + 1] * 40 + [t0 + WINDOW_S + 5] * 20 + [t0 + 2.5 * WINDOW_S] * 7 + [t0 - 1]
+    assert rates_by_window(times, t0, 2 * WINDOW_S + 1) == [40 / WINDOW_S, 20 / WINDOW_S]
+    assert rates_by_window(times, t0, WINDOW_S / 2) == []

@@ -82,7 +82,8 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
     genesis = genesis or Genesis.load(config.genesis)
     key = key if key is not None else KeyPair.load(config.key_file)
     sigs = SignatureCache(config.sig_cache_size, timer=time.perf_counter)
-    store = Store(f"{config.data_dir}/db", genesis, db)
+    store = Store(f"{config.data_dir}/db", genesis, db,
+                  write_buffer_size=config.leveldb_write_buffer_mb * 1024 * 1024)
     state = store.load_state()
     pool = Mempool(state, sigs, PoolLimits(
         config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender,

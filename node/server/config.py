@@ -80,6 +80,7 @@ class NodeConfig:
     # and the bench they cost 20% of the committed rate (IPC, a second decode, the contention)
     sig_workers: int = 0
     p2p_seen_cache_size: int = 100_000  # tx hashes gossip remembers (p2p.SeenCache)
+    leveldb_write_buffer_mb: int = 32  # LevelDB's memtable (node.store.db.WRITE_BUFFER_SIZE)
     # -- TLS (node.server.tls): with tls_cert and tls_key set the API and /v1/peer are https /
     # wss; tls_ca is the CA peers' certificates are verified with when dialling wss:// ---------
     tls_cert: str = ""
