@@ -8,6 +8,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from devnet import bench as engine
 from devnet.network import Devnet
+from devnet.profile import render_table
 
 from .common import console, emit_json, err_console, json_option, write_report
 from .devnet import dir_option
@@ -50,6 +51,15 @@ def print_report(r: engine.Report) -> None:
     console.print(f"submitted {r.submitted:,}, committed {r.committed:,}; "
                   f"rejected {r.rejected or 'none'}; "
                   f"failed receipts {r.failed_receipts_on_node0_since_start or 'none'}")
+    if len(r.by_window) > 1:
+        console.print(f"committed tx/s by {engine.WINDOW_S:.0f} s of load: "
+                      + " · ".join(f"{rate:,.0f}" for rate in r.by_window), highlight=False)
+    if r.profile:
+        console.print("\n[bold]profile[/]: each node's event loop, µs per committed tx "
+                      "(stages nest; verify_ahead is wall time in the signature workers)",
+                      highlight=False)
+        for line in render_table(r.profile):
+            console.print(line, highlight=False, markup=False)
 
 
 @click.command("bench")
@@ -67,12 +77,17 @@ def print_report(r: engine.Report) -> None:
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
               help="Write the run as one self-contained HTML page: throughput, latency and "
                    "each node's height over time, and the DESIGN targets met or missed.")
+@click.option("--profile", is_flag=True,
+              help="Also print where each node's time went, per stage, in µs per committed tx "
+                   "(decode, verify, admission, Raft, execution, store, ...), read from the "
+                   "nodes' /metrics stage counters before and after the load.")
 @dir_option
 @json_option
-def bench(accounts, duration, rate, batch, window, streams, report_file, dir_, as_json) -> None:
+def bench(accounts, duration, rate, batch, window, streams, report_file, profile, dir_,
+          as_json) -> None:
     """Measure committed tx/s and submit-to-commit latency on a running devnet."""
     options = engine.Options(accounts, duration, rate, batch or (20 if rate else 100), window,
-                             streams)
+                             streams, profile)
     observer = engine.Observer() if as_json else ProgressBar()
     report = asyncio.run(engine.run_bench(Devnet(dir_), options, observer))
     if as_json:

@@ -8,6 +8,7 @@ from rich.table import Table
 from devnet.client import ApiError, Client
 from devnet.replay import BadGenesis, fetch_blocks, node_genesis, tip_mismatch
 from node.ledger.genesis import Genesis
+from node.ledger.sigpool import audit_pool
 from node.ledger.verify import ChainReport, certificate_problem, verify_chain
 
 from .common import client_for, console, emit_json, err_console, fail, json_option, node_option
@@ -46,8 +47,9 @@ def verify(node_url, as_json) -> None:
         with progress_bar(as_json) as bar:
             task = bar.add_task("replaying", total=status["height"])
             blocks = fetch_blocks(client, status["height"], lambda: bar.advance(task),
-                                  keep_certificate)
-            report = verify_chain(genesis, blocks, on_block=check_certificate)
+                                  keep_certificate, txs=False)
+            with audit_pool() as pool:
+                report = verify_chain(genesis, blocks, on_block=check_certificate, pool=pool)
     except ApiError as err:
         fail(err.code, err.message)
     problem = report.reason or tip_mismatch(report, status)

@@ -23,12 +23,14 @@ from .aioclient import connector, get_json, post_batch, wait_committed
 from .errors import DevnetError
 from .html_report import Verdict, render
 from .network import Devnet
+from .profile import NodeProfile, Sample, profile_of, sample
 from .timeline import Timeline, sample_heights
 
 MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
 BLOCK_FETCHES = 16  # blocks the watcher fetches at once: over a WAN one at a time falls behind
 SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
 DRAIN_S = 10.0  # after the load: how long what was accepted may take to commit
+WINDOW_S = 20.0  # the report's committed rate per window of the load
 ATTESTATION_DAYS = 7
 
 
@@ -42,6 +44,7 @@ class Options:
     batch: int = 100  # txs per POST
     window: int = 6000
     streams: int = 1  # concurrent POST streams per node (each account stays in one)
+    profile: bool = False  # read every node's stage counters around the load (devnet.profile)
 
 
 class Observer:
@@ -82,6 +85,9 @@ class Report:
     rejected: dict[str, int]  # reason code -> txs refused at admission
     failed_receipts_on_node0_since_start: dict[str, int]  # reason code -> failed receipts
     timeline: Timeline | None = None  # heights, throughput and latency over the run (--report)
+    profile: list[NodeProfile] = field(default_factory=list)  # with Options.profile
+    # committed tx/s in each WINDOW_S of the load, in order (does the rate hold over a long run?)
+    by_window: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict:
         lat = self.latency_ms
@@ -93,6 +99,8 @@ class Report:
             "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
             "rejected": self.rejected,
             "failed_receipts_on_node0_since_start": self.failed_receipts_on_node0_since_start,
+            "committed_per_s_by_window": {"window_s": WINDOW_S, "rates": self.by_window},
+            **({"profile": [p.to_json() for p in self.profile]} if self.profile else {}),
         }
 
 
@@ -261,6 +269,7 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
         obs.say(f"pre-signing {total} transfers…")
         load = presign(chain_id, accounts, len(urls), total, asset)
         start_height = (await get_json(session, f"{urls[0]}/v1/status"))["height"]
+        before = await sample_all(session, urls) if o.profile else []
         tally = Tally()
         stop = asyncio.Event()
         timeline = Timeline([n.name for n in running], o.duration + DRAIN_S)
@@ -290,9 +299,25 @@ async def run_bench(net: Devnet, o: Options, observer: Observer | None = None) -
         await watcher
         await sampler
         failed = await failed_receipts(session, urls[0])
+        profile = (await profiles(session, running, before, len(tally.committed))
+                   if o.profile else [])
     report = report_of(tally, t0, o, len(urls), failed)
     report.timeline = timeline
+    report.profile = profile
     return report
+
+
+async def sample_all(session: aiohttp.ClientSession, urls: list[str]) -> list[Sample]:
+    return list(await asyncio.gather(*(sample(session, url) for url in urls)))
+
+
+async def profiles(session: aiohttp.ClientSession, running, before: list[Sample],
+                   committed: int) -> list[NodeProfile]:
+    """Each node's stage times over the load, per committed tx (devnet.profile)."""
+    after = await sample_all(session, [n.url for n in running])
+    roles = [(await get_json(session, f"{n.url}/v1/status"))["role"] for n in running]
+    return [profile_of(n.name, role, b, a, committed)
+            for n, role, b, a in zip(running, roles, before, after, strict=True)]
 
 
 async def failed_receipts(session: aiohttp.ClientSession, url: str) -> dict[str, int]:
@@ -316,7 +341,19 @@ def report_of(tally: Tally, t0: float, o: Options, nodes: int, failed: dict[str,
         committed_per_s=round(in_window / o.duration, 1),
         latency_ms=Latency(round(percentile(lat, 50), 1), round(percentile(lat, 95), 1),
                            round(percentile(lat, 99), 1), round(max(lat, default=0), 1)),
-        rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed)
+        rejected=dict(tally.rejected), failed_receipts_on_node0_since_start=failed,
+        by_window=rates_by_window(list(tally.committed.values()), t0, o.duration))
+
+
+def rates_by_window(commit_times: list[float], t0: float, duration: float) -> list[float]:
+    """Committed tx/s in each whole WINDOW_S of the load (none for a load shorter than one)."""
+    windows = int(duration // WINDOW_S)
+    counts = [0] * windows
+    for t in commit_times:
+        k = int((t - t0) // WINDOW_S)
+        if 0 <= k < windows:
+            counts[k] += 1
+    return [round(c / WINDOW_S, 1) for c in counts]
 
 
 # ---- the HTML report (lichen bench --report FILE.html) ----------------------------------------

@@ -102,8 +102,10 @@ class Client:
         suffix = f"?wait={wait}" if wait else ""
         return self.get(f"/v1/txs/{hash_hex}{suffix}", timeout=wait + self.timeout)
 
-    def block(self, height: str | int) -> dict:
-        return self.get(f"/v1/blocks/{height}")
+    def block(self, height: str | int, txs: bool = True) -> dict:
+        """The block's JSON; without its transactions when txs is False (header, state hash,
+        certificate)."""
+        return self.get(f"/v1/blocks/{height}" + ("" if txs else "?txs=false"))
 
     # -- verifiable records ---------------------------------------------------------------------
     def proof(self, hash_hex: str) -> dict:

@@ -70,6 +70,10 @@ OnTxs = Callable[[str, list[bytes]], list[bool]]
 OnPeer = Callable[[str], None]
 """(peer_id_hex): the peer became reachable / unreachable."""
 OnRequest = Callable[[str, Any], Awaitable[Any]]
+VerifyAhead = Callable[[list[bytes]], Awaitable[None]]
+"""(new txs of a TXS frame) -> done: work the node does on them before on_txs, off the loop
+(its signature checks in worker processes). The link's next frame waits for it, so a peer's
+frames are still handled in order, and a flooding peer is held back by its own connection."""
 """async (peer_id_hex, payload) -> response payload; raising sends an error RESPONSE."""
 RaftSenderOf = Callable[[list[Any]], str | None]
 """payload -> the node id hex the Raft message claims as its sender, or None if it names none."""
@@ -196,6 +200,7 @@ class PeerManager:
         on_peer_down: OnPeer | None = None,
         on_request: OnRequest | None = None,
         raft_sender_of: RaftSenderOf | None = None,
+        verify_ahead: VerifyAhead | None = None,
         dialer: Dialer | None = None,
         devnet: bool = False,
         seed: int | None = None,
@@ -211,6 +216,7 @@ class PeerManager:
         raft_sender_of: if given, a RAFT payload whose claimed sender differs from the
             connection's authenticated peer is dropped and logged; on_raft always receives
             the authenticated peer id either way.
+        verify_ahead: if given, awaited with a TXS frame's unseen txs before they go to on_txs.
         dialer: how to reach peer addresses; default aiohttp websockets.
         devnet: enables `faults`; otherwise its control calls raise FaultFilterDisabled.
         seed: seeds the fault filter and backoff jitter (None = random).
@@ -228,6 +234,7 @@ class PeerManager:
         self._on_peer_down = on_peer_down
         self._on_request = on_request
         self._raft_sender_of = raft_sender_of
+        self._verify_ahead = verify_ahead
         self._config = config
         self._dialer = dialer or WebSocketDialer(
             max_frame_size=config.max_frame_size,
@@ -616,7 +623,9 @@ class PeerManager:
         writer = asyncio.get_running_loop().create_task(self._write_loop(link))
         try:
             while True:
-                self._on_data(link, await link.transport.recv())
+                ahead = self._on_data(link, await link.transport.recv())
+                if ahead is not None:
+                    await ahead
         except TransportClosed:
             pass
         except ChannelBroken as exc:
@@ -638,9 +647,10 @@ class PeerManager:
 
     # --- receiving -------------------------------------------------------------------------------
 
-    def _on_data(self, link: _Link, data: bytes) -> None:
+    def _on_data(self, link: _Link, data: bytes) -> Coroutine[Any, Any, None] | None:
         """One opened frame from an authenticated peer: everything in it is attributed to
-        link.peer_id (the channel proved it came from that peer, unchanged and in order)."""
+        link.peer_id (the channel proved it came from that peer, unchanged and in order).
+        A TXS frame with a verify_ahead comes back as the coroutine that finishes it."""
         self._counters.frames_received += 1
         if not self.faults.allows(link.peer_id):
             self._counters.dropped_by_faults += 1
@@ -657,6 +667,8 @@ class PeerManager:
                 self._misbehaved(link, Misbehaviour.TOO_MANY_TXS_IN_FRAME,
                                  f"{len(txs)} txs in one TXS frame "
                                  f"(limit {self._config.max_txs_per_frame})")
+            case Txs(txs) if self._verify_ahead is not None:
+                return self._receive_txs_verified(link.peer_id, txs)
             case Txs(txs):
                 self._receive_txs(link.peer_id, txs)
             case Request():
@@ -718,6 +730,17 @@ class PeerManager:
                                      reason="SPOOFED_SENDER", claimed=clip(claimed)))
             return False
         return True
+
+    async def _receive_txs_verified(self, peer_id: str, txs: list[bytes]) -> None:
+        assert self._verify_ahead is not None
+        fresh = [tx for tx in txs if not self._gossip.seen(tx)]
+        if fresh:
+            try:
+                await self._verify_ahead(fresh)
+            except Exception:  # the node checks them itself then
+                log.exception("verify_ahead failed for a batch from %s", peer_id[:8])
+        if not self._closing:  # no callback once close() has begun
+            self._receive_txs(peer_id, txs)
 
     def _receive_txs(self, peer_id: str, txs: list[bytes]) -> None:
         try:

@@ -128,6 +128,9 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/v1/blocks/latest", 200)
         await call("GET", "/v1/blocks/1", 200)
         await call("GET", "/v1/blocks/1", 200, headers={"Accept": "application/msgpack"})
+        light = await call("GET", "/v1/blocks/1?txs=false", 200)
+        assert "txs" not in light and light["tx_count"] >= 1 and light["state_hash"]
+        await call("GET", "/v1/blocks/1?txs=maybe", 400)
         await call("GET", "/v1/blocks/99", 404)
         await call("GET", "/v1/blocks/-1", 400)
         await call("GET", "/v1/blocks/1/raw", 200)

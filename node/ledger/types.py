@@ -566,7 +566,7 @@ assert all(  # optional fields come last
 # ---- transactions ---------------------------------------------------------------------------
 
 # A canonical signed tx ends with the signature as bin8: 0xc4, 0x40, then 64 bytes.
-_SIG_SUFFIX_LEN = 2 + SIGNATURE_LEN
+SIG_SUFFIX_LEN = 2 + SIGNATURE_LEN  # bin8 header + signature: the raw tx's last bytes
 
 
 @dataclass(frozen=True)
@@ -583,7 +583,7 @@ class Transaction:
     @property
     def signing_bytes(self) -> bytes:
         """The array of the first five fields: the signed encoding minus its signature."""
-        return b"\x95" + self.raw[1:-_SIG_SUFFIX_LEN]
+        return b"\x95" + self.raw[1:-SIG_SUFFIX_LEN]
 
     @property
     def hash_hex(self) -> str:

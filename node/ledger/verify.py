@@ -40,6 +40,7 @@ from node.ledger.rules import (
     check_block_signature,
     expected_membership,
 )
+from node.ledger.sigpool import SignaturePool, warmed_ahead
 from node.ledger.state import State
 from node.ledger.types import Block, BlockHeader, ChainTip, Receipt
 
@@ -209,16 +210,22 @@ class ChainReport:
 
 def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
                  state: State | None = None,
-                 on_block: Callable[[BlockResult], str | None] | None = None) -> ChainReport:
+                 on_block: Callable[[BlockResult], str | None] | None = None,
+                 pool: SignaturePool | None = None) -> ChainReport:
     """Replay `blocks` — (raw block, state hash the node reports after it), heights 1, 2, ... —
     on a fresh genesis state; stop at the first block that breaks a rule.
 
     Nodes skip committed Raft entries that are not valid blocks and never store them, so a
-    stored chain is contiguous and every stored block must pass."""
+    stored chain is contiguous and every stored block must pass.
+
+    With a `pool`, the blocks' signatures are checked ahead in its worker processes while the
+    replay runs here; the verdicts are the same (node.ledger.sigpool)."""
     state = state if state is not None else State.from_genesis(genesis)
     tip = ChainTip(0, genesis.chain_id, genesis.genesis_time, state.genesis_hash())
     sigs = SignatureCache()  # fresh: every signature is checked again, nothing is taken on trust
     checked = executed = failed = 0
+    if pool is not None:
+        blocks = warmed_ahead(blocks, sigs, pool)
 
     def report(bad_height: int | None = None, reason: str = "") -> ChainReport:
         return ChainReport(bad_height is None, checked, executed, failed, tip.height,

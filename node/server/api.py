@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -296,8 +297,17 @@ async def post_txs(request: web.Request) -> web.Response:
     if len(raws) > node.config.max_batch_txs:
         raise E.TooLarge(f"a batch holds at most {node.config.max_batch_txs} transactions")
     request.app[RATE].take(client, len(raws))  # every tx costs, admitted or not
+    await node.verify_ahead(raws)  # signatures in the pool's workers, off the loop
+    start = time.perf_counter()  # the loop's share of a submission (the awaits excluded)
     verdicts = node.submit_many(raws)
     request.app[RATE].penalise(client, refused_cost(verdicts, node.config.rate_limit_refused_cost))
+    response = submission_reply(request, raws, verdicts, batch)
+    node.stages.add("http_submit", time.perf_counter() - start)
+    return response
+
+
+def submission_reply(request: web.Request, raws: list[bytes],
+                     verdicts: list[Transaction | E.LedgerError], batch: bool) -> web.Response:
     results = [_result_of(raw, r) for raw, r in zip(raws, verdicts, strict=True)]
     if batch:
         return reply(request, {"results": results})
@@ -380,15 +390,17 @@ def _block_height(node: NodeService, text: str) -> int:
     return int(text)
 
 
-def block_at(node: NodeService, height: int, tip: int) -> BlockView:
+def block_at(node: NodeService, height: int, tip: int, with_txs: bool = True) -> BlockView:
     """The committed block at `height` (`tip`: the chain's height, for the refusal)."""
-    view = node.block_view(height)
+    view = node.block_view(height, with_txs)
     if view is None:
         raise E.NotFound(f"no block at height {height} (the chain is at {tip})")
     return view
 
 
-def render_block(view: BlockView) -> dict:
+def render_block(view: BlockView, with_txs: bool = True) -> dict:
+    """The block as JSON; with_txs False leaves out `txs` (a replay needs only the header's
+    state hash and certificate, and the raw block from /raw)."""
     block = view.block
     h = block.header
     txs = []
@@ -401,8 +413,8 @@ def render_block(view: BlockView) -> dict:
         txs.append(entry)
     return {"height": h.height, "hash": block.hash.hex(), "prev_hash": h.prev_hash.hex(),
             "tx_root": h.tx_root.hex(), "timestamp": h.timestamp, "proposer": h.proposer.hex(),
-            "term": h.term, "state_hash": view.state_hash.hex(),
-            "tx_count": len(txs), "txs": txs, **render_certificate(view)}
+            "term": h.term, "state_hash": view.state_hash.hex(), "tx_count": len(block.txs),
+            **({"txs": txs} if with_txs else {}), **render_certificate(view)}
 
 
 def render_certificate(view: BlockView) -> dict:
@@ -418,8 +430,20 @@ async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
     reader_scope(request).require_everything("blocks")
     height = _block_height(node, request.match_info["height"])
+    with_txs = _flag(request, "txs", default=True)
     tip = node.height()
-    return await reply_off_loop(request, lambda: render_block(block_at(node, height, tip)))
+    return await reply_off_loop(request, lambda: render_block(block_at(node, height, tip, with_txs),
+                                                              with_txs))
+
+
+def _flag(request: web.Request, name: str, default: bool) -> bool:
+    """A true/false query parameter; anything else is MALFORMED."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if text not in ("true", "false"):
+        raise E.Malformed(f"{name} must be true or false")
+    return text == "true"
 
 
 async def get_latest_block(request: web.Request) -> web.Response:

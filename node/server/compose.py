@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +55,7 @@ class PeerHandlers(Protocol):
 
     def on_raft(self, peer_id: str, payload: list) -> None: ...
     def on_peer_txs(self, peer_id: str, raws: list[bytes]) -> list[bool]: ...
+    async def verify_ahead(self, raws: list[bytes]) -> None: ...
     def on_peer_up(self, peer_id: str) -> None: ...
     async def on_peer_request(self, peer_id: str, payload: Any) -> Any: ...
 
@@ -79,8 +81,9 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
     is a plyvel-like database to use instead of opening one in the data dir."""
     genesis = genesis or Genesis.load(config.genesis)
     key = key if key is not None else KeyPair.load(config.key_file)
-    sigs = SignatureCache(config.sig_cache_size)
-    store = Store(f"{config.data_dir}/db", genesis, db)
+    sigs = SignatureCache(config.sig_cache_size, timer=time.perf_counter)
+    store = Store(f"{config.data_dir}/db", genesis, db,
+                  write_buffer_size=config.leveldb_write_buffer_mb * 1024 * 1024)
     state = store.load_state()
     pool = Mempool(state, sigs, PoolLimits(
         config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender,
@@ -99,10 +102,12 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
         peers=peer_table(genesis, state, key.address, raft.conf_state.members),
         is_licensed=lambda peer_key: is_licensed_peer(state, peer_key),
         on_raft=handlers.on_raft, on_txs=handlers.on_peer_txs, on_peer_up=handlers.on_peer_up,
-        on_request=handlers.on_peer_request, raft_sender_of=raft_sender, dialer=dialer,
+        on_request=handlers.on_peer_request, raft_sender_of=raft_sender,
+        verify_ahead=handlers.verify_ahead if config.sig_workers else None, dialer=dialer,
         devnet=config.devnet, seed=seed, config=p2p_config)
     metrics = Metrics()
     metrics.track_peers(p2p.stats)
+    metrics.stages.kept_by("verify", lambda: (sigs.inline_seconds, sigs.inline))
     return Parts(genesis, key, metrics, sigs, store, state, pool, raft_log, raft, p2p)
 
 

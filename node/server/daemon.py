@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgpack
@@ -39,6 +40,7 @@ from node.ledger.execution import BlockResult, InvalidBlock, execute_block
 from node.ledger.genesis import Genesis, Institution
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
+from node.ledger.sigpool import SignaturePool, warm
 from node.ledger.state import SupervisoryReport
 from node.ledger.types import Block, Receipt, Transaction, decode_tx
 from node.server.catchup import CatchUp, CatchUpFailed, CatchUpRefused, CaughtUp
@@ -131,6 +133,8 @@ class Node:
         self.id = self.key.address.hex()
         self.metrics = parts.metrics
         self.sigs = parts.sigs
+        self.stages = parts.metrics.stages
+        self.sig_pool = SignaturePool(config.sig_workers) if config.sig_workers else None
         self.store = parts.store
         self.state = parts.state
         self.mempool = parts.pool
@@ -192,6 +196,8 @@ class Node:
         await self.votes.close()
         await self.p2p.close()
         await self.listener.stop()
+        if self.sig_pool is not None:
+            await asyncio.to_thread(self.sig_pool.close)
         self.store.close()
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -248,10 +254,12 @@ class Node:
         while self.raft.has_ready():
             rd = self.raft.ready()
             self._note_raft_dropped(rd.dropped)
-            if self.raft_log.persist(rd):
-                self.metrics.fsyncs.inc()
-            for m in rd.messages:
-                self.p2p.send_raft(m.to, m.to_wire())
+            with self.stages.timed("raft_persist"):
+                if self.raft_log.persist(rd):
+                    self.metrics.fsyncs.inc()
+            with self.stages.timed("raft_send"):
+                for m in rd.messages:
+                    self.p2p.send_raft(m.to, m.to_wire())
             for entry in rd.committed_entries:
                 self._apply_entry(entry)
             if rd.snapshot is not None:
@@ -299,16 +307,17 @@ class Node:
         """Leader only: cut a block from the pool when it is full or the interval has passed."""
         if self.raft.role != Role.LEADER or self.certs.diverged:
             return None
-        log_applied = self.store.applied_index() >= self.raft.status().last_index
-        cut = self.producer.cut(self.raft.term, log_applied)
-        if cut is None:
-            return None
-        try:
-            self.raft.propose(cut.block.encode())
-        except (NotLeader, ProposalDropped):
-            return None
-        self.producer.proposed_cut(cut)
-        return cut.block
+        with self.stages.timed("produce"):
+            log_applied = self.store.applied_index() >= self.raft.status().last_index
+            cut = self.producer.cut(self.raft.term, log_applied)
+            if cut is None:
+                return None
+            try:
+                self.raft.propose(cut.block.encode())
+            except (NotLeader, ProposalDropped):
+                return None
+            self.producer.proposed_cut(cut)
+            return cut.block
 
     # -- membership follows the licenses (leader) ---------------------------------------------------
     def _reconcile_membership(self) -> None:
@@ -367,7 +376,8 @@ class Node:
             return  # a wiped node votes again only once it holds what was committed
         if msg.type in LEADER_TRAFFIC and not self._follows(msg):
             return
-        self.raft.step(msg)
+        with self.stages.timed("raft_in"):
+            self.raft.step(msg)
         self._kick.set()
 
     # -- blocks from the future (an admission check, not a ledger rule) ---------------------------
@@ -407,6 +417,7 @@ class Node:
 
     def on_peer_txs(self, peer_id: str, raws: list[bytes]) -> list[bool]:
         """Gossip from a peer: p2p forwards the admitted ones itself."""
+        start = time.perf_counter()
         verdicts = []
         for raw in raws:
             try:
@@ -414,6 +425,7 @@ class Node:
                 verdicts.append(True)
             except E.LedgerError:
                 verdicts.append(False)
+        self.stages.add("gossip_in", time.perf_counter() - start)
         return verdicts
 
     def on_peer_up(self, peer_id: str) -> None:
@@ -460,8 +472,10 @@ class Node:
             self.store.skip_entry(entry.index)
             return
         try:
-            block = Block.decode(entry.data)
-            result = execute_block(self.state, block, self.tip, self.sigs, self.mempool.ready.get)
+            with self.stages.timed("execute"):
+                block = Block.decode(entry.data)
+                result = execute_block(self.state, block, self.tip, self.sigs,
+                                       self.mempool.ready.get)
         except (InvalidBlock, E.LedgerError) as exc:
             # Every node sees the same committed entry and skips it alike (e.g. a block an old
             # leader proposed on a tip that a newer leader's block replaced).
@@ -503,8 +517,15 @@ class Node:
         self._refresh_peers()
 
     def _commit_block(self, result: BlockResult, raft_index: int, fetched: bool = False) -> None:
+        start = time.perf_counter()
         self.tip = self.store.write_block(result, raft_index, restart_log=fetched)
         result.overlay.commit()
+        stored = time.perf_counter()
+        self.stages.add("store", stored - start)
+        self._after_block(result)
+        self.stages.add("after_block", time.perf_counter() - stored)
+
+    def _after_block(self, result: BlockResult) -> None:
         self.producer.executed(self.tip, result.tx_hashes)
         all_ok = self._count_receipts(result.receipts)
         self.waiters.resolve_receipts(result.receipts)
@@ -600,6 +621,23 @@ class Node:
         self.metrics.fetched.inc()
 
     # -- submissions --------------------------------------------------------------------------------
+    async def verify_ahead(self, raws: list[bytes]) -> None:
+        """Check a batch's signatures in the signature pool before it is admitted, while the
+        loop serves others; admission then finds them verified (node.ledger.sigpool: what a
+        worker could not verify is checked, and refused, by the rules as before). A small
+        batch is left to the rules: the round trip would cost more."""
+        if self.sig_pool is None or len(raws) < self.sig_pool.min_batch:
+            return
+        try:
+            start = time.perf_counter()
+            hashes = await asyncio.wrap_future(self.sig_pool.submit(raws))
+            self.stages.add("verify_ahead", time.perf_counter() - start)
+        except Exception:  # noqa: BLE001 - a broken pool costs speed, never a verdict
+            log.warning("the signature pool failed; admission checks signatures itself",
+                        exc_info=True)
+            return
+        warm(self.sigs, hashes)
+
     def submit(self, raw: bytes) -> Transaction:
         """Admit one encoded transaction to the pool and gossip it, or raise the LedgerError
         saying why not."""
@@ -621,13 +659,10 @@ class Node:
     def admit(self, raw: bytes) -> Transaction:
         """Decode and admit to the pool (no gossip)."""
         try:
-            tx = decode_tx(raw)
-            try:
-                dropped = self.mempool.add(tx)
-            except E.BadNonce:
-                if self.store.receipt(tx.hash) is not None:  # only a stale nonce can be a replay
-                    raise E.Duplicate("transaction is already committed") from None
-                raise
+            with self.stages.timed("decode"):
+                tx = decode_tx(raw)
+            with self.stages.timed("admit"):
+                dropped = self._add_to_pool(tx)
         except E.LedgerError as err:
             self.metrics.rejected.labels(err.code).inc()
             raise
@@ -636,6 +671,14 @@ class Node:
         self.drops.forget(tx.hash)
         self.events.seen(tx.hash)
         return tx
+
+    def _add_to_pool(self, tx: Transaction) -> list[Dropped]:
+        try:
+            return self.mempool.add(tx)
+        except E.BadNonce:
+            if self.store.receipt(tx.hash) is not None:  # only a stale nonce can be a replay
+                raise E.Duplicate("transaction is already committed") from None
+            raise
 
     def transfer_leadership(self, target: str) -> None:
         """Hand leadership to another voter (maintenance); raises the reason it cannot."""
@@ -705,8 +748,8 @@ class Node:
     def block_bytes(self, height: int) -> bytes | None:
         return self.reader.block_bytes(height)
 
-    def block_view(self, height: int) -> BlockView | None:
-        return self.reader.block_view(height)
+    def block_view(self, height: int, with_txs: bool = True) -> BlockView | None:
+        return self.reader.block_view(height, with_txs)
 
     def account_view(self, address: bytes) -> AccountView:
         return self.reader.account_view(address)

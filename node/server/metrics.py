@@ -1,6 +1,8 @@
 """Prometheus metrics, one registry per node (several nodes can share a process in tests)."""
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -37,6 +39,8 @@ class Metrics:
             "Raft messages refused for their sender: the core's (a learner or stranger trying to "
             "steer, a second leader for a term) and the daemon's (a block from the future, a "
             "catch-up source that is not a voter)", ["reason"], registry=r)
+        self.stages = StageTimes()
+        r.register(self.stages)
 
     def refusals(self) -> dict[str, dict[str, int]]:
         """What this node refused or failed since it started, per kind, by reason code (the
@@ -79,3 +83,80 @@ class PeerCollector(Collector):
         for reason in Misbehaviour:
             family.add_metric([reason.value], by_reason.get(reason.value, 0))
         yield family
+
+
+class StageTimes(Collector):
+    """Where a node's event loop spends its time, per stage of a transaction's way (`lichen
+    bench --profile` reads these before and after its load and divides by the txs committed).
+
+    Plain floats added on the loop, exported when scraped, so timing a stage costs two
+    perf_counter calls. Stages nest (`admit` holds `verify`), so shares do not add up."""
+
+    STAGES = {
+        "http_submit": "POST /v1/txs on the loop after the body is read: admission, the reply",
+        "gossip_in": "TXS frames from peers, handed to admission",
+        "verify_ahead": "batches in the signature pool (wall time, off the loop; overlapping)",
+        "decode": "decoding submitted and gossiped txs",
+        "admit": "the pool's admission rules (mempool.add), with inline signature checks",
+        "verify": "signature checks on the loop (inside admit and execute)",
+        "raft_in": "Raft messages from peers, stepped into the core",
+        "raft_persist": "writing (and syncing) Raft entries and hard state",
+        "raft_send": "encoding and sealing Raft messages to peers",
+        "produce": "cutting and proposing blocks (leader)",
+        "execute": "executing committed blocks (rules and state hash)",
+        "store": "writing executed blocks, receipts and state to LevelDB",
+        "after_block": "pool, waiters, feed and votes after a block",
+    }
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(self.STAGES, 0.0)
+        self.calls: dict[str, int] = dict.fromkeys(self.STAGES, 0)
+        self._kept_elsewhere: dict[str, Callable[[], tuple[float, int]]] = {}
+        self._timers = {stage: _Timed(self, stage) for stage in self.STAGES}
+
+    def kept_by(self, stage: str, read: Callable[[], tuple[float, int]]) -> None:
+        """A stage timed by a part that keeps its own (seconds, calls), e.g. the SignatureCache."""
+        self._kept_elsewhere[stage] = read
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] += seconds
+        self.calls[stage] += 1
+
+    def timed(self, stage: str) -> _Timed:
+        """`with stages.timed(stage):` adds the block's time to the stage (a stage must not
+        nest in itself)."""
+        return self._timers[stage]
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        secs = CounterMetricFamily("lichen_stage_seconds",
+                                   "Seconds spent per stage of the tx path (StageTimes)",
+                                   labels=["stage"])
+        calls = CounterMetricFamily("lichen_stage_calls", "Times each stage ran", labels=["stage"])
+        for stage in self.STAGES:
+            read = self._kept_elsewhere.get(stage)
+            seconds, count = read() if read else (self.seconds[stage], self.calls[stage])
+            secs.add_metric([stage], seconds)
+            calls.add_metric([stage], count)
+        yield secs
+        yield calls
+        t = os.times()
+        yield CounterMetricFamily("lichen_process_cpu_seconds",
+                                  "CPU seconds of this process (user + system; its sig workers "
+                                  "not included)", value=t.user + t.system)
+
+
+class _Timed:
+    """A stage's context manager, made once: cheaper on the hot path than a generator's."""
+
+    __slots__ = ("_stages", "_stage", "_start")
+
+    def __init__(self, stages: StageTimes, stage: str):
+        self._stages = stages
+        self._stage = stage
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stages.add(self._stage, time.perf_counter() - self._start)

@@ -111,12 +111,13 @@ def schemas() -> dict[str, Schema]:
         "Block": obj({
             "height": INT, "hash": HASH, "prev_hash": HASH, "tx_root": HASH, "timestamp": INT,
             "proposer": HASH, "term": INT, "state_hash": HASH, "tx_count": INT,
-            "txs": {"type": "array", "items": {"allOf": [ref("Tx"), obj({
-                "status": {"type": "string", "enum": ["committed", "failed"]}},
-                {"code": ref("ReasonCode"), "message": STR})]}},
             "signers": {"type": "array", "items": HASH},
             "validators": {"type": "array", "items": HASH},
-            "certificate": nullable(ref("Certificate"))}),
+            "certificate": nullable(ref("Certificate"))}, {
+            "txs": {"type": "array", "description": "left out with ?txs=false",
+                    "items": {"allOf": [ref("Tx"), obj({
+                        "status": {"type": "string", "enum": ["committed", "failed"]}},
+                        {"code": ref("ReasonCode"), "message": STR})]}}}),
         "Account": obj({
             "address": HASH, "nonce": INT, "next_nonce": INT,
             "balances": {"type": "object", "additionalProperties": {"type": "integer"},
@@ -256,9 +257,10 @@ def paths() -> dict[str, Any]:
             "The last committed block", {200: ("block", body_of(ref("Block")))},
             (401, 403, 404, 429), read=True)},
         "/v1/blocks/{height}": {"get": op(
-            "A committed block with its transactions and receipts",
-            {200: ("block", body_of(ref("Block")))}, (400, 401, 403, 404, 429), ("height",),
-            read=True)},
+            "A committed block with its transactions and receipts (?txs=false: the header, "
+            "state hash and certificate only, for a replay)",
+            {200: ("block", body_of(ref("Block")))}, (400, 401, 403, 404, 429),
+            ("height", "txs"), read=True)},
         "/v1/blocks/{height}/raw": {"get": op(
             "A committed block's canonical msgpack bytes",
             {200: ("the block's bytes", {OCTETS: {"schema": {"type": "string",
@@ -339,6 +341,9 @@ PARAMETERS: dict[str, Any] = {
     "wait": {"name": "wait", "in": "query", "required": False,
              "schema": {"type": "number", "maximum": 60},
              "description": "seconds to hold the request until the transaction is final"},
+    "txs": {"name": "txs", "in": "query", "required": False,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+            "description": "false: leave the transactions out (default true)"},
     "height": {"name": "height", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}},
     "address": {"name": "address", "in": "path", "required": True, "schema": HASH},

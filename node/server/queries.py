@@ -38,13 +38,14 @@ class ChainReader:
     def block_bytes(self, height: int) -> bytes | None:
         return self.store.block_bytes(height)
 
-    def block_view(self, height: int) -> BlockView | None:
+    def block_view(self, height: int, with_txs: bool = True) -> BlockView | None:
+        """The block at `height`; without its txs' decodings and receipts unless `with_txs`."""
         raw = self.store.block_bytes(height)
         if raw is None:
             return None
         block = Block.decode(raw)
         txs = []
-        for raw_tx in block.txs:
+        for raw_tx in block.txs if with_txs else ():
             tx = decode_tx(raw_tx)
             txs.append(BlockTx(tx, self.store.receipt(tx.hash)))
         cert, voters = stored_certificate(self.store, height) or (None, ())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from node.ledger.execution import BlockResult
 from node.ledger.genesis import Genesis
+from node.ledger.sigpool import audit_pool
 from node.ledger.state import State
 from node.ledger.verify import ChainReport, verify_chain
 from node.store.db import Store, StoreError
@@ -69,7 +70,8 @@ def _verify(store: Store, genesis: Genesis) -> StoreReport:
         return None
 
     replayed = State.from_genesis(genesis)
-    chain = verify_chain(genesis, stored_blocks(), replayed, receipts_as_stored)
+    with audit_pool() as pool:
+        chain = verify_chain(genesis, stored_blocks(), replayed, receipts_as_stored, pool)
     if not chain.ok:
         return StoreReport(chain, receipts, False, chain.reason)
     if chain.height != tip.height or chain.block_hash != tip.block_hash or chain.state_hash != tip.state_hash:

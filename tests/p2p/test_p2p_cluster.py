@@ -291,3 +291,33 @@ async def test_disconnect_ends_an_inbound_link_and_a_revoked_key_stays_out(make_
     await a.manager.disconnect(b.id)
     await until("b redials and is refused", lambda: a.manager.stats().handshakes_refused > refused)
     assert a.manager.connected_peers() == []
+
+
+async def test_txs_wait_for_verify_ahead_in_frame_order_and_a_failing_one_still_delivers(
+    make_cluster,
+):
+    """With verify_ahead (the node's signature checks off the loop), a TXS frame reaches on_txs
+    only once verify_ahead is done with it; a peer's later frames wait behind it, so they keep
+    their order; and a verify_ahead that fails costs nothing but its work: the txs arrive."""
+    handed: list[list[bytes]] = []
+    gate = asyncio.Event()
+
+    async def ahead(txs: list[bytes]) -> None:
+        handed.append(list(txs))
+        if txs == [b"boom"]:
+            raise RuntimeError("the worker died")
+        await gate.wait()
+
+    cluster = await make_cluster(2, verify_ahead=ahead)
+    await cluster.wait_full_mesh()
+    a, b = cluster.nodes
+    a.manager.broadcast_txs([b"tx-1"])
+    await until("tx-1 handed to verify_ahead", lambda: handed == [[b"tx-1"]])
+    assert b.all_txs() == []  # held until verify_ahead is done
+    a.manager.broadcast_txs([b"tx-2"])
+    assert a.manager.send_raft(b.id, [1, "marker"])
+    gate.set()
+    await until("both delivered", lambda: b.all_txs() == [b"tx-1", b"tx-2"] and b.raft)
+    assert handed == [[b"tx-1"], [b"tx-2"]]
+    a.manager.broadcast_txs([b"boom"])
+    await until("delivered despite the failure", lambda: b.all_txs()[-1:] == [b"boom"])

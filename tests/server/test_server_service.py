@@ -42,7 +42,7 @@ class CannedService:
     def height(self):
         return 4
 
-    def block_view(self, height):
+    def block_view(self, height, with_txs=True):
         return None
 
     def account_view(self, address):

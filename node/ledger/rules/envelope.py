@@ -7,6 +7,8 @@ even the nonce; in a block, any failure after the envelope passed consumes the n
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from node.ledger import errors as E
 from node.ledger.crypto import verify
 from node.ledger.genesis import Genesis
@@ -21,21 +23,42 @@ class SignatureCache:
     block executes. Bounded; oldest entries are evicted first.
     """
 
-    def __init__(self, capacity: int = 200_000):
+    def __init__(self, capacity: int = 200_000, timer: Callable[[], float] | None = None):
+        """`timer` (e.g. time.perf_counter, injected: the ledger reads no clock) times the
+        checks made here, for the node's stage profile; it never touches a verdict."""
         self.capacity = capacity
         self._ok: dict[bytes, None] = {}
-        self.verified = 0  # signatures actually checked (for metrics and tests)
+        self.verified = 0  # signatures actually checked, here or by a pool (metrics and tests)
+        self.inline = 0  # of those, checked here
+        self.inline_seconds = 0.0  # spent on them, when timed
+        self._timer = timer
 
     def check(self, tx: Transaction) -> bool:
         if tx.hash in self._ok:
             return True
         self.verified += 1
-        if not verify(tx.sender, tx.signing_bytes, tx.signature):
-            return False
+        self.inline += 1
+        if self._timer is None:
+            ok = verify(tx.sender, tx.signing_bytes, tx.signature)
+        else:
+            start = self._timer()
+            ok = verify(tx.sender, tx.signing_bytes, tx.signature)
+            self.inline_seconds += self._timer() - start
+        if ok:
+            self._keep(tx.hash)
+        return ok
+
+    def remember(self, tx_hash: bytes) -> None:
+        """A signature verified elsewhere (node.ledger.sigpool: a worker checked the tx whose
+        encoding hashes to tx_hash); counted as verified."""
+        if tx_hash not in self._ok:
+            self.verified += 1
+            self._keep(tx_hash)
+
+    def _keep(self, tx_hash: bytes) -> None:
         if len(self._ok) >= self.capacity:
             del self._ok[next(iter(self._ok))]
-        self._ok[tx.hash] = None
-        return True
+        self._ok[tx_hash] = None
 
     def forget(self, tx_hash: bytes) -> None:
         """Called once a tx is executed: its nonce now bars any replay."""
