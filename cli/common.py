@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from devnet.client import ApiError, Client, sign_and_submit
+from devnet.network import pid_alive
 from node.ledger.crypto import (
     KeyFileError,
     KeyPair,
@@ -34,14 +35,16 @@ def devnet_file(dir_: str | Path = DEFAULT_DEVNET) -> Path:
 
 
 def default_node_url() -> str | None:
-    """LICHEN_NODE, else the first node of ./.devnet."""
+    """LICHEN_NODE, else the first running node of ./.devnet (so that after `lichen devnet
+    kill node0` commands go on against the rest), else its first node."""
     if os.environ.get("LICHEN_NODE"):
         return os.environ["LICHEN_NODE"]
     f = devnet_file()
     if f.exists():
         nodes = json.loads(f.read_text()).get("nodes", [])
-        if nodes:
-            return nodes[0]["url"]
+        running = [n for n in nodes if pid_alive(n.get("pid"))]
+        if running or nodes:
+            return (running or nodes)[0]["url"]
     return None
 
 
@@ -69,7 +72,7 @@ def node_option(f):
                      show_default="LICHEN_CACERT or ./.devnet's CA",
                      help="CA certificate to verify an https node with.")(f)
     return click.option("--node", "node_url", default=default_node_url,
-                        show_default="LICHEN_NODE or the first node of ./.devnet",
+                        show_default="LICHEN_NODE or the first running node of ./.devnet",
                         help="URL of the node to talk to.")(f)
 
 
