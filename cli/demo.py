@@ -17,6 +17,8 @@ TRY_NEXT = """
   lichen account freeze bob --key regulator        # bob: FROZEN
   lichen policy block-jurisdiction DE              # bob (DE): JURISDICTION_BLOCKED
   lichen policy show
+  lichen asset show USD                            # supply, reserves, coverage
+  lichen report exposure                           # per issuer: supply against reserves
   lichen block show latest
   lichen devnet kill node0; lichen devnet status   # a new leader
   lichen devnet start node0                        # it catches up
