@@ -22,6 +22,11 @@ the exact type. A rejection changes nothing. The class names and codes are the c
                                        UNKNOWN_REPORT ALREADY_ATTESTED
       LimitError                     value that cannot move as asked: LIMIT_EXCEEDED
                                        INSUFFICIENT_FUNDS SELF_TRANSFER
+      SettlementError                an FX offer or an escrow that cannot proceed: BAD_OFFER
+                                       UNKNOWN_OFFER OFFER_CLOSED OFFER_EXPIRED NOT_COUNTERPARTY
+                                       PARTIAL_NOT_ALLOWED BAD_FILL BAD_ESCROW UNKNOWN_ESCROW
+                                       ESCROW_CLOSED ESCROW_NOT_YET ESCROW_EXPIRED
+                                       ESCROW_CONDITION
       GovernanceError                licenses decided by a majority: GOVERNANCE_REQUIRED
                                        GOVERNANCE_DISABLED UNKNOWN_PROPOSAL PROPOSAL_EXPIRED
                                        PROPOSAL_CLOSED ALREADY_APPROVED
@@ -80,6 +85,10 @@ class AssetError(LedgerError):
 
 class LimitError(LedgerError):
     """Value that cannot move as asked: over a limit, beyond the balance, or to its sender."""
+
+
+class SettlementError(LedgerError):
+    """An FX offer or an escrow that cannot be made, taken, released or cancelled as asked."""
 
 
 class GovernanceError(LedgerError):
@@ -340,6 +349,75 @@ class ProposalClosed(GovernanceError):
 class AlreadyApproved(GovernanceError):
     """This institution already approved the proposal."""
     code = "ALREADY_APPROVED"
+
+
+# ---- FX offers and escrows (node.ledger.rules.fx, node.ledger.rules.escrow) ------------------
+
+class BadOffer(SettlementError):
+    """An fx_offer giving and wanting the same asset, or already expired at block time."""
+    code = "BAD_OFFER"
+
+
+class UnknownOffer(SettlementError):
+    """No offer has this id."""
+    code = "UNKNOWN_OFFER"
+    http_status = 404
+
+
+class OfferClosed(SettlementError):
+    """The offer was filled, cancelled or expired: it settles nothing more."""
+    code = "OFFER_CLOSED"
+
+
+class OfferExpired(SettlementError):
+    """The offer's expiry is at or before the block's time."""
+    code = "OFFER_EXPIRED"
+
+
+class NotCounterparty(SettlementError):
+    """The offer names another account as its only counterparty."""
+    code = "NOT_COUNTERPARTY"
+
+
+class PartialNotAllowed(SettlementError):
+    """A fill of less than the whole of an offer made all-or-nothing."""
+    code = "PARTIAL_NOT_ALLOWED"
+
+
+class BadFill(SettlementError):
+    """A fill paying more than the offer still wants, or too little to receive one unit."""
+    code = "BAD_FILL"
+
+
+class BadEscrow(SettlementError):
+    """An escrow_create whose cancel time is not after its release time."""
+    code = "BAD_ESCROW"
+
+
+class UnknownEscrow(SettlementError):
+    """No escrow has this id."""
+    code = "UNKNOWN_ESCROW"
+    http_status = 404
+
+
+class EscrowClosed(SettlementError):
+    """The escrow was released or cancelled already."""
+    code = "ESCROW_CLOSED"
+
+
+class EscrowNotYet(SettlementError):
+    """A release before the escrow's release time, or a cancel before its cancel time."""
+    code = "ESCROW_NOT_YET"
+
+
+class EscrowExpired(SettlementError):
+    """A release at or after the escrow's cancel time: it can only be cancelled now."""
+    code = "ESCROW_EXPIRED"
+
+
+class EscrowCondition(SettlementError):
+    """The preimage is missing or does not hash to the escrow's condition."""
+    code = "ESCROW_CONDITION"
 
 
 # ---- pool and node ------------------------------------------------------------------------------

@@ -24,12 +24,17 @@ State is these kinds of record, each under a byte key:
                                      reports), in a ring of MAX_REPORTS slots (slot: 4 bytes,
                                      big-endian, seq % MAX_REPORTS): the state stays bounded
     b"Q"           -> seq            the number of supervisory reports ever made (absent: 0)
+    b"o" + id      -> Offer          an FX offer (node.ledger.rules.fx), id: its fx_offer tx hash
+    b"w" + id      -> Escrow         an escrow (node.ledger.rules.escrow), id: its tx hash
+    b"h" + code    -> held           units of an asset locked in open offers and escrows: out of
+                                     every balance, still in supply (absent: 0)
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
 """
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +42,7 @@ import msgpack
 
 from node.ledger.codec import pack, sha256
 from node.ledger.genesis import Asset, Genesis, Institution, Tier, TierLimit
-from node.ledger.types import ProposalStatus
+from node.ledger.types import EscrowStatus, OfferStatus, ProposalStatus
 
 
 @dataclass(frozen=True)
@@ -211,11 +216,79 @@ class SupervisoryReport:
         return cls(*w)
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An FX offer (node.ledger.rules.fx). Immutable: a fill, cancel or expiry replaces it.
+
+    The rate is give_amount : want_amount as offered; a fill paying p of the want leg receives
+    floor(p * give_amount / want_amount) of the give leg, so `given` never runs ahead of it."""
+    maker: bytes
+    give_asset: str
+    give_amount: int  # as offered, minor units
+    want_asset: str
+    want_amount: int  # as offered, minor units
+    expires_at: int  # unix ms
+    partial: bool
+    counterparty: bytes  # b"": anyone
+    created_at: int  # block time of the offer
+    given: int = 0  # give-leg units paid out to takers so far
+    paid: int = 0  # want-leg units received from takers so far
+    status: str = OfferStatus.OPEN
+    closed_at: int = 0  # block time it was filled, cancelled or expired
+
+    @property
+    def locked(self) -> int:
+        """Give-leg units the offer still holds (0 once closed: they went back to the maker)."""
+        return self.give_amount - self.given if self.status == OfferStatus.OPEN else 0
+
+    @property
+    def wanted(self) -> int:
+        """Want-leg units a taker may still pay."""
+        return self.want_amount - self.paid
+
+    def to_wire(self) -> list[Any]:
+        return [self.maker, self.give_asset, self.give_amount, self.want_asset, self.want_amount,
+                self.expires_at, self.partial, self.counterparty, self.created_at, self.given,
+                self.paid, self.status, self.closed_at]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> Offer:
+        return cls(*w)
+
+
+@dataclass(frozen=True, slots=True)
+class Escrow:
+    """An escrow (node.ledger.rules.escrow). Immutable: a release or cancel replaces it."""
+    payer: bytes
+    asset: str
+    to: bytes
+    amount: int  # minor units, locked while open
+    release_after: int  # unix ms
+    cancel_after: int  # unix ms
+    condition: bytes  # sha256 of the secret a release may show, or b""
+    created_at: int  # block time
+    status: str = EscrowStatus.OPEN
+    closed_at: int = 0
+
+    def to_wire(self) -> list[Any]:
+        return [self.payer, self.asset, self.to, self.amount, self.release_after,
+                self.cancel_after, self.condition, self.created_at, self.status, self.closed_at]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> Escrow:
+        return cls(*w)
+
+
+def _offer_due(offer_id: bytes, offer: Offer) -> tuple[int, bytes]:
+    return (offer.expires_at, offer_id)
+
+
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
 KYC_EPOCH, EXPIRIES, KEYS = b"e", b"x", b"k"
 BLOCKED, TIER, ADDED = b"j", b"t", b"n"
 ASSET, RESERVES = b"A", b"R"
 REPORT, REPORT_SEQ = b"q", b"Q"
+OFFER, ESCROW, HELD = b"o", b"w", b"h"
 
 
 def institution_to_wire(i: Institution) -> list[Any]:
@@ -255,7 +328,10 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(RESERVES + c.encode(), pack(r.to_wire())) for c, r in v.reserve_records.items()]
         + [(REPORT + slot.to_bytes(4, "big"), pack(r.to_wire()))
            for slot, r in v.report_slots.items()]
-        + ([(REPORT_SEQ, pack(v.next_report))] if v.next_report is not None else []))
+        + ([(REPORT_SEQ, pack(v.next_report))] if v.next_report is not None else [])
+        + [(OFFER + oid, pack(o.to_wire())) for oid, o in v.offer_records.items()]
+        + [(ESCROW + eid, pack(e.to_wire())) for eid, e in v.escrow_records.items()]
+        + [(HELD + c.encode(), pack(n)) for c, n in v.held_units.items()])
 
 
 class RotationSeen:
@@ -389,6 +465,38 @@ class StateView:
         """The supervisory reports still in the ring, oldest first."""
         raise NotImplementedError
 
+    def offer(self, offer_id: bytes) -> Offer | None:
+        raise NotImplementedError
+
+    def set_offer(self, offer_id: bytes, offer: Offer) -> None:
+        raise NotImplementedError
+
+    def offers(self) -> list[tuple[bytes, Offer]]:
+        """Every offer ever made, open or closed, by id."""
+        raise NotImplementedError
+
+    def offers_due(self, until: int, limit: int) -> list[bytes]:
+        """At most `limit` open offers expiring at or before `until`, soonest first (ties by
+        id): what a block's expiry sweep releases."""
+        raise NotImplementedError
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        raise NotImplementedError
+
+    def set_escrow(self, escrow_id: bytes, escrow: Escrow) -> None:
+        raise NotImplementedError
+
+    def escrows(self) -> list[tuple[bytes, Escrow]]:
+        """Every escrow ever made, by id."""
+        raise NotImplementedError
+
+    def held(self, asset: str) -> int:
+        """Units of the asset locked in open offers and escrows."""
+        raise NotImplementedError
+
+    def set_held(self, asset: str, amount: int) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -451,6 +559,12 @@ class State(StateView):
         self.reserve_records: dict[str, Reserves] = {}
         self.report_slots: dict[int, SupervisoryReport] = {}
         self.next_report: int | None = None  # None: no report yet
+        self.offer_records: dict[bytes, Offer] = {}
+        self.escrow_records: dict[bytes, Escrow] = {}
+        self.held_units: dict[str, int] = {}
+        # (expires_at, id) of every open offer, sorted: derived from offer_records (never
+        # encoded), so the expiry sweep peeks its head instead of scanning offers
+        self._open_offers: list[tuple[int, bytes]] = []
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -562,6 +676,49 @@ class State(StateView):
     def reports(self) -> list[SupervisoryReport]:
         return sorted(self.report_slots.values(), key=lambda r: r.seq)
 
+    def offer(self, offer_id: bytes) -> Offer | None:
+        return self.offer_records.get(offer_id)
+
+    def set_offer(self, offer_id: bytes, offer: Offer) -> None:
+        old = self.offer_records.get(offer_id)
+        if old is not None and old.status == OfferStatus.OPEN:
+            due = self._open_offers
+            i = bisect_left(due, _offer_due(offer_id, old))
+            if i < len(due) and due[i] == _offer_due(offer_id, old):
+                del due[i]
+        self.offer_records[offer_id] = offer
+        if offer.status == OfferStatus.OPEN:
+            insort(self._open_offers, _offer_due(offer_id, offer))
+
+    def offers(self) -> list[tuple[bytes, Offer]]:
+        return sorted(self.offer_records.items())
+
+    def offers_due(self, until: int, limit: int) -> list[bytes]:
+        due = self._open_offers
+        if not due or due[0][0] > until:  # every block asks: the common answer is one test
+            return []
+        out = []
+        for expires_at, offer_id in due:
+            if expires_at > until or len(out) == limit:
+                break
+            out.append(offer_id)
+        return out
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        return self.escrow_records.get(escrow_id)
+
+    def set_escrow(self, escrow_id: bytes, escrow: Escrow) -> None:
+        self.escrow_records[escrow_id] = escrow
+
+    def escrows(self) -> list[tuple[bytes, Escrow]]:
+        return sorted(self.escrow_records.items())
+
+    def held(self, asset: str) -> int:
+        return self.held_units.get(asset, 0)
+
+    def set_held(self, asset: str, amount: int) -> None:
+        self.held_units[asset] = amount
+
     def current_tiers(self) -> list[Tier]:
         """Every tier now, by number (GET /v1/policy)."""
         return [self._current_tiers[n] for n in sorted(self._current_tiers)]
@@ -620,6 +777,12 @@ class State(StateView):
             self.report_slots[int.from_bytes(rest, "big")] = SupervisoryReport.from_wire(obj)
         elif kind == REPORT_SEQ:
             self.next_report = obj
+        elif kind == OFFER:
+            self.set_offer(rest, Offer.from_wire(obj))
+        elif kind == ESCROW:
+            self.escrow_records[rest] = Escrow.from_wire(obj)
+        elif kind == HELD:
+            self.held_units[rest.decode()] = obj
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -647,6 +810,9 @@ class Overlay(StateView):
         self.reserve_records: dict[str, Reserves] = {}
         self.report_slots: dict[int, SupervisoryReport] = {}
         self.next_report: int | None = None  # None: unchanged
+        self.offer_records: dict[bytes, Offer] = {}
+        self.escrow_records: dict[bytes, Escrow] = {}
+        self.held_units: dict[str, int] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -761,6 +927,45 @@ class Overlay(StateView):
         ring = {r.seq % MAX_REPORTS: r for r in self.parent.reports()} | self.report_slots
         return sorted(ring.values(), key=lambda r: r.seq)
 
+    def offer(self, offer_id: bytes) -> Offer | None:
+        o = self.offer_records.get(offer_id)
+        return o if o is not None else self.parent.offer(offer_id)
+
+    def set_offer(self, offer_id: bytes, offer: Offer) -> None:
+        self.offer_records[offer_id] = offer
+
+    def offers(self) -> list[tuple[bytes, Offer]]:
+        return sorted((dict(self.parent.offers()) | self.offer_records).items())
+
+    def offers_due(self, until: int, limit: int) -> list[bytes]:
+        ours = self.offer_records
+        if not ours:
+            return self.parent.offers_due(until, limit)
+        # the parent's, less those this overlay changed, and ours still open and due
+        theirs = [oid for oid in self.parent.offers_due(until, limit + len(ours))
+                  if oid not in ours]
+        due = sorted([_offer_due(oid, o) for oid, o in ours.items()
+                      if o.status == OfferStatus.OPEN and o.expires_at <= until]
+                     + [_offer_due(oid, self.parent.offer(oid)) for oid in theirs])  # type: ignore[arg-type]
+        return [oid for _, oid in due[:limit]]
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        e = self.escrow_records.get(escrow_id)
+        return e if e is not None else self.parent.escrow(escrow_id)
+
+    def set_escrow(self, escrow_id: bytes, escrow: Escrow) -> None:
+        self.escrow_records[escrow_id] = escrow
+
+    def escrows(self) -> list[tuple[bytes, Escrow]]:
+        return sorted((dict(self.parent.escrows()) | self.escrow_records).items())
+
+    def held(self, asset: str) -> int:
+        n = self.held_units.get(asset) if self.held_units else None
+        return n if n is not None else self.parent.held(asset)
+
+    def set_held(self, asset: str, amount: int) -> None:
+        self.held_units[asset] = amount
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         self.keys[institution] = keys
         self._rotation.seen = True
@@ -801,3 +1006,7 @@ class Overlay(StateView):
         self.parent.report_slots.update(self.report_slots)
         if self.next_report is not None:
             self.parent.next_report = self.next_report
+        for oid in sorted(self.offer_records):
+            self.parent.set_offer(oid, self.offer_records[oid])
+        self.parent.escrow_records.update(self.escrow_records)
+        self.parent.held_units.update(self.held_units)

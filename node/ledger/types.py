@@ -72,6 +72,12 @@ class TxKind(StrEnum):
     ASSET_UPDATE = "asset_update"
     RESERVE_REPORT = "reserve_report"
     RESERVE_ATTEST = "reserve_attest"
+    FX_OFFER = "fx_offer"
+    FX_ACCEPT = "fx_accept"
+    FX_CANCEL = "fx_cancel"
+    ESCROW_CREATE = "escrow_create"
+    ESCROW_RELEASE = "escrow_release"
+    ESCROW_CANCEL = "escrow_cancel"
 
 
 class TxState(StrEnum):
@@ -98,6 +104,21 @@ class ReportKind(StrEnum):
     """What a supervisory report is of (node.ledger.rules.reports)."""
     LARGE = "large"  # one transfer at or above the asset's report threshold
     STRUCTURING = "structuring"  # smaller ones taking the sender's 24 h total across it
+
+
+class OfferStatus(StrEnum):
+    """Where an FX offer is (node.ledger.rules.fx); only `open` settles."""
+    OPEN = "open"
+    FILLED = "filled"  # the whole want leg was paid
+    CANCELLED = "cancelled"  # by its maker (fx_cancel)
+    EXPIRED = "expired"  # released at the first block past its expiry
+
+
+class EscrowStatus(StrEnum):
+    """Where an escrow is (node.ledger.rules.escrow)."""
+    OPEN = "open"
+    RELEASED = "released"  # paid to its recipient
+    CANCELLED = "cancelled"  # returned to its payer
 
 
 class LicensePolicy(StrEnum):
@@ -214,6 +235,25 @@ def _reason(name: str, v: Any) -> str:
 def _flag(name: str, v: Any) -> bool:
     if type(v) is not bool:
         raise Malformed(f"{name} must be true or false")
+    return v
+
+
+def _maybe_address(name: str, v: Any) -> bytes:
+    """An address, or b"" for none."""
+    return v if v == b"" else _address(name, v)
+
+
+def _maybe_hash(name: str, v: Any) -> bytes:
+    """A 32-byte hash, or b"" for none."""
+    return v if v == b"" else _hash(name, v)
+
+
+MAX_PREIMAGE_BYTES = 256
+
+
+def _preimage(name: str, v: Any) -> bytes:
+    if type(v) is not bytes or len(v) > MAX_PREIMAGE_BYTES:
+        raise Malformed(f"{name} must be at most {MAX_PREIMAGE_BYTES} bytes")
     return v
 
 
@@ -541,12 +581,76 @@ class ReserveAttest(Payload):
     report: bytes = field(metadata=checked_by(_hash))  # the hash of its reserve_report tx
 
 
+@dataclass(frozen=True)
+class FxOffer(Payload):
+    """Give `give_amount` of `give_asset` for `want_amount` of `want_asset` (node.ledger.rules.
+    fx): the give leg is locked until the offer is filled, cancelled or expires."""
+    KIND = TxKind.FX_OFFER
+    give_asset: str = field(metadata=checked_by(_asset))
+    give_amount: int = field(metadata=checked_by(_amount))
+    want_asset: str = field(metadata=checked_by(_asset))
+    want_amount: int = field(metadata=checked_by(_amount))
+    expires_at: int = field(metadata=checked_by(_time))  # unix ms, judged by block time
+    partial: bool = field(metadata=checked_by(_flag))  # fillable in parts (else all or nothing)
+    counterparty: bytes = field(metadata=checked_by(_maybe_address))  # b"": anyone may take it
+
+
+@dataclass(frozen=True)
+class FxAccept(Payload):
+    """Take an offer: pay `amount` of its want leg, receive the give leg at the offer's rate
+    (rounded down), both legs in this one transaction or neither."""
+    KIND = TxKind.FX_ACCEPT
+    offer: bytes = field(metadata=checked_by(_hash))  # the fx_offer tx hash
+    amount: int = field(metadata=checked_by(_amount))  # of the want leg, minor units
+    # travel rule data for both legs: [maker's institution, taker's institution, record hash]
+    travel_rule: TravelRule = field(default=(), metadata=checked_by(_travel_rule, optional=True))
+
+
+@dataclass(frozen=True)
+class FxCancel(Payload):
+    """The maker withdraws its open offer; what is still locked comes back."""
+    KIND = TxKind.FX_CANCEL
+    offer: bytes = field(metadata=checked_by(_hash))
+
+
+@dataclass(frozen=True)
+class EscrowCreate(Payload):
+    """Lock `amount` of `asset` for `to`: released from `release_after` (by the payer, or by
+    anyone with the preimage of `condition`), cancellable by the payer from `cancel_after`."""
+    KIND = TxKind.ESCROW_CREATE
+    asset: str = field(metadata=checked_by(_asset))
+    to: bytes = field(metadata=checked_by(_address))
+    amount: int = field(metadata=checked_by(_amount))
+    release_after: int = field(metadata=checked_by(_time))  # unix ms, block time
+    cancel_after: int = field(metadata=checked_by(_time))  # unix ms, after release_after
+    condition: bytes = field(metadata=checked_by(_maybe_hash))  # sha256 of a secret, or b""
+    # travel rule data, as a transfer's (checked at creation, when the payment is made)
+    travel_rule: TravelRule = field(default=(), metadata=checked_by(_travel_rule, optional=True))
+
+
+@dataclass(frozen=True)
+class EscrowRelease(Payload):
+    """Pay an escrow to its recipient."""
+    KIND = TxKind.ESCROW_RELEASE
+    escrow: bytes = field(metadata=checked_by(_hash))  # the escrow_create tx hash
+    preimage: bytes = field(metadata=checked_by(_preimage))  # b"" unless the condition is met
+
+
+@dataclass(frozen=True)
+class EscrowCancel(Payload):
+    """The payer takes an escrow back once its cancel time has come."""
+    KIND = TxKind.ESCROW_CANCEL
+    escrow: bytes = field(metadata=checked_by(_hash))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
                         GovernancePropose, GovernanceApprove, KeyRotate)
                         + (JurisdictionBlock, JurisdictionUnblock, TierSet, InstitutionAdd)
                         + (AssetAdd, AssetUpdate, ReserveReport, ReserveAttest)
+                        + (FxOffer, FxAccept, FxCancel, EscrowCreate, EscrowRelease,
+                           EscrowCancel)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

@@ -143,8 +143,8 @@ def travel(rule) -> Callable[[World], None]:
     def call(w: World) -> None:
         p = Transfer("USD", w.keys.bob.address, 2_000, "", rule)
         asset = dataclasses.replace(w.view.asset("USD"), report_threshold=2_000)
-        R.check_travel_rule(w.view, CTX, w.tx(w.keys.alice, p), p, asset,
-                            KycStatus("US", None), KycStatus("DE", None))
+        R.check_travel_rule(w.view, CTX, w.keys.alice.address, p.to, p.amount, p.travel_rule,
+                            asset, KycStatus("US", None), KycStatus("DE", None))
     return call
 
 

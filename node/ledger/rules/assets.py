@@ -19,7 +19,7 @@ from node.ledger import errors as E
 from node.ledger.genesis import Asset
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
-from node.ledger.rules.kyc import check_party
+from node.ledger.rules.kyc import KycStatus, check_party
 from node.ledger.rules.licensing import check_institution, check_licensed, check_regulator
 from node.ledger.rules.limits import (
     apply_spend,
@@ -36,7 +36,7 @@ from node.ledger.rules.reserves import (
     check_reserves,
 )
 from node.ledger.rules.travel import check_travel_rule
-from node.ledger.state import Reserves, StateView
+from node.ledger.state import Account, Reserves, StateView
 from node.ledger.types import (
     AssetAdd,
     AssetFreeze,
@@ -50,6 +50,7 @@ from node.ledger.types import (
     Role,
     Transaction,
     Transfer,
+    TravelRule,
 )
 
 # As a plain str (check_asset_issuer runs for every issue): see node.ledger.rules.kyc.
@@ -89,25 +90,50 @@ def check_clawback_enabled(asset: Asset) -> None:
         raise E.ClawbackDisabled(f"{asset.code} was not created clawback-able")
 
 
-def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
-    asset = check_asset(view, p.asset)
-    check_asset_not_frozen(view, p.asset)
-    check_not_to_self(tx.sender, p.to, "sender and recipient are the same account")
-    sender_status = check_party(view, ctx, tx.sender, "sender")
-    recipient_status = check_party(view, ctx, p.to, "recipient")
-    if p.travel_rule or asset.report_threshold:  # node.ledger.rules.travel
-        check_travel_rule(view, ctx, tx, p, asset, sender_status, recipient_status)
-    sender = view.account(tx.sender)
-    check_limits(sender_status, sender, p.asset, p.amount, ctx)
-    check_funds(sender, p.asset, p.amount)
-    check_no_overflow(view.account(p.to).balance(p.asset), p.amount, "recipient's balance")
+def check_payment(view: StateView, ctx: Context, sender: bytes, to: bytes, code: str,
+                  amount: int, travel_rule: TravelRule,
+                  funded: bool = True) -> tuple[Asset, KycStatus, KycStatus]:
+    """`amount` of asset `code` may move from sender to `to` now: the asset exists and is not
+    frozen, not to self, both parties' standing, the travel rule (data given, or the asset has
+    a threshold), the sender's tier limits, its funds (unless `funded` is False: the units are
+    already held for this payment in an offer's lock), no overflow of the recipient's balance.
+    A transfer is one payment; an FX settlement is two (node.ledger.rules.fx)."""
+    asset = check_asset(view, code)
+    check_asset_not_frozen(view, code)
+    check_not_to_self(sender, to, "sender and recipient are the same account")
+    sender_status = check_party(view, ctx, sender, "sender")
+    recipient_status = check_party(view, ctx, to, "recipient")
+    if travel_rule or asset.report_threshold:  # node.ledger.rules.travel
+        check_travel_rule(view, ctx, sender, to, amount, travel_rule, asset, sender_status,
+                          recipient_status)
+    account = view.account(sender)
+    check_limits(sender_status, account, code, amount, ctx)
+    if funded:
+        check_funds(account, code, amount)
+    check_no_overflow(view.account(to).balance(code), amount, "recipient's balance")
+    return asset, sender_status, recipient_status
 
-    sender = view.account_mut(tx.sender)
-    sender.balances[p.asset] -= p.amount
-    if sender_status.tier is not None:
-        apply_spend(sender, p.asset, p.amount, ctx.timestamp)
-    recipient = view.account_mut(p.to)
-    recipient.balances[p.asset] = recipient.balance(p.asset) + p.amount
+
+def debit(view: StateView, ctx: Context, sender: bytes, code: str, amount: int,
+          status: KycStatus) -> Account:
+    """The sender pays `amount` (checked: check_payment); it counts in its rolling window."""
+    account = view.account_mut(sender)
+    account.balances[code] -= amount
+    if status.tier is not None:
+        apply_spend(account, code, amount, ctx.timestamp)
+    return account
+
+
+def credit(view: StateView, to: bytes, code: str, amount: int) -> None:
+    recipient = view.account_mut(to)
+    recipient.balances[code] = recipient.balance(code) + amount
+
+
+def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
+    asset, sender_status, _ = check_payment(view, ctx, tx.sender, p.to, p.asset, p.amount,
+                                            p.travel_rule)
+    sender = debit(view, ctx, tx.sender, p.asset, p.amount, sender_status)
+    credit(view, p.to, p.asset, p.amount)
     if asset.report_threshold:  # supervisory reports (node.ledger.rules.reports)
         window = (sent_in_window(sender, p.asset, ctx.timestamp)
                   if sender_status.tier is not None else 0)

@@ -20,7 +20,7 @@ from node.ledger.genesis import Asset
 from node.ledger.rules.context import Context
 from node.ledger.rules.kyc import KycStatus, attestation_refusal, exempt_institution
 from node.ledger.state import StateView
-from node.ledger.types import Transaction, Transfer
+from node.ledger.types import TravelRule
 
 
 def vouches_for(view: StateView, ctx: Context, institution: str, address: bytes) -> bool:
@@ -39,17 +39,20 @@ def travel_rule_required(asset: Asset, amount: int, sender: KycStatus,
             and sender.jurisdiction != recipient.jurisdiction)
 
 
-def check_travel_rule(view: StateView, ctx: Context, tx: Transaction, p: Transfer, asset: Asset,
-                      sender: KycStatus, recipient: KycStatus) -> None:
-    """Present when required; when present, each institution knows its party."""
-    if not p.travel_rule:
-        if travel_rule_required(asset, p.amount, sender, recipient):
+def check_travel_rule(view: StateView, ctx: Context, sender: bytes, to: bytes, amount: int,
+                      data: TravelRule, asset: Asset, sender_status: KycStatus,
+                      recipient_status: KycStatus) -> None:
+    """Present when required; when present, each institution knows its party. (A payment of
+    `amount` of `asset` from `sender` to `to`: a transfer, or one leg of an FX settlement.)"""
+    if not data:
+        if travel_rule_required(asset, amount, sender_status, recipient_status):
             raise E.TravelRuleRequired(
-                f"a {sender.jurisdiction} -> {recipient.jurisdiction} transfer of {p.amount} "
-                f"{p.asset} (threshold {asset.report_threshold}) needs travel rule data")
+                f"a {sender_status.jurisdiction} -> {recipient_status.jurisdiction} payment of "
+                f"{amount} {asset.code} (threshold {asset.report_threshold}) needs travel rule "
+                "data")
         return
-    originator, beneficiary, _ = p.travel_rule
-    if not vouches_for(view, ctx, originator, tx.sender):
+    originator, beneficiary, _ = data
+    if not vouches_for(view, ctx, originator, sender):
         raise E.OriginatorMismatch(f"{originator} holds no valid attestation of the sender")
-    if not vouches_for(view, ctx, beneficiary, p.to):
+    if not vouches_for(view, ctx, beneficiary, to):
         raise E.BeneficiaryMismatch(f"{beneficiary} holds no valid attestation of the recipient")
