@@ -361,7 +361,6 @@ class BadOffer(SettlementError):
 class UnknownOffer(SettlementError):
     """No offer has this id."""
     code = "UNKNOWN_OFFER"
-    http_status = 404
 
 
 class OfferClosed(SettlementError):
@@ -397,7 +396,6 @@ class BadEscrow(SettlementError):
 class UnknownEscrow(SettlementError):
     """No escrow has this id."""
     code = "UNKNOWN_ESCROW"
-    http_status = 404
 
 
 class EscrowClosed(SettlementError):

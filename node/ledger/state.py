@@ -697,7 +697,7 @@ class State(StateView):
         due = self._open_offers
         if not due or due[0][0] > until:  # every block asks: the common answer is one test
             return []
-        out = []
+        out: list[bytes] = []
         for expires_at, offer_id in due:
             if expires_at > until or len(out) == limit:
                 break

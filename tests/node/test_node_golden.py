@@ -16,7 +16,13 @@ from node.ledger.types import (
     AssetUnfreeze,
     AssetUpdate,
     Clawback,
+    EscrowCancel,
+    EscrowCreate,
+    EscrowRelease,
     Freeze,
+    FxAccept,
+    FxCancel,
+    FxOffer,
     GovernanceApprove,
     GovernancePropose,
     InstitutionAdd,
@@ -53,7 +59,10 @@ PAYLOADS_IN_ORDER = [
     InstitutionAdd("bank_z", "Bank Z", "FR", H, H, "https://z.example:7000"),
     AssetAdd("XAU", "bank_z", 3, False, True, 86_400_000, 1_000_000),
     AssetUpdate("USD", True, 3_600_000, 0), ReserveReport("USD", 10**9, 1_700_000_000_000, H),
-    ReserveAttest("USD", H)]
+    ReserveAttest("USD", H), FxOffer("USD", 10_000, "SGD", 13_450, 1_800_000_000_000, True, b""),
+    FxAccept(H, 6_725), FxCancel(H),
+    EscrowCreate("USD", A, 500, 1_700_000_000_000, 1_800_000_000_000, H), EscrowRelease(H, b"x"),
+    EscrowCancel(H)]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -78,6 +87,12 @@ TX_HASHES = {
     "asset_update": "78436fb0d237945c17cf5bea7245cdcd109938efb08fe8600b6092446391d8d8",
     "reserve_report": "22f0ef841c61ab066f77dbfc4ab4bbfd03be78e066baf3c95c43520b2e0d8335",
     "reserve_attest": "f5c07a16301ecdbc321fefb8b098da656564e153bf15677184fb4ad88f0bae3c",
+    "fx_offer": "ff5afc01ba630811052c14a456cc8e6ca8467b3344357499c3fd675c080b185a",
+    "fx_accept": "649566f04b72d136cf61c97fbaa5a8adfcb8d58122f2edc7226256f48be576ab",
+    "fx_cancel": "d6b4e971ce009c34043f10039b8f2958732b803987654b77c5106d5265256faf",
+    "escrow_create": "f6e92a36c9ae3e1abb5d729775a33d4491215d4441ed431bc71a211f5b54a79d",
+    "escrow_release": "7bc850bb34edb40cbba5b869d98706d282f133f671041d26231d0246e83e53cc",
+    "escrow_cancel": "9cd126ad40172bbf396a3d6a4cb056110caebff695464893f37d507f1566797a",
 }
 
 

@@ -23,10 +23,12 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.genesis import Genesis
 from node.ledger.rules import Context, KycStatus
-from node.ledger.state import Account, Overlay, Proposal, Reserves, State
+from node.ledger.state import Account, Escrow, Offer, Overlay, Proposal, Reserves, State
 from node.ledger.types import (
     MAX_AMOUNT,
     Block,
+    EscrowCreate,
+    FxOffer,
     KycRevoke,
     LicensePolicy,
     TierSet,
@@ -149,6 +151,27 @@ def travel(rule) -> Callable[[World], None]:
 
 
 RECORD = sha256(b"ivms101 record")
+
+
+def offer(w: World, **changes) -> Offer:
+    """alice offers 1_000 USD for 800 EUR, partial fills allowed, open until T0 + 1 day."""
+    o = Offer(w.keys.alice.address, "USD", 1_000, "EUR", 800, T0 + DAY, True, b"", T0)
+    return dataclasses.replace(o, **changes)
+
+
+def escrow(w: World, **changes) -> Escrow:
+    """bob's 500 EUR for alice, releasable from NOW, cancellable from NOW + 1 h."""
+    e = Escrow(w.keys.bob.address, "EUR", w.keys.alice.address, 500, NOW, NOW + HOUR, b"", T0)
+    return dataclasses.replace(e, **changes)
+
+
+def offer_terms(give: str = "USD", want: str = "EUR", expires_at: int = NOW + 1) -> FxOffer:
+    return FxOffer(give, 100, want, 80, expires_at, False, b"")
+
+
+def stored(make: Callable[..., Any], store: str, **changes) -> Callable[[World], None]:
+    """Put an offer or escrow under the id sha256(b"x") (set_offer / set_escrow)."""
+    return lambda w: getattr(w.view, store)(sha256(b"x"), make(w, **changes))
 
 
 def proposal(status: str = "open", approvals: tuple[str, ...] = ("bank_a",)) -> Proposal:
@@ -400,6 +423,79 @@ CASES = [
     Case("check_block", lambda w: R.check_block(w.block([w.tx(w.keys.alice)] * 2), w.chain.tip,
                                                 w.view),
          E.DuplicateTx, lambda w: R.check_block(w.block([w.tx(w.keys.alice)]), w.chain.tip, w.view)),
+    # payments (the checks of a transfer, an escrow and each FX leg)
+    Case("check_payment", lambda w: R.check_payment(w.view, CTX, w.keys.alice.address,
+                                                    w.keys.bob.address, "USD", 1_001, ()),
+         E.LimitExceeded, lambda w: R.check_payment(w.view, CTX, w.keys.alice.address,
+                                                    w.keys.bob.address, "USD", 1_000, ())),
+    Case("check_payment", lambda w: R.check_payment(w.view, CTX, w.keys.bank_b.address,
+                                                    w.keys.alice.address, "EUR", 1_000_001, ()),
+         E.InsufficientFunds,  # bank_b is exempt from tiers; funded=False: the units are held
+         lambda w: R.check_payment(w.view, CTX, w.keys.bank_b.address, w.keys.alice.address,
+                                   "EUR", 1_000_001, (), funded=False)),
+    # FX offers
+    Case("check_offer_terms", lambda w: R.check_offer_terms(offer_terms(want="USD"), CTX),
+         E.BadOffer, lambda w: R.check_offer_terms(offer_terms(), CTX)),
+    Case("check_offer_terms", lambda w: R.check_offer_terms(offer_terms(expires_at=NOW), CTX),
+         E.BadOffer, lambda w: R.check_offer_terms(offer_terms(expires_at=NOW + 1), CTX)),
+    Case("check_offer", lambda w: R.check_offer(w.view, sha256(b"y")), E.UnknownOffer,
+         lambda w: R.check_offer(w.view, sha256(b"x")), setup=stored(offer, "set_offer")),
+    Case("check_offer_open", lambda w: R.check_offer_open(offer(w, status="cancelled"), CTX),
+         E.OfferClosed, lambda w: R.check_offer_open(offer(w), CTX)),
+    Case("check_offer_open", lambda w: R.check_offer_open(offer(w, expires_at=NOW), CTX),
+         E.OfferExpired, lambda w: R.check_offer_open(offer(w, expires_at=NOW + 1), CTX)),
+    Case("check_counterparty",
+         lambda w: R.check_counterparty(offer(w, counterparty=w.keys.carol.address),
+                                        w.keys.bob.address),
+         E.NotCounterparty,
+         lambda w: R.check_counterparty(offer(w, counterparty=w.keys.bob.address),
+                                        w.keys.bob.address)),
+    Case("check_counterparty", lambda w: R.check_counterparty(offer(w), w.keys.alice.address),
+         E.SelfTransfer, lambda w: R.check_counterparty(offer(w), w.keys.bob.address)),
+    Case("check_fill", lambda w: R.check_fill(offer(w, paid=100), 701), E.BadFill,
+         lambda w: R.check_fill(offer(w, paid=100), 700)),
+    Case("check_fill", lambda w: R.check_fill(offer(w, give_amount=1, want_amount=800), 799),
+         E.BadFill, lambda w: R.check_fill(offer(w, give_amount=1, want_amount=800), 800)),
+    Case("check_fill", lambda w: R.check_fill(offer(w, partial=False), 799),
+         E.PartialNotAllowed, lambda w: R.check_fill(offer(w, partial=False), 800)),
+    Case("check_maker", lambda w: R.check_maker(offer(w), w.keys.bob.address), E.Unauthorized,
+         lambda w: R.check_maker(offer(w), w.keys.alice.address)),
+    # escrows
+    Case("check_escrow_times",
+         lambda w: R.check_escrow_times(EscrowCreate("EUR", w.keys.alice.address, 5, NOW, NOW, b"")),
+         E.BadEscrow,
+         lambda w: R.check_escrow_times(EscrowCreate("EUR", w.keys.alice.address, 5, NOW,
+                                                     NOW + 1, b""))),
+    Case("check_escrow", lambda w: R.check_escrow(w.view, sha256(b"y")), E.UnknownEscrow,
+         lambda w: R.check_escrow(w.view, sha256(b"x")), setup=stored(escrow, "set_escrow")),
+    Case("check_escrow", lambda w: R.check_escrow(w.view, sha256(b"x")), E.EscrowClosed,
+         lambda w: R.check_escrow(w.view, sha256(b"z")),
+         setup=lambda w: (stored(escrow, "set_escrow", status="released")(w),
+                          w.view.set_escrow(sha256(b"z"), escrow(w)))),
+    Case("check_release_window",
+         lambda w: R.check_release_window(escrow(w, release_after=NOW + 1), CTX),
+         E.EscrowNotYet, lambda w: R.check_release_window(escrow(w), CTX)),
+    Case("check_release_window",
+         lambda w: R.check_release_window(escrow(w, cancel_after=NOW), CTX),
+         E.EscrowExpired, lambda w: R.check_release_window(escrow(w, cancel_after=NOW + 1), CTX)),
+    Case("check_releaser",
+         lambda w: R.check_releaser(escrow(w, condition=sha256(b"secret")), w.keys.carol.address,
+                                    b"guess"),
+         E.EscrowCondition,
+         lambda w: R.check_releaser(escrow(w, condition=sha256(b"secret")), w.keys.carol.address,
+                                    b"secret")),
+    Case("check_releaser", lambda w: R.check_releaser(escrow(w), w.keys.alice.address, b""),
+         E.Unauthorized, lambda w: R.check_releaser(escrow(w), w.keys.bob.address, b"")),
+    Case("check_releasable",
+         lambda w: R.check_releasable(w.view, CTX, escrow(w, to=w.keys.carol.address)),
+         E.KycMissing, lambda w: R.check_releasable(w.view, CTX, escrow(w))),
+    Case("check_cancellable", lambda w: R.check_cancellable(escrow(w), w.keys.bob.address, CTX),
+         E.EscrowNotYet,
+         lambda w: R.check_cancellable(escrow(w), w.keys.bob.address, Context(NOW + HOUR))),
+    Case("check_cancellable",
+         lambda w: R.check_cancellable(escrow(w), w.keys.alice.address, Context(NOW + HOUR)),
+         E.Unauthorized,
+         lambda w: R.check_cancellable(escrow(w), w.keys.bob.address, Context(NOW + HOUR))),
 ]
 
 
@@ -436,7 +532,8 @@ def test_every_check_of_the_rulebook_has_a_case():
 def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
     kinds = {fn.__name__ for fn in R.APPLY.values()}
     here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
-            "apply_rules", "apply_license_expiries", "apply_supervisory_report"}
+            "apply_rules", "apply_license_expiries", "apply_supervisory_report",
+            "apply_offer_expiries"}
     assert set(rulebook_functions("apply_")) == kinds | here
     assert set(R.APPLY) == set(TxKind)
 
@@ -465,7 +562,8 @@ def test_the_rule_index_names_only_real_reason_codes_and_block_errors():
     named_codes = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", INDEX)) - {"RULE", "INDEX", "APPLY",
                                                                           "MAX_AMOUNT",
                                                                           "MAX_TX_BYTES",
-                                                                          "MAX_SPENDS", "MAX_REPORTS"}
+                                                                          "MAX_SPENDS", "MAX_REPORTS",
+                                                                          "MAX_EXPIRIES_PER_BLOCK"}
     assert named_codes <= codes, named_codes - codes
     block_errors = {name for name in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", INDEX)
                     if isinstance(getattr(E, name, None), type)

@@ -141,6 +141,36 @@ threshold may leave a report in state (a ring of MAX_REPORTS)
     the threshold with this smaller transfer ... report_kind
   the report, after the transfer ............... apply_supervisory_report
 
+A payment (assets.py): the checks of a movement of value, shared by transfer, escrow and FX
+  asset, not frozen, not to self, both parties,
+    travel rule, sender's limits, funds (unless
+    held in a lock), no overflow ............... check_payment .......... the codes of those checks
+
+PvP FX settlement (fx.py): the give leg locked at the offer; both legs or neither
+  two assets, an expiry after block time ....... check_offer_terms ...... BAD_OFFER
+  the offer exists ............................. check_offer ............ UNKNOWN_OFFER
+  open, and not expired by block time .......... check_offer_open ....... OFFER_CLOSED, OFFER_EXPIRED
+  the named counterparty, not the maker ........ check_counterparty ..... NOT_COUNTERPARTY, SELF_TRANSFER
+  at most what is still wanted, whole unless
+    partial, at least one unit received
+    (floor(paid * give / want)) ................ check_fill ............. BAD_FILL, PARTIAL_NOT_ALLOWED
+  only the maker cancels ....................... check_maker ............ UNAUTHORIZED
+  fx_offer, fx_accept (two check_payment legs),
+    fx_cancel .................................. apply_fx_offer, apply_fx_accept, apply_fx_cancel
+  offers expired by the block's time release
+    their locks (every block, before its txs,
+    at most MAX_EXPIRIES_PER_BLOCK) ............ apply_offer_expiries
+
+Escrow (escrow.py): value held for a recipient until a time and optionally a condition
+  cancel_after after release_after ............. check_escrow_times ..... BAD_ESCROW
+  the escrow exists and is open ................ check_escrow ........... UNKNOWN_ESCROW, ESCROW_CLOSED
+  from release_after, before cancel_after ...... check_release_window ... ESCROW_NOT_YET, ESCROW_EXPIRED
+  the payer, or anyone with the secret ......... check_releaser ......... ESCROW_CONDITION, UNAUTHORIZED
+  asset, payer and recipient still in standing . check_releasable ....... ASSET_FROZEN, FROZEN and the KYC codes
+  the payer, from cancel_after ................. check_cancellable ...... UNAUTHORIZED, ESCROW_NOT_YET
+  escrow_create (check_payment), escrow_release,
+    escrow_cancel .............................. apply_escrow_create, apply_escrow_release, apply_escrow_cancel
+
 Governance by a validator majority (governance.py)
   the sender is a validator now ................ check_validator ........ NOT_LICENSED
   the proposal exists .......................... check_proposal ......... UNKNOWN_PROPOSAL
@@ -190,6 +220,12 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   asset_add ........... regulator, new code, issuer institution;  asset_update: regulator, asset
   reserve_report ...... asset issuer, report time
   reserve_attest ...... asset, auditor, report attestable
+  fx_offer ............ offer terms, assets, give asset not frozen, maker party, funds
+  fx_accept ........... offer, open, counterparty, fill, then both legs' check_payment
+  fx_cancel ........... offer, maker, open
+  escrow_create ....... escrow times, check_payment
+  escrow_release ...... escrow, release window, releaser, releasable
+  escrow_cancel ....... escrow, cancellable
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -232,6 +268,7 @@ from node.ledger.rules.assets import (
                                       check_asset_new,
                                       check_clawback_enabled,
                                       check_not_to_self,
+                                      check_payment,
 )
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import (
@@ -249,6 +286,31 @@ from node.ledger.rules.envelope import (
                                       check_nonce,
                                       check_signature,
                                       check_signed,
+)
+from node.ledger.rules.escrow import (
+                                      apply_escrow_cancel,
+                                      apply_escrow_create,
+                                      apply_escrow_release,
+                                      check_cancellable,
+                                      check_escrow,
+                                      check_escrow_times,
+                                      check_releasable,
+                                      check_release_window,
+                                      check_releaser,
+)
+from node.ledger.rules.fx import (
+                                      MAX_EXPIRIES_PER_BLOCK,
+                                      apply_fx_accept,
+                                      apply_fx_cancel,
+                                      apply_fx_offer,
+                                      apply_offer_expiries,
+                                      check_counterparty,
+                                      check_fill,
+                                      check_maker,
+                                      check_offer,
+                                      check_offer_open,
+                                      check_offer_terms,
+                                      fill_amount,
 )
 from node.ledger.rules.governance import (
                                       apply_governance_approve,
@@ -381,5 +443,10 @@ __all__ = [
     "apply_reserve_report", "check_asset_new", "check_auditor", "check_report_attestable",
     "check_report_time", "check_reserves", "check_reserves_fresh", "check_within_reserves",
     "apply_supervisory_report", "report_kind", "check_travel_rule", "travel_rule_required",
-    "vouches_for",
+    "vouches_for", "check_payment", "MAX_EXPIRIES_PER_BLOCK", "apply_fx_accept",
+    "apply_fx_cancel", "apply_fx_offer", "apply_offer_expiries", "check_counterparty",
+    "check_fill", "check_maker", "check_offer", "check_offer_open", "check_offer_terms",
+    "fill_amount", "apply_escrow_cancel", "apply_escrow_create", "apply_escrow_release",
+    "check_cancellable", "check_escrow", "check_escrow_times", "check_releasable",
+    "check_release_window", "check_releaser",
 ]

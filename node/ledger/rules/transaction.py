@@ -27,6 +27,12 @@ from node.ledger.rules.assets import (
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import apply_freeze, apply_unfreeze, check_sender_not_frozen
 from node.ledger.rules.envelope import SignatureCache, apply_nonce, check_envelope
+from node.ledger.rules.escrow import (
+    apply_escrow_cancel,
+    apply_escrow_create,
+    apply_escrow_release,
+)
+from node.ledger.rules.fx import apply_fx_accept, apply_fx_cancel, apply_fx_offer
 from node.ledger.rules.governance import apply_governance_approve, apply_governance_propose
 from node.ledger.rules.institutions import apply_institution_add
 from node.ledger.rules.keys import apply_key_rotate
@@ -67,6 +73,12 @@ APPLY: dict[str, ApplyFn] = {
     TxKind.ASSET_UPDATE: apply_asset_update,
     TxKind.RESERVE_REPORT: apply_reserve_report,
     TxKind.RESERVE_ATTEST: apply_reserve_attest,
+    TxKind.FX_OFFER: apply_fx_offer,
+    TxKind.FX_ACCEPT: apply_fx_accept,
+    TxKind.FX_CANCEL: apply_fx_cancel,
+    TxKind.ESCROW_CREATE: apply_escrow_create,
+    TxKind.ESCROW_RELEASE: apply_escrow_release,
+    TxKind.ESCROW_CANCEL: apply_escrow_cancel,
 }
 
 
