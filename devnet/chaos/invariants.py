@@ -76,6 +76,9 @@ def replay_node(name: str, url: str) -> NodeChain:
     return chain
 
 
+RATE_LIMIT_RETRIES, RATE_LIMIT_PAUSE_S = 20, 0.1  # a refused read waits and asks again
+
+
 async def read_tx_index(session: aiohttp.ClientSession, url: str, hashes: list[str],
                         chain: NodeChain) -> None:
     """The node's own answer (GET /v1/txs/{h}) for each acknowledged tx."""
@@ -84,7 +87,11 @@ async def read_tx_index(session: aiohttp.ClientSession, url: str, hashes: list[s
     async def one(h: str) -> None:
         async with gate:
             try:
-                chain.index[h] = (await call(session, "GET", f"{url}/v1/txs/{h}", 10))[1]
+                for _ in range(RATE_LIMIT_RETRIES):  # the node's read limit is not a verdict
+                    chain.index[h] = (await call(session, "GET", f"{url}/v1/txs/{h}", 10))[1]
+                    if chain.index[h].get("error") != "RATE_LIMITED":
+                        break
+                    await asyncio.sleep(RATE_LIMIT_PAUSE_S)
             except NO_ANSWER as exc:
                 chain.index[h] = {"status": f"no answer ({no_answer(exc)})"}
 
@@ -124,7 +131,9 @@ def check_acknowledged_outcomes_hold(ops: list[Op], chains: list[NodeChain]) -> 
             told = c.index.get(op.hash, {})
             if told.get("status") != want or told.get("height") != op.height:
                 return Check(False, f"tx {short(op.hash)} ({want} at height {op.height}): {c.name} "
-                                    f"answers {told.get('status')} at height {told.get('height')}")
+                                    f"answers {told.get('status')} at height {told.get('height')}"
+                                    + (f" ({told['error']}: {told.get('message')})"
+                                       if "error" in told else ""))
     return Check(True, f"{len(acked)} acknowledged txs found once, at their height, on "
                        f"{len(chains)} nodes")
 
