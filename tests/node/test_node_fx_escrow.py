@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,9 +26,10 @@ from node.ledger.types import (
     FxCancel,
     FxOffer,
     Transfer,
+    sign_tx,
 )
 
-from .support import DAY, HOUR, T0, Chain, Keys, Ledger, genesis_doc
+from .support import DAY, HOUR, T0, Chain, Keys, Ledger
 
 NOW = T0 + HOUR // 2
 ASSETS = ("USD", "EUR", "GBP")
@@ -145,7 +145,6 @@ def test_expiry_releases_locks_at_block_time_at_most_the_cap_per_block(genesis: 
 
 
 def _sign(genesis: Genesis, key, nonce: int, payload):
-    from node.ledger.types import sign_tx
     return sign_tx(key, genesis.chain_id, nonce, payload)
 
 
@@ -225,22 +224,15 @@ def _action(keys: Keys):
     )
 
 
-@pytest.fixture(scope="module")
-def world(request):
-    from .support import NAMES, key_for
-    keys = Keys(*(key_for(n) for n in NAMES))
-    return Genesis.from_json(genesis_doc(keys)), keys
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_fx_and_escrow_conserve_supply_and_admission_agrees_with_execution(world, data):
+def test_fx_and_escrow_conserve_supply_and_admission_agrees_with_execution(genesis: Genesis,
+                                                                          keys: Keys, data):
     """Random offers, fills, cancels, escrows, releases and payments, over blocks an hour apart
     (so offers expire and escrows open): every asset's supply equals balances plus locks after
     each block, no balance goes negative, and a tx the pool admitted on the committed state runs
     ok in the block (admission and execution agree)."""
-    genesis, keys = world
-    chain = Chain(genesis, keys.bank_a)
+    chain = Chain(genesis, keys.bank_a)  # the fixtures are read-only: a fresh chain each example
     nonces: dict[bytes, int] = {}
     offers: list[bytes] = []
     escrows: list[bytes] = []
