@@ -76,10 +76,14 @@ from node.server.service import (
     AssetView,
     BlockView,
     DashboardStatus,
+    EscrowQuery,
+    EscrowView,
     InstitutionView,
     NetworkMember,
     NodeRole,
     NodeStatus,
+    OfferQuery,
+    OfferView,
     PeerLink,
     PolicyView,
     ProposalView,
@@ -771,6 +775,18 @@ class Node:
 
     def supervisory_reports(self) -> list[SupervisoryReport]:
         return self.reader.supervisory_reports()
+
+    def offers(self, query: OfferQuery) -> list[OfferView]:
+        return self.reader.offers(query)
+
+    def offer_view(self, offer_id: bytes) -> OfferView | None:
+        return self.reader.offer_view(offer_id)
+
+    def escrows(self, query: EscrowQuery) -> list[EscrowView]:
+        return self.reader.escrows(query)
+
+    def escrow_view(self, escrow_id: bytes) -> EscrowView | None:
+        return self.reader.escrow_view(escrow_id)
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)
