@@ -36,7 +36,7 @@ from node.ledger import errors as E
 from node.ledger.certificates import Vote
 from node.ledger.codec import pack
 from node.ledger.crypto import Signer
-from node.ledger.execution import BlockResult, InvalidBlock, execute_block
+from node.ledger.execution import BlockResult, InvalidBlock, execute_block, next_timed_work
 from node.ledger.genesis import Genesis, Institution
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
@@ -148,7 +148,8 @@ class Node:
         self.listener = listener or TcpListener(config)
         self.tip = self.store.tip()
         peers = PeerClient(self.p2p)
-        self.producer = BlockProducer(self.key, self.mempool, ProducerLimits.of(config), clock, self.tip)
+        self.producer = BlockProducer(self.key, self.mempool, ProducerLimits.of(config), clock,
+                                      self.tip, lambda: next_timed_work(self.state))
         self.catch_up = CatchUp(peers, self)
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)

@@ -1,7 +1,9 @@
 """Block production on the leader: when to cut a block from the pool, and what it builds on.
 
 A block is cut when the pool holds a full block's worth, or when `interval_ms` has passed since
-the last cut with transactions waiting (never an empty block). Blocks are chained on the tip
+the last cut with transactions waiting. An empty block is cut only when the ledger has timed
+work due by now (`due_at`: an FX offer to expire; node.ledger.execution.next_timed_work) and
+nothing is in flight, so an idle chain still releases expired locks on time. Blocks are chained on the tip
 of the last proposed block, so up to `max_inflight` blocks are in Raft at once; each cut skips
 the transactions already proposed. When proposals may have been lost (a leader change, a
 skipped entry) everything restarts from the executed tip.
@@ -11,6 +13,7 @@ reports the proposal back (`proposed`) only once Raft took it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.ledger.crypto import Signer
@@ -43,8 +46,9 @@ class Cut:
 
 class BlockProducer:
     def __init__(self, key: Signer, pool: Mempool, limits: ProducerLimits, clock: Clock,
-                 tip: ChainTip):
+                 tip: ChainTip, due_at: Callable[[], int | None] = lambda: None):
         self.key = key
+        self.due_at = due_at  # when the executed state next has timed work; None: never
         self.pool = pool
         self.limits = limits
         self.clock = clock
@@ -62,11 +66,19 @@ class BlockProducer:
             return None
         txs = self.pool.take(self.limits.max_txs, self.limits.max_bytes, self.proposed)
         due = (self.clock.monotonic() - self._last_cut) * 1000 >= self.limits.interval_ms
-        if not txs or (len(txs) < self.limits.max_txs and not due):
+        if not txs and not (due and self.timed_work_due()):
+            return None
+        if txs and len(txs) < self.limits.max_txs and not due:
             return None
         hashes = [t.hash for t in txs]
         block = build_block(self.tip, [t.raw for t in txs], hashes, now_ms(self.clock), self.key, term)
         return Cut(block, hashes)
+
+    def timed_work_due(self) -> bool:
+        """An empty block would do work: nothing in flight (the executed state is the whole
+        story) and its timed work is due by now."""
+        at = self.due_at() if self.inflight == 0 else None
+        return at is not None and at <= now_ms(self.clock)
 
     def proposed_cut(self, cut: Cut) -> None:
         """Raft took the block: chain the next one on it."""

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import node.ledger.rules as R
 from node.ledger import errors as E
 from node.ledger.codec import sha256
+from node.ledger.execution import next_timed_work
 from node.ledger.genesis import Genesis
 from node.ledger.state import Overlay, State
 from node.ledger.types import (
@@ -135,11 +136,13 @@ def test_expiry_releases_locks_at_block_time_at_most_the_cap_per_block(genesis: 
     chain.run(offers, T0 + HOUR)
     assert chain.state.held("USD") == n
     last = max(o.hash for o in offers)  # ties in time go by id: the sweep reaches it last
+    expiry = T0 + 90 * 60_000
+    assert next_timed_work(chain.state) == expiry  # what asks an idle leader for a block
     late = chain.run([_sign(genesis, keys.bob, 0, FxAccept(last, 1))], T0 + 2 * HOUR)
     assert late.receipts[0].code == "OFFER_EXPIRED"
-    assert chain.state.held("USD") == 2
-    chain.run([], T0 + 2 * HOUR + 1)
-    assert chain.state.held("USD") == 0
+    assert chain.state.held("USD") == 2 and next_timed_work(chain.state) == expiry
+    chain.run([], T0 + 2 * HOUR + 1)  # an empty block does the rest
+    assert chain.state.held("USD") == 0 and next_timed_work(chain.state) is None
     assert {o.status for _, o in chain.state.offers()} == {"expired"}
     conserved(chain.state)
 

@@ -113,3 +113,25 @@ def test_a_restart_builds_on_the_executed_tip_and_offers_every_pooled_tx_again(w
     again = producer.cut(2, True)
     assert again.block.header.height == 1 and again.block.header.prev_hash == tip.block_hash
     assert again.tx_hashes == [t.hash for t in txs]
+
+
+def test_an_idle_leader_cuts_an_empty_block_once_timed_work_is_due(genesis, keys, clock):
+    """An FX offer expiring on an idle chain: no tx will come to carry the sweep, so the
+    producer cuts an empty block once the expiry has passed, and only then; never while a
+    block is in flight (its execution may be the very sweep)."""
+    state = State.from_genesis(genesis)
+    pool = Mempool(state, SignatureCache(1000), clock=clock.time)
+    tip = ChainTip(0, genesis.chain_id, T0, state.genesis_hash())
+    due: list[int | None] = [None]
+    producer = BlockProducer(keys["inst0"], pool, LIMITS, clock, tip, lambda: due[0])
+    clock.advance(1_000)
+    assert producer.cut(1, True) is None  # nothing scheduled
+    due[0] = int(clock.time() * 1000) + 500
+    assert producer.cut(1, True) is None  # scheduled, not yet due
+    clock.advance(500)
+    cut = producer.cut(1, True)
+    assert cut is not None and cut.block.txs == () and cut.tx_hashes == []
+    assert cut.block.header.timestamp >= due[0]
+    producer.proposed_cut(cut)
+    clock.advance(1_000)
+    assert producer.cut(1, True) is None  # in flight: wait for its execution
