@@ -19,6 +19,7 @@ from node.ledger.execution import next_timed_work
 from node.ledger.genesis import Genesis
 from node.ledger.state import Overlay, State
 from node.ledger.types import (
+    AssetUpdate,
     EscrowCancel,
     EscrowCreate,
     EscrowRelease,
@@ -288,3 +289,21 @@ def _payload(act, keys: Keys, offers: list[bytes], escrows: list[bytes], t: int)
         _, who, to, code, amount = act
         return Transfer(code, to.address, amount), who
     return None, None
+
+
+def test_settlements_are_reported_to_the_supervisor_as_transfers_are(ledger: Ledger, keys: Keys):
+    """Attack: a customer moves a sum at or above USD's report threshold across a border by an
+    FX settlement or an escrow instead of a transfer, so the supervisor's feed of large
+    transfers never hears of it. Each FX leg and each escrow (when made, as its payment is
+    checked then) is judged as a transfer is."""
+    ledger.ok(keys.regulator, AssetUpdate("USD", False, 0, 500))
+    rule = ("bank_b", "bank_a", sha256(b"ivms101 record"))  # bob's institution, alice's
+    offer = ledger.ok(keys.bob, FxOffer("USD", 600, "EUR", 400, T0 + DAY, True, b""))
+    take = ledger.ok(keys.alice, FxAccept(offer.hash, 400, rule))
+    escrow = ledger.ok(keys.bob, EscrowCreate("USD", keys.alice.address, 700, NOW, NOW + DAY,
+                                              b"", rule))
+    reports = [(r.kind, r.asset, r.sender, r.recipient, r.amount, r.tx_hash)
+               for r in ledger.view.reports()]
+    assert reports == [  # the EUR leg: EUR has no threshold
+        ("large", "USD", keys.bob.address, keys.alice.address, 600, take.hash),
+        ("large", "USD", keys.bob.address, keys.alice.address, 700, escrow.hash)]
