@@ -41,7 +41,7 @@ def conserved(view) -> None:
     """Balances + held == supply for every asset, and what is held is what the open offers and
     escrows hold."""
     accounts = view.accounts if isinstance(view, State) else (
-        view.parent.accounts | view.accounts)
+        dict(view.parent.accounts.items()) | view.accounts)
     for code in ASSETS:
         balances = sum(a.balance(code) for a in accounts.values())
         assert all(a.balance(code) >= 0 for a in accounts.values())
