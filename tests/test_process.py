@@ -124,3 +124,21 @@ def test_bench_reports_commits_and_latency(devnet, tmp_path):
     assert page.series["throughput"] >= 2 and page.series["latency-p99"] >= 1
     assert all(page.series[f"height-{n}"] >= 3 for n in nodes_of(devnet))
     assert page.data["report"]["committed"] == report["committed"] and not page.external
+
+
+def test_devnet_seed_attests_and_funds_accounts_through_the_transaction_path(devnet):
+    """`lichen devnet seed`: 1,500 accounts (two pipelined batches), each derived from its
+    index, attested and funded by inst0 in committed blocks; a second run goes on from
+    --start."""
+    from devnet.seed import FUNDING, seed_key
+
+    out = json.loads(lichen("devnet", "seed", "--dir", str(devnet), "--accounts", "1500",
+                            "--json").stdout)
+    assert (out["accounts"], out["txs"]) == (1500, 3000) and out["height"] >= 2
+    client = Client(node_url(devnet), timeout=3)
+    for i in (0, 999, 1499):
+        acct = client.account(seed_key(i).address_hex)
+        assert acct["kyc"]["valid"] and acct["balances"] == {"USD": FUNDING}, (i, acct)
+    assert client.account(seed_key(1500).address_hex)["balances"] == {}
+    lichen("devnet", "seed", "--dir", str(devnet), "--accounts", "10", "--start", "1500")
+    assert client.account(seed_key(1509).address_hex)["balances"] == {"USD": FUNDING}

@@ -53,7 +53,7 @@ from node.ledger.genesis import Asset, Genesis, Institution, Tier, TierLimit
 from node.ledger.types import EscrowStatus, OfferStatus, ProposalStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attestation:
     """One issuer's attestation of an account. Immutable: a revoke replaces it."""
     issuer: str  # institution name
@@ -72,7 +72,7 @@ class Attestation:
 Spend = tuple[int, int]  # (block time in unix ms, amount): one entry of the rolling window
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     nonce: int = 0  # the next nonce this account must use
     balances: dict[str, int] = field(default_factory=dict)
