@@ -349,7 +349,7 @@ class AccountSource(Protocol):
     def scan(self) -> Iterator[tuple[bytes, bytes]]: ...  # every (address, record), by address
 
 
-DEFAULT_ACCOUNT_CACHE = 100_000  # accounts a store-backed State keeps decoded in memory
+DEFAULT_ACCOUNT_CACHE = 50_000  # accounts a store-backed State keeps decoded (~820 B each)
 
 
 class AccountTable:

@@ -76,7 +76,7 @@ class NodeConfig:
     sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
     # committed accounts kept decoded in memory; the rest are read from LevelDB when touched
     # (node.ledger.state.AccountTable): memory stays bounded however many customers there are
-    account_cache_size: int = 100_000
+    account_cache_size: int = 50_000
     # worker processes checking signatures of submitted and gossiped batches ahead of admission
     # (node.ledger.sigpool; the rules' verdicts are unchanged). 0, the default: all on the event
     # loop. Workers pay off only with cores to spare: on a 2-core machine running three nodes
@@ -84,6 +84,7 @@ class NodeConfig:
     sig_workers: int = 0
     p2p_seen_cache_size: int = 100_000  # tx hashes gossip remembers (p2p.SeenCache)
     leveldb_write_buffer_mb: int = 32  # LevelDB's memtable (node.store.db.WRITE_BUFFER_SIZE)
+    leveldb_max_open_files: int = 128  # tables LevelDB keeps open, and mapped (MAX_OPEN_FILES)
     # -- TLS (node.server.tls): with tls_cert and tls_key set the API and /v1/peer are https /
     # wss; tls_ca is the CA peers' certificates are verified with when dialling wss:// ---------
     tls_cert: str = ""

@@ -82,17 +82,29 @@ class StoredAccounts:
             yield k[len(self.prefix):], v
 
 
+# LevelDB maps each open table file into memory (its pages count as the node's resident
+# memory once read), so the open tables are capped: with a million accounts the store holds
+# some 300 tables of 2 MB.
+MAX_OPEN_FILES = 128
+# A bloom filter per table: a read of an absent key (a new account, a tx not yet seen) skips
+# the tables that cannot hold it instead of reading an index block of each level.
+BLOOM_FILTER_BITS = 10
+
+
 class Store:
     def __init__(self, path: str | Path, genesis: Genesis, db=None,
-                 write_buffer_size: int = WRITE_BUFFER_SIZE):
+                 write_buffer_size: int = WRITE_BUFFER_SIZE,
+                 max_open_files: int = MAX_OPEN_FILES):
         """`db`: a plyvel-like database to use instead of opening one at `path` (tests pass a
         fault-injecting one that loses unsynced writes). `write_buffer_size`: LevelDB's
-        memtable, in bytes (see WRITE_BUFFER_SIZE)."""
+        memtable, in bytes (see WRITE_BUFFER_SIZE); `max_open_files`: see MAX_OPEN_FILES."""
         if db is None:
             Path(path).mkdir(parents=True, exist_ok=True)
             try:
                 db = plyvel.DB(str(path), create_if_missing=True,
-                               write_buffer_size=write_buffer_size)
+                               write_buffer_size=write_buffer_size,
+                               max_open_files=max_open_files,
+                               bloom_filter_bits=BLOOM_FILTER_BITS)
             except (plyvel.Error, OSError) as exc:
                 raise StoreError(f"cannot open the store at {path}: {exc}") from None
         self.db = db
