@@ -18,6 +18,7 @@ from node.ledger.rules import (
     SignatureCache,
     apply_in_block,
     apply_license_expiries,
+    apply_loan_collections,
     apply_offer_expiries,
     check_block,
     check_envelope,
@@ -64,6 +65,7 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     view = Overlay(state)
     apply_license_expiries(view, ctx)  # licences lapse at the block's time, before its txs
     apply_offer_expiries(view, ctx)  # expired FX offers give their locks back, likewise
+    apply_loan_collections(view, ctx)  # loan instalments due by the block's time, likewise
     receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
                 for i, (raw, h) in enumerate(zip(block.txs, tx_hashes, strict=True))]
     changes = view.changes()
