@@ -75,8 +75,10 @@ from node.server.service import (
     AccountView,
     AssetView,
     BlockView,
+    CreditView,
     DashboardStatus,
     InstitutionView,
+    LoanView,
     NetworkMember,
     NodeRole,
     NodeStatus,
@@ -144,7 +146,8 @@ class Node:
         self.listener = listener or TcpListener(config)
         self.tip = self.store.tip()
         peers = PeerClient(self.p2p)
-        self.producer = BlockProducer(self.key, self.mempool, ProducerLimits.of(config), clock, self.tip)
+        self.producer = BlockProducer(self.key, self.mempool, ProducerLimits.of(config), clock,
+                                      self.tip, self._collection_due)
         self.catch_up = CatchUp(peers, self)
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)
@@ -739,6 +742,11 @@ class Node:
         (seconds of the node's clock)."""
         return await self.waiters.wait(tx_hash, timeout, self.tx_status)
 
+    def _collection_due(self, now: int) -> bool:
+        """A loan's collection turn is due by block time `now` (the producer cuts an empty
+        block for it on an idle chain): one peek at the committed state's due-queue."""
+        return bool(self.state.loans_due(now, 1))
+
     def height(self) -> int:
         return self.tip.height
 
@@ -771,6 +779,15 @@ class Node:
 
     def supervisory_reports(self) -> list[SupervisoryReport]:
         return self.reader.supervisory_reports()
+
+    def loans(self) -> list[LoanView]:
+        return self.reader.loans()
+
+    def loan_view(self, loan_id: bytes) -> LoanView | None:
+        return self.reader.loan_view(loan_id)
+
+    def credit_view(self, address: bytes) -> CreditView:
+        return self.reader.credit_view(address)
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -1,7 +1,11 @@
 """Block production on the leader: when to cut a block from the pool, and what it builds on.
 
 A block is cut when the pool holds a full block's worth, or when `interval_ms` has passed since
-the last cut with transactions waiting (never an empty block). Blocks are chained on the tip
+the last cut with transactions waiting. The one empty block: when the ledger has work due by
+block time (`scheduled(now)`: a loan's collection turn, node.ledger.rules.loans), an idle
+leader cuts an empty block once the interval has passed and nothing is in flight, so
+instalments are collected on schedule on a quiet chain too (at most one such block per
+interval: once executed, the work is done and no longer due). Blocks are chained on the tip
 of the last proposed block, so up to `max_inflight` blocks are in Raft at once; each cut skips
 the transactions already proposed. When proposals may have been lost (a leader change, a
 skipped entry) everything restarts from the executed tip.
@@ -11,6 +15,7 @@ reports the proposal back (`proposed`) only once Raft took it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.ledger.crypto import Signer
@@ -43,8 +48,9 @@ class Cut:
 
 class BlockProducer:
     def __init__(self, key: Signer, pool: Mempool, limits: ProducerLimits, clock: Clock,
-                 tip: ChainTip):
+                 tip: ChainTip, scheduled: Callable[[int], bool] = lambda now: False):
         self.key = key
+        self.scheduled = scheduled  # is ledger work due by block time `now` (unix ms)?
         self.pool = pool
         self.limits = limits
         self.clock = clock
@@ -62,7 +68,9 @@ class BlockProducer:
             return None
         txs = self.pool.take(self.limits.max_txs, self.limits.max_bytes, self.proposed)
         due = (self.clock.monotonic() - self._last_cut) * 1000 >= self.limits.interval_ms
-        if not txs or (len(txs) < self.limits.max_txs and not due):
+        if not txs and not (due and self.inflight == 0 and self.scheduled(now_ms(self.clock))):
+            return None
+        if txs and len(txs) < self.limits.max_txs and not due:
             return None
         hashes = [t.hash for t in txs]
         block = build_block(self.tip, [t.raw for t in txs], hashes, now_ms(self.clock), self.key, term)

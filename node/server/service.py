@@ -14,7 +14,15 @@ from typing import Protocol
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate
 from node.ledger.genesis import Asset, Tier
-from node.ledger.state import Account, Attestation, Proposal, Reserves, SupervisoryReport
+from node.ledger.state import (
+    Account,
+    Attestation,
+    CreditRecord,
+    Loan,
+    Proposal,
+    Reserves,
+    SupervisoryReport,
+)
 from node.ledger.types import Block, Receipt, Transaction, TxState
 from node.server.config import NodeConfig
 from node.server.feed import EventFeed
@@ -208,6 +216,25 @@ class ProposalView:
 
 
 @dataclass(frozen=True)
+class LoanView:
+    """A microfinance loan (GET /v1/loans/{id}), with its lender's institution name and whether
+    its offer lapsed (judged at the last block's time)."""
+    loan_id: bytes
+    loan: Loan
+    lender_institution: str | None
+    offer_expired: bool  # offered, and past its expiry or first due time: cannot be accepted
+
+
+@dataclass(frozen=True)
+class CreditView:
+    """A borrower's on-chain credit history (GET /v1/credit/{account}): its repayment record
+    across every lender and its loans by id."""
+    address: bytes
+    record: CreditRecord
+    loans: tuple[LoanView, ...]  # every loan offered to it, accepted or not
+
+
+@dataclass(frozen=True)
 class TxProof:
     """What the Merkle inclusion proof of a committed transaction is built from."""
     block: Block
@@ -293,6 +320,9 @@ class NodeService(Protocol):
     def assets(self) -> list[AssetView]: ...
     def asset_view(self, code: str) -> AssetView | None: ...
     def supervisory_reports(self) -> list[SupervisoryReport]: ...
+    def loans(self) -> list[LoanView]: ...
+    def loan_view(self, loan_id: bytes) -> LoanView | None: ...
+    def credit_view(self, address: bytes) -> CreditView: ...
     def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def genesis_json(self) -> dict: ...
     def metrics_text(self) -> bytes: ...
