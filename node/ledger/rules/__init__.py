@@ -422,6 +422,7 @@ from node.ledger.rules.loans import (
                                       check_repayment,
                                       check_schedule,
                                       check_writeoff,
+                                      equal_instalments,
                                       loan_total,
 )
 from node.ledger.rules.membership import (
@@ -497,5 +498,5 @@ __all__ = [
     "MAX_COLLECTIONS_PER_BLOCK", "apply_loan_accept", "apply_loan_collections",
     "apply_loan_offer", "apply_loan_repay", "apply_loan_writeoff", "check_acceptable",
     "check_active", "check_lender", "check_loan", "check_repayment", "check_schedule",
-    "check_writeoff", "loan_total",
+    "check_writeoff", "equal_instalments", "loan_total",
 ]

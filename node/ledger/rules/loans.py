@@ -65,6 +65,17 @@ def loan_total(principal: int, interest_bps: int) -> int:
     return principal + principal * interest_bps // BPS
 
 
+def equal_instalments(principal: int, interest_bps: int, n: int, first_due: int,
+                      period_ms: int) -> tuple[tuple[int, int], ...]:
+    """A schedule of n instalments `period_ms` apart from `first_due` that check_schedule
+    accepts: loan_total split evenly, the remainder of the division on the last one (what the
+    CLI and the demo offer; any schedule adding up to the total is valid)."""
+    total = loan_total(principal, interest_bps)
+    each = total // n
+    return tuple((first_due + k * period_ms, each if k < n - 1 else total - each * (n - 1))
+                 for k in range(n))
+
+
 def check_lender(view: StateView, sender: bytes) -> None:
     """The sender is the authority key of an institution licensed for a role other than
     observer right now."""
