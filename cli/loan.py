@@ -173,7 +173,8 @@ def print_loan(doc: dict) -> None:
                f"{doc['misses']} (defaults after {doc['default_after']}; grace "
                f"{doc['grace_ms'] // 1000} s)")
     for k, i in enumerate(doc["schedule"], 1):
-        click.echo(f"  {k:>3}. {when(i['due_at'])}  {i['amount']:>12}  {i['state']}")
+        part = (f" ({i['paid']} paid)" if 0 < i.get("paid", 0) < i["amount"] else "")
+        click.echo(f"  {k:>3}. {when(i['due_at'])}  {i['amount']:>12}  {i['state']}{part}")
     if doc["next_collection_at"]:
         click.echo(f"  next collection at {when(doc['next_collection_at'])}")
     if doc["status"] == "offered":

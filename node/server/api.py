@@ -742,7 +742,8 @@ def render_loan(view: LoanView) -> dict:
             "asset": ln.asset, "principal": ln.principal, "interest_bps": ln.interest_bps,
             "total": ln.total, "repaid": ln.repaid, "outstanding": ln.outstanding,
             "arrears": ln.arrears, "status": ln.status, "offer_expired": view.offer_expired,
-            "schedule": [{"due_at": due, "amount": amount, "state": instalment_state(ln, k)}
+            "schedule": [{"due_at": due, "amount": amount, "state": instalment_state(ln, k),
+                          "paid": min(amount, max(0, ln.repaid - ln.owed_by(k)))}
                          for k, (due, amount) in enumerate(ln.schedule)],
             "grace_ms": ln.grace_ms, "default_after": ln.default_after, "misses": ln.misses,
             "expires_at": ln.expires_at, "created_at": ln.created_at,

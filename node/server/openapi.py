@@ -200,7 +200,8 @@ LOAN_STATUSES = ["offered", "current", "late", "defaulted", "paid_off", "written
 def loan_schemas() -> dict[str, Schema]:
     """Microfinance loans (node.ledger.rules.loans) and credit records."""
     instalment = obj({"due_at": INT, "amount": INT, "state": {
-        "type": "string", "enum": ["paid", "missed", "due", "upcoming"]}})
+        "type": "string", "enum": ["paid", "missed", "due", "upcoming"]}}, {"paid": INT},
+        description="paid: what of the amount is paid (payments go to the earliest first)")
     return {
         "Loan": obj({
             "id": HASH, "lender": HASH, "lender_institution": nullable(STR), "borrower": HASH,
