@@ -273,8 +273,9 @@ async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
 async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, keys, tmp_path):
     """inst0 lends alice 1_000 USD (2 % interest) in two instalments a second apart: the idle
     node cuts the blocks that collect them on schedule; the loan, the book and alice's credit
-    record match their schemas. With read_auth, bob's token does not read alice's loan, and
-    any token reads her credit record."""
+    record match their schemas. Attack (read_auth): bob's customer token reads alice's loan, or
+    the whole loan book, through the loan routes: 403; any token reads her credit record (what
+    lenders share), none without a token: 401."""
     tokens = tmp_path / "tokens.json"
     node = await start_node(read_auth=True, read_tokens_file=str(tokens))
     mine = {"Authorization": f"Bearer {issue_token(tokens, [keys['alice'].address], False)}"}

@@ -105,6 +105,21 @@ def test_an_offer_accepted_by_the_borrower_disburses_the_principal(ledger: Ledge
     conserved(ledger.view)
 
 
+def test_no_one_but_the_borrower_signs_its_debit_mandate(ledger: Ledger, keys: Keys):
+    """Attack: bob accepts a loan offered to alice, so that alice owes a schedule she never
+    agreed to and the ledger debits her on it; or writes it off, or repays it to fake a record.
+    Only the borrower accepts and repays, only the lender writes off."""
+    offer = ledger.ok(keys.bank_a, terms(keys))
+    ledger.reject(E.NotBorrower, keys.bob, LoanAccept(offer.hash))
+    ledger.reject(E.NotBorrower, keys.bank_a, LoanAccept(offer.hash))  # nor its own lender
+    assert ledger.view.loan(offer.hash).status == "offered"
+    assert ledger.view.credit(keys.alice.address) == CreditRecord()
+    ledger.ok(keys.alice, LoanAccept(offer.hash))
+    ledger.reject(E.NotBorrower, keys.bob, LoanRepay(offer.hash, 100))
+    ledger.reject(E.NotLender, keys.bank_b, LoanWriteoff(offer.hash))
+    ledger.reject(E.NotLender, keys.alice, LoanWriteoff(offer.hash))
+
+
 def test_an_offer_is_refused_by_its_reason(ledger: Ledger, keys: Keys):
     ledger.reject(E.NotLicensed, keys.alice, terms(keys, borrower=keys.bob.address))
     ledger.reject(E.NotLicensed, keys.pay_c, terms(keys))  # an observer does not lend
@@ -183,8 +198,8 @@ def test_default_after_the_misses_and_collection_stops(genesis: Genesis, keys: K
     assert c.block(START + 3 * DAY, c.tx(keys.alice, LoanRepay(loan_id, 1_000)),
                    c.tx(keys.alice, LoanRepay(loan_id, 100))) == ["", ""]
     assert c.loan(loan_id).status == "paid_off"  # a defaulted loan may still be repaid
-    assert c.record(keys.alice) == CreditRecord(loans=1, on_time=1, late=1, defaulted=1,
-                                                paid_off=1)
+    # the second instalment, never judged (the loan had defaulted), does not count on time
+    assert c.record(keys.alice) == CreditRecord(loans=1, late=1, defaulted=1, paid_off=1)
 
 
 def test_a_schedule_that_ends_unpaid_defaults(genesis: Genesis, keys: Keys):

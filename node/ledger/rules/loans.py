@@ -232,10 +232,11 @@ def judge(view: StateView, loan: Loan, ctx: Context) -> Loan:
 def settle(view: StateView, loan_id: bytes, loan: Loan, ctx: Context) -> None:
     """The loan's status after a turn or a repayment, and the borrower's record of it.
 
-    Paid in full: the instalments not yet judged were paid before their deadlines (on time)."""
+    Paid in full: the instalments not yet judged were paid before their deadlines (on time),
+    unless the loan had defaulted (judging stopped there: the default is its record)."""
     record = view.credit(loan.borrower)
     if loan.outstanding == 0:
-        early = len(loan.schedule) - loan.judged
+        early = len(loan.schedule) - loan.judged if loan.status in COLLECTING else 0
         loan = replace(loan, status=LoanStatus.PAID_OFF, judged=len(loan.schedule),
                        closed_at=ctx.timestamp)
         record = replace(record, on_time=record.on_time + early, paid_off=record.paid_off + 1)
