@@ -318,6 +318,9 @@ async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, ke
         assert (credit["loans"], credit["on_time"], credit["paid_off"], credit["late"]) == (
             1, 2, 1, 0)
         await exchange(http, contract, "GET", f"/v1/credit/{alice.hex()}", 401)
+        # the borrower's token reads the offer made to her (a loan_offer's party: its borrower)
+        await exchange(http, contract, "GET", f"/v1/txs/{offer.hash_hex}", 200, headers=mine)
+        await exchange(http, contract, "GET", f"/v1/txs/{offer.hash_hex}", 403, headers=other)
 
 
 async def test_every_registered_route_is_in_the_document(start_node):
