@@ -18,7 +18,7 @@ import node.ledger.rules as R
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.genesis import Genesis
-from node.ledger.state import CreditRecord, Overlay, State
+from node.ledger.state import CreditRecord, Loan, Overlay, State
 from node.ledger.types import (
     Clawback,
     Freeze,
@@ -431,3 +431,39 @@ def test_collection_conserves_supply_holds_the_cap_and_admission_agrees(genesis:
             event(f"a loan {loan.status}")
             assert 0 <= loan.repaid <= loan.total
             assert loan.judged <= loan.due_seen <= len(loan.schedule)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_due_queue_of_an_overlay_is_its_records_sorted_by_turn(genesis: Genesis,
+                                                                  keys: Keys, data):
+    """Loans in the committed state, some replaced or closed by an overlay and new ones in it:
+    loans_due(until, limit) is always the first `limit` of every collecting loan with a turn at
+    or before `until`, by (turn, id), as a scan of the merged records finds them."""
+    state = State.from_genesis(genesis)
+    due_times = st.integers(START, START + 10 * HOUR)
+    status = st.sampled_from(["offered", "current", "late", "defaulted", "paid_off"])
+
+    def loan(d: int, s: str):
+        """Due at d and d + 1 h, an hour's grace; some instalments already seen or judged."""
+        seen = data.draw(st.integers(0, 2))
+        return Loan(keys.bank_a.address, keys.alice.address, "USD", 10, 0,
+                    ((d, 5), (d + HOUR, 5)), HOUR, 2, START, T0, status=s, due_seen=seen,
+                    judged=data.draw(st.integers(0, seen)))
+
+    ids = [sha256(bytes([i])) for i in range(12)]
+    for lid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=8)):
+        state.set_loan(lid, loan(data.draw(due_times), data.draw(status)))
+    view = Overlay(state)
+    for lid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=6)):
+        view.set_loan(lid, loan(data.draw(due_times), data.draw(status)))
+    until = data.draw(st.integers(START, START + 12 * HOUR))
+    limit = data.draw(st.integers(1, 12))
+    merged = dict(state.loans()) | view.loan_records
+    expect = sorted((ln.next_at, lid) for lid, ln in merged.items()
+                    if ln.next_at is not None and ln.next_at <= until)
+    assert view.loans_due(until, limit) == [lid for _, lid in expect[:limit]]
+    assert state.loans_due(until, limit) == [lid for _, lid in sorted(
+        (ln.next_at, lid) for lid, ln in state.loans()
+        if ln.next_at is not None and ln.next_at <= until)[:limit]]
