@@ -15,7 +15,7 @@ async def test_a_restarted_node_collects_on_schedule(start_node, single_node_con
     chain, alice = node.genesis.chain_id, keys["alice"].address
     start = int(time.time() * 1000)
     offer = sign_tx(keys["inst0"], chain, 1, LoanOffer(
-        alice, "USD", 1_000, 0, ((start + 3_000, 1_000),), 60_000, 1, start + 60_000))
+        alice, "USD", 1_000, 0, ((start + 6_000, 1_000),), 60_000, 1, start + 60_000))
     txs = [sign_tx(keys["inst0"], chain, 0, Issue("USD", keys["inst0"].address, 1_000)), offer,
            sign_tx(keys["alice"], chain, 0, LoanAccept(offer.hash))]
     for t in txs:

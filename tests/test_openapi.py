@@ -271,7 +271,7 @@ async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
 
 
 async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, keys, tmp_path):
-    """inst0 lends alice 1_000 USD (2 % interest) in two instalments a second apart: the idle
+    """inst0 lends alice 1_000 USD (2 % interest) in two instalments a second apart, from 3 s on: the idle
     node cuts the blocks that collect them on schedule; the loan, the book and alice's credit
     record match their schemas. Attack (read_auth): bob's customer token reads alice's loan, or
     the whole loan book, through the loan routes: 403; any token reads her credit record (what
@@ -286,7 +286,7 @@ async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, ke
     start = int(time.time() * 1000)
     funds = sign_tx(keys["inst0"], chain, 0, Issue("USD", keys["inst0"].address, 10_000))
     offer = sign_tx(keys["inst0"], chain, 1, LoanOffer(
-        alice, "USD", 1_000, 200, ((start + 1_500, 510), (start + 2_500, 510)), 500, 1,
+        alice, "USD", 1_000, 200, ((start + 3_000, 510), (start + 4_000, 510)), 500, 1,
         start + 60_000))
     accept = sign_tx(keys["alice"], chain, 0, LoanAccept(offer.hash))
     async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
