@@ -72,6 +72,8 @@ def print_asset(doc: dict) -> None:
     click.echo(f"{doc['code']}  issued by {doc['issuer']}, {d} decimals"
                + (f"  [{', '.join(flags)}]" if flags else ""))
     click.echo(f"  supply      {units(doc['supply'], d)}")
+    if doc.get("held"):
+        click.echo(f"  held        {units(doc['held'], d)} (in open FX offers and escrows)")
     if r is None:
         click.echo("  reserves    (no report)")
     else:

@@ -66,6 +66,7 @@ def print_report(r: Report) -> None:
     console.print(f"[bold]operations[/]: {ops.ok} ok, {ops.failed} failed, {ops.unknown} unknown"
                   f"   failed: {ops.failed_by_code or 'none'}"
                   f"   unknown: {ops.unknown_by_reason or 'none'}", highlight=False)
+    console.print(f"  committed by kind: {ops.ok_by_kind or 'none'}", highlight=False)
     reads = r.reads
     console.print(f"[bold]reads[/]: {reads.checked} checked, {reads.discarded} discarded "
                   f"(height moved), {reads.unreachable} unanswered", highlight=False)

@@ -19,6 +19,9 @@ TRY_NEXT = """
   lichen policy show
   lichen asset show USD                            # supply, reserves, coverage
   lichen report exposure                           # per issuer: supply against reserves
+  lichen fx book USD/SGD                           # open offers, best rate first
+  lichen fx offer --key bob --give 10000 EUR --want 11000 USD --expires-in 15m
+  lichen escrow create --key alice --to bob --asset USD --amount 2500 --cancel-in 1h
   lichen block show latest
   lichen devnet kill node0; lichen devnet status   # a new leader
   lichen devnet start node0                        # it catches up

@@ -15,6 +15,8 @@ from .chain import chain
 from .chaos import chaos
 from .demo import demo
 from .devnet import devnet
+from .escrow import escrow
+from .fx import fx
 from .genesis import genesis
 from .governance import governance
 from .keys import keys
@@ -48,8 +50,8 @@ def lichen(cacert: str | None) -> None:
     trust(cacert)
 
 
-for group in (account, asset, audit, bench, block, chain, devnet, genesis, governance, keys, kyc,
-              license, node, policy, report, tls, tx):
+for group in (account, asset, audit, bench, block, chain, devnet, escrow, fx, genesis, governance,
+              keys, kyc, license, node, policy, report, tls, tx):
     lichen.add_command(group)
 # issue 13: loans
 from .loan import loan  # noqa: E402

@@ -33,6 +33,36 @@ def amount_option(f):
                         help="Amount in minor units (an integer: 1050 USD = 10.50 dollars).")(f)
 
 
+def travel_rule_options(f):
+    """--travel-rule-file, --originator, --beneficiary: travel rule data, all or none."""
+    f = click.option("--beneficiary", default=None,
+                     help="With --travel-rule-file: the institution that attested the "
+                          "recipient.")(f)
+    f = click.option("--originator", default=None,
+                     help="With --travel-rule-file: the institution that attested the sender.")(f)
+    return click.option("--travel-rule-file", type=click.Path(dir_okay=False, exists=True),
+                        default=None,
+                        help="The off-chain IVMS101 record (travel rule): only sha256(salt || "
+                             "file) goes on chain; the salt is printed.")(f)
+
+
+def travel_rule_from(record_file: str | None, originator: str | None,
+                     beneficiary: str | None) -> tuple[tuple, bytes]:
+    """The payload's travel rule (originator, beneficiary, salted record hash) and the salt;
+    ((), b"") without the options."""
+    given = [v is not None for v in (record_file, originator, beneficiary)]
+    if any(given) and not all(given):
+        raise click.UsageError("travel rule data is --travel-rule-file, --originator and "
+                               "--beneficiary together")
+    if not record_file:
+        return (), b""
+    salt, record_hash = salted_evidence_hash(Path(record_file).read_bytes())
+    try:
+        return _travel_rule("travel rule", (originator, beneficiary, record_hash)), salt
+    except Malformed as err:
+        raise click.BadParameter(str(err), param_hint="--originator/--beneficiary") from None
+
+
 @click.group()
 def tx() -> None:
     """Submit transfers, issue and redeem assets, show transactions."""
@@ -44,13 +74,7 @@ def tx() -> None:
 @click.option("--asset", required=True, help="Asset code, e.g. USD.")
 @amount_option
 @click.option("--memo", default="", help="A short note (at most 256 bytes).")
-@click.option("--travel-rule-file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="The off-chain IVMS101 record (travel rule): only sha256(salt || file) goes "
-                   "on chain; the salt is printed.")
-@click.option("--originator", default=None,
-              help="With --travel-rule-file: the institution that attested the sender.")
-@click.option("--beneficiary", default=None,
-              help="With --travel-rule-file: the institution that attested the recipient.")
+@travel_rule_options
 @node_option
 @json_option
 @wait_option
@@ -60,19 +84,8 @@ def transfer(key, to, asset, amount, memo, travel_rule_file, originator, benefic
 
     A cross-jurisdiction payment at or above the asset's report threshold carries travel rule
     data (TRAVEL_RULE_REQUIRED without): --travel-rule-file, --originator, --beneficiary."""
-    given = [v is not None for v in (travel_rule_file, originator, beneficiary)]
-    if any(given) and not all(given):
-        raise click.UsageError("travel rule data is --travel-rule-file, --originator and "
-                               "--beneficiary together")
     kp = load_key(key)
-    rule: tuple = ()
-    salt = b""
-    if travel_rule_file:
-        salt, record_hash = salted_evidence_hash(Path(travel_rule_file).read_bytes())
-        try:
-            rule = _travel_rule("travel rule", (originator, beneficiary, record_hash))
-        except Malformed as err:
-            raise click.BadParameter(str(err), param_hint="--originator/--beneficiary") from None
+    rule, salt = travel_rule_from(travel_rule_file, originator, beneficiary)
     payload = Transfer(asset.upper(), resolve_address(to), amount, memo, rule)
     submit_tx(node_url, kp, payload, no_wait, as_json, f"transfer {amount} {asset.upper()} to {to}"
               + (f" (travel rule: {originator} -> {beneficiary})" if rule else ""))

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.ledger.crypto import KeyPair
 from node.ledger.rules.loans import equal_instalments
 from node.ledger.types import (
     AssetUpdate,
+    FxAccept,
+    FxOffer,
     Issue,
     JurisdictionBlock,
     JurisdictionUnblock,
@@ -32,12 +35,18 @@ from .network import Devnet, NodeStatus, collect_status
 YEAR_MS = 365 * 86_400_000
 
 
+# A payload that names an earlier step's transaction (the offer it takes): built, when its
+# turn comes, from the tx hashes of the steps with a `ref`.
+LaterPayload = Callable[[dict[str, bytes]], Payload]
+
+
 @dataclass(frozen=True)
 class Step:
     title: str
     signer: str  # a key name in DIR/keys
-    payload: Payload
+    payload: Payload | LaterPayload
     expect: str  # "committed" or a reason code
+    ref: str = ""  # a name later steps know this step's tx hash by
 
 
 @dataclass
@@ -83,6 +92,7 @@ def steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
              Transfer("USD", bob, 150_000, "too much"), "LIMIT_EXCEEDED"),
         *sanctions_update(carol),
         *reserves(bob, now_ms),
+        *fx_settlement(keys["alice"].address, carol, now_ms),
     ]
 
 
@@ -114,6 +124,24 @@ def reserves(bob: bytes, now_ms: int) -> list[Step]:
     ]
 
 
+def fx_settlement(alice: bytes, carol: bytes, now_ms: int) -> list[Step]:
+    """Payment versus payment: alice (US) sells carol (SG) USD for SGD at 1.35, both legs in one
+    transaction. The offer is carol's alone; bob cannot take it."""
+    return [
+        Step("inst2 (SGD's issuer) issues 1,000.00 SGD to carol", "inst2",
+             Issue("SGD", carol, 100_000), "committed"),
+        Step("FX: alice offers carol alone 500.00 USD for 675.00 SGD (1 USD = 1.35 SGD), for "
+             "10 minutes: her 500.00 USD is locked", "alice",
+             FxOffer("USD", 50_000, "SGD", 67_500, now_ms + 600_000, False, carol), "committed",
+             ref="offer"),
+        Step("bob tries to take it: the offer is made to carol alone", "bob",
+             lambda refs: FxAccept(refs["offer"], 67_500), "NOT_COUNTERPARTY"),
+        Step("carol takes it: 675.00 SGD to alice and 500.00 USD to carol in one transaction, "
+             "or neither (PvP)", "carol", lambda refs: FxAccept(refs["offer"], 67_500),
+             "committed"),
+    ]
+
+
 class Demo:
     """The demo on the devnet in a folder: its first node, and the demo keys."""
 
@@ -125,6 +153,7 @@ class Demo:
         self.manifest = net.load()
         self.client = Client(self.manifest.nodes[0].url)
         self.keys = {name: self._key(name) for name in self.KEYS + self.LOAN_KEYS}
+        self.refs: dict[str, bytes] = {}  # step ref -> its committed tx hash
 
     def _key(self, name: str) -> KeyPair:
         path = self.net.dir / "keys" / f"{name}.key"
@@ -137,10 +166,13 @@ class Demo:
         return steps(self.keys, int(time.time() * 1000))
 
     def run_step(self, step: Step) -> StepOutcome:
+        payload = step.payload(self.refs) if callable(step.payload) else step.payload
         try:
-            result = sign_and_submit(self.client, self.keys[step.signer], step.payload, wait=True)
+            result = sign_and_submit(self.client, self.keys[step.signer], payload, wait=True)
         except ApiError as err:
             return StepOutcome(step, "rejected", err.code, err.message)
+        if step.ref:
+            self.refs[step.ref] = bytes.fromhex(result["hash"])
         return StepOutcome(step, result["status"], result.get("code") or result.get("error"),
                            result.get("message", ""), result.get("height"), result["hash"])
 

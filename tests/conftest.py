@@ -24,6 +24,15 @@ def devnet_keys() -> dict[str, KeyPair]:
 
 
 @pytest.fixture
+def key_file(tmp_path) -> tuple[Path, KeyPair]:
+    """A fresh key saved as ./alice.key (unsealed): for the CLI's --key."""
+    kp = KeyPair.generate()
+    path = tmp_path / "alice.key"
+    kp.save(path, "alice")
+    return path, kp
+
+
+@pytest.fixture
 def single_node_config(tmp_path, devnet_keys):
     """Files for one validator node: (config, genesis, keys)."""
     port = free_port()

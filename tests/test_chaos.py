@@ -22,6 +22,8 @@ from devnet.chaos import (
 )
 from devnet.chaos.events import InjectedFault
 from devnet.chaos.faults import Injector
+from devnet.chaos.workload import Account, Workload
+from node.ledger.crypto import KeyPair
 
 from .helpers import free_port_range
 from .htmlreport import read_report
@@ -114,6 +116,18 @@ def test_a_tx_refused_at_admission_found_in_a_chain_is_a_violation():
     assert not ok and "BAD_NONCE" in detail
 
 
+def test_a_snapshot_counts_what_offers_and_escrows_hold_in_its_totals():
+    """Units locked in an offer or an escrow left the balances but not the asset: the total is
+    balances plus held; a snapshot short of either is a violation."""
+    load = Workload(None, {}, b"", [Account(KeyPair.generate()) for _ in range(2)],  # type: ignore[arg-type]
+                    ["USD"], {"USD": 1_000}, None, 0)  # type: ignore[arg-type]
+    load.check_read("node0", 5, [{"USD": 600}, {"USD": 300}], {"USD": 100})
+    assert load.reads.total_violations == []
+    load.check_read("node0", 6, [{"USD": 600}, {"USD": 300}], {"USD": 0})
+    assert load.reads.total_violations == [
+        "node0 at height 6: USD totals 900 with what offers and escrows hold, not 1000"]
+
+
 # ---- a real run --------------------------------------------------------------------------------
 
 class ElectingInjector(Injector):
@@ -159,6 +173,8 @@ def test_a_short_chaos_run_on_three_nodes_keeps_every_invariant(tmp_path):
         "totals_conserved", "no_negative_balance", "acknowledged_outcomes_hold",
         "rejections_stay_out", "nodes_converged", "chains_verify"}
     assert report["ops"]["ok"] > 0 and report["reads"]["checked"] > 0
+    # FX and escrows ran under the faults, and their locks were in every conserved total
+    assert {"transfer", "fx_offer", "fx_accept", "escrow_create"} <= set(report["ops"]["ok_by_kind"])
     assert [f["action"] for f in report["faults"]] == [f["action"] for f in report["schedule"]]
     assert {f["action"] for f in report["faults"]} == {"kill", "pause", "partition", "lossy"}
     assert report["convergence_s"] is not None

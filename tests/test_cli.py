@@ -37,14 +37,6 @@ def elsewhere(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def key_file(tmp_path) -> tuple[Path, KeyPair]:
-    kp = KeyPair.generate()
-    path = tmp_path / "alice.key"
-    kp.save(path, "alice")
-    return path, kp
-
-
 # ---- keys --------------------------------------------------------------------------------------
 
 def test_keys_new_writes_a_key_file_and_prints_its_address(tmp_path):

@@ -11,7 +11,7 @@ import cli.common
 from devnet.client import ApiError
 from node.ledger.types import AssetAdd, AssetUpdate, ReserveAttest, ReserveReport, decode_tx
 
-from .test_cli import FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
+from .test_cli import FakeNode, run, text
 
 REPORT = "ab" * 32
 USD = {"code": "USD", "issuer": "inst0", "decimals": 2, "clawback": True, "reserve_backed": True,
@@ -77,7 +77,7 @@ def test_list_shows_every_asset(node):
     assert "XAU inst2 supply 0.000 no reserve report" in out
 
 
-def test_add_and_update_sign_the_regulators_payloads(node, key_file):  # noqa: F811
+def test_add_and_update_sign_the_regulators_payloads(node, key_file):
     path = str(key_file[0])
     added = run("asset", "add", "xau", "--issuer", "inst2", "--decimals", "3", "--reserve-backed",
                 "--reserve-max-age", "3600", "--report-threshold", "1000", "--key", path,
@@ -94,7 +94,7 @@ def test_add_and_update_sign_the_regulators_payloads(node, key_file):  # noqa: F
                               AssetUpdate("USD", False, 86_400_000, 0)]
 
 
-def test_reserve_report_hashes_the_evidence_with_a_printed_salt(node, key_file, tmp_path):  # noqa: F811
+def test_reserve_report_hashes_the_evidence_with_a_printed_salt(node, key_file, tmp_path):
     evidence = tmp_path / "statement.pdf"
     evidence.write_bytes(b"custodian statement")
     out = run("asset", "reserve-report", "USD", "--amount", "1600000", "--evidence-file",
@@ -107,7 +107,7 @@ def test_reserve_report_hashes_the_evidence_with_a_printed_salt(node, key_file, 
     assert hashlib.sha256(bytes.fromhex(salt) + b"custodian statement").digest() == p.evidence_hash
 
 
-def test_reserve_attest_names_the_latest_report_by_default(node, key_file):  # noqa: F811
+def test_reserve_attest_names_the_latest_report_by_default(node, key_file):
     out = run("asset", "reserve-attest", "USD", "--key", str(key_file[0]), "--node", "http://fake")
     assert out.exit_code == 0, out.output
     none = run("asset", "reserve-attest", "XAU", "--key", str(key_file[0]), "--node", "http://fake")
@@ -165,7 +165,7 @@ def test_report_exposure_groups_supply_and_reserves_by_issuer(reports_node):
 
 # ---- lichen tx transfer with travel rule data ------------------------------------------------
 
-def test_transfer_carries_travel_rule_data_with_a_salted_record_hash(node, key_file, tmp_path):  # noqa: F811
+def test_transfer_carries_travel_rule_data_with_a_salted_record_hash(node, key_file, tmp_path):
     record = tmp_path / "ivms101.json"
     record.write_bytes(b'{"originator": {"name": "Alice"}}')
     to = "bb" * 32
@@ -181,7 +181,7 @@ def test_transfer_carries_travel_rule_data_with_a_salted_record_hash(node, key_f
     assert b"Alice" not in node.received[0]  # no personal data on chain
 
 
-def test_travel_rule_options_go_together(node, key_file, tmp_path):  # noqa: F811
+def test_travel_rule_options_go_together(node, key_file, tmp_path):
     partial = run("tx", "transfer", "--key", str(key_file[0]), "--to", "bb" * 32, "--asset",
                   "USD", "--amount", "5", "--originator", "inst0", "--node", "http://fake")
     assert partial.exit_code == 2 and "together" in partial.stderr

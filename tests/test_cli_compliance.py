@@ -9,7 +9,7 @@ import time
 
 from node.ledger.types import KycAttest, KycRevoke, LicenseGrant, LicenseRevoke, decode_tx
 
-from .test_cli import BOB, key_file, node, run, text  # noqa: F401  (fixtures)
+from .test_cli import BOB, node, run, text  # noqa: F401  (node: a fixture)
 
 
 def payload_of(fake) -> object:

@@ -13,7 +13,7 @@ from devnet.client import ApiError
 from node.ledger import rules as R
 from node.ledger.types import LoanAccept, LoanOffer, LoanRepay, LoanWriteoff, decode_tx
 
-from .test_cli import BOB, FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
+from .test_cli import BOB, FakeNode, run, text
 
 LOAN_ID = "ab" * 32
 LOAN = {"id": LOAN_ID, "lender": "cd" * 32, "lender_institution": "inst3", "borrower": BOB,
@@ -59,7 +59,7 @@ def sent(node: LoanNode):
     return [decode_tx(raw).payload for raw in node.received]
 
 
-def test_an_offer_sends_equal_instalments_from_now_that_add_up(node, key_file):  # noqa: F811
+def test_an_offer_sends_equal_instalments_from_now_that_add_up(node, key_file):
     path, _ = key_file
     before = int(time.time() * 1000)
     out = run("loan", "offer", "--key", str(path), "--to", BOB, "--asset", "gbp",
@@ -78,14 +78,14 @@ def test_an_offer_sends_equal_instalments_from_now_that_add_up(node, key_file): 
     assert "loan id" in out.stdout and "56000 in all" in text(out.stdout)
 
 
-def test_an_offer_that_cannot_be_split_is_refused_before_sending(node, key_file):  # noqa: F811
+def test_an_offer_that_cannot_be_split_is_refused_before_sending(node, key_file):
     path, _ = key_file
     out = run("loan", "offer", "--key", str(path), "--to", BOB, "--asset", "USD",
               "--principal", "2", "--instalments", "3", "--node", "http://fake")
     assert out.exit_code != 0 and "cannot be split" in out.output and not node.received
 
 
-def test_accept_repay_and_writeoff_sign_their_payloads(node, key_file):  # noqa: F811
+def test_accept_repay_and_writeoff_sign_their_payloads(node, key_file):
     path, _ = key_file
     for args in (("accept", LOAN_ID), ("repay", LOAN_ID, "--amount", "500"),
                  ("writeoff", LOAN_ID)):

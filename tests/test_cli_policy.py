@@ -14,7 +14,7 @@ from node.ledger.types import (
     decode_tx,
 )
 
-from .test_cli import FakeNode, key_file, run, text  # noqa: F401  (key_file: a fixture)
+from .test_cli import FakeNode, run, text
 
 POLICY = {"blocked_jurisdictions": ["DE", "IR", "KP"],
           "tiers": [{"tier": 1, "name": "basic",
@@ -37,7 +37,7 @@ def node(monkeypatch) -> PolicyNode:
     return fake
 
 
-def test_block_and_unblock_sign_the_regulators_tx(node, key_file):  # noqa: F811
+def test_block_and_unblock_sign_the_regulators_tx(node, key_file):
     path, regulator = key_file
     blocked = run("policy", "block-jurisdiction", "de", "--key", str(path), "--node", "http://fake")
     assert blocked.exit_code == 0, blocked.output
@@ -50,7 +50,7 @@ def test_block_and_unblock_sign_the_regulators_tx(node, key_file):  # noqa: F811
     assert [t.payload for t in txs] == [JurisdictionBlock("DE"), JurisdictionUnblock("DE")]
 
 
-def test_a_bad_jurisdiction_code_is_a_usage_error_and_submits_nothing(node, key_file):  # noqa: F811
+def test_a_bad_jurisdiction_code_is_a_usage_error_and_submits_nothing(node, key_file):
     bad = run("policy", "block-jurisdiction", "DEU", "--key", str(key_file[0]),
               "--node", "http://fake")
     assert bad.exit_code == 2 and "jurisdiction" in bad.stderr
@@ -69,7 +69,7 @@ def test_show_renders_the_blocked_set_tiers_and_institutions(node):
     assert as_json.exit_code == 0 and '"blocked_jurisdictions"' in as_json.stdout
 
 
-def test_set_tier_signs_a_tier_set_with_its_limits_sorted(node, key_file):  # noqa: F811
+def test_set_tier_signs_a_tier_set_with_its_limits_sorted(node, key_file):
     path, regulator = key_file
     result = run("policy", "set-tier", "--tier", "1", "--name", "basic", "--limit",
                  "usd:50000:100000", "--limit", "EUR:1000:2000", "--key", str(path),
@@ -85,7 +85,7 @@ def test_set_tier_signs_a_tier_set_with_its_limits_sorted(node, key_file):  # no
 @pytest.mark.parametrize("limit,complaint", [("USD:10", "is not ASSET:PER_TX:DAILY"),
                                              ("USD:-1:5", "is not ASSET:PER_TX:DAILY"),
                                              ("usd dollars:1:2", "asset")])
-def test_set_tier_refuses_a_bad_limit_and_submits_nothing(node, key_file, limit,  # noqa: F811
+def test_set_tier_refuses_a_bad_limit_and_submits_nothing(node, key_file, limit,
                                                           complaint):
     bad = run("policy", "set-tier", "--tier", "1", "--name", "basic", "--limit", limit,
               "--key", str(key_file[0]), "--node", "http://fake")
@@ -93,7 +93,7 @@ def test_set_tier_refuses_a_bad_limit_and_submits_nothing(node, key_file, limit,
     assert node.received == []
 
 
-def test_add_institution_checks_like_the_genesis_ceremony_and_signs(node, key_file, tmp_path):  # noqa: F811
+def test_add_institution_checks_like_the_genesis_ceremony_and_signs(node, key_file, tmp_path):
     path, regulator = key_file
     new = KeyPair.generate()
     result = run("policy", "add-institution", "--name", "newbank", "--display", "New Bank",

@@ -19,7 +19,7 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.crypto import KeyPair
 from node.ledger.rules import SignatureCache
-from node.ledger.types import Transfer, decode_tx, sign_tx
+from node.ledger.types import Transfer, TxState, decode_tx, sign_tx
 from node.server.api import build_app
 from node.server.config import NodeConfig
 from node.server.daemon import Node
@@ -432,6 +432,30 @@ async def test_the_node_sizes_its_signature_cache_from_its_config(start_node):
     """Needs node.daemon to pass config.sig_cache_size (see the hand-over notes)."""
     node = await start_node(sig_cache_size=123)
     assert node.sigs.capacity == 123
+
+
+async def test_a_node_with_a_one_account_cache_serves_and_survives_a_restart(start_node, keys):
+    """The account cache is a cache: with room for one account, a node commits transfers
+    among three, answers each account's balance from LevelDB, and after a restart starts with
+    none of them decoded and serves the same."""
+    node = await start_node(account_cache_size=1)
+    assert node.state.accounts.capacity == 1
+    chain = node.genesis.chain_id
+    alice, bob, inst0 = keys["alice"], keys["bob"], keys["inst0"]
+    txs = [sign_tx(alice, chain, 0, Transfer("USD", bob.address, 7, "")),
+           sign_tx(bob, chain, 0, Transfer("USD", inst0.address, 3, "")),
+           sign_tx(alice, chain, 1, Transfer("EUR", inst0.address, 2, ""))]
+    assert all(isinstance(r, type(txs[0])) for r in node.submit_many([t.raw for t in txs]))
+    for t in txs:
+        done = await node.wait_for(t.hash, 5)
+        assert done.status == TxState.COMMITTED and done.receipt is not None and done.receipt.ok
+    before = {k.address: node.account_view(k.address).account.to_wire()
+              for k in (alice, bob, inst0)}
+    assert node.state.accounts.cached <= 1
+    await node.stop()
+    again = await start_node(account_cache_size=1)
+    assert again.state.accounts.cached == 0 and again.height() == node.height()
+    assert {a: again.account_view(a).account.to_wire() for a in before} == before
 
 
 async def test_the_node_sizes_its_gossip_seen_cache_from_its_config(start_follower):

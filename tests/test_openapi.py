@@ -17,6 +17,9 @@ from referencing.jsonschema import DRAFT202012
 from node.ledger import errors as E
 from node.ledger.types import (
     AssetUpdate,
+    EscrowCreate,
+    FxAccept,
+    FxOffer,
     Issue,
     LoanAccept,
     LoanOffer,
@@ -163,6 +166,15 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/v1/assets/u$d", 400)
         await call("GET", "/v1/reports?kind=large&from=0", 200)
         await call("GET", "/v1/reports?kind=huge", 400)
+        await call("GET", "/v1/offers?give=USD&want=EUR", 200)
+        await call("GET", "/v1/offers?status=closed", 400)
+        await call("GET", "/v1/offers?limit=0", 400)
+        await call("GET", f"/v1/offers/{'00' * 32}", 404)
+        await call("GET", "/v1/offers/00", 400)
+        await call("GET", f"/v1/escrows?account={bob}&status=all", 200)
+        await call("GET", "/v1/escrows?account=bob", 400)
+        await call("GET", f"/v1/escrows/{'00' * 32}", 404)
+        await call("GET", "/v1/escrows/xyz", 400)
         await call("GET", "/v1/openapi.json", 200)
         await call("GET", "/healthz", 200)
         await call("GET", "/readyz", 200)
@@ -229,6 +241,88 @@ async def test_an_assets_reserves_and_reports_answer_as_the_document_says(start_
             ("large", 5_000, txs[3].hash_hex)]
 
 
+async def commit_all(http, contract: Contract, txs, **kw) -> None:
+    for t in txs:
+        await exchange(http, contract, "POST", "/v1/txs", 202, json={"tx": t.raw.hex()})
+    for t in txs:
+        done = await exchange(http, contract, "GET", f"/v1/txs/{t.hash_hex}?wait=5", 200, **kw)
+        assert done["status"] == "committed", done
+
+
+def settlement_txs(node, keys):
+    """alice offers 1,000 USD for 900 EUR to anyone, and 10 USD for 10 EUR to bob alone; bob
+    takes half of the first; alice escrows 300 USD for bob."""
+    chain, now = node.genesis.chain_id, int(time.time() * 1000)
+    alice, bob = keys["alice"], keys["bob"]
+    public = sign_tx(alice, chain, 0, FxOffer("USD", 1_000, "EUR", 900, now + 3_600_000, True,
+                                              b""))
+    private = sign_tx(alice, chain, 1, FxOffer("USD", 10, "EUR", 10, now + 3_600_000, False,
+                                               bob.address))
+    take = sign_tx(bob, chain, 0, FxAccept(public.hash, 450))
+    escrow = sign_tx(alice, chain, 2, EscrowCreate("USD", bob.address, 300, now,
+                                                   now + 3_600_000, b""))
+    return public, private, take, escrow
+
+
+async def test_offers_and_escrows_answer_as_the_document_says(start_node, keys):
+    """Filled records against their schemas: the book by pair, best rate first; a partly
+    filled offer; an escrow releasable now; the asset's held units."""
+    node = await start_node()
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    public, private, take, escrow = settlement_txs(node, keys)
+    alice, bob = keys["alice"].address_hex, keys["bob"].address_hex
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        await commit_all(http, contract, [public, private, take, escrow])
+        book = await exchange(http, contract, "GET", "/v1/offers?give=usd&want=EUR", 200)
+        # 1,000 for 900 gives a taker more USD per EUR than 10 for 10: it comes first
+        assert [o["id"] for o in book["offers"]] == [public.hash_hex, private.hash_hex]
+        half = await exchange(http, contract, "GET", f"/v1/offers/{public.hash_hex}", 200)
+        assert (half["paid"], half["given"], half["locked"], half["remaining_want"]) == (
+            450, 500, 500, 450)
+        assert half["status"] == "open" and half["maker"] == alice
+        mine = await exchange(http, contract, "GET", f"/v1/offers?maker={bob}", 200)
+        assert mine["offers"] == []
+        held = await exchange(http, contract, "GET", f"/v1/escrows?account={bob}", 200)
+        assert [(e["id"], e["amount"], e["releasable"]) for e in held["escrows"]] == [
+            (escrow.hash_hex, 300, True)]
+        one = await exchange(http, contract, "GET", f"/v1/escrows/{escrow.hash_hex}", 200)
+        assert one["payer"] == alice and one["to"] == bob and one["condition"] is None
+        usd = await exchange(http, contract, "GET", "/v1/assets/USD", 200)
+        assert usd["held"] == 500 + 10 + 300
+
+
+async def test_a_token_sees_public_offers_and_its_own_settlements_only(start_node, keys,
+                                                                      tmp_path):
+    """Attack: a customer's read token (scoped to carol) lists the book and the escrows to
+    learn what other customers trade privately: an offer made to bob alone, and alice's
+    escrow for bob. It sees the offer open to anyone (a taker must find it) and nothing
+    else; a direct read of the others is 404, as if they did not exist."""
+    tokens = tmp_path / "tokens.json"
+    node = await start_node(read_auth=True, read_tokens_file=str(tokens))
+    carol = {"Authorization": f"Bearer {issue_token(tokens, [keys['carol'].address], False)}"}
+    bob = {"Authorization": f"Bearer {issue_token(tokens, [keys['bob'].address], False)}"}
+    supervisor = {"Authorization": f"Bearer {issue_token(tokens, [], True)}"}
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    public, private, take, escrow = settlement_txs(node, keys)
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        await commit_all(http, contract, [public, private, take, escrow], headers=supervisor)
+        await exchange(http, contract, "GET", "/v1/offers", 401)
+        seen = await exchange(http, contract, "GET", "/v1/offers", 200, headers=carol)
+        assert [o["id"] for o in seen["offers"]] == [public.hash_hex]
+        await exchange(http, contract, "GET", f"/v1/offers/{private.hash_hex}", 404,
+                       headers=carol)
+        none = await exchange(http, contract, "GET", "/v1/escrows", 200, headers=carol)
+        assert none["escrows"] == []
+        await exchange(http, contract, "GET", f"/v1/escrows/{escrow.hash_hex}", 404,
+                       headers=carol)
+        await exchange(http, contract, "GET", f"/v1/escrows?account={keys['bob'].address_hex}",
+                       403, headers=carol)
+        # bob, the counterparty and the recipient, sees both
+        offers = await exchange(http, contract, "GET", "/v1/offers", 200, headers=bob)
+        assert {o["id"] for o in offers["offers"]} == {public.hash_hex, private.hash_hex}
+        await exchange(http, contract, "GET", f"/v1/escrows/{escrow.hash_hex}", 200, headers=bob)
+
+
 async def test_supervisory_reports_need_a_token_that_sees_every_account(start_node, keys,
                                                                        tmp_path):
     """Attack: a customer's token (scoped to its own account) reads every large transfer of
@@ -273,9 +367,9 @@ async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
 async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, keys, tmp_path):
     """inst0 lends alice 1_000 USD (2 % interest) in two instalments a second apart, from 3 s on: the idle
     node cuts the blocks that collect them on schedule; the loan, the book and alice's credit
-    record match their schemas. Attack (read_auth): bob's customer token reads alice's loan, or
-    the whole loan book, through the loan routes: 403; any token reads her credit record (what
-    lenders share), none without a token: 401."""
+    record match their schemas. Attack (read_auth): bob's customer token reads alice's loan
+    (404, as if there were none), or her loans by a filter (403), or finds them in the book (it
+    lists none); any token reads her credit record (what lenders share), none without: 401."""
     tokens = tmp_path / "tokens.json"
     node = await start_node(read_auth=True, read_tokens_file=str(tokens))
     mine = {"Authorization": f"Bearer {issue_token(tokens, [keys['alice'].address], False)}"}
@@ -305,12 +399,15 @@ async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, ke
                               headers=mine)
         assert [i["state"] for i in loan["schedule"]] == ["paid", "paid"]
         assert loan["repaid"] == 1_020 and loan["next_collection_at"] is None
-        await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 403, headers=other)
+        await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 404, headers=other)
         await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 401)
         book = await exchange(http, contract, "GET", f"/v1/loans?borrower={alice.hex()}", 200,
                               headers=mine)
         assert [x["id"] for x in book["loans"]] == [offer.hash_hex]
-        await exchange(http, contract, "GET", "/v1/loans", 403, headers=mine)
+        assert (await exchange(http, contract, "GET", "/v1/loans", 200, headers=other)
+                )["loans"] == []  # bob's token sees no loan of his
+        await exchange(http, contract, "GET", f"/v1/loans?borrower={alice.hex()}", 403,
+                       headers=other)
         await exchange(http, contract, "GET", "/v1/loans?status=paid_off", 200,
                        headers=everything)
         credit = await exchange(http, contract, "GET", f"/v1/credit/{alice.hex()}", 200,

@@ -36,7 +36,9 @@ def test_cli_demo_flows_and_reason_codes(devnet):
     keys = str(devnet / "keys")
     shown = lichen("account", "show", f"{keys}/carol.key", "--node", url, "--json")
     carol = json.loads(shown.stdout)
-    assert carol["balances"] == {"EUR": 1500} and carol["kyc"]["valid"]
+    # 15.00 EUR paid; 1,000.00 SGD issued, 675.00 of it paid for alice's 500.00 USD (PvP)
+    assert carol["balances"] == {"EUR": 1500, "SGD": 32_500, "USD": 50_000}
+    assert carol["kyc"]["valid"] and "NOT_COUNTERPARTY" in out
     # a rejection: non-zero exit, reason code on stderr
     bad = lichen("tx", "transfer", "--key", f"{keys}/carol.key", "--to", f"{keys}/alice.key",
                  "--asset", "EUR", "--amount", "99999", "--node", url, check=False)

@@ -20,13 +20,15 @@ class OpCounts:
     unknown: int
     failed_by_code: dict[str, int]
     unknown_by_reason: dict[str, int]
+    ok_by_kind: dict[str, int]  # transfer, fx_offer, fx_accept, escrow_create, ...
 
     @classmethod
     def of(cls, ops: list[Op]) -> OpCounts:
         outcomes = Counter(op.outcome for op in ops)
         return cls(outcomes["ok"], outcomes["failed"], outcomes["unknown"],
                    dict(Counter(op.why for op in ops if op.outcome == "failed")),
-                   dict(Counter(op.why for op in ops if op.outcome == "unknown")))
+                   dict(Counter(op.why for op in ops if op.outcome == "unknown")),
+                   dict(sorted(Counter(op.kind for op in ops if op.outcome == "ok").items())))
 
 
 @dataclass

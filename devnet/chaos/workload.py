@@ -1,7 +1,14 @@
 """The chaos workload: fresh accounts set up by the devnet's institutions, clients moving small
 amounts among them, and a reader taking snapshots of every balance.
 
-Each transfer is one operation with one outcome, as a client would see it:
+Most operations are transfers; some settle FX (an offer of one set-up asset for the other,
+open to anyone, and takes of the offers other clients made) and escrows (made to another
+account, then released or, past their cancel time, cancelled). Offers expire and escrows
+time out under the faults, so block-time sweeps run too. What offers and escrows lock is
+counted by the snapshots through each asset's `held` (GET /v1/assets/{code}): on a devnet where
+nobody else locks those assets during the run, balances + held stay what set-up made.
+
+Each operation is one transaction with one outcome, as a client would see it:
 
   ok       the node acknowledged it committed (a successful receipt at a height);
   failed   a definite no: an error code at admission, or a committed, failed receipt;
@@ -19,7 +26,18 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from node.ledger.crypto import KeyPair
-from node.ledger.types import Issue, KycAttest, Payload, Transfer, sign_tx
+from node.ledger.types import (
+    EscrowCancel,
+    EscrowCreate,
+    EscrowRelease,
+    FxAccept,
+    FxOffer,
+    Issue,
+    KycAttest,
+    Payload,
+    Transfer,
+    sign_tx,
+)
 
 from ..aioclient import post_batch, wait_committed
 from ..errors import DevnetError
@@ -33,6 +51,11 @@ INDEFINITE_CODES = {"INTERNAL", "HTTP_ERROR"}  # answers that say nothing about 
 FUNDING = 1_000_000  # minor units of each asset per account: transfers never run it dry
 SETUP_CHUNK = 50  # txs per set-up batch: the pool's window of a sender's future nonces
 ATTESTATION_DAYS = 7
+# Of every 100 operations: FX offers, takes of offers, escrows made, escrows ended; the rest
+# are transfers.
+MIX = (("fx_offer", 6), ("fx_accept", 12), ("escrow_create", 6), ("escrow_end", 8))
+OFFER_LIFE_S = (3, 15)  # an offer stands this many seconds (drawn per offer)
+ESCROW_WINDOW_S = (2, 8)  # an escrow may be released this long, then only cancelled
 
 
 # ---- HTTP, as clients see it ---------------------------------------------------------------------
@@ -78,6 +101,7 @@ class Op:
     stage: str = ""  # failed: "admission" or "receipt"
     height: int | None = None  # ok, or failed with a receipt: the block it is in
     done: float = 0.0  # when the client stopped waiting
+    kind: str = "transfer"  # or fx_offer, fx_accept, escrow_create, escrow_release, _cancel
 
 
 @dataclass
@@ -91,7 +115,15 @@ class Reads:
     negative_violations: list[str] = field(default_factory=list)
 
 
-Snapshot = tuple[str, int, list[dict]]  # (node, height, every account's balances)
+# (node, height, every account's balances, each asset's units held in offers and escrows)
+Snapshot = tuple[str, int, list[dict], dict[str, int]]
+
+
+@dataclass
+class OpenEscrow:
+    id: bytes
+    payer: Account
+    cancel_after: int  # unix ms
 
 
 class Workload:
@@ -105,6 +137,7 @@ class Workload:
         self.accounts, self.assets, self.initial = accounts, assets, initial
         self.injector, self.seed = injector, seed
         self.ops: list[Op] = []
+        self.offers: list[bytes] = []  # offers acknowledged committed, for any client to take
         self.reads = Reads()
         self.stop = asyncio.Event()
 
@@ -113,9 +146,10 @@ class Workload:
         await asyncio.gather(self.read_loop(), *(self.client_loop(i, owned)
                                                  for i, owned in enumerate(owners) if owned))
 
-    # -- transfers --
+    # -- operations --
     async def client_loop(self, cid: int, owned: list[Account]) -> None:
         rng = random.Random(f"{self.seed}:{cid}")
+        escrows: list[OpenEscrow] = []  # this client's, made from the accounts it owns
         k = 0
         while not self.stop.is_set():
             acct = rng.choice(owned)
@@ -124,19 +158,59 @@ class Workload:
                 if acct.next_nonce is None:
                     await asyncio.sleep(0.2)
                     continue
-            to = rng.choice([a for a in self.accounts if a is not acct])
-            # The memo makes every tx unique: a retry is a new tx, never the same bytes again.
-            payload = Transfer(rng.choice(self.assets), to.key.address, rng.randint(1, 100),
-                               f"chaos {cid}.{k}")
+            kind, payload, ending = self.next_operation(rng, acct, escrows, f"chaos {cid}.{k}")
             tx = sign_tx(acct.key, self.chain_id, acct.next_nonce, payload)
             k += 1
             node = rng.choice(self.injector.reachable() or self.injector.names)
-            op = Op(tx.hash_hex, cid, node, self.injector.now())
+            op = Op(tx.hash_hex, cid, node, self.injector.now(), kind=kind)
             self.ops.append(op)
             await self.transfer(op, tx.raw)
             op.done = self.injector.now()
+            self.remember(op, tx.hash, payload, acct, escrows, ending)
             # Only a commit tells us the nonce for sure; otherwise ask a node next time.
             acct.next_nonce = acct.next_nonce + 1 if op.outcome == "ok" else None
+
+    def next_operation(self, rng: random.Random, acct: Account, escrows: list[OpenEscrow],
+                       memo: str) -> tuple[str, Payload, OpenEscrow | None]:
+        """What the client does next with `acct`: (kind, payload, the escrow it ends)."""
+        now = int(time.time() * 1000)
+        to = rng.choice([a for a in self.accounts if a is not acct])
+        roll = rng.randrange(100)
+        for kind, share in MIX:
+            if roll >= share:
+                roll -= share
+                continue
+            if kind == "fx_offer" and len(self.assets) > 1:
+                give, want = rng.sample(self.assets, 2)
+                return kind, FxOffer(give, rng.randint(50, 500), want, rng.randint(50, 500),
+                                     now + rng.randint(*OFFER_LIFE_S) * 1000, True, b""), None
+            if kind == "fx_accept" and self.offers:
+                return kind, FxAccept(rng.choice(self.offers[-20:]), rng.randint(1, 200)), None
+            if kind == "escrow_create":
+                return kind, EscrowCreate(rng.choice(self.assets), to.key.address,
+                                          rng.randint(1, 100), now - 1_000,
+                                          now + rng.randint(*ESCROW_WINDOW_S) * 1000, b""), None
+            mine = [e for e in escrows if e.payer is acct]
+            if kind == "escrow_end" and mine:
+                e = rng.choice(mine)
+                if now < e.cancel_after:
+                    return "escrow_release", EscrowRelease(e.id, b""), e
+                return "escrow_cancel", EscrowCancel(e.id), e
+            break
+        # The memo makes every tx unique: a retry is a new tx, never the same bytes again.
+        return "transfer", Transfer(rng.choice(self.assets), to.key.address,
+                                    rng.randint(1, 100), memo), None
+
+    def remember(self, op: Op, tx_hash: bytes, payload: Payload, acct: Account,
+                 escrows: list[OpenEscrow], ending: OpenEscrow | None) -> None:
+        """Offers and escrows the client now knows exist; an escrow ended (or refused: it is
+        closed, or it never was) is forgotten."""
+        if op.outcome == "ok" and isinstance(payload, FxOffer):
+            self.offers.append(tx_hash)
+        elif op.outcome == "ok" and isinstance(payload, EscrowCreate):
+            escrows.append(OpenEscrow(tx_hash, acct, payload.cancel_after))
+        elif ending is not None and op.outcome != "unknown":
+            escrows.remove(ending)
 
     async def transfer(self, op: Op, raw: bytes) -> None:
         url = self.urls[op.node]
@@ -180,29 +254,37 @@ class Workload:
             await asyncio.sleep(0.2)
 
     async def read_balances(self, node: str) -> Snapshot | None:
-        """(node, height, every account's balances), or None when not a snapshot."""
+        """(node, height, every account's balances, each asset's held units), or None when not
+        a snapshot."""
         url = self.urls[node]
         try:
             _, before = await call(self.session, "GET", f"{url}/v1/status", READ_TIMEOUT)
             docs = await asyncio.gather(*(
                 call(self.session, "GET", f"{url}/v1/accounts/{a.key.address_hex}", READ_TIMEOUT)
                 for a in self.accounts))
+            assets = await asyncio.gather(*(
+                call(self.session, "GET", f"{url}/v1/assets/{code}", READ_TIMEOUT)
+                for code in self.assets))
             _, after = await call(self.session, "GET", f"{url}/v1/status", READ_TIMEOUT)
         except NO_ANSWER:
             self.reads.unreachable += 1
             return None
-        if before.get("height") != after.get("height") or any("balances" not in d for _, d in docs):
+        if before.get("height") != after.get("height") or any(
+                "balances" not in d for _, d in docs) or any("held" not in d for _, d in assets):
             self.reads.discarded += 1
             return None
-        return node, before["height"], [d["balances"] for _, d in docs]
+        return (node, before["height"], [d["balances"] for _, d in docs],
+                {code: d["held"] for code, (_, d) in zip(self.assets, assets, strict=True)})
 
-    def check_read(self, node: str, height: int, balances: list[dict]) -> None:
+    def check_read(self, node: str, height: int, balances: list[dict],
+                   held: dict[str, int]) -> None:
         self.reads.checked += 1
         for asset, want in self.initial.items():
-            got = sum(b.get(asset, 0) for b in balances)
+            got = sum(b.get(asset, 0) for b in balances) + held.get(asset, 0)
             if got != want:
                 self.reads.total_violations.append(
-                    f"{node} at height {height}: {asset} totals {got}, not {want}")
+                    f"{node} at height {height}: {asset} totals {got} with what offers and "
+                    f"escrows hold, not {want}")
         for acct, b in zip(self.accounts, balances, strict=True):
             for asset, amount in b.items():
                 if amount < 0:

@@ -23,11 +23,13 @@ from node.ledger.rules import (
     check_block,
     check_envelope,
 )
-from node.ledger.state import Overlay, State
+from node.ledger.state import Overlay, State, StateView
 from node.ledger.types import Block, BlockHeader, ChainTip, Receipt, Transaction, decode_tx
 
 __all__ = ["BlockResult", "ChainTip", "InvalidBlock", "build_block", "execute_block",
-           "execute_tx", "next_state_hash", "validate_block"]
+           "execute_tx", "next_state_hash", "next_timed_work", "validate_block"]
+
+END_OF_TIME = 2**63 - 1
 
 
 @dataclass
@@ -71,6 +73,23 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     changes = view.changes()
     state_hash = next_state_hash(tip.state_hash, block.header.height, block.hash, changes, receipts)
     return BlockResult(block, receipts, view, changes, state_hash, tx_hashes)
+
+
+def next_timed_work(view: StateView) -> int | None:
+    """The earliest block time from which a block's start has work to do on this state (an
+    open FX offer expires, a loan's collection turn comes), or None. A leader with an empty
+    pool cuts an empty block once that time has come, so locks are released and instalments
+    collected on time on an idle chain too, not at its next transaction. (Licence lapses are
+    left to the next block: the last validator's licence may not lapse, and would ask for an
+    empty block every interval.)"""
+    head = view.offers_due(END_OF_TIME, 1)
+    offer = view.offer(head[0]) if head else None
+    times = [offer.expires_at] if offer is not None else []
+    loans = view.loans_due(END_OF_TIME, 1)
+    loan = view.loan(loans[0]) if loans else None
+    if loan is not None and loan.next_at is not None:
+        times.append(loan.next_at)
+    return min(times) if times else None
 
 
 def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: int, index: int,

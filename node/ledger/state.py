@@ -34,12 +34,20 @@ State is these kinds of record, each under a byte key:
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
+
+Accounts are the one kind that grows with the customers, so a node's committed accounts are an
+`AccountTable`: with an `AccountSource` (the store's account records) only a bounded cache of
+them is in memory, the rest read back on demand; without one (genesis, tests, replays) all of
+them are. The store writes a block's records before its overlay commits into the State, so a
+cached account is never newer than its record and may be dropped at any time.
 """
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
@@ -443,6 +451,88 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + [(CREDIT + a, pack(r.to_wire())) for a, r in v.credit_records.items()])
 
 
+class AccountSource(Protocol):
+    """Where committed account records are kept (the store): each an encoded Account."""
+
+    def get(self, address: bytes) -> bytes | None: ...
+    def scan(self) -> Iterator[tuple[bytes, bytes]]: ...  # every (address, record), by address
+
+
+DEFAULT_ACCOUNT_CACHE = 100_000  # accounts a store-backed State keeps decoded in memory
+
+
+class AccountTable:
+    """The committed accounts by address: every one in memory without a source; with one, the
+    `capacity` most recently used, the rest decoded from the source when asked for."""
+
+    def __init__(self, source: AccountSource | None = None,
+                 capacity: int = DEFAULT_ACCOUNT_CACHE):
+        self.source = source
+        self.capacity = capacity
+        self._cached: OrderedDict[bytes, Account] = OrderedDict()
+        self.misses = 0  # reads the source answered (for metrics and tests)
+
+    def get(self, address: bytes) -> Account | None:
+        acct = self._cached.get(address)
+        if acct is not None:
+            if self.source is not None:
+                self._cached.move_to_end(address)
+            return acct
+        if self.source is None:
+            return None
+        raw = self.source.get(address)
+        if raw is None:
+            return None
+        self.misses += 1
+        acct = Account.from_wire(msgpack.unpackb(raw, raw=False))
+        self._keep(address, acct)
+        return acct
+
+    def setdefault(self, address: bytes, default: Account) -> Account:
+        acct = self.get(address)
+        if acct is None:
+            acct = default
+            self._keep(address, acct)
+        return acct
+
+    def __setitem__(self, address: bytes, acct: Account) -> None:
+        self._keep(address, acct)
+
+    def update(self, accounts: Mapping[bytes, Account]) -> None:
+        for address, acct in accounts.items():
+            self._keep(address, acct)
+
+    def _keep(self, address: bytes, acct: Account) -> None:
+        self._cached[address] = acct
+        if self.source is not None:
+            self._cached.move_to_end(address)
+            while len(self._cached) > self.capacity:
+                self._cached.popitem(last=False)  # its record in the source is as new
+
+    def items(self) -> Iterator[tuple[bytes, Account]]:
+        """Every account, by address: from the source when there is one (the cache never
+        holds an account newer than its record there)."""
+        if self.source is None:
+            yield from sorted(self._cached.items())
+            return
+        for address, raw in self.source.scan():
+            yield address, Account.from_wire(msgpack.unpackb(raw, raw=False))
+
+    def values(self) -> Iterator[Account]:
+        return (acct for _, acct in self.items())
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, bytes) and self.get(address) is not None
+
+    def __len__(self) -> int:
+        return len(self._cached) if self.source is None else sum(1 for _ in self.source.scan())
+
+    @property
+    def cached(self) -> int:
+        """Accounts decoded in memory now."""
+        return len(self._cached)
+
+
 class RotationSeen:
     """Whether any key_rotate was ever applied or loaded under one State (sticky, shared by its
     overlays): until then every key lookup is the genesis index alone, so the transfers' KYC
@@ -667,11 +757,12 @@ class StateView:
 
 
 class State(StateView):
-    """Committed state, all in memory; the store loads it at start and persists changes."""
+    """Committed state: the store loads it at start (accounts on demand, through `accounts`)
+    and persists changes."""
 
-    def __init__(self, genesis: Genesis):
+    def __init__(self, genesis: Genesis, accounts: AccountTable | None = None):
         self.genesis = genesis
-        self.accounts: dict[bytes, Account] = {}
+        self.accounts = accounts if accounts is not None else AccountTable()
         self.licenses: dict[str, frozenset[str]] = {}
         self.supplies: dict[str, int] = {}
         self.frozen_assets: dict[str, bool] = {}
@@ -918,7 +1009,7 @@ class State(StateView):
     def load_record(self, key: bytes, value: bytes) -> None:
         kind, rest = key[:1], key[1:]
         obj = msgpack.unpackb(value, raw=False)
-        if kind == ACCOUNT:
+        if kind == ACCOUNT:  # a store-backed State reads accounts on demand instead
             self.accounts[rest] = Account.from_wire(obj)
         elif kind == LICENSE:
             self.licenses[rest.decode()] = frozenset(obj)

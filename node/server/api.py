@@ -27,7 +27,7 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
 from node.ledger.state import Attestation, SupervisoryReport
-from node.ledger.types import LoanStatus, ReportKind, Transaction, decode_tx
+from node.ledger.types import LoanStatus, OfferStatus, ReportKind, Transaction, decode_tx
 from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
 from node.server import dashboard
@@ -40,9 +40,13 @@ from node.server.service import (
     AssetView,
     BlockView,
     CreditView,
+    EscrowQuery,
+    EscrowView,
     InstitutionView,
     LoanView,
     NodeService,
+    OfferQuery,
+    OfferView,
     PolicyView,
     ProposalView,
     Readiness,
@@ -213,6 +217,10 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/assets", get_assets)
     app.router.add_get("/v1/assets/{code}", get_asset)
     app.router.add_get("/v1/reports", get_reports)
+    app.router.add_get("/v1/offers", get_offers)
+    app.router.add_get("/v1/offers/{id}", get_offer)
+    app.router.add_get("/v1/escrows", get_escrows)
+    app.router.add_get("/v1/escrows/{id}", get_escrow)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/proofs/{hash}", get_proof)
@@ -650,12 +658,114 @@ def render_asset(view: AssetView) -> dict:
     return {"code": a.code, "issuer": a.issuer, "decimals": a.decimals, "clawback": a.clawback,
             "reserve_backed": a.reserve_backed, "reserve_max_age_ms": a.reserve_max_age_ms,
             "report_threshold": a.report_threshold, "frozen": view.frozen,
-            "supply": view.supply, "coverage_bps": view.coverage_bps,
+            "supply": view.supply, "held": view.held, "coverage_bps": view.coverage_bps,
             "reserves": None if r is None else {
                 "report": r.report.hex(), "amount": r.amount, "as_of": r.as_of,
                 "evidence_hash": r.evidence_hash.hex(), "reporter": r.reporter,
                 "reported_at": r.reported_at, "auditor": r.auditor or None,
                 "attested_at": r.attested_at or None, "stale": view.stale}}
+
+
+# ---- settlement: FX offers and escrows --------------------------------------------------------
+
+LIST_LIMIT = 100  # default and
+MAX_LIST_LIMIT = 1000  # largest `limit` of the offer and escrow lists
+
+
+def _limit_param(request: web.Request) -> int:
+    raw = request.query.get("limit", "")
+    if raw == "":
+        return LIST_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+        raise E.Malformed(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
+    return int(raw)
+
+
+def _status_param(request: web.Request) -> bool:
+    """status=open (the default) or status=all: whether to list open records only."""
+    status = request.query.get("status", "open")
+    if status not in ("open", "all"):
+        raise E.Malformed("status must be open or all")
+    return status == "open"
+
+
+def _address_param(request: web.Request, name: str) -> bytes:
+    raw = request.query.get(name, "")
+    try:
+        return parse_address(raw) if raw else b""
+    except ValueError as exc:
+        raise E.Malformed(f"{name}: {exc}") from None
+
+
+def _asset_param(request: web.Request, name: str) -> str:
+    raw = request.query.get(name, "")
+    return _check_asset_code(name, raw.upper()) if raw else ""
+
+
+def offer_visible(scope: Scope, o) -> bool:
+    """With read_auth a token sees offers open to anyone (a taker must find them), and those
+    its accounts made or were made."""
+    return not o.counterparty or scope.sees(o.maker) or scope.sees(o.counterparty)
+
+
+async def get_offers(request: web.Request) -> web.Response:
+    """FX offers: open ones by default (status=all for every offer), filtered by give/want
+    asset and maker; within a pair the best rate for a taker first."""
+    scope = reader_scope(request)
+    query = OfferQuery(_asset_param(request, "give"), _asset_param(request, "want"),
+                       _address_param(request, "maker"), _status_param(request),
+                       _limit_param(request))
+    views = [v for v in request.app[NODE].offers(query) if offer_visible(scope, v.offer)]
+    return reply(request, {"offers": [render_offer(v) for v in views]})
+
+
+async def get_offer(request: web.Request) -> web.Response:
+    view = request.app[NODE].offer_view(_parse_hash(request.match_info["id"]))
+    if view is None or not offer_visible(reader_scope(request), view.offer):
+        raise E.NotFound("no such offer")
+    return reply(request, render_offer(view))
+
+
+def render_offer(view: OfferView) -> dict:
+    o = view.offer
+    return {"id": view.offer_id.hex(), "maker": o.maker.hex(),
+            "give_asset": o.give_asset, "give_amount": o.give_amount,
+            "want_asset": o.want_asset, "want_amount": o.want_amount,
+            "given": o.given, "paid": o.paid, "locked": o.locked,
+            "remaining_want": o.want_amount - o.paid if o.status == OfferStatus.OPEN else 0,
+            "partial": o.partial, "counterparty": o.counterparty.hex() or None,
+            "expires_at": o.expires_at, "expired": view.expired, "created_at": o.created_at,
+            "status": o.status, "closed_at": o.closed_at or None}
+
+
+async def get_escrows(request: web.Request) -> web.Response:
+    """Escrows: open ones by default (status=all for every one), filtered by account (the
+    payer or the recipient); soonest release first. A token sees its accounts' escrows."""
+    scope = reader_scope(request)
+    account = _address_param(request, "account")
+    if account:
+        scope.require_account(account)
+    query = EscrowQuery(account, _status_param(request), _limit_param(request))
+    views = [v for v in request.app[NODE].escrows(query)
+             if scope.sees(v.escrow.payer) or scope.sees(v.escrow.to)]
+    return reply(request, {"escrows": [render_escrow(v) for v in views]})
+
+
+async def get_escrow(request: web.Request) -> web.Response:
+    view = request.app[NODE].escrow_view(_parse_hash(request.match_info["id"]))
+    scope = reader_scope(request)
+    if view is None or not (scope.sees(view.escrow.payer) or scope.sees(view.escrow.to)):
+        raise E.NotFound("no such escrow")
+    return reply(request, render_escrow(view))
+
+
+def render_escrow(view: EscrowView) -> dict:
+    e = view.escrow
+    return {"id": view.escrow_id.hex(), "payer": e.payer.hex(), "to": e.to.hex(),
+            "asset": e.asset, "amount": e.amount, "release_after": e.release_after,
+            "cancel_after": e.cancel_after, "condition": e.condition.hex() or None,
+            "created_at": e.created_at, "status": e.status, "closed_at": e.closed_at or None,
+            "releasable": view.releasable, "cancellable": view.cancellable}
 
 
 async def get_genesis(request: web.Request) -> web.Response:
@@ -674,7 +784,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 # ---- loans (node.ledger.rules.loans) -------------------------------------------------------------
 
-def _address_param(text: str, name: str) -> bytes:
+def _address_text(text: str, name: str) -> bytes:
     try:
         return parse_address(text)
     except ValueError as exc:
@@ -682,38 +792,36 @@ def _address_param(text: str, name: str) -> bytes:
 
 
 async def get_loans(request: web.Request) -> web.Response:
-    """Loans by id, filtered by borrower, lender and status. With read_auth, a filter by an
-    account the token covers reads that account's loans; the whole book needs a token that sees
-    every account."""
+    """Loans by id, filtered by borrower, lender and status. With read_auth a token sees the
+    loans its accounts borrowed or lent (a filter by an account it does not cover: 403)."""
     q = request.query
-    borrower = _address_param(q["borrower"], "borrower") if q.get("borrower") else None
-    lender = _address_param(q["lender"], "lender") if q.get("lender") else None
+    borrower = _address_text(q["borrower"], "borrower") if q.get("borrower") else None
+    lender = _address_text(q["lender"], "lender") if q.get("lender") else None
     status = q.get("status", "")
     if status not in ("", *(s.value for s in LoanStatus)):
         raise E.Malformed(f"status must be one of {', '.join(s.value for s in LoanStatus)}")
     scope = reader_scope(request)
-    if borrower is not None:
-        scope.require_account(borrower)
-    elif lender is not None:
-        scope.require_account(lender)
-    else:
-        scope.require_everything("the loan book")
+    for account in (borrower, lender):
+        if account is not None:
+            scope.require_account(account)
     views = [v for v in request.app[NODE].loans()
              if (borrower is None or v.loan.borrower == borrower)
              and (lender is None or v.loan.lender == lender)
-             and (not status or v.loan.status == status)]
+             and (not status or v.loan.status == status) and loan_visible(scope, v)]
     return reply(request, {"loans": [render_loan(v) for v in views]})
+
+
+def loan_visible(scope: Scope, view: LoanView) -> bool:
+    """A token sees the loans of the accounts it covers, as borrower or lender."""
+    return scope.sees(view.loan.borrower) or scope.sees(view.loan.lender)
 
 
 async def get_loan(request: web.Request) -> web.Response:
     """One loan: its terms, schedule (each instalment paid, missed, due or upcoming), what was
     repaid, what is in arrears, its status and its next collection turn."""
     view = request.app[NODE].loan_view(_parse_hash(request.match_info["id"]))
-    if view is None:
+    if view is None or not loan_visible(reader_scope(request), view):
         raise E.NotFound("no such loan")
-    scope = reader_scope(request)
-    if not (scope.sees(view.loan.borrower) or scope.sees(view.loan.lender)):
-        scope.require_account(view.loan.borrower)
     return reply(request, render_loan(view))
 
 
@@ -721,7 +829,7 @@ async def get_credit(request: web.Request) -> web.Response:
     """A borrower's on-chain credit history: on-time and missed instalments, defaulted, paid-off
     and written-off loans, and its loans. Any reader the node admits reads it (with read_auth,
     any token): lenders check a borrower before they lend."""
-    address = _address_param(request.match_info["account"], "account")
+    address = _address_text(request.match_info["account"], "account")
     reader_scope(request)
     return reply(request, render_credit(request.app[NODE].credit_view(address)))
 
@@ -769,7 +877,7 @@ def render_credit(view: CreditView) -> dict:
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
                            dashboard.get_events, get_policy, get_assets, get_asset,
-                           get_reports}
+                           get_reports, get_offers, get_offer, get_escrows, get_escrow}
                           | {get_loans, get_loan, get_credit})
 
 

@@ -84,7 +84,7 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
     sigs = SignatureCache(config.sig_cache_size, timer=time.perf_counter)
     store = Store(f"{config.data_dir}/db", genesis, db,
                   write_buffer_size=config.leveldb_write_buffer_mb * 1024 * 1024)
-    state = store.load_state()
+    state = store.load_state(account_cache=config.account_cache_size)
     pool = Mempool(state, sigs, PoolLimits(
         config.mempool_max_txs, config.mempool_max_bytes, config.mempool_max_per_sender,
         max_held=config.mempool_max_held, max_held_per_sender=config.mempool_max_held_per_sender,

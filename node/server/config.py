@@ -74,6 +74,9 @@ class NodeConfig:
     http_idle_timeout_s: float = 30.0  # no complete request head by then: closed (0: never)
     http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408, closed
     sig_cache_size: int = 200_000  # verified signatures remembered (node.rules.SignatureCache)
+    # committed accounts kept decoded in memory; the rest are read from LevelDB when touched
+    # (node.ledger.state.AccountTable): memory stays bounded however many customers there are
+    account_cache_size: int = 100_000
     # worker processes checking signatures of submitted and gossiped batches ahead of admission
     # (node.ledger.sigpool; the rules' verdicts are unchanged). 0, the default: all on the event
     # loop. Workers pay off only with cores to spare: on a 2-core machine running three nodes

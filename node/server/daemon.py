@@ -36,7 +36,7 @@ from node.ledger import errors as E
 from node.ledger.certificates import Vote
 from node.ledger.codec import pack
 from node.ledger.crypto import Signer
-from node.ledger.execution import BlockResult, InvalidBlock, execute_block
+from node.ledger.execution import BlockResult, InvalidBlock, execute_block, next_timed_work
 from node.ledger.genesis import Genesis, Institution
 from node.ledger.mempool import Dropped
 from node.ledger.rules import expected_membership
@@ -77,11 +77,15 @@ from node.server.service import (
     BlockView,
     CreditView,
     DashboardStatus,
+    EscrowQuery,
+    EscrowView,
     InstitutionView,
     LoanView,
     NetworkMember,
     NodeRole,
     NodeStatus,
+    OfferQuery,
+    OfferView,
     PeerLink,
     PolicyView,
     ProposalView,
@@ -147,7 +151,7 @@ class Node:
         self.tip = self.store.tip()
         peers = PeerClient(self.p2p)
         self.producer = BlockProducer(self.key, self.mempool, ProducerLimits.of(config), clock,
-                                      self.tip, self._collection_due)
+                                      self.tip, lambda: next_timed_work(self.state))
         self.catch_up = CatchUp(peers, self)
         self.forwarder = PoolForwarder(self.id, peers)
         self.waiters = Waiters(clock)
@@ -742,11 +746,6 @@ class Node:
         (seconds of the node's clock)."""
         return await self.waiters.wait(tx_hash, timeout, self.tx_status)
 
-    def _collection_due(self, now: int) -> bool:
-        """A loan's collection turn is due by block time `now` (the producer cuts an empty
-        block for it on an idle chain): one peek at the committed state's due-queue."""
-        return bool(self.state.loans_due(now, 1))
-
     def height(self) -> int:
         return self.tip.height
 
@@ -780,6 +779,17 @@ class Node:
     def supervisory_reports(self) -> list[SupervisoryReport]:
         return self.reader.supervisory_reports()
 
+    def offers(self, query: OfferQuery) -> list[OfferView]:
+        return self.reader.offers(query)
+
+    def offer_view(self, offer_id: bytes) -> OfferView | None:
+        return self.reader.offer_view(offer_id)
+
+    def escrows(self, query: EscrowQuery) -> list[EscrowView]:
+        return self.reader.escrows(query)
+
+    def escrow_view(self, escrow_id: bytes) -> EscrowView | None:
+        return self.reader.escrow_view(escrow_id)
     def loans(self) -> list[LoanView]:
         return self.reader.loans()
 

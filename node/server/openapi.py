@@ -154,13 +154,38 @@ def schemas() -> dict[str, Schema]:
         "Asset": obj({
             "code": STR, "issuer": STR, "decimals": INT, "clawback": BOOL,
             "reserve_backed": BOOL, "reserve_max_age_ms": INT, "report_threshold": INT,
-            "frozen": BOOL, "supply": INT, "coverage_bps": nullable(INT),
+            "frozen": BOOL, "supply": INT, "held": INT, "coverage_bps": nullable(INT),
             "reserves": nullable(obj({
                 "report": HASH, "amount": INT, "as_of": INT, "evidence_hash": HASH,
                 "reporter": STR, "reported_at": INT, "auditor": nullable(STR),
                 "attested_at": nullable(INT), "stale": BOOL}))},
             description="coverage_bps: reserves per unit of supply in basis points (10000: "
-                        "fully covered), rounded down; null without a report or supply"),
+                        "fully covered), rounded down; null without a report or supply; held: "
+                        "units locked in open FX offers and escrows (balances + held = supply)"),
+        "Offer": obj({
+            "id": HASH, "maker": HASH, "give_asset": STR, "give_amount": INT, "want_asset": STR,
+            "want_amount": INT, "given": INT, "paid": INT, "locked": INT, "remaining_want": INT,
+            "partial": BOOL, "counterparty": nullable(HASH), "expires_at": INT, "expired": BOOL,
+            "created_at": INT,
+            "status": {"type": "string", "enum": ["open", "filled", "cancelled", "expired"]},
+            "closed_at": nullable(INT)},
+            description="an FX offer: give give_amount of give_asset for want_amount of "
+                        "want_asset; a taker paying p of the want leg receives floor(p * "
+                        "give_amount / want_amount); locked: give-leg units still held; "
+                        "expired: open but past expiry at the last block (the next block "
+                        "releases it)"),
+        "Offers": obj({"offers": {"type": "array", "items": ref("Offer")}},
+                      description="by pair; within a pair the best rate for a taker first"),
+        "Escrow": obj({
+            "id": HASH, "payer": HASH, "to": HASH, "asset": STR, "amount": INT,
+            "release_after": INT, "cancel_after": INT, "condition": nullable(HASH),
+            "created_at": INT,
+            "status": {"type": "string", "enum": ["open", "released", "cancelled"]},
+            "closed_at": nullable(INT), "releasable": BOOL, "cancellable": BOOL},
+            description="condition: sha256 of the secret a release may show (anyone with it "
+                        "may release); releasable/cancellable judged at the last block's time"),
+        "Escrows": obj({"escrows": {"type": "array", "items": ref("Escrow")}},
+                       description="soonest release first"),
         "Assets": obj({"assets": {"type": "array", "items": ref("Asset")}}),
         "Reports": obj({"reports": {"type": "array", "items": obj({
             "seq": INT, "kind": {"type": "string", "enum": ["large", "structuring"]},
@@ -331,6 +356,23 @@ def paths() -> dict[str, Any]:
             "Supervisory reports: large and structuring transfers (with read_auth: a token "
             "that sees every account)", {200: ("reports", body_of(ref("Reports")))},
             (400, 401, 403, 429), ("kind", "from", "to"), read=True)},
+        "/v1/offers": {"get": op(
+            "FX offers (open ones unless status=all), by give/want asset and maker; best rate "
+            "for a taker first (with read_auth: offers open to anyone and the token's own)",
+            {200: ("offers", body_of(ref("Offers")))}, (400, 401, 403, 429),
+            ("give", "want", "maker", "status", "limit"), read=True, tag="settlement")},
+        "/v1/offers/{id}": {"get": op(
+            "An FX offer: its legs, fills, lock and status",
+            {200: ("offer", body_of(ref("Offer")))}, (400, 401, 403, 404, 429), ("offer_id",),
+            read=True, tag="settlement")},
+        "/v1/escrows": {"get": op(
+            "Escrows (open ones unless status=all) of an account, payer or recipient (with "
+            "read_auth: the token's accounts')", {200: ("escrows", body_of(ref("Escrows")))},
+            (400, 401, 403, 429), ("account", "status", "limit"), read=True, tag="settlement")},
+        "/v1/escrows/{id}": {"get": op(
+            "An escrow: its parties, amount, times, condition and status",
+            {200: ("escrow", body_of(ref("Escrow")))}, (400, 401, 403, 404, 429),
+            ("escrow_id",), read=True, tag="settlement")},
         "/v1/genesis": {"get": op("The genesis this node runs",
                                   {200: ("genesis", body_of(ref("Genesis")))}, (429,),
                                   tag="node")},
@@ -375,17 +417,18 @@ def paths() -> dict[str, Any]:
 def loan_paths() -> dict[str, Any]:
     return {
         "/v1/loans": {"get": op(
-            "Loans by id, filtered by borrower, lender and status (with read_auth: a token "
-            "covering the account filtered by, or every account)",
+            "Loans by id, filtered by borrower, lender and status (with read_auth: the loans "
+            "of the token's accounts; a filter by another account is 403)",
             {200: ("loans", body_of(ref("Loans")))}, (400, 401, 403, 429),
             ("borrower", "lender", "loan_status"), read=True, tag="loans")},
         "/v1/loans/{id}": {"get": op(
             "A loan: terms, schedule with each instalment's state, repaid, arrears, status, "
             "next collection turn", {200: ("loan", body_of(ref("Loan")))},
-            (400, 401, 403, 404, 429), ("loan_id",), read=True, tag="loans")},
+            (400, 401, 404, 429), ("loan_id",), read=True, tag="loans")},
         "/v1/credit/{account}": {"get": op(
             "A borrower's on-chain credit history (any reader the node admits)",
-            {200: ("credit record", body_of(ref("Credit")))}, (400, 401, 429), ("account",),
+            {200: ("credit record", body_of(ref("Credit")))}, (400, 401, 429),
+            ("credit_account",),
             read=True, tag="loans")},
     }
 
@@ -414,11 +457,29 @@ PARAMETERS: dict[str, Any] = {
            "description": "block time, unix ms (inclusive)"},
     "code": {"name": "code", "in": "path", "required": True, "schema": STR,
              "description": "an asset code, e.g. USD"},
+    "offer_id": {"name": "id", "in": "path", "required": True, "schema": HASH,
+                 "description": "an offer id (the hash of its fx_offer transaction)"},
+    "escrow_id": {"name": "id", "in": "path", "required": True, "schema": HASH,
+                  "description": "an escrow id (the hash of its escrow_create transaction)"},
+    "give": {"name": "give", "in": "query", "required": False, "schema": STR,
+             "description": "only offers giving this asset"},
+    "want": {"name": "want", "in": "query", "required": False, "schema": STR,
+             "description": "only offers wanting this asset"},
+    "maker": {"name": "maker", "in": "query", "required": False, "schema": HASH,
+              "description": "only this account's offers"},
+    "account": {"name": "account", "in": "query", "required": False, "schema": HASH,
+                "description": "only escrows this account pays or receives"},
+    "status": {"name": "status", "in": "query", "required": False,
+               "schema": {"type": "string", "enum": ["open", "all"]},
+               "description": "open (default): open records only; all: every one"},
+    "limit": {"name": "limit", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+              "description": "at most this many (default 100)"},
     # loans
     "loan_id": {"name": "id", "in": "path", "required": True, "schema": HASH,
                 "description": "a loan id (the hash of its loan_offer transaction)"},
-    "account": {"name": "account", "in": "path", "required": True, "schema": HASH,
-                "description": "a borrower's address"},
+    "credit_account": {"name": "account", "in": "path", "required": True, "schema": HASH,
+                       "description": "a borrower's address"},
     "borrower": {"name": "borrower", "in": "query", "required": False, "schema": HASH},
     "lender": {"name": "lender", "in": "query", "required": False, "schema": HASH,
                "description": "the lender's authority key"},

@@ -1,11 +1,9 @@
 """Block production on the leader: when to cut a block from the pool, and what it builds on.
 
 A block is cut when the pool holds a full block's worth, or when `interval_ms` has passed since
-the last cut with transactions waiting. The one empty block: when the ledger has work due by
-block time (`scheduled(now)`: a loan's collection turn, node.ledger.rules.loans), an idle
-leader cuts an empty block once the interval has passed and nothing is in flight, so
-instalments are collected on schedule on a quiet chain too (at most one such block per
-interval: once executed, the work is done and no longer due). Blocks are chained on the tip
+the last cut with transactions waiting. An empty block is cut only when the ledger has timed
+work due by now (`due_at`: an FX offer to expire; node.ledger.execution.next_timed_work) and
+nothing is in flight, so an idle chain still releases expired locks on time. Blocks are chained on the tip
 of the last proposed block, so up to `max_inflight` blocks are in Raft at once; each cut skips
 the transactions already proposed. When proposals may have been lost (a leader change, a
 skipped entry) everything restarts from the executed tip.
@@ -48,9 +46,9 @@ class Cut:
 
 class BlockProducer:
     def __init__(self, key: Signer, pool: Mempool, limits: ProducerLimits, clock: Clock,
-                 tip: ChainTip, scheduled: Callable[[int], bool] = lambda now: False):
+                 tip: ChainTip, due_at: Callable[[], int | None] = lambda: None):
         self.key = key
-        self.scheduled = scheduled  # is ledger work due by block time `now` (unix ms)?
+        self.due_at = due_at  # when the executed state next has timed work; None: never
         self.pool = pool
         self.limits = limits
         self.clock = clock
@@ -68,13 +66,19 @@ class BlockProducer:
             return None
         txs = self.pool.take(self.limits.max_txs, self.limits.max_bytes, self.proposed)
         due = (self.clock.monotonic() - self._last_cut) * 1000 >= self.limits.interval_ms
-        if not txs and not (due and self.inflight == 0 and self.scheduled(now_ms(self.clock))):
+        if not txs and not (due and self.timed_work_due()):
             return None
         if txs and len(txs) < self.limits.max_txs and not due:
             return None
         hashes = [t.hash for t in txs]
         block = build_block(self.tip, [t.raw for t in txs], hashes, now_ms(self.clock), self.key, term)
         return Cut(block, hashes)
+
+    def timed_work_due(self) -> bool:
+        """An empty block would do work: nothing in flight (the executed state is the whole
+        story) and its timed work is due by now."""
+        at = self.due_at() if self.inflight == 0 else None
+        return at is not None and at <= now_ms(self.clock)
 
     def proposed_cut(self, cut: Cut) -> None:
         """Raft took the block: chain the next one on it."""

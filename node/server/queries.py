@@ -3,6 +3,7 @@ typed values (node.server.service). Nothing here writes or touches consensus."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from node.ledger import errors as E
 from node.ledger.execution import ChainTip
@@ -10,8 +11,16 @@ from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
 from node.ledger.rules import Context, best_attestation, check_kyc
 from node.ledger.rules import licensed_validators as validators
-from node.ledger.state import Loan, State, SupervisoryReport
-from node.ledger.types import Block, LoanStatus, Receipt, Transaction, decode_tx
+from node.ledger.state import Escrow, Loan, Offer, State, SupervisoryReport
+from node.ledger.types import (
+    Block,
+    EscrowStatus,
+    LoanStatus,
+    OfferStatus,
+    Receipt,
+    Transaction,
+    decode_tx,
+)
 from node.server.certificates import stored_certificate
 from node.server.service import (
     AccountView,
@@ -19,8 +28,12 @@ from node.server.service import (
     BlockTx,
     BlockView,
     CreditView,
+    EscrowQuery,
+    EscrowView,
     InstitutionView,
     LoanView,
+    OfferQuery,
+    OfferView,
     PolicyView,
     ProposalView,
     TxProof,
@@ -114,7 +127,8 @@ class ChainReader:
         reserves = s.reserves(code)
         stale = reserves is not None and asset.reserve_max_age_ms > 0 and (
             self.tip().timestamp - reserves.as_of > asset.reserve_max_age_ms)
-        return AssetView(asset, s.supply(code), s.asset_frozen(code), reserves, stale)
+        return AssetView(asset, s.supply(code), s.asset_frozen(code), reserves, stale,
+                         s.held(code))
 
     def supervisory_reports(self) -> list[SupervisoryReport]:
         """The supervisory reports the state still holds, oldest first (GET /v1/reports)."""
@@ -129,6 +143,42 @@ class ChainReader:
         return PolicyView(tuple(sorted(self.state.blocked_jurisdictions())),
                           tuple(self.state.current_tiers()),
                           tuple(self.institutions()))
+
+    def offer_view(self, offer_id: bytes) -> OfferView | None:
+        offer = self.state.offer(offer_id)
+        return None if offer is None else self._offer_view(offer_id, offer)
+
+    def _offer_view(self, offer_id: bytes, offer: Offer) -> OfferView:
+        expired = offer.status == OfferStatus.OPEN and offer.expires_at <= self.tip().timestamp
+        return OfferView(offer_id, offer, expired)
+
+    def offers(self, q: OfferQuery) -> list[OfferView]:
+        """The offers matching the query (GET /v1/offers): by pair, and within a pair the best
+        rate for a taker first (most give-leg units per want-leg unit), then the oldest."""
+        views = [self._offer_view(i, o) for i, o in self.state.offers()
+                 if (not q.give or o.give_asset == q.give) and (not q.want or o.want_asset == q.want)
+                 and (not q.maker or o.maker == q.maker)]
+        if q.open_only:
+            views = [v for v in views if v.offer.status == OfferStatus.OPEN and not v.expired]
+        views.sort(key=offer_order)
+        return views[:q.limit]
+
+    def escrow_view(self, escrow_id: bytes) -> EscrowView | None:
+        escrow = self.state.escrow(escrow_id)
+        return None if escrow is None else self._escrow_view(escrow_id, escrow)
+
+    def _escrow_view(self, escrow_id: bytes, e: Escrow) -> EscrowView:
+        now, is_open = self.tip().timestamp, e.status == EscrowStatus.OPEN
+        return EscrowView(escrow_id, e, is_open and e.release_after <= now < e.cancel_after,
+                          is_open and now >= e.cancel_after)
+
+    def escrows(self, q: EscrowQuery) -> list[EscrowView]:
+        """The escrows matching the query (GET /v1/escrows), soonest release first."""
+        views = [self._escrow_view(i, e) for i, e in self.state.escrows()
+                 if (not q.account or q.account in (e.payer, e.to))
+                 and (not q.open_only or e.status == EscrowStatus.OPEN)]
+        views.sort(key=lambda v: (v.escrow.release_after, v.escrow.created_at, v.escrow_id))
+        return views[:q.limit]
 
     # ---- loans (node.ledger.rules.loans) ----------------------------------------------------
     def _loan_view(self, loan_id: bytes, loan: Loan) -> LoanView:
@@ -150,3 +200,11 @@ class ChainReader:
         """The borrower's repayment record and its loans (GET /v1/credit/{account})."""
         return CreditView(address, self.state.credit(address),
                           tuple(v for v in self.loans() if v.loan.borrower == address))
+
+
+def offer_order(v: OfferView) -> tuple:
+    """Pair, then the price a taker pays per give-leg unit (exact: a Fraction, no floats),
+    then age and id so the order is total."""
+    o = v.offer
+    return (o.give_asset, o.want_asset, Fraction(o.want_amount, o.give_amount), o.created_at,
+            v.offer_id)

@@ -18,7 +18,9 @@ from node.ledger.state import (
     Account,
     Attestation,
     CreditRecord,
+    Escrow,
     Loan,
+    Offer,
     Proposal,
     Reserves,
     SupervisoryReport,
@@ -197,6 +199,7 @@ class AssetView:
     frozen: bool
     reserves: Reserves | None  # the latest reserve report, co-signed or not
     stale: bool  # the report is older than reserve_max_age_ms at the last block's time
+    held: int = 0  # units locked in open FX offers and escrows (balances + held = supply)
 
     @property
     def coverage_bps(self) -> int | None:
@@ -205,6 +208,42 @@ class AssetView:
         if self.reserves is None or self.supply == 0:
             return None
         return self.reserves.amount * 10_000 // self.supply
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An FX offer (GET /v1/offers/{id}); its id is its fx_offer tx hash."""
+    offer_id: bytes
+    offer: Offer
+    expired: bool  # open, but past its expiry at the last block's time (the next sweep closes it)
+
+
+@dataclass(frozen=True)
+class OfferQuery:
+    """Which offers GET /v1/offers lists: each filter unset matches every offer."""
+    give: str = ""  # the give leg's asset
+    want: str = ""  # the want leg's asset
+    maker: bytes = b""
+    open_only: bool = True  # open and not past expiry, else every offer ever made
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class EscrowView:
+    """An escrow (GET /v1/escrows/{id}); its id is its escrow_create tx hash. What may be done
+    with it is judged at the last block's time, as the next block would."""
+    escrow_id: bytes
+    escrow: Escrow
+    releasable: bool  # open and inside [release_after, cancel_after)
+    cancellable: bool  # open and at or past cancel_after
+
+
+@dataclass(frozen=True)
+class EscrowQuery:
+    """Which escrows GET /v1/escrows lists."""
+    account: bytes = b""  # its payer or its recipient
+    open_only: bool = True
+    limit: int = 100
 
 
 @dataclass(frozen=True)
@@ -320,6 +359,10 @@ class NodeService(Protocol):
     def assets(self) -> list[AssetView]: ...
     def asset_view(self, code: str) -> AssetView | None: ...
     def supervisory_reports(self) -> list[SupervisoryReport]: ...
+    def offers(self, query: OfferQuery) -> list[OfferView]: ...
+    def offer_view(self, offer_id: bytes) -> OfferView | None: ...
+    def escrows(self, query: EscrowQuery) -> list[EscrowView]: ...
+    def escrow_view(self, escrow_id: bytes) -> EscrowView | None: ...
     def loans(self) -> list[LoanView]: ...
     def loan_view(self, loan_id: bytes) -> LoanView | None: ...
     def credit_view(self, address: bytes) -> CreditView: ...

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import node.ledger.rules as R
 from node.ledger import errors as E
 from node.ledger.codec import sha256
+from node.ledger.execution import next_timed_work
 from node.ledger.genesis import Genesis
 from node.ledger.state import CreditRecord, Loan, Overlay, State
 from node.ledger.types import (
@@ -148,11 +149,13 @@ def test_an_instalment_is_collected_in_the_first_block_past_its_due_time(genesis
                                                                         keys: Keys):
     c = Loans(genesis, keys)
     loan_id = c.lend()
+    assert next_timed_work(c.chain.state) == START + DAY  # what asks an idle leader for a block
     c.block(START + DAY - 1)
     assert c.usd(keys.alice) == 11_000 and c.loan(loan_id).repaid == 0
     c.block(START + DAY)  # an empty block is enough: collection runs before any txs
     assert c.usd(keys.alice) == 10_450 and c.usd(keys.bank_a) == 999_550
     assert (c.loan(loan_id).status, c.loan(loan_id).repaid) == ("current", 550)
+    assert next_timed_work(c.chain.state) == START + DAY + HOUR  # its grace deadline
     c.block(START + DAY + HOUR)  # its grace deadline: judged paid on time
     assert c.record(keys.alice) == CreditRecord(loans=1, on_time=1)
     c.block(START + 3 * DAY)  # the second falls due and its grace passes in one turn
@@ -160,6 +163,7 @@ def test_an_instalment_is_collected_in_the_first_block_past_its_due_time(genesis
     assert (loan.status, loan.repaid, loan.closed_at) == ("paid_off", 1_100, START + 3 * DAY)
     assert c.record(keys.alice) == CreditRecord(loans=1, on_time=2, paid_off=1)
     assert c.chain.state.loans_due(START + 100 * DAY, 10) == []  # out of the queue
+    assert next_timed_work(c.chain.state) is None
 
 
 def test_a_shortfall_stays_due_goes_late_past_grace_and_is_paid_as_arrears(genesis: Genesis,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.ledger.execution import ChainTip
+from node.ledger.execution import ChainTip, execute_block
+from node.ledger.rules import SignatureCache
 from node.ledger.state import State
 from node.ledger.types import Block, Freeze, Issue, KycAttest, KycRevoke, LicenseRevoke, Transfer
 from node.store.db import Store, StoreError
@@ -193,5 +194,39 @@ def test_compact_raft_log_drops_entries_up_to_the_index(genesis, db_path):
         assert store.raft_compacted() == (256, 3)
         store.compact_raft_log(300, 4)
         assert store.raft_entries() == [] and store.raft_compacted() == (300, 4)
+    finally:
+        store.close()
+
+
+def test_a_store_backed_state_keeps_a_bounded_cache_and_executes_as_the_whole_state(
+        genesis, chain, keys, signer, db_path):
+    """With an account cache of 2, most accounts live only in LevelDB: every account reads
+    back as the whole state has it, at most 2 stay decoded, and blocks executed on it give
+    the state hashes and records the in-memory state gives (an evicted account's record is
+    never older than what was evicted)."""
+    store = Store(db_path, genesis)
+    try:
+        blocks = history(keys, signer)
+        for txs, ts in blocks[:2]:
+            result = chain.execute(chain.block(txs, ts))
+            store.write_block(result, raft_index=0)
+            chain.commit(result)
+        bounded = store.load_state(account_cache=2)
+        assert bounded.accounts.cached == 0  # a start decodes no account
+        everyone = [keys.alice, keys.bob, keys.carol, keys.dave, keys.erin, keys.bank_a]
+        for k in everyone + everyone:
+            assert bounded.account(k.address).to_wire() == chain.state.account(k.address).to_wire()
+            assert bounded.accounts.cached <= 2
+        assert bounded.accounts.misses >= len(everyone)
+        # the third block, executed on the bounded state and on the whole one
+        txs, ts = blocks[2]
+        block = chain.block(txs, ts)
+        whole = chain.execute(block)
+        on_bounded = execute_block(bounded, block, chain.tip, SignatureCache())
+        assert on_bounded.state_hash == whole.state_hash and on_bounded.changes == whole.changes
+        store.write_block(on_bounded, raft_index=0)
+        on_bounded.overlay.commit()
+        chain.commit(whole)
+        assert bounded.records() == chain.state.records()
     finally:
         store.close()

@@ -134,12 +134,13 @@ off-chain IVMS101 record, optional on every transfer
     the sender, the beneficiary the recipient .. check_travel_rule ...... TRAVEL_RULE_REQUIRED,
                                                                           ORIGINATOR_MISMATCH, BENEFICIARY_MISMATCH
 
-Supervisory reports (reports.py): no refusal; a committed transfer of an asset with a report
-threshold may leave a report in state (a ring of MAX_REPORTS)
+Supervisory reports (reports.py): no refusal; a committed payment of an asset with a report
+threshold (a transfer, each FX leg, an escrow made) may leave a report in state (a ring of
+MAX_REPORTS)
   large: amount >= threshold; structuring: the
     sender's 24 h total (sent_in_window) crosses
     the threshold with this smaller transfer ... report_kind
-  the report, after the transfer ............... apply_supervisory_report
+  the report, after the payment ................ apply_supervisory_report
 
 A payment (assets.py): the checks of a movement of value, shared by transfer, escrow and FX
   asset, not frozen, not to self, both parties,
@@ -246,9 +247,10 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   reserve_report ...... asset issuer, report time
   reserve_attest ...... asset, auditor, report attestable
   fx_offer ............ offer terms, assets, give asset not frozen, maker party, funds
-  fx_accept ........... offer, open, counterparty, fill, then both legs' check_payment
+  fx_accept ........... offer, open, counterparty, fill, then both legs' check_payment; each
+                        leg's supervisory report, if any
   fx_cancel ........... offer, maker, open
-  escrow_create ....... escrow times, check_payment
+  escrow_create ....... escrow times, check_payment; its supervisory report, if any
   escrow_release ...... escrow, release window, releaser, releasable
   escrow_cancel ....... escrow, cancellable
   loan_offer .......... lender, asset, not to self, schedule, borrower party

@@ -26,7 +26,6 @@ from node.ledger.rules.limits import (
     check_funds,
     check_limits,
     check_no_overflow,
-    sent_in_window,
 )
 from node.ledger.rules.reports import apply_supervisory_report
 from node.ledger.rules.reserves import (
@@ -132,12 +131,10 @@ def credit(view: StateView, to: bytes, code: str, amount: int) -> None:
 def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
     asset, sender_status, _ = check_payment(view, ctx, tx.sender, p.to, p.asset, p.amount,
                                             p.travel_rule)
-    sender = debit(view, ctx, tx.sender, p.asset, p.amount, sender_status)
+    debit(view, ctx, tx.sender, p.asset, p.amount, sender_status)
     credit(view, p.to, p.asset, p.amount)
-    if asset.report_threshold:  # supervisory reports (node.ledger.rules.reports)
-        window = (sent_in_window(sender, p.asset, ctx.timestamp)
-                  if sender_status.tier is not None else 0)
-        apply_supervisory_report(view, tx, p, asset, window, ctx)
+    apply_supervisory_report(view, ctx, tx.hash, asset, tx.sender, p.to, p.amount,
+                             sender_status.tier)
 
 
 def apply_issue(view: StateView, tx: Transaction, p: Issue, ctx: Context) -> None:

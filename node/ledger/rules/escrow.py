@@ -23,6 +23,7 @@ from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
 from node.ledger.rules.kyc import check_party
 from node.ledger.rules.limits import check_no_overflow
+from node.ledger.rules.reports import apply_supervisory_report
 from node.ledger.state import Escrow, StateView
 from node.ledger.types import (
     EscrowCancel,
@@ -88,9 +89,11 @@ def check_cancellable(escrow: Escrow, sender: bytes, ctx: Context) -> None:
 
 def apply_escrow_create(view: StateView, tx: Transaction, p: EscrowCreate, ctx: Context) -> None:
     check_escrow_times(p)
-    _, payer_status, _ = check_payment(view, ctx, tx.sender, p.to, p.asset, p.amount,
-                                       p.travel_rule)
+    asset, payer_status, _ = check_payment(view, ctx, tx.sender, p.to, p.asset, p.amount,
+                                           p.travel_rule)
     debit(view, ctx, tx.sender, p.asset, p.amount, payer_status)
+    apply_supervisory_report(view, ctx, tx.hash, asset, tx.sender, p.to, p.amount,
+                             payer_status.tier)  # reported as the payment it is, when made
     view.set_held(p.asset, view.held(p.asset) + p.amount)
     view.set_escrow(tx.hash, Escrow(tx.sender, p.asset, p.to, p.amount, p.release_after,
                                     p.cancel_after, p.condition, ctx.timestamp))

@@ -36,6 +36,7 @@ from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
 from node.ledger.rules.kyc import check_party
 from node.ledger.rules.limits import apply_spend, check_funds
+from node.ledger.rules.reports import apply_supervisory_report
 from node.ledger.state import Offer, StateView
 from node.ledger.types import FxAccept, FxCancel, FxOffer, OfferStatus, Transaction, TravelRule
 
@@ -130,10 +131,10 @@ def apply_fx_accept(view: StateView, tx: Transaction, p: FxAccept, ctx: Context)
     check_offer_open(offer, ctx)
     check_counterparty(offer, tx.sender)
     got = check_fill(offer, p.amount)
-    _, maker_status, _ = check_payment(view, ctx, offer.maker, tx.sender, offer.give_asset, got,
-                                       p.travel_rule, funded=False)
-    _, taker_status, _ = check_payment(view, ctx, tx.sender, offer.maker, offer.want_asset,
-                                       p.amount, swapped(p.travel_rule))
+    give, maker_status, _ = check_payment(view, ctx, offer.maker, tx.sender, offer.give_asset,
+                                          got, p.travel_rule, funded=False)
+    want, taker_status, _ = check_payment(view, ctx, tx.sender, offer.maker, offer.want_asset,
+                                          p.amount, swapped(p.travel_rule))
 
     # the give leg: out of the lock, counted in the maker's window
     view.set_held(offer.give_asset, view.held(offer.give_asset) - got)
@@ -143,6 +144,11 @@ def apply_fx_accept(view: StateView, tx: Transaction, p: FxAccept, ctx: Context)
     # the want leg: the taker pays the maker
     debit(view, ctx, tx.sender, offer.want_asset, p.amount, taker_status)
     credit(view, offer.maker, offer.want_asset, p.amount)
+    # each leg is a payment the supervisor hears of, as a transfer would be
+    apply_supervisory_report(view, ctx, tx.hash, give, offer.maker, tx.sender, got,
+                             maker_status.tier)
+    apply_supervisory_report(view, ctx, tx.hash, want, tx.sender, offer.maker, p.amount,
+                             taker_status.tier)
 
     offer = replace(offer, given=offer.given + got, paid=offer.paid + p.amount)
     if offer.wanted == 0:  # filled: rounding's remainder goes back to the maker

@@ -1,7 +1,9 @@
 """Supervisory reports: execution tells the supervisor of large and of structured transfers.
 
 An asset may carry a report threshold (minor units; 0: none), set in genesis or by the
-regulator's asset_add / asset_update. Every committed transfer of such an asset is judged
+regulator's asset_add / asset_update. Every committed payment of such an asset is judged (a
+transfer; each leg of an FX settlement; an escrow, when it is made, as its payment is checked
+then), so value moved by settlement rather than by transfer is reported alike
     large        its amount is at or above the threshold
     structuring  it is below, but it takes the sender's rolling 24 h total for the asset (the
                  exact window of node.ledger.rules.limits, this transfer included) from below
@@ -15,10 +17,11 @@ ring turns). A transfer of an asset without a threshold pays one attribute test.
 """
 from __future__ import annotations
 
-from node.ledger.genesis import Asset
+from node.ledger.genesis import Asset, Tier
 from node.ledger.rules.context import Context
+from node.ledger.rules.limits import sent_in_window
 from node.ledger.state import StateView, SupervisoryReport
-from node.ledger.types import ReportKind, Transaction, Transfer
+from node.ledger.types import ReportKind
 
 
 def report_kind(threshold: int, amount: int, window_total: int) -> ReportKind | None:
@@ -30,11 +33,18 @@ def report_kind(threshold: int, amount: int, window_total: int) -> ReportKind | 
     return None
 
 
-def apply_supervisory_report(view: StateView, tx: Transaction, p: Transfer, asset: Asset,
-                             window_total: int, ctx: Context) -> None:
-    """After a transfer of an asset with a threshold: record the report it calls for, if any."""
-    kind = report_kind(asset.report_threshold, p.amount, window_total)
+def apply_supervisory_report(view: StateView, ctx: Context, tx_hash: bytes, asset: Asset,
+                             sender: bytes, to: bytes, amount: int,
+                             sender_tier: Tier | None) -> None:
+    """After a payment of `amount` of an asset with a threshold from sender to `to` (already
+    counted in the sender's window, unless it keeps none: `sender_tier` None, an exempt
+    institution): record the report it calls for, if any. One attribute test without."""
+    if not asset.report_threshold:
+        return
+    window_total = (sent_in_window(view.account(sender), asset.code, ctx.timestamp)
+                    if sender_tier is not None else 0)
+    kind = report_kind(asset.report_threshold, amount, window_total)
     if kind is not None:
-        view.add_report(SupervisoryReport(view.report_count(), kind, p.asset, tx.sender, p.to,
-                                          p.amount, window_total, asset.report_threshold,
-                                          ctx.timestamp, tx.hash))
+        view.add_report(SupervisoryReport(view.report_count(), kind, asset.code, sender, to,
+                                          amount, window_total, asset.report_threshold,
+                                          ctx.timestamp, tx_hash))
