@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from devnet.demo import Demo, StepOutcome
+from devnet.demo import Demo, StepOutcome, loan_accept_steps, loan_repay_step
 from devnet.network import Devnet
 
 from .common import console
@@ -55,12 +55,14 @@ def demo(dir_) -> None:
         print_outcome(outcome)
         if outcome.surprise:
             raise click.ClickException(outcome.surprise)
+    loan_id = loan_demo(run)
     summary = run.summary()
     kyc = summary.carol["kyc"]
     console.print(f"\ncarol now holds {summary.carol['balances']} and her KYC standing is "
                   f"{'valid' if kyc['valid'] else kyc['error']}.\n")
     print_status(summary.nodes)
     console.print(TRY_NEXT, highlight=False)
+    console.print(LOAN_TRY_NEXT.format(loan=loan_id), highlight=False)
     print_dashboard(run.net, run.manifest.nodes[0].url)
 
 
@@ -71,3 +73,48 @@ def print_dashboard(net: Devnet, url: str) -> None:
     if net.tls():
         console.print(f"  the devnet's certificates are signed by its own CA, {net.ca_file}:"
                       " import it in the browser, or accept the warning", highlight=False)
+
+
+# ---- a microfinance loan collected on schedule ------------------------------------------------
+
+LOAN_TRY_NEXT = """  lichen loan show {loan}   # the loan: 1 of 2 paid
+  lichen loan history alice                        # her credit record, for any lender
+  lichen loan list --status current"""
+
+
+def run_steps(run: Demo, steps) -> list[StepOutcome]:
+    outcomes = []
+    for step in steps:
+        console.print(f"\n[bold]▸ {step.title}[/]")
+        outcome = run.run_step(step)
+        print_outcome(outcome)
+        if outcome.surprise:
+            raise click.ClickException(outcome.surprise)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def cents(units: int) -> str:
+    """Minor units of a 2-decimal asset, exactly (no floats for money)."""
+    return f"{units // 100:,}.{units % 100:02d}"
+
+
+def loan_demo(run: Demo) -> str:
+    """A loan offered, accepted, its first instalment collected on schedule with no tx, a
+    repayment early. Returns the loan id."""
+    offered = run_steps(run, run.loan_offer_steps())[-1]
+    loan_id = bytes.fromhex(offered.hash)
+    run_steps(run, loan_accept_steps(loan_id))
+    console.print("\n[bold]▸ wait: the first instalment falls due, and the first block past its "
+                  "due time collects it (no transaction)[/]")
+    doc = run.wait_for_collection(loan_id)
+    height = run.client.status()["height"]
+    console.print(f"  [green]✔ collected[/] 275.00 GBP from alice for inst3 (by height {height}): "
+                  f"loan {doc['status']}, repaid {cents(doc['repaid'])} of "
+                  f"{cents(doc['total'])} GBP", highlight=False)
+    run_steps(run, [loan_repay_step(loan_id)])
+    credit = run.credit("alice")
+    console.print(f"  alice's credit record (any lender reads it): {credit['loans']} loan, "
+                  f"{credit['late']} instalments missed, {credit['defaulted']} defaults "
+                  "(an instalment counts on time once its grace has passed)", highlight=False)
+    return loan_id.hex()

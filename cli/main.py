@@ -53,6 +53,10 @@ def lichen(cacert: str | None) -> None:
 for group in (account, asset, audit, bench, block, chain, devnet, escrow, fx, genesis, governance,
               keys, kyc, license, node, policy, report, tls, tx):
     lichen.add_command(group)
+# issue 13: loans
+from .loan import loan  # noqa: E402
+
+lichen.add_command(loan)
 devnet.add_command(demo)
 devnet.add_command(chaos)
 

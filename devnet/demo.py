@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.ledger.crypto import KeyPair
+from node.ledger.rules.loans import equal_instalments
 from node.ledger.types import (
     AssetUpdate,
     FxAccept,
@@ -19,6 +20,9 @@ from node.ledger.types import (
     JurisdictionBlock,
     JurisdictionUnblock,
     KycAttest,
+    LoanAccept,
+    LoanOffer,
+    LoanRepay,
     Payload,
     ReserveReport,
     Transfer,
@@ -142,12 +146,13 @@ class Demo:
     """The demo on the devnet in a folder: its first node, and the demo keys."""
 
     KEYS = ("alice", "bob", "carol", "inst0", "inst2", "regulator")
+    LOAN_KEYS = ("inst3",)  # the loan steps' lender (Thames Microfinance)
 
     def __init__(self, net: Devnet):
         self.net = net
         self.manifest = net.load()
         self.client = Client(self.manifest.nodes[0].url)
-        self.keys = {name: self._key(name) for name in self.KEYS}
+        self.keys = {name: self._key(name) for name in self.KEYS + self.LOAN_KEYS}
         self.refs: dict[str, bytes] = {}  # step ref -> its committed tx hash
 
     def _key(self, name: str) -> KeyPair:
@@ -174,3 +179,57 @@ class Demo:
     def summary(self) -> Summary:
         carol = self.client.account(self.keys["carol"].address_hex)
         return Summary(carol, collect_status(self.net, self.manifest))
+
+    # ---- a microfinance loan collected on schedule (node.ledger.rules.loans) ----------------
+    def loan_offer_steps(self) -> list[Step]:
+        """inst3 funds its lending book and offers alice 500.00 GBP at 10 %: two instalments
+        of 275.00, the first due LOAN_FIRST_DUE_MS from now, the second in 30 days (times are
+        taken now: the first must still be ahead when alice accepts)."""
+        return loan_offer_steps(self.keys, int(time.time() * 1000))
+
+    def wait_for_collection(self, loan_id: bytes, timeout: float = 30.0) -> dict:
+        """The loan once its first instalment is collected (no tx: the first block past its due
+        time collects it; an idle leader cuts that block itself)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.client.get(f"/v1/loans/{loan_id.hex()}")
+            if doc["schedule"][0]["state"] == "paid":
+                return doc
+            if time.monotonic() > deadline:
+                raise DevnetError(f"the first instalment of loan {loan_id.hex()[:16]} was not "
+                                  f"collected within {timeout:g}s")
+            time.sleep(0.2)
+
+    def credit(self, name: str) -> dict:
+        return self.client.get(f"/v1/credit/{self.keys[name].address_hex}")
+
+
+LOAN_FIRST_DUE_MS = 5_000
+LOAN_PERIOD_MS = 30 * 86_400_000
+
+
+def loan_offer_steps(keys: dict[str, KeyPair], now_ms: int) -> list[Step]:
+    inst3, alice = keys["inst3"].address, keys["alice"].address
+    schedule = equal_instalments(50_000, 1_000, 2, now_ms + LOAN_FIRST_DUE_MS, LOAN_PERIOD_MS)
+    return [
+        Step("inst3 (Thames Microfinance, GB) issues 10,000.00 GBP to its lending book", "inst3",
+             Issue("GBP", inst3, 1_000_000), "committed"),
+        Step("inst3 offers alice 500.00 GBP at 10 %: 2 x 275.00, the first due in 5 s, the "
+             "second in 30 days; a day's grace", "inst3",
+             LoanOffer(alice, "GBP", 50_000, 1_000, schedule, 86_400_000, 2,
+                       now_ms + 600_000), "committed"),
+    ]
+
+
+def loan_accept_steps(loan_id: bytes) -> list[Step]:
+    return [
+        Step("bob accepts alice's loan: only its borrower may", "bob", LoanAccept(loan_id),
+             "NOT_BORROWER"),
+        Step("alice accepts: the on-ledger debit mandate; 500.00 GBP are disbursed to her",
+             "alice", LoanAccept(loan_id), "committed"),
+    ]
+
+
+def loan_repay_step(loan_id: bytes) -> Step:
+    return Step("alice repays 100.00 GBP early", "alice", LoanRepay(loan_id, 10_000),
+                "committed")

@@ -21,6 +21,8 @@ from node.ledger.types import (
     FxAccept,
     FxOffer,
     Issue,
+    LoanAccept,
+    LoanOffer,
     ReserveReport,
     Transfer,
     sign_tx,
@@ -29,6 +31,7 @@ from node.server.api import build_app
 from node.server.auth import issue_token
 from node.server.openapi import reason_codes
 from p2p.websocket import PEER_PATH
+from tests.helpers import until
 
 ADMIN = "s3cret"
 URI = "urn:lichen:openapi"
@@ -181,6 +184,13 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/dashboard/style.css", 200)
         await call("GET", "/dashboard/secrets.txt", 404)
         await call("GET", "/v1/admin/faults", 200)
+        # loans (the filled answers: test_a_loan_collected_on_schedule_answers_as_documented)
+        await call("GET", "/v1/loans", 200)
+        await call("GET", "/v1/loans?status=overdue", 400)
+        await call("GET", f"/v1/loans/{'00' * 32}", 404)
+        await call("GET", "/v1/loans/00", 400)
+        await call("GET", f"/v1/credit/{bob}", 200)
+        await call("GET", "/v1/credit/bob", 400)
         async with http.get("/v1/events") as stream:  # the one stream allowed: open, then 503
             assert stream.status == 200 and stream.content_type == "text/event-stream"
             assert (await stream.content.readuntil(b"\n\n")).startswith(b"event: hello")
@@ -352,6 +362,62 @@ async def test_refusals_of_the_read_limit_auth_and_readiness_match_the_document(
         await exchange(http, contract, "GET", "/readyz", 503)  # no leader: not ready
         await exchange(http, contract, "POST", "/v1/admin/transfer-leader", 409,
                        json={"to": follower.id}, headers={"Authorization": f"Bearer {ADMIN}"})
+
+
+async def test_a_loan_collected_on_schedule_answers_as_documented(start_node, keys, tmp_path):
+    """inst0 lends alice 1_000 USD (2 % interest) in two instalments a second apart, from 3 s on: the idle
+    node cuts the blocks that collect them on schedule; the loan, the book and alice's credit
+    record match their schemas. Attack (read_auth): bob's customer token reads alice's loan
+    (404, as if there were none), or her loans by a filter (403), or finds them in the book (it
+    lists none); any token reads her credit record (what lenders share), none without: 401."""
+    tokens = tmp_path / "tokens.json"
+    node = await start_node(read_auth=True, read_tokens_file=str(tokens))
+    mine = {"Authorization": f"Bearer {issue_token(tokens, [keys['alice'].address], False)}"}
+    other = {"Authorization": f"Bearer {issue_token(tokens, [keys['bob'].address], False)}"}
+    everything = {"Authorization": f"Bearer {issue_token(tokens, [], True)}"}
+    contract = await fetch_contract(f"http://{node.config.listen}")
+    chain, alice = node.genesis.chain_id, keys["alice"].address
+    start = int(time.time() * 1000)
+    funds = sign_tx(keys["inst0"], chain, 0, Issue("USD", keys["inst0"].address, 10_000))
+    offer = sign_tx(keys["inst0"], chain, 1, LoanOffer(
+        alice, "USD", 1_000, 200, ((start + 3_000, 510), (start + 4_000, 510)), 500, 1,
+        start + 60_000))
+    accept = sign_tx(keys["alice"], chain, 0, LoanAccept(offer.hash))
+    async with aiohttp.ClientSession(f"http://{node.config.listen}") as http:
+        for t in (funds, offer, accept):
+            await exchange(http, contract, "POST", "/v1/txs", 202, json={"tx": t.raw.hex()})
+            done = await exchange(http, contract, "GET", f"/v1/txs/{t.hash_hex}?wait=5", 200,
+                                  headers=everything)
+            assert done["status"] == "committed", done
+        loan = await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 200,
+                              headers=mine)
+        assert (loan["status"], loan["total"], loan["lender_institution"]) == (
+            "current", 1_020, "inst0")
+        await until("both instalments are collected",
+                    lambda: node.loan_view(offer.hash).loan.status == "paid_off", timeout=15)
+        loan = await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 200,
+                              headers=mine)
+        assert [i["state"] for i in loan["schedule"]] == ["paid", "paid"]
+        assert loan["repaid"] == 1_020 and loan["next_collection_at"] is None
+        await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 404, headers=other)
+        await exchange(http, contract, "GET", f"/v1/loans/{offer.hash_hex}", 401)
+        book = await exchange(http, contract, "GET", f"/v1/loans?borrower={alice.hex()}", 200,
+                              headers=mine)
+        assert [x["id"] for x in book["loans"]] == [offer.hash_hex]
+        assert (await exchange(http, contract, "GET", "/v1/loans", 200, headers=other)
+                )["loans"] == []  # bob's token sees no loan of his
+        await exchange(http, contract, "GET", f"/v1/loans?borrower={alice.hex()}", 403,
+                       headers=other)
+        await exchange(http, contract, "GET", "/v1/loans?status=paid_off", 200,
+                       headers=everything)
+        credit = await exchange(http, contract, "GET", f"/v1/credit/{alice.hex()}", 200,
+                                headers=other)
+        assert (credit["loans"], credit["on_time"], credit["paid_off"], credit["late"]) == (
+            1, 2, 1, 0)
+        await exchange(http, contract, "GET", f"/v1/credit/{alice.hex()}", 401)
+        # the borrower's token reads the offer made to her (a loan_offer's party: its borrower)
+        await exchange(http, contract, "GET", f"/v1/txs/{offer.hash_hex}", 200, headers=mine)
+        await exchange(http, contract, "GET", f"/v1/txs/{offer.hash_hex}", 403, headers=other)
 
 
 async def test_every_registered_route_is_in_the_document(start_node):

@@ -27,6 +27,10 @@ the exact type. A rejection changes nothing. The class names and codes are the c
                                        PARTIAL_NOT_ALLOWED BAD_FILL BAD_ESCROW UNKNOWN_ESCROW
                                        ESCROW_CLOSED ESCROW_NOT_YET ESCROW_EXPIRED
                                        ESCROW_CONDITION
+      LoanError                      a microfinance loan that cannot proceed: BAD_SCHEDULE
+                                       UNKNOWN_LOAN LOAN_OFFER_EXPIRED LOAN_NOT_OFFERED
+                                       LOAN_NOT_ACCEPTED LOAN_CLOSED NOT_BORROWER NOT_LENDER
+                                       OVERPAYMENT
       GovernanceError                licenses decided by a majority: GOVERNANCE_REQUIRED
                                        GOVERNANCE_DISABLED UNKNOWN_PROPOSAL PROPOSAL_EXPIRED
                                        PROPOSAL_CLOSED ALREADY_APPROVED
@@ -89,6 +93,10 @@ class LimitError(LedgerError):
 
 class SettlementError(LedgerError):
     """An FX offer or an escrow that cannot be made, taken, released or cancelled as asked."""
+
+
+class LoanError(LedgerError):
+    """A loan that cannot be offered, accepted, repaid or written off as asked."""
 
 
 class GovernanceError(LedgerError):
@@ -416,6 +424,55 @@ class EscrowExpired(SettlementError):
 class EscrowCondition(SettlementError):
     """The preimage is missing or does not hash to the escrow's condition."""
     code = "ESCROW_CONDITION"
+
+
+# ---- microfinance loans (node.ledger.rules.loans) -----------------------------------------------
+
+class BadSchedule(LoanError):
+    """A loan_offer whose instalments are out of order, not all ahead of block time, or do not
+    add up to the principal plus its interest."""
+    code = "BAD_SCHEDULE"
+
+
+class UnknownLoan(LoanError):
+    """No loan has this id."""
+    code = "UNKNOWN_LOAN"
+
+
+class LoanOfferExpired(LoanError):
+    """The loan offer's expiry is at or before block time, or its first instalment is already
+    due: it can no longer be accepted."""
+    code = "LOAN_OFFER_EXPIRED"
+
+
+class LoanNotOffered(LoanError):
+    """A loan_accept of a loan that was accepted already or is closed."""
+    code = "LOAN_NOT_OFFERED"
+
+
+class LoanNotAccepted(LoanError):
+    """A repayment or write-off of a loan still only offered."""
+    code = "LOAN_NOT_ACCEPTED"
+
+
+class LoanClosed(LoanError):
+    """The loan was paid off or written off: nothing more is owed on it."""
+    code = "LOAN_CLOSED"
+
+
+class NotBorrower(LoanError):
+    """Only the loan's borrower accepts or repays it."""
+    code = "NOT_BORROWER"
+
+
+class NotLender(LoanError):
+    """Only the loan's lender writes it off."""
+    code = "NOT_LENDER"
+
+
+class Overpayment(LoanError):
+    """A repayment of more than the loan still owes."""
+    code = "OVERPAYMENT"
 
 
 # ---- pool and node ------------------------------------------------------------------------------

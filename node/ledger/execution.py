@@ -18,6 +18,7 @@ from node.ledger.rules import (
     SignatureCache,
     apply_in_block,
     apply_license_expiries,
+    apply_loan_collections,
     apply_offer_expiries,
     check_block,
     check_envelope,
@@ -66,6 +67,7 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     view = Overlay(state)
     apply_license_expiries(view, ctx)  # licences lapse at the block's time, before its txs
     apply_offer_expiries(view, ctx)  # expired FX offers give their locks back, likewise
+    apply_loan_collections(view, ctx)  # loan instalments due by the block's time, likewise
     receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
                 for i, (raw, h) in enumerate(zip(block.txs, tx_hashes, strict=True))]
     changes = view.changes()
@@ -75,13 +77,19 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
 
 def next_timed_work(view: StateView) -> int | None:
     """The earliest block time from which a block's start has work to do on this state (an
-    open FX offer expires), or None. A leader with an empty pool cuts an empty block once that
-    time has come, so locks are released on time on an idle chain too, not at its next
-    transaction. (Licence lapses are left to the next block: the last validator's licence may
-    not lapse, and would ask for an empty block every interval.)"""
+    open FX offer expires, a loan's collection turn comes), or None. A leader with an empty
+    pool cuts an empty block once that time has come, so locks are released and instalments
+    collected on time on an idle chain too, not at its next transaction. (Licence lapses are
+    left to the next block: the last validator's licence may not lapse, and would ask for an
+    empty block every interval.)"""
     head = view.offers_due(END_OF_TIME, 1)
     offer = view.offer(head[0]) if head else None
-    return offer.expires_at if offer is not None else None
+    times = [offer.expires_at] if offer is not None else []
+    loans = view.loans_due(END_OF_TIME, 1)
+    loan = view.loan(loans[0]) if loans else None
+    if loan is not None and loan.next_at is not None:
+        times.append(loan.next_at)
+    return min(times) if times else None
 
 
 def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: int, index: int,

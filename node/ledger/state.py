@@ -28,6 +28,9 @@ State is these kinds of record, each under a byte key:
     b"w" + id      -> Escrow         an escrow (node.ledger.rules.escrow), id: its tx hash
     b"h" + code    -> held           units of an asset locked in open offers and escrows: out of
                                      every balance, still in supply (absent: 0)
+    b"L" + id      -> Loan           a microfinance loan (node.ledger.rules.loans), id: its
+                                     loan_offer tx hash
+    b"c" + address -> CreditRecord   a borrower's repayment record: the on-chain credit history
 Block execution and the mempool work on an `Overlay` over the committed `State`; an overlay's
 `changes()` are what the store writes and what the state hash covers, sorted by key so the
 hash never depends on dict order.
@@ -50,7 +53,13 @@ import msgpack
 
 from node.ledger.codec import pack, sha256
 from node.ledger.genesis import Asset, Genesis, Institution, Tier, TierLimit
-from node.ledger.types import EscrowStatus, OfferStatus, ProposalStatus
+from node.ledger.types import (
+    EscrowStatus,
+    Instalment,
+    LoanStatus,
+    OfferStatus,
+    ProposalStatus,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +296,103 @@ class Escrow:
         return cls(*w)
 
 
+COLLECTING = frozenset({LoanStatus.CURRENT, LoanStatus.LATE})  # statuses collection runs for
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    """A microfinance loan (node.ledger.rules.loans). Immutable: every change replaces it.
+
+    Payments go to the earliest instalments first, so one cumulative `repaid` says which are
+    paid: instalment k (from 0) is paid once repaid >= the sum of amounts 0..k. `due_seen`
+    counts the instalments whose due time a collection turn has passed, `judged` those whose
+    grace deadline it has passed (judged <= due_seen)."""
+    lender: bytes
+    borrower: bytes
+    asset: str
+    principal: int
+    interest_bps: int
+    schedule: tuple[Instalment, ...]  # strictly increasing due times; amounts add to total
+    grace_ms: int
+    default_after: int  # missed instalments that default the loan
+    expires_at: int  # of the offer, unix ms
+    created_at: int  # block time of the offer
+    status: str = LoanStatus.OFFERED
+    accepted_at: int = 0
+    repaid: int = 0  # units paid towards the schedule (collections and repayments)
+    due_seen: int = 0
+    judged: int = 0
+    misses: int = 0  # instalments unpaid at their grace deadline
+    closed_at: int = 0  # block time it was paid off, defaulted or written off
+
+    @property
+    def total(self) -> int:
+        return sum(amount for _, amount in self.schedule)
+
+    def owed_by(self, k: int) -> int:
+        """What the first k instalments add up to."""
+        return sum(amount for _, amount in self.schedule[:k])
+
+    @property
+    def arrears(self) -> int:
+        """What is due (its due time passed) and not yet paid."""
+        return max(0, self.owed_by(self.due_seen) - self.repaid)
+
+    @property
+    def outstanding(self) -> int:
+        return self.total - self.repaid
+
+    @property
+    def next_at(self) -> int | None:
+        """The block time of the loan's next collection turn: its next due time or grace
+        deadline, whichever is first (None: collection does not run for it)."""
+        if self.status not in COLLECTING:
+            return None
+        times = []
+        if self.due_seen < len(self.schedule):
+            times.append(self.schedule[self.due_seen][0])
+        if self.judged < len(self.schedule):
+            times.append(self.schedule[self.judged][0] + self.grace_ms)
+        return min(times) if times else None
+
+    def to_wire(self) -> list[Any]:
+        return [self.lender, self.borrower, self.asset, self.principal, self.interest_bps,
+                [list(i) for i in self.schedule], self.grace_ms, self.default_after,
+                self.expires_at, self.created_at, self.status, self.accepted_at, self.repaid,
+                self.due_seen, self.judged, self.misses, self.closed_at]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> Loan:
+        w = list(w)
+        w[5] = tuple((due, amount) for due, amount in w[5])
+        return cls(*w)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRecord:
+    """A borrower's repayment record across every loan and lender: what any licensed lender
+    reads before lending (GET /v1/credit/{account}). Immutable: each event replaces it."""
+    loans: int = 0  # loans accepted
+    on_time: int = 0  # instalments paid by their grace deadline
+    late: int = 0  # instalments unpaid at their grace deadline (missed)
+    defaulted: int = 0  # loans that defaulted
+    paid_off: int = 0  # loans paid in full
+    written_off: int = 0  # loans the lender wrote off
+
+    def to_wire(self) -> list[Any]:
+        return [self.loans, self.on_time, self.late, self.defaulted, self.paid_off,
+                self.written_off]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> CreditRecord:
+        return cls(*w)
+
+
+def _loan_due(loan_id: bytes, loan: Loan) -> tuple[int, bytes] | None:
+    at = loan.next_at
+    return None if at is None else (at, loan_id)
+
+
 def _offer_due(offer_id: bytes, offer: Offer) -> tuple[int, bytes]:
     return (offer.expires_at, offer_id)
 
@@ -297,6 +403,7 @@ BLOCKED, TIER, ADDED = b"j", b"t", b"n"
 ASSET, RESERVES = b"A", b"R"
 REPORT, REPORT_SEQ = b"q", b"Q"
 OFFER, ESCROW, HELD = b"o", b"w", b"h"
+LOAN, CREDIT = b"L", b"c"
 
 
 def institution_to_wire(i: Institution) -> list[Any]:
@@ -339,7 +446,9 @@ def encode_records(v: State | Overlay) -> list[tuple[bytes, bytes]]:
         + ([(REPORT_SEQ, pack(v.next_report))] if v.next_report is not None else [])
         + [(OFFER + oid, pack(o.to_wire())) for oid, o in v.offer_records.items()]
         + [(ESCROW + eid, pack(e.to_wire())) for eid, e in v.escrow_records.items()]
-        + [(HELD + c.encode(), pack(n)) for c, n in v.held_units.items()])
+        + [(HELD + c.encode(), pack(n)) for c, n in v.held_units.items()]
+        + [(LOAN + lid, pack(loan.to_wire())) for lid, loan in v.loan_records.items()]
+        + [(CREDIT + a, pack(r.to_wire())) for a, r in v.credit_records.items()])
 
 
 class AccountSource(Protocol):
@@ -587,6 +696,27 @@ class StateView:
     def set_held(self, asset: str, amount: int) -> None:
         raise NotImplementedError
 
+    def loan(self, loan_id: bytes) -> Loan | None:
+        raise NotImplementedError
+
+    def set_loan(self, loan_id: bytes, loan: Loan) -> None:
+        raise NotImplementedError
+
+    def loans(self) -> list[tuple[bytes, Loan]]:
+        """Every loan ever offered, by id."""
+        raise NotImplementedError
+
+    def loans_due(self, until: int, limit: int) -> list[bytes]:
+        """At most `limit` loans whose next collection turn is at or before `until`, soonest
+        first (ties by id): what a block's collection runs."""
+        raise NotImplementedError
+
+    def credit(self, borrower: bytes) -> CreditRecord:
+        raise NotImplementedError
+
+    def set_credit(self, borrower: bytes, record: CreditRecord) -> None:
+        raise NotImplementedError
+
     def set_keys(self, institution: str, keys: InstitutionKeys) -> None:
         raise NotImplementedError
 
@@ -656,6 +786,11 @@ class State(StateView):
         # (expires_at, id) of every open offer, sorted: derived from offer_records (never
         # encoded), so the expiry sweep peeks its head instead of scanning offers
         self._open_offers: list[tuple[int, bytes]] = []
+        self.loan_records: dict[bytes, Loan] = {}
+        self.credit_records: dict[bytes, CreditRecord] = {}
+        # (next_at, id) of every loan collection runs for, sorted: derived from loan_records
+        # (never encoded), so a block's collection peeks its head instead of scanning loans
+        self._loans_due: list[tuple[int, bytes]] = []
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -804,6 +939,42 @@ class State(StateView):
     def escrows(self) -> list[tuple[bytes, Escrow]]:
         return sorted(self.escrow_records.items())
 
+    def loan(self, loan_id: bytes) -> Loan | None:
+        return self.loan_records.get(loan_id)
+
+    def set_loan(self, loan_id: bytes, loan: Loan) -> None:
+        old = self.loan_records.get(loan_id)
+        old_due = _loan_due(loan_id, old) if old is not None else None
+        if old_due is not None:
+            due = self._loans_due
+            i = bisect_left(due, old_due)
+            if i < len(due) and due[i] == old_due:
+                del due[i]
+        self.loan_records[loan_id] = loan
+        new_due = _loan_due(loan_id, loan)
+        if new_due is not None:
+            insort(self._loans_due, new_due)
+
+    def loans(self) -> list[tuple[bytes, Loan]]:
+        return sorted(self.loan_records.items())
+
+    def loans_due(self, until: int, limit: int) -> list[bytes]:
+        due = self._loans_due
+        if not due or due[0][0] > until:  # every block asks: the common answer is one test
+            return []
+        out: list[bytes] = []
+        for at, loan_id in due:
+            if at > until or len(out) == limit:
+                break
+            out.append(loan_id)
+        return out
+
+    def credit(self, borrower: bytes) -> CreditRecord:
+        return self.credit_records.get(borrower) or CreditRecord()
+
+    def set_credit(self, borrower: bytes, record: CreditRecord) -> None:
+        self.credit_records[borrower] = record
+
     def held(self, asset: str) -> int:
         return self.held_units.get(asset, 0)
 
@@ -874,6 +1045,10 @@ class State(StateView):
             self.escrow_records[rest] = Escrow.from_wire(obj)
         elif kind == HELD:
             self.held_units[rest.decode()] = obj
+        elif kind == LOAN:
+            self.set_loan(rest, Loan.from_wire(obj))
+        elif kind == CREDIT:
+            self.credit_records[rest] = CreditRecord.from_wire(obj)
 
     def genesis_hash(self) -> bytes:
         """State hash at height 0: chain id and every genesis record."""
@@ -904,6 +1079,8 @@ class Overlay(StateView):
         self.offer_records: dict[bytes, Offer] = {}
         self.escrow_records: dict[bytes, Escrow] = {}
         self.held_units: dict[str, int] = {}
+        self.loan_records: dict[bytes, Loan] = {}
+        self.credit_records: dict[bytes, CreditRecord] = {}
         self._rotation = parent._rotation
 
     def account(self, address: bytes) -> Account:
@@ -1050,6 +1227,38 @@ class Overlay(StateView):
     def escrows(self) -> list[tuple[bytes, Escrow]]:
         return sorted((dict(self.parent.escrows()) | self.escrow_records).items())
 
+    def loan(self, loan_id: bytes) -> Loan | None:
+        loan = self.loan_records.get(loan_id)
+        return loan if loan is not None else self.parent.loan(loan_id)
+
+    def set_loan(self, loan_id: bytes, loan: Loan) -> None:
+        self.loan_records[loan_id] = loan
+
+    def loans(self) -> list[tuple[bytes, Loan]]:
+        return sorted((dict(self.parent.loans()) | self.loan_records).items())
+
+    def loans_due(self, until: int, limit: int) -> list[bytes]:
+        ours = self.loan_records
+        if not ours:
+            return self.parent.loans_due(until, limit)
+        # the parent's, less those this overlay changed, and ours whose turn has come
+        theirs = [lid for lid in self.parent.loans_due(until, limit + len(ours))
+                  if lid not in ours]
+        turns = [_loan_due(lid, loan) for lid, loan in ours.items()]
+        for lid in theirs:
+            loan = self.parent.loan(lid)
+            assert loan is not None  # the parent named it due
+            turns.append(_loan_due(lid, loan))
+        due = sorted(d for d in turns if d is not None and d[0] <= until)
+        return [lid for _, lid in due[:limit]]
+
+    def credit(self, borrower: bytes) -> CreditRecord:
+        r = self.credit_records.get(borrower) if self.credit_records else None
+        return r if r is not None else self.parent.credit(borrower)
+
+    def set_credit(self, borrower: bytes, record: CreditRecord) -> None:
+        self.credit_records[borrower] = record
+
     def held(self, asset: str) -> int:
         n = self.held_units.get(asset) if self.held_units else None
         return n if n is not None else self.parent.held(asset)
@@ -1101,3 +1310,6 @@ class Overlay(StateView):
             self.parent.set_offer(oid, self.offer_records[oid])
         self.parent.escrow_records.update(self.escrow_records)
         self.parent.held_units.update(self.held_units)
+        for lid in sorted(self.loan_records):
+            self.parent.set_loan(lid, self.loan_records[lid])
+        self.parent.credit_records.update(self.credit_records)

@@ -78,6 +78,10 @@ class TxKind(StrEnum):
     ESCROW_CREATE = "escrow_create"
     ESCROW_RELEASE = "escrow_release"
     ESCROW_CANCEL = "escrow_cancel"
+    LOAN_OFFER = "loan_offer"
+    LOAN_ACCEPT = "loan_accept"
+    LOAN_REPAY = "loan_repay"
+    LOAN_WRITEOFF = "loan_writeoff"
 
 
 class TxState(StrEnum):
@@ -119,6 +123,16 @@ class EscrowStatus(StrEnum):
     OPEN = "open"
     RELEASED = "released"  # paid to its recipient
     CANCELLED = "cancelled"  # returned to its payer
+
+
+class LoanStatus(StrEnum):
+    """Where a microfinance loan is (node.ledger.rules.loans)."""
+    OFFERED = "offered"  # made by the lender, not yet accepted by the borrower
+    CURRENT = "current"  # disbursed; every instalment past its grace is paid
+    LATE = "late"  # an instalment is unpaid past its grace
+    DEFAULTED = "defaulted"  # default_after missed instalments, or the schedule ended unpaid
+    PAID_OFF = "paid_off"  # everything the schedule asked was paid
+    WRITTEN_OFF = "written_off"  # the lender wrote it off (loan_writeoff)
 
 
 class LicensePolicy(StrEnum):
@@ -643,6 +657,75 @@ class EscrowCancel(Payload):
     escrow: bytes = field(metadata=checked_by(_hash))
 
 
+MAX_INSTALMENTS = 36  # the entries of a loan's schedule, at most
+MAX_INTEREST_BPS = 100_000  # 1000 %: a bound on the wire, not a usury rule
+Instalment = tuple[int, int]  # (due_at unix ms, amount in minor units)
+
+
+def _schedule(name: str, v: Any) -> tuple[Instalment, ...]:
+    """[[due_at, amount], ...], 1 to MAX_INSTALMENTS entries (their order and total are a rule:
+    node.ledger.rules.loans.check_schedule)."""
+    if type(v) not in (list, tuple) or not 1 <= len(v) <= MAX_INSTALMENTS:
+        raise Malformed(f"{name} must be an array of 1 to {MAX_INSTALMENTS} instalments")
+    out: list[Instalment] = []
+    for item in v:
+        if type(item) not in (list, tuple) or len(item) != 2:
+            raise Malformed(f"each of {name} must be [due_at, amount]")
+        out.append((_time(f"{name} due_at", item[0]), _amount(f"{name} amount", item[1])))
+    return tuple(out)
+
+
+def _bps(name: str, v: Any) -> int:
+    return _int(name, v, 0, MAX_INTEREST_BPS)
+
+
+def _instalment_count(name: str, v: Any) -> int:
+    return _int(name, v, 1, MAX_INSTALMENTS)
+
+
+@dataclass(frozen=True)
+class LoanOffer(Payload):
+    """A licensed lender offers `principal` of `asset` to `borrower`, repaid on `schedule`
+    (node.ledger.rules.loans): its amounts add up to principal + floor(principal * interest_bps
+    / 10_000). An instalment unpaid `grace_ms` after its due time is missed; `default_after`
+    misses default the loan. The borrower may accept until `expires_at`."""
+    KIND = TxKind.LOAN_OFFER
+    borrower: bytes = field(metadata=checked_by(_address))
+    asset: str = field(metadata=checked_by(_asset))
+    principal: int = field(metadata=checked_by(_amount))
+    interest_bps: int = field(metadata=checked_by(_bps))
+    schedule: tuple[Instalment, ...] = field(metadata=checked_by(_schedule))
+    grace_ms: int = field(metadata=checked_by(_time))
+    default_after: int = field(metadata=checked_by(_instalment_count))
+    expires_at: int = field(metadata=checked_by(_time))  # unix ms, judged by block time
+
+
+@dataclass(frozen=True)
+class LoanAccept(Payload):
+    """The borrower accepts: the on-ledger debit mandate for the schedule; the principal is
+    disbursed from the lender to the borrower in this transaction."""
+    KIND = TxKind.LOAN_ACCEPT
+    loan: bytes = field(metadata=checked_by(_hash))  # the loan_offer tx hash
+    # travel rule data of the disbursement: [lender's institution, borrower's, record hash]
+    travel_rule: TravelRule = field(default=(), metadata=checked_by(_travel_rule, optional=True))
+
+
+@dataclass(frozen=True)
+class LoanRepay(Payload):
+    """The borrower pays `amount` towards the loan now: arrears first, then early."""
+    KIND = TxKind.LOAN_REPAY
+    loan: bytes = field(metadata=checked_by(_hash))
+    amount: int = field(metadata=checked_by(_amount))
+    travel_rule: TravelRule = field(default=(), metadata=checked_by(_travel_rule, optional=True))
+
+
+@dataclass(frozen=True)
+class LoanWriteoff(Payload):
+    """The lender writes the loan off: collection stops, what is unpaid is no longer owed."""
+    KIND = TxKind.LOAN_WRITEOFF
+    loan: bytes = field(metadata=checked_by(_hash))
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     p.KIND: p for p in (Transfer, Issue, Redeem, KycAttest, KycRevoke, LicenseGrant,
                         LicenseRevoke, Freeze, Unfreeze, AssetFreeze, AssetUnfreeze, Clawback,
@@ -651,6 +734,7 @@ PAYLOADS: dict[str, type[Payload]] = {
                         + (AssetAdd, AssetUpdate, ReserveReport, ReserveAttest)
                         + (FxOffer, FxAccept, FxCancel, EscrowCreate, EscrowRelease,
                            EscrowCancel)
+                        + (LoanOffer, LoanAccept, LoanRepay, LoanWriteoff)
 }
 
 # kind -> ((field name, its check), ...) in wire order; a field without a check fails here.

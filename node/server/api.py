@@ -27,7 +27,7 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
 from node.ledger.state import Attestation, SupervisoryReport
-from node.ledger.types import OfferStatus, ReportKind, Transaction, decode_tx
+from node.ledger.types import LoanStatus, OfferStatus, ReportKind, Transaction, decode_tx
 from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
 from node.server import dashboard
@@ -39,9 +39,11 @@ from node.server.service import (
     AccountView,
     AssetView,
     BlockView,
+    CreditView,
     EscrowQuery,
     EscrowView,
     InstitutionView,
+    LoanView,
     NodeService,
     OfferQuery,
     OfferView,
@@ -225,6 +227,10 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", get_openapi)
+    # loans (issue 13)
+    app.router.add_get("/v1/loans", get_loans)
+    app.router.add_get("/v1/loans/{id}", get_loan)
+    app.router.add_get("/v1/credit/{account}", get_credit)
     app[OPENAPI] = json.dumps(openapi_document()).encode()
     dashboard.add_routes(app, node, reader_scope)  # GET /dashboard, /v1/events (and devnet faults)
     if cfg.devnet:  # the admin endpoints exist only on devnet nodes, and want its token
@@ -776,11 +782,103 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[NODE].metrics_text(), content_type="text/plain")
 
 
+# ---- loans (node.ledger.rules.loans) -------------------------------------------------------------
+
+def _address_text(text: str, name: str) -> bytes:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise E.Malformed(f"{name}: {exc}") from None
+
+
+async def get_loans(request: web.Request) -> web.Response:
+    """Loans by id, filtered by borrower, lender and status. With read_auth a token sees the
+    loans its accounts borrowed or lent (a filter by an account it does not cover: 403)."""
+    q = request.query
+    borrower = _address_text(q["borrower"], "borrower") if q.get("borrower") else None
+    lender = _address_text(q["lender"], "lender") if q.get("lender") else None
+    status = q.get("status", "")
+    if status not in ("", *(s.value for s in LoanStatus)):
+        raise E.Malformed(f"status must be one of {', '.join(s.value for s in LoanStatus)}")
+    scope = reader_scope(request)
+    for account in (borrower, lender):
+        if account is not None:
+            scope.require_account(account)
+    views = [v for v in request.app[NODE].loans()
+             if (borrower is None or v.loan.borrower == borrower)
+             and (lender is None or v.loan.lender == lender)
+             and (not status or v.loan.status == status) and loan_visible(scope, v)]
+    return reply(request, {"loans": [render_loan(v) for v in views]})
+
+
+def loan_visible(scope: Scope, view: LoanView) -> bool:
+    """A token sees the loans of the accounts it covers, as borrower or lender."""
+    return scope.sees(view.loan.borrower) or scope.sees(view.loan.lender)
+
+
+async def get_loan(request: web.Request) -> web.Response:
+    """One loan: its terms, schedule (each instalment paid, missed, due or upcoming), what was
+    repaid, what is in arrears, its status and its next collection turn."""
+    view = request.app[NODE].loan_view(_parse_hash(request.match_info["id"]))
+    if view is None or not loan_visible(reader_scope(request), view):
+        raise E.NotFound("no such loan")
+    return reply(request, render_loan(view))
+
+
+async def get_credit(request: web.Request) -> web.Response:
+    """A borrower's on-chain credit history: on-time and missed instalments, defaulted, paid-off
+    and written-off loans, and its loans. Any reader the node admits reads it (with read_auth,
+    any token): lenders check a borrower before they lend."""
+    address = _address_text(request.match_info["account"], "account")
+    reader_scope(request)
+    return reply(request, render_credit(request.app[NODE].credit_view(address)))
+
+
+def instalment_state(loan, k: int) -> str:
+    """paid, missed (unpaid past its grace), due (unpaid, within grace) or upcoming."""
+    if loan.repaid >= loan.owed_by(k + 1):
+        return "paid"
+    if k < loan.judged:
+        return "missed"
+    return "due" if k < loan.due_seen else "upcoming"
+
+
+def render_loan(view: LoanView) -> dict:
+    ln = view.loan
+    return {"id": view.loan_id.hex(), "lender": ln.lender.hex(),
+            "lender_institution": view.lender_institution, "borrower": ln.borrower.hex(),
+            "asset": ln.asset, "principal": ln.principal, "interest_bps": ln.interest_bps,
+            "total": ln.total, "repaid": ln.repaid, "outstanding": ln.outstanding,
+            "arrears": ln.arrears, "status": ln.status, "offer_expired": view.offer_expired,
+            "schedule": [{"due_at": due, "amount": amount, "state": instalment_state(ln, k),
+                          "paid": min(amount, max(0, ln.repaid - ln.owed_by(k)))}
+                         for k, (due, amount) in enumerate(ln.schedule)],
+            "grace_ms": ln.grace_ms, "default_after": ln.default_after, "misses": ln.misses,
+            "expires_at": ln.expires_at, "created_at": ln.created_at,
+            "accepted_at": ln.accepted_at or None, "closed_at": ln.closed_at or None,
+            "next_collection_at": ln.next_at}
+
+
+def render_credit(view: CreditView) -> dict:
+    r = view.record
+    return {"account": view.address.hex(), "loans": r.loans, "on_time": r.on_time,
+            "late": r.late, "defaulted": r.defaulted, "paid_off": r.paid_off,
+            "written_off": r.written_off,
+            "open": [v.loan_id.hex() for v in view.loans
+                     if v.loan.status in (LoanStatus.CURRENT, LoanStatus.LATE,
+                                          LoanStatus.DEFAULTED)],
+            "history": [{"id": v.loan_id.hex(), "lender_institution": v.lender_institution,
+                         "asset": v.loan.asset, "principal": v.loan.principal,
+                         "status": v.loan.status, "misses": v.loan.misses}
+                        for v in view.loans if v.loan.status != LoanStatus.OFFERED]}
+
+
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
                            dashboard.get_events, get_policy, get_assets, get_asset,
-                           get_reports, get_offers, get_offer, get_escrows, get_escrow})
+                           get_reports, get_offers, get_offer, get_escrows, get_escrow}
+                          | {get_loans, get_loan, get_credit})
 
 
 # ---- devnet administration ----------------------------------------------------------------------

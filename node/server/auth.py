@@ -65,8 +65,11 @@ EVERYTHING = Scope(True)
 
 
 def parties(tx: Transaction) -> list[bytes]:
-    """The accounts a transaction is about: its sender, and its recipient if it has one."""
+    """The accounts a transaction is about: its sender, and its recipient if it has one (a
+    loan_offer's: its borrower)."""
     to = getattr(tx.payload, "to", None)
+    if to is None:
+        to = getattr(tx.payload, "borrower", None)
     return [tx.sender] + ([to] if isinstance(to, bytes) else [])
 
 

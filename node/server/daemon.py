@@ -75,10 +75,12 @@ from node.server.service import (
     AccountView,
     AssetView,
     BlockView,
+    CreditView,
     DashboardStatus,
     EscrowQuery,
     EscrowView,
     InstitutionView,
+    LoanView,
     NetworkMember,
     NodeRole,
     NodeStatus,
@@ -788,6 +790,14 @@ class Node:
 
     def escrow_view(self, escrow_id: bytes) -> EscrowView | None:
         return self.reader.escrow_view(escrow_id)
+    def loans(self) -> list[LoanView]:
+        return self.reader.loans()
+
+    def loan_view(self, loan_id: bytes) -> LoanView | None:
+        return self.reader.loan_view(loan_id)
+
+    def credit_view(self, address: bytes) -> CreditView:
+        return self.reader.credit_view(address)
 
     def tx_proof(self, tx_hash: bytes) -> TxProof | None:
         return self.reader.tx_proof(tx_hash)

@@ -215,6 +215,42 @@ def schemas() -> dict[str, Schema]:
                               "loss_all": NUM}),
         "TransferLeader": obj({"to": NODE_ID}),
         "LeaderTransferred": obj({"ok": BOOL, "from": NODE_ID, "to": NODE_ID}),
+        **loan_schemas(),
+    }
+
+
+LOAN_STATUSES = ["offered", "current", "late", "defaulted", "paid_off", "written_off"]
+
+
+def loan_schemas() -> dict[str, Schema]:
+    """Microfinance loans (node.ledger.rules.loans) and credit records."""
+    instalment = obj({"due_at": INT, "amount": INT, "state": {
+        "type": "string", "enum": ["paid", "missed", "due", "upcoming"]}}, {"paid": INT},
+        description="paid: what of the amount is paid (payments go to the earliest first)")
+    return {
+        "Loan": obj({
+            "id": HASH, "lender": HASH, "lender_institution": nullable(STR), "borrower": HASH,
+            "asset": STR, "principal": INT, "interest_bps": INT, "total": INT, "repaid": INT,
+            "outstanding": INT, "arrears": INT,
+            "status": {"type": "string", "enum": LOAN_STATUSES}, "offer_expired": BOOL,
+            "schedule": {"type": "array", "items": instalment}, "grace_ms": INT,
+            "default_after": INT, "misses": INT, "expires_at": INT, "created_at": INT,
+            "accepted_at": nullable(INT), "closed_at": nullable(INT),
+            "next_collection_at": nullable(INT)},
+            description="total: principal + floor(principal * interest_bps / 10000); repaid "
+                        "counts collections and repayments, earliest instalments first; "
+                        "next_collection_at: the block time of its next collection turn"),
+        "Loans": obj({"loans": {"type": "array", "items": ref("Loan")}}),
+        "Credit": obj({
+            "account": HASH, "loans": INT, "on_time": INT, "late": INT, "defaulted": INT,
+            "paid_off": INT, "written_off": INT, "open": {"type": "array", "items": HASH},
+            "history": {"type": "array", "items": obj({
+                "id": HASH, "lender_institution": nullable(STR), "asset": STR,
+                "principal": INT, "status": {"type": "string", "enum": LOAN_STATUSES},
+                "misses": INT})}},
+            description="a borrower's repayment record across every lender: on_time and late "
+                        "count instalments (paid by, or unpaid at, their grace deadline); "
+                        "defaulted, paid_off and written_off count loans"),
     }
 
 
@@ -374,6 +410,26 @@ def paths() -> dict[str, Any]:
             {200: ("handed over", body_of(ref("LeaderTransferred")))}, (400, 401, 409),
             admin=True, tag="devnet", body={"required": True, "content": {
                 JSON: {"schema": ref("TransferLeader")}}})},
+        **loan_paths(),
+    }
+
+
+def loan_paths() -> dict[str, Any]:
+    return {
+        "/v1/loans": {"get": op(
+            "Loans by id, filtered by borrower, lender and status (with read_auth: the loans "
+            "of the token's accounts; a filter by another account is 403)",
+            {200: ("loans", body_of(ref("Loans")))}, (400, 401, 403, 429),
+            ("borrower", "lender", "loan_status"), read=True, tag="loans")},
+        "/v1/loans/{id}": {"get": op(
+            "A loan: terms, schedule with each instalment's state, repaid, arrears, status, "
+            "next collection turn", {200: ("loan", body_of(ref("Loan")))},
+            (400, 401, 404, 429), ("loan_id",), read=True, tag="loans")},
+        "/v1/credit/{account}": {"get": op(
+            "A borrower's on-chain credit history (any reader the node admits)",
+            {200: ("credit record", body_of(ref("Credit")))}, (400, 401, 429),
+            ("credit_account",),
+            read=True, tag="loans")},
     }
 
 
@@ -419,6 +475,16 @@ PARAMETERS: dict[str, Any] = {
     "limit": {"name": "limit", "in": "query", "required": False,
               "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
               "description": "at most this many (default 100)"},
+    # loans
+    "loan_id": {"name": "id", "in": "path", "required": True, "schema": HASH,
+                "description": "a loan id (the hash of its loan_offer transaction)"},
+    "credit_account": {"name": "account", "in": "path", "required": True, "schema": HASH,
+                       "description": "a borrower's address"},
+    "borrower": {"name": "borrower", "in": "query", "required": False, "schema": HASH},
+    "lender": {"name": "lender", "in": "query", "required": False, "schema": HASH,
+               "description": "the lender's authority key"},
+    "loan_status": {"name": "status", "in": "query", "required": False,
+                    "schema": {"type": "string", "enum": LOAN_STATUSES}},
 }
 
 PEER_NOTE = (

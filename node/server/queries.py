@@ -11,17 +11,27 @@ from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
 from node.ledger.rules import Context, best_attestation, check_kyc
 from node.ledger.rules import licensed_validators as validators
-from node.ledger.state import Escrow, Offer, State, SupervisoryReport
-from node.ledger.types import Block, EscrowStatus, OfferStatus, Receipt, Transaction, decode_tx
+from node.ledger.state import Escrow, Loan, Offer, State, SupervisoryReport
+from node.ledger.types import (
+    Block,
+    EscrowStatus,
+    LoanStatus,
+    OfferStatus,
+    Receipt,
+    Transaction,
+    decode_tx,
+)
 from node.server.certificates import stored_certificate
 from node.server.service import (
     AccountView,
     AssetView,
     BlockTx,
     BlockView,
+    CreditView,
     EscrowQuery,
     EscrowView,
     InstitutionView,
+    LoanView,
     OfferQuery,
     OfferView,
     PolicyView,
@@ -169,6 +179,27 @@ class ChainReader:
                  and (not q.open_only or e.status == EscrowStatus.OPEN)]
         views.sort(key=lambda v: (v.escrow.release_after, v.escrow.created_at, v.escrow_id))
         return views[:q.limit]
+
+    # ---- loans (node.ledger.rules.loans) ----------------------------------------------------
+    def _loan_view(self, loan_id: bytes, loan: Loan) -> LoanView:
+        now = self.tip().timestamp
+        inst = self.state.institution_by_authority_key(loan.lender)
+        lapsed = loan.status == LoanStatus.OFFERED and (
+            loan.expires_at <= now or loan.schedule[0][0] <= now)
+        return LoanView(loan_id, loan, inst.name if inst is not None else None, lapsed)
+
+    def loans(self) -> list[LoanView]:
+        """Every loan ever offered, by id (GET /v1/loans)."""
+        return [self._loan_view(lid, loan) for lid, loan in self.state.loans()]
+
+    def loan_view(self, loan_id: bytes) -> LoanView | None:
+        loan = self.state.loan(loan_id)
+        return None if loan is None else self._loan_view(loan_id, loan)
+
+    def credit_view(self, address: bytes) -> CreditView:
+        """The borrower's repayment record and its loans (GET /v1/credit/{account})."""
+        return CreditView(address, self.state.credit(address),
+                          tuple(v for v in self.loans() if v.loan.borrower == address))
 
 
 def offer_order(v: OfferView) -> tuple:

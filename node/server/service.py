@@ -17,7 +17,9 @@ from node.ledger.genesis import Asset, Tier
 from node.ledger.state import (
     Account,
     Attestation,
+    CreditRecord,
     Escrow,
+    Loan,
     Offer,
     Proposal,
     Reserves,
@@ -253,6 +255,25 @@ class ProposalView:
 
 
 @dataclass(frozen=True)
+class LoanView:
+    """A microfinance loan (GET /v1/loans/{id}), with its lender's institution name and whether
+    its offer lapsed (judged at the last block's time)."""
+    loan_id: bytes
+    loan: Loan
+    lender_institution: str | None
+    offer_expired: bool  # offered, and past its expiry or first due time: cannot be accepted
+
+
+@dataclass(frozen=True)
+class CreditView:
+    """A borrower's on-chain credit history (GET /v1/credit/{account}): its repayment record
+    across every lender and its loans by id."""
+    address: bytes
+    record: CreditRecord
+    loans: tuple[LoanView, ...]  # every loan offered to it, accepted or not
+
+
+@dataclass(frozen=True)
 class TxProof:
     """What the Merkle inclusion proof of a committed transaction is built from."""
     block: Block
@@ -342,6 +363,9 @@ class NodeService(Protocol):
     def offer_view(self, offer_id: bytes) -> OfferView | None: ...
     def escrows(self, query: EscrowQuery) -> list[EscrowView]: ...
     def escrow_view(self, escrow_id: bytes) -> EscrowView | None: ...
+    def loans(self) -> list[LoanView]: ...
+    def loan_view(self, loan_id: bytes) -> LoanView | None: ...
+    def credit_view(self, address: bytes) -> CreditView: ...
     def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def genesis_json(self) -> dict: ...
     def metrics_text(self) -> bytes: ...

@@ -43,6 +43,10 @@ from node.ledger.types import (
     KycRevoke,
     LicenseGrant,
     LicenseRevoke,
+    LoanAccept,
+    LoanOffer,
+    LoanRepay,
+    LoanWriteoff,
     Redeem,
     ReserveAttest,
     ReserveReport,
@@ -125,6 +129,16 @@ PAYLOAD_STRATEGIES = {
                                st.just(()) | st.tuples(institutions, institutions, hashes)),
     "escrow_release": st.builds(EscrowRelease, hashes, st.binary(max_size=256)),
     "escrow_cancel": st.builds(EscrowCancel, hashes),
+    "loan_offer": st.builds(LoanOffer, addresses, asset_codes, amounts, st.integers(0, 100_000),
+                            st.lists(st.tuples(st.integers(0, MAX_AMOUNT), amounts), min_size=1,
+                                     max_size=36).map(tuple),
+                            st.integers(0, MAX_AMOUNT), st.integers(1, 36),
+                            st.integers(0, MAX_AMOUNT)),
+    "loan_accept": st.builds(LoanAccept, hashes,
+                             st.just(()) | st.tuples(institutions, institutions, hashes)),
+    "loan_repay": st.builds(LoanRepay, hashes, amounts,
+                            st.just(()) | st.tuples(institutions, institutions, hashes)),
+    "loan_writeoff": st.builds(LoanWriteoff, hashes),
 }
 SEED_KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 

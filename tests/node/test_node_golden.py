@@ -34,6 +34,10 @@ from node.ledger.types import (
     KycRevoke,
     LicenseGrant,
     LicenseRevoke,
+    LoanAccept,
+    LoanOffer,
+    LoanRepay,
+    LoanWriteoff,
     Redeem,
     ReserveAttest,
     ReserveReport,
@@ -62,7 +66,10 @@ PAYLOADS_IN_ORDER = [
     ReserveAttest("USD", H), FxOffer("USD", 10_000, "SGD", 13_450, 1_800_000_000_000, True, b""),
     FxAccept(H, 6_725), FxCancel(H),
     EscrowCreate("USD", A, 500, 1_700_000_000_000, 1_800_000_000_000, H), EscrowRelease(H, b"x"),
-    EscrowCancel(H)]
+    EscrowCancel(H),
+    LoanOffer(A, "USD", 1_000, 1_200, ((1_700_000_000_000, 560), (1_700_086_400_000, 560)),
+              3_600_000, 2, 1_699_990_000_000),
+    LoanAccept(H), LoanRepay(H, 560), LoanWriteoff(H)]
 TX_HASHES = {
     "transfer": "32bb4abb6df3d51a614b3041f5fb05543a7c08005b00015b633e5b1abfaefd2f",
     "issue": "b74b3ca6b414d4eefcec77fd050d6451529cc89284ec22cae60ee222e76cc33f",
@@ -93,6 +100,10 @@ TX_HASHES = {
     "escrow_create": "f6e92a36c9ae3e1abb5d729775a33d4491215d4441ed431bc71a211f5b54a79d",
     "escrow_release": "7bc850bb34edb40cbba5b869d98706d282f133f671041d26231d0246e83e53cc",
     "escrow_cancel": "9cd126ad40172bbf396a3d6a4cb056110caebff695464893f37d507f1566797a",
+    "loan_offer": "b3dc961d23c1e398e2fdc5951d7194b794ccacc3ab0f93e869294314a8db0b16",
+    "loan_accept": "e7c5dbc7b74c93e6d235e495d813472edfd69a1bed894db43a6f4d9b337fd582",
+    "loan_repay": "bbbec00f95f889ba974a37c58a71d0dc85408e75238132ec9df761cf14911d99",
+    "loan_writeoff": "ff8994a44d48a79a154027e39529ea01443a5d96d72f6c7ba0fee7ed86115607",
 }
 
 

@@ -23,7 +23,7 @@ from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.genesis import Genesis
 from node.ledger.rules import Context, KycStatus
-from node.ledger.state import Account, Escrow, Offer, Overlay, Proposal, Reserves, State
+from node.ledger.state import Account, Escrow, Loan, Offer, Overlay, Proposal, Reserves, State
 from node.ledger.types import (
     MAX_AMOUNT,
     Block,
@@ -31,6 +31,7 @@ from node.ledger.types import (
     FxOffer,
     KycRevoke,
     LicensePolicy,
+    LoanOffer,
     TierSet,
     Transfer,
     TxKind,
@@ -172,6 +173,21 @@ def offer_terms(give: str = "USD", want: str = "EUR", expires_at: int = NOW + 1)
 def stored(make: Callable[..., Any], store: str, **changes) -> Callable[[World], None]:
     """Put an offer or escrow under the id sha256(b"x") (set_offer / set_escrow)."""
     return lambda w: getattr(w.view, store)(sha256(b"x"), make(w, **changes))
+
+
+def loan(w: World, **changes) -> Loan:
+    """bank_a lends alice 1_000 USD at 1_000 bps: 550 due at NOW + 1 day and NOW + 2 days,
+    an hour's grace, defaulting after two misses; acceptable until NOW + 1 h."""
+    ln = Loan(w.keys.bank_a.address, w.keys.alice.address, "USD", 1_000, 1_000,
+              ((NOW + DAY, 550), (NOW + 2 * DAY, 550)), HOUR, 2, NOW + HOUR, T0)
+    return dataclasses.replace(ln, **changes)
+
+
+def loan_terms(w: World, **changes) -> LoanOffer:
+    """The terms of `loan`, as a loan_offer."""
+    p = LoanOffer(w.keys.alice.address, "USD", 1_000, 1_000,
+                  ((NOW + DAY, 550), (NOW + 2 * DAY, 550)), HOUR, 2, NOW + HOUR)
+    return dataclasses.replace(p, **changes)
 
 
 def proposal(status: str = "open", approvals: tuple[str, ...] = ("bank_a",)) -> Proposal:
@@ -496,6 +512,74 @@ CASES = [
          lambda w: R.check_cancellable(escrow(w), w.keys.alice.address, Context(NOW + HOUR)),
          E.Unauthorized,
          lambda w: R.check_cancellable(escrow(w), w.keys.bob.address, Context(NOW + HOUR))),
+    # loans
+    Case("check_lender", lambda w: R.check_lender(w.view, w.keys.alice.address), E.NotLicensed,
+         lambda w: R.check_lender(w.view, w.keys.bank_a.address)),
+    Case("check_lender", lambda w: R.check_lender(w.view, w.keys.pay_c.address), E.NotLicensed,
+         lambda w: R.check_lender(w.view, w.keys.bank_b.address)),  # pay_c: an observer only
+    Case("check_schedule",
+         lambda w: R.check_schedule(loan_terms(w, schedule=((NOW + 2 * DAY, 550),
+                                                            (NOW + DAY, 550))), CTX),
+         E.BadSchedule, lambda w: R.check_schedule(loan_terms(w), CTX)),
+    Case("check_schedule",
+         lambda w: R.check_schedule(loan_terms(w, schedule=((NOW, 550), (NOW + DAY, 550))), CTX),
+         E.BadSchedule,
+         lambda w: R.check_schedule(loan_terms(w, schedule=((NOW + 1, 550), (NOW + DAY, 550)),
+                                               expires_at=NOW + 1), CTX)),
+    Case("check_schedule",  # 1_000 at 1_005 bps repays 1_100 (1_100.5 rounded down), not 1_101
+         lambda w: R.check_schedule(loan_terms(w, interest_bps=1_005,
+                                               schedule=((NOW + DAY, 550), (NOW + 2 * DAY, 551))),
+                                    CTX),
+         E.BadSchedule, lambda w: R.check_schedule(loan_terms(w, interest_bps=1_005), CTX)),
+    Case("check_schedule",
+         lambda w: R.check_schedule(loan_terms(w, principal=MAX_AMOUNT, interest_bps=1,
+                                               schedule=((NOW + DAY, MAX_AMOUNT),
+                                                         (NOW + 2 * DAY, MAX_AMOUNT // 10_000))),
+                                    CTX),
+         E.BadSchedule,
+         lambda w: R.check_schedule(loan_terms(w, principal=MAX_AMOUNT, interest_bps=0,
+                                               default_after=1,
+                                               schedule=((NOW + DAY, MAX_AMOUNT),)), CTX)),
+    Case("check_schedule", lambda w: R.check_schedule(loan_terms(w, default_after=3), CTX),
+         E.BadSchedule, lambda w: R.check_schedule(loan_terms(w, default_after=2), CTX)),
+    Case("check_schedule", lambda w: R.check_schedule(loan_terms(w, expires_at=NOW), CTX),
+         E.LoanOfferExpired, lambda w: R.check_schedule(loan_terms(w, expires_at=NOW + 1), CTX)),
+    Case("check_loan", lambda w: R.check_loan(w.view, sha256(b"y")), E.UnknownLoan,
+         lambda w: R.check_loan(w.view, sha256(b"x")), setup=stored(loan, "set_loan")),
+    Case("check_acceptable", lambda w: R.check_acceptable(loan(w), w.keys.bob.address, CTX),
+         E.NotBorrower, lambda w: R.check_acceptable(loan(w), w.keys.alice.address, CTX)),
+    Case("check_acceptable",
+         lambda w: R.check_acceptable(loan(w, status="current"), w.keys.alice.address, CTX),
+         E.LoanNotOffered, lambda w: R.check_acceptable(loan(w), w.keys.alice.address, CTX)),
+    Case("check_acceptable",
+         lambda w: R.check_acceptable(loan(w, expires_at=NOW), w.keys.alice.address, CTX),
+         E.LoanOfferExpired,
+         lambda w: R.check_acceptable(loan(w, expires_at=NOW + 1), w.keys.alice.address, CTX)),
+    Case("check_acceptable",  # accepted at the first due time: too late
+         lambda w: R.check_acceptable(loan(w, expires_at=NOW + 3 * DAY), w.keys.alice.address,
+                                      Context(NOW + DAY)),
+         E.LoanOfferExpired,
+         lambda w: R.check_acceptable(loan(w, expires_at=NOW + 3 * DAY), w.keys.alice.address,
+                                      Context(NOW + DAY - 1))),
+    Case("check_active", lambda w: R.check_active(loan(w)), E.LoanNotAccepted,
+         lambda w: R.check_active(loan(w, status="late"))),
+    Case("check_active", lambda w: R.check_active(loan(w, status="paid_off")), E.LoanClosed,
+         lambda w: R.check_active(loan(w, status="defaulted"))),
+    Case("check_active", lambda w: R.check_active(loan(w, status="written_off")), E.LoanClosed,
+         lambda w: R.check_active(loan(w, status="current"))),
+    Case("check_repayment",
+         lambda w: R.check_repayment(loan(w, status="current"), w.keys.bank_a.address, 5),
+         E.NotBorrower,
+         lambda w: R.check_repayment(loan(w, status="current"), w.keys.alice.address, 5)),
+    Case("check_repayment",
+         lambda w: R.check_repayment(loan(w, status="current", repaid=100),
+                                     w.keys.alice.address, 1_001),
+         E.Overpayment,
+         lambda w: R.check_repayment(loan(w, status="current", repaid=100),
+                                     w.keys.alice.address, 1_000)),
+    Case("check_writeoff",
+         lambda w: R.check_writeoff(loan(w, status="late"), w.keys.alice.address),
+         E.NotLender, lambda w: R.check_writeoff(loan(w, status="late"), w.keys.bank_a.address)),
 ]
 
 
@@ -533,7 +617,7 @@ def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
     kinds = {fn.__name__ for fn in R.APPLY.values()}
     here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
             "apply_rules", "apply_license_expiries", "apply_supervisory_report",
-            "apply_offer_expiries"}
+            "apply_offer_expiries", "apply_loan_collections"}
     assert set(rulebook_functions("apply_")) == kinds | here
     assert set(R.APPLY) == set(TxKind)
 
@@ -563,7 +647,8 @@ def test_the_rule_index_names_only_real_reason_codes_and_block_errors():
                                                                           "MAX_AMOUNT",
                                                                           "MAX_TX_BYTES",
                                                                           "MAX_SPENDS", "MAX_REPORTS",
-                                                                          "MAX_EXPIRIES_PER_BLOCK"}
+                                                                          "MAX_EXPIRIES_PER_BLOCK",
+                                                                          "MAX_COLLECTIONS_PER_BLOCK"}
     assert named_codes <= codes, named_codes - codes
     block_errors = {name for name in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", INDEX)
                     if isinstance(getattr(E, name, None), type)

@@ -172,6 +172,31 @@ Escrow (escrow.py): value held for a recipient until a time and optionally a con
   escrow_create (check_payment), escrow_release,
     escrow_cancel .............................. apply_escrow_create, apply_escrow_release, apply_escrow_cancel
 
+Microfinance loans (loans.py): collected on schedule by block time
+  the lender: licensed, not only as observer ... check_lender ........... NOT_LICENSED
+  instalments strictly increasing, the first
+    after block time, adding up to principal +
+    floor(principal * bps / 10000), at most
+    MAX_AMOUNT; default_after <= instalments;
+    an offer expiry after block time ........... check_schedule ......... BAD_SCHEDULE, LOAN_OFFER_EXPIRED
+  the loan exists .............................. check_loan ............. UNKNOWN_LOAN
+  the borrower, still offered, before expiry
+    and the first due time ..................... check_acceptable ....... NOT_BORROWER, LOAN_NOT_OFFERED,
+                                                                          LOAN_OFFER_EXPIRED
+  accepted and not paid off or written off ..... check_active ........... LOAN_NOT_ACCEPTED, LOAN_CLOSED
+  the borrower, at most what is outstanding .... check_repayment ........ NOT_BORROWER, OVERPAYMENT
+  the lender, an active loan ................... check_writeoff ......... NOT_LENDER
+  loan_offer, loan_accept (check_payment: the
+    disbursement), loan_repay (check_payment),
+    loan_writeoff .............................. apply_loan_offer, apply_loan_accept, apply_loan_repay,
+                                                 apply_loan_writeoff
+  loans whose due time or grace deadline came
+    by the block's time take their turn: fall
+    due, collect min(held, due) unless a freeze
+    pauses it, judge, settle (every block,
+    before its txs, at most
+    MAX_COLLECTIONS_PER_BLOCK) ................. apply_loan_collections
+
 Governance by a validator majority (governance.py)
   the sender is a validator now ................ check_validator ........ NOT_LICENSED
   the proposal exists .......................... check_proposal ......... UNKNOWN_PROPOSAL
@@ -228,6 +253,10 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   escrow_create ....... escrow times, check_payment; its supervisory report, if any
   escrow_release ...... escrow, release window, releaser, releasable
   escrow_cancel ....... escrow, cancellable
+  loan_offer .......... lender, asset, not to self, schedule, borrower party
+  loan_accept ......... loan, acceptable, check_payment (lender to borrower)
+  loan_repay .......... loan, repayment, check_payment (borrower to lender)
+  loan_writeoff ....... loan, writeoff
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded
   a tx is canonical msgpack, [chain_id, kind, sender, nonce, payload, signature] ... MALFORMED
@@ -381,6 +410,23 @@ from node.ledger.rules.limits import (
                                       check_no_overflow,
                                       sent_in_window,
 )
+from node.ledger.rules.loans import (
+                                      MAX_COLLECTIONS_PER_BLOCK,
+                                      apply_loan_accept,
+                                      apply_loan_collections,
+                                      apply_loan_offer,
+                                      apply_loan_repay,
+                                      apply_loan_writeoff,
+                                      check_acceptable,
+                                      check_active,
+                                      check_lender,
+                                      check_loan,
+                                      check_repayment,
+                                      check_schedule,
+                                      check_writeoff,
+                                      equal_instalments,
+                                      loan_total,
+)
 from node.ledger.rules.membership import (
                                       PEER_ROLES,
                                       Membership,
@@ -451,4 +497,8 @@ __all__ = [
     "fill_amount", "apply_escrow_cancel", "apply_escrow_create", "apply_escrow_release",
     "check_cancellable", "check_escrow", "check_escrow_times", "check_releasable",
     "check_release_window", "check_releaser",
+    "MAX_COLLECTIONS_PER_BLOCK", "apply_loan_accept", "apply_loan_collections",
+    "apply_loan_offer", "apply_loan_repay", "apply_loan_writeoff", "check_acceptable",
+    "check_active", "check_lender", "check_loan", "check_repayment", "check_schedule",
+    "check_writeoff", "equal_instalments", "loan_total",
 ]

@@ -38,6 +38,12 @@ from node.ledger.rules.institutions import apply_institution_add
 from node.ledger.rules.keys import apply_key_rotate
 from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
 from node.ledger.rules.licensing import apply_license_change
+from node.ledger.rules.loans import (
+    apply_loan_accept,
+    apply_loan_offer,
+    apply_loan_repay,
+    apply_loan_writeoff,
+)
 from node.ledger.rules.policy import (
     apply_jurisdiction_block,
     apply_jurisdiction_unblock,
@@ -79,6 +85,10 @@ APPLY: dict[str, ApplyFn] = {
     TxKind.ESCROW_CREATE: apply_escrow_create,
     TxKind.ESCROW_RELEASE: apply_escrow_release,
     TxKind.ESCROW_CANCEL: apply_escrow_cancel,
+    TxKind.LOAN_OFFER: apply_loan_offer,
+    TxKind.LOAN_ACCEPT: apply_loan_accept,
+    TxKind.LOAN_REPAY: apply_loan_repay,
+    TxKind.LOAN_WRITEOFF: apply_loan_writeoff,
 }
 
 
