@@ -21,6 +21,7 @@ from node.ledger.execution import next_timed_work
 from node.ledger.genesis import Genesis
 from node.ledger.state import CreditRecord, Loan, Overlay, State
 from node.ledger.types import (
+    AssetUpdate,
     Clawback,
     Freeze,
     LoanAccept,
@@ -104,6 +105,21 @@ def test_an_offer_accepted_by_the_borrower_disburses_the_principal(ledger: Ledge
     assert ledger.view.credit(keys.alice.address).loans == 1
     ledger.reject(E.LoanNotOffered, keys.alice, LoanAccept(offer.hash))
     conserved(ledger.view)
+
+
+def test_a_disbursement_and_a_repayment_are_reported_as_transfers_are(ledger: Ledger,
+                                                                       keys: Keys):
+    """Attack: a lender pays out, or a borrower pays back, a sum at or above USD's report
+    threshold as a loan rather than a transfer, so the supervisor's feed of large payments
+    never hears of it. The disbursement and each repayment are judged as transfers are."""
+    ledger.ok(keys.regulator, AssetUpdate("USD", False, 0, 500))
+    offer = ledger.ok(keys.bank_a, terms(keys))
+    accept = ledger.ok(keys.alice, LoanAccept(offer.hash))
+    repay = ledger.ok(keys.alice, LoanRepay(offer.hash, 600))
+    assert [(r.kind, r.sender, r.recipient, r.amount, r.tx_hash)
+            for r in ledger.view.reports()] == [
+        ("large", keys.bank_a.address, keys.alice.address, 1_000, accept.hash),
+        ("large", keys.alice.address, keys.bank_a.address, 600, repay.hash)]
 
 
 def test_no_one_but_the_borrower_signs_its_debit_mandate(ledger: Ledger, keys: Keys):

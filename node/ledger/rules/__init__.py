@@ -135,7 +135,7 @@ off-chain IVMS101 record, optional on every transfer
                                                                           ORIGINATOR_MISMATCH, BENEFICIARY_MISMATCH
 
 Supervisory reports (reports.py): no refusal; a committed payment of an asset with a report
-threshold (a transfer, each FX leg, an escrow made) may leave a report in state (a ring of
+threshold (a transfer, each FX leg, an escrow made, a loan disbursed or repaid) may leave a report in state (a ring of
 MAX_REPORTS)
   large: amount >= threshold; structuring: the
     sender's 24 h total (sent_in_window) crosses
@@ -254,8 +254,10 @@ Per kind, the rules in the order they are checked (the kind's apply_* function):
   escrow_release ...... escrow, release window, releaser, releasable
   escrow_cancel ....... escrow, cancellable
   loan_offer .......... lender, asset, not to self, schedule, borrower party
-  loan_accept ......... loan, acceptable, check_payment (lender to borrower)
-  loan_repay .......... loan, repayment, check_payment (borrower to lender)
+  loan_accept ......... loan, acceptable, check_payment (lender to borrower); its
+                        supervisory report, if any
+  loan_repay .......... loan, repayment, check_payment (borrower to lender); its
+                        supervisory report, if any
   loan_writeoff ....... loan, writeoff
 
 Value bounds: with the fields they bound (node.ledger.types), checked when a tx is decoded

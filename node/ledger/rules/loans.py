@@ -44,6 +44,7 @@ from node.ledger import errors as E
 from node.ledger.rules.assets import check_asset, check_not_to_self, check_payment, credit, debit
 from node.ledger.rules.context import Context
 from node.ledger.rules.kyc import check_party
+from node.ledger.rules.reports import apply_supervisory_report
 from node.ledger.state import COLLECTING, Loan, StateView
 from node.ledger.types import (
     MAX_AMOUNT,
@@ -166,10 +167,12 @@ def apply_loan_accept(view: StateView, tx: Transaction, p: LoanAccept, ctx: Cont
     """The mandate; the principal moves from the lender to the borrower as a payment."""
     loan = check_loan(view, p.loan)
     check_acceptable(loan, tx.sender, ctx)
-    _, lender_status, _ = check_payment(view, ctx, loan.lender, loan.borrower, loan.asset,
-                                        loan.principal, p.travel_rule)
+    asset, lender_status, _ = check_payment(view, ctx, loan.lender, loan.borrower, loan.asset,
+                                            loan.principal, p.travel_rule)
     debit(view, ctx, loan.lender, loan.asset, loan.principal, lender_status)
     credit(view, loan.borrower, loan.asset, loan.principal)
+    apply_supervisory_report(view, ctx, tx.hash, asset, loan.lender, loan.borrower,
+                             loan.principal, lender_status.tier)
     view.set_loan(p.loan, replace(loan, status=LoanStatus.CURRENT, accepted_at=ctx.timestamp))
     record = view.credit(loan.borrower)
     view.set_credit(loan.borrower, replace(record, loans=record.loans + 1))
@@ -179,10 +182,12 @@ def apply_loan_repay(view: StateView, tx: Transaction, p: LoanRepay, ctx: Contex
     """A payment the borrower signs, checked as a transfer, towards the earliest instalments."""
     loan = check_loan(view, p.loan)
     check_repayment(loan, tx.sender, p.amount)
-    _, borrower_status, _ = check_payment(view, ctx, loan.borrower, loan.lender, loan.asset,
-                                          p.amount, p.travel_rule)
+    asset, borrower_status, _ = check_payment(view, ctx, loan.borrower, loan.lender,
+                                              loan.asset, p.amount, p.travel_rule)
     debit(view, ctx, loan.borrower, loan.asset, p.amount, borrower_status)
     credit(view, loan.lender, loan.asset, p.amount)
+    apply_supervisory_report(view, ctx, tx.hash, asset, loan.borrower, loan.lender, p.amount,
+                             borrower_status.tier)
     settle(view, p.loan, replace(loan, repaid=loan.repaid + p.amount), ctx)
 
 

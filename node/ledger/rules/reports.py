@@ -3,7 +3,8 @@
 An asset may carry a report threshold (minor units; 0: none), set in genesis or by the
 regulator's asset_add / asset_update. Every committed payment of such an asset is judged (a
 transfer; each leg of an FX settlement; an escrow, when it is made, as its payment is checked
-then), so value moved by settlement rather than by transfer is reported alike
+then; a loan's disbursement and each repayment), so value moved by settlement or lending
+rather than by transfer is reported alike
     large        its amount is at or above the threshold
     structuring  it is below, but it takes the sender's rolling 24 h total for the asset (the
                  exact window of node.ledger.rules.limits, this transfer included) from below
