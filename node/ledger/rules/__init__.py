@@ -135,8 +135,8 @@ off-chain IVMS101 record, optional on every transfer
                                                                           ORIGINATOR_MISMATCH, BENEFICIARY_MISMATCH
 
 Supervisory reports (reports.py): no refusal; a committed payment of an asset with a report
-threshold (a transfer, each FX leg, an escrow made, a loan disbursed or repaid) may leave a report in state (a ring of
-MAX_REPORTS)
+threshold (a transfer, each FX leg, an escrow made, a loan disbursed or repaid) may leave a
+report in state (a ring of MAX_REPORTS)
   large: amount >= threshold; structuring: the
     sender's 24 h total (sent_in_window) crosses
     the threshold with this smaller transfer ... report_kind
