@@ -1,7 +1,8 @@
-"""FX settlement and escrow on three real daemons, driven through the CLI as an institution's
-staff would: an offer settled through a follower, an offer left to expire on an idle chain
-(an empty block releases it), an escrow released, and every node's chain replayed from
-genesis to the state hash the others report."""
+"""The finance kinds on three real daemons, driven through the CLI as an institution's staff
+would: a microfinance loan whose first instalment is collected by block time (short, so it
+goes late on every node), an FX offer settled through a follower, an offer left to expire on
+an idle chain (an empty block releases it), an escrow released; then every node's chain is
+replayed from genesis to the state hash the others report."""
 from __future__ import annotations
 
 import json
@@ -18,12 +19,27 @@ def cli_json(*args: str) -> dict:
     return json.loads(lichen(*args, "--json").stdout)
 
 
-def test_fx_and_escrow_settle_on_three_nodes_and_every_chain_replays(tmp_path):
+def test_loans_fx_and_escrow_settle_on_three_nodes_and_every_chain_replays(tmp_path):
     with running_devnet(tmp_path / "devnet", 3, free_port_range(3)) as d:
         urls = {name: n["url"] for name, n in nodes_of(d).items()}
         keys = d / "keys"
-        alice, bob = str(keys / "alice.key"), str(keys / "bob.key")
+        alice, bob, lender = str(keys / "alice.key"), str(keys / "bob.key"), str(keys / "inst3.key")
         usd = client(d, "node0").get("/v1/assets/USD")
+
+        # inst3 lends alice 100.00 GBP at 5 %, two instalments from 10 s on; she keeps 30.00
+        lichen("tx", "issue", "--key", lender, "--asset", "GBP", "--to", lender, "--amount",
+               "100000", "--node", urls["node0"])
+        loan_id = cli_json("loan", "offer", "--key", lender, "--to", alice, "--asset", "GBP",
+                           "--principal", "10000", "--interest-bps", "500", "--instalments", "2",
+                           "--first-due", "10s", "--period", "10s", "--grace", "1s",
+                           "--node", urls["node0"])["hash"]
+        refused = lichen("loan", "accept", loan_id, "--key", bob, "--node", urls["node1"],
+                         check=False)
+        assert refused.returncode == 1 and "NOT_BORROWER" in refused.stderr
+        lichen("loan", "accept", loan_id, "--key", alice, "--node", urls["node1"])
+        # the first instalment (5,250) will find 3,000: short by 2,250
+        lichen("tx", "transfer", "--key", alice, "--to", bob, "--asset", "GBP", "--amount",
+               "7000", "--node", urls["node0"])
 
         # alice sells 200.00 USD for 180.00 EUR; bob takes half through node1, a follower
         offer = cli_json("fx", "offer", "--key", alice, "--give", "20000", "USD", "--want",
@@ -53,6 +69,18 @@ def test_fx_and_escrow_settle_on_three_nodes_and_every_chain_replays(tmp_path):
         # what is still locked is the half-filled offer's rest; supply is unchanged
         now = client(d, "node0").get("/v1/assets/USD")
         assert (now["supply"], now["held"]) == (usd["supply"], 10_000)
+
+        # the instalment: collected as far as alice's 3,000 went, judged missed on every node
+        def loan_on(name: str) -> dict:
+            return client(d, name).get(f"/v1/loans/{loan_id}")
+
+        wait_until("the first instalment is judged on every node",
+                   lambda: all(loan_on(n)["misses"] == 1 for n in urls), timeout=40)
+        loan = loan_on("node2")
+        assert loan["status"] == "late" and loan["repaid"] == 3_000
+        assert loan["schedule"][0]["state"] == "missed"
+        history = cli_json("loan", "history", alice, "--node", urls["node1"])
+        assert (history["loans"], history["late"], history["open"]) == (1, 1, [loan_id])
         wait_until("the nodes agree", lambda: converged(d), timeout=20)
         tip = client(d, "node0").status()
         for name, url in urls.items():
