@@ -176,3 +176,27 @@ def test_devnet_logs_follow_prints_lines_as_they_are_written(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+
+
+def test_sigusr2_logs_where_python_memory_goes_only_when_traced(caplog):
+    """An operator asks a node where its memory goes (SIGUSR2): without PYTHONTRACEMALLOC=1
+    the node says how to turn tracing on; with it, the top lines and their sizes."""
+    import tracemalloc
+
+    from node.server.daemon import log_memory_owners
+
+    caplog.set_level(logging.INFO, logger="lichen.node")
+    was_tracing = tracemalloc.is_tracing()
+    tracemalloc.stop()
+    log_memory_owners()
+    assert [r.event for r in caplog.records] == ["memory_untraced"]
+    tracemalloc.start()
+    try:
+        hoard = [bytes(1000) for _ in range(2000)]  # 2 MB from this very line
+        log_memory_owners(top=5)
+        owners = caplog.records[-1]
+        assert owners.event == "memory_owners" and owners.fields["total_kib"] >= 1900
+        assert "test_logs.py" in owners.getMessage() and hoard
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
