@@ -2,11 +2,13 @@
 only through it), and the sign-submit-wait of every submitting command."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -128,6 +130,59 @@ class Client:
             reason = getattr(exc, "reason", exc)
             raise ApiError("UNREACHABLE",
                            f"cannot reach the node at {self.url}: {reason}") from None
+
+
+class KeptAlive:
+    """GETs to one node over one kept-alive connection (one per thread: not thread-safe), for
+    a replay's thousands of block reads: a TLS handshake per request cost a replay as much CPU
+    as re-executing a fifth of its blocks. Answers and errors as Client's."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        parts = urllib.parse.urlsplit(client.url)
+        self.host, self.port = parts.hostname or "", parts.port
+        self.base = parts.path
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            c = self.client
+            self.conn = (http.client.HTTPSConnection(self.host, self.port, timeout=c.timeout,
+                                                     context=c._ssl)
+                         if c._ssl is not None else
+                         http.client.HTTPConnection(self.host, self.port, timeout=c.timeout))
+        return self.conn
+
+    def get_bytes(self, path: str) -> bytes:
+        headers = {"Authorization": f"Bearer {self.client.token}"} if self.client.token else {}
+        for attempt in (1, 2):  # a kept connection the server closed is opened again, once
+            conn = self._connection()
+            try:
+                conn.request("GET", self.base + path, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                break
+            except (http.client.HTTPException, ConnectionError, OSError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise ApiError("UNREACHABLE", f"cannot reach the node at "
+                                                  f"{self.client.url}: {exc}") from None
+        if resp.status >= 400:
+            try:
+                doc = json.loads(body)
+                code, message = doc.get("error", "HTTP_ERROR"), doc.get("message", "")
+            except (ValueError, AttributeError):
+                code, message = "HTTP_ERROR", f"HTTP {resp.status} from {self.client.url}"
+            raise ApiError(code, message, resp.status)
+        return body
+
+    def get(self, path: str) -> dict:
+        return json.loads(self.get_bytes(path) or b"{}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 # ---- submitting ----------------------------------------------------------------------------------

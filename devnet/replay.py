@@ -6,6 +6,7 @@ state hash it reports, and the replay must end at its status's tip.
 """
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,7 +15,7 @@ from node.ledger.genesis import Genesis, GenesisError
 from node.ledger.sigpool import audit_pool
 from node.ledger.verify import ChainReport, verify_chain
 
-from .client import Client
+from .client import Client, KeptAlive
 
 OnBlock = Callable[[int, bytes, dict], object]  # (height, raw block, the node's block JSON)
 
@@ -51,26 +52,38 @@ def fetch_blocks(client: Client, height: int, on_checked: Callable[[], object],
     mostly waiting on the network and TLS); a replay that stops early leaves the rest unread.
     `on_block(height, raw, block JSON)` sees each block, in order, as the replay takes it; the
     JSON without its `txs` unless `txs` (they are the raw block's, rendered)."""
-    def fetch(h: int) -> tuple[bytes, dict]:
-        return client.block_raw(h), client.block(h, txs)
+    local = threading.local()  # each fetcher thread keeps its own connection alive
+    opened: list[KeptAlive] = []
 
-    with ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
-        ahead: deque[tuple[int, Future[tuple[bytes, dict]]]] = deque()
-        next_h = 1
-        try:
-            while ahead or next_h <= height:
-                while next_h <= height and len(ahead) < FETCH_AHEAD:
-                    ahead.append((next_h, pool.submit(fetch, next_h)))
-                    next_h += 1
-                h, future = ahead.popleft()
-                raw, doc = future.result()
-                if on_block is not None:
-                    on_block(h, raw, doc)
-                yield raw, bytes.fromhex(doc["state_hash"])
-                on_checked()
-        finally:
-            for _, future in ahead:
-                future.cancel()
+    def fetch(h: int) -> tuple[bytes, dict]:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = KeptAlive(client)
+            opened.append(conn)
+        return (conn.get_bytes(f"/v1/blocks/{h}/raw"),
+                conn.get(f"/v1/blocks/{h}" + ("" if txs else "?txs=false")))
+
+    try:
+        with ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
+            ahead: deque[tuple[int, Future[tuple[bytes, dict]]]] = deque()
+            next_h = 1
+            try:
+                while ahead or next_h <= height:
+                    while next_h <= height and len(ahead) < FETCH_AHEAD:
+                        ahead.append((next_h, pool.submit(fetch, next_h)))
+                        next_h += 1
+                    h, future = ahead.popleft()
+                    raw, doc = future.result()
+                    if on_block is not None:
+                        on_block(h, raw, doc)
+                    yield raw, bytes.fromhex(doc["state_hash"])
+                    on_checked()
+            finally:
+                for _, future in ahead:
+                    future.cancel()
+    finally:  # the fetchers are done: their connections go
+        for conn in opened:
+            conn.close()
 
 
 def verify_node(client: Client, on_block: OnBlock | None = None,
