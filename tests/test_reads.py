@@ -229,3 +229,31 @@ async def test_the_operator_issues_tokens_with_the_cli_and_the_client_sends_them
         with pytest.raises(ApiError) as err:
             await asyncio.to_thread(Client(url, token=token).account, keys["bob"].address_hex)
         assert err.value.code == code
+
+
+async def test_a_replay_reads_every_block_over_kept_connections_with_its_token(
+        start_node, keys, tokens_file):
+    """The replay's fetchers (devnet.replay.fetch_blocks over KeptAlive) send the read token on
+    every request of a kept connection, answer a refusal with the node's reason code, and
+    open the connection again when the node has closed it."""
+    from devnet.client import KeptAlive
+    from devnet.replay import verify_node
+
+    node = await start_node(read_auth=True, read_tokens_file=str(tokens_file))
+    for nonce in range(3):  # a block each
+        tx = sign_tx(keys["alice"], node.genesis.chain_id, nonce,
+                     Transfer("USD", keys["bob"].address, 5, ""))
+        assert not isinstance(node.submit_many([tx.raw])[0], Exception)
+        await until("the transfer is committed", lambda t=tx: node.tx_status(t.hash).final)
+    url = f"http://{node.config.listen}"
+    auditor = issue_token(tokens_file, [], everything=True)
+    status, report, problem = await asyncio.to_thread(verify_node, Client(url, token=auditor))
+    assert problem == "" and report.ok and report.blocks_checked == status["height"] >= 3
+    kept = KeptAlive(Client(url, token=auditor))
+    first = await asyncio.to_thread(kept.get, "/v1/blocks/1?txs=false")
+    kept.conn.close()  # as if the node had dropped the idle connection
+    again = await asyncio.to_thread(kept.get, "/v1/blocks/1?txs=false")
+    assert again["hash"] == first["hash"]
+    with pytest.raises(ApiError) as refused:
+        await asyncio.to_thread(KeptAlive(Client(url)).get_bytes, "/v1/blocks/1/raw")
+    assert (refused.value.code, refused.value.status) == ("UNAUTHENTICATED", 401)
