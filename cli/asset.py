@@ -23,6 +23,7 @@ from .common import (
     client_for,
     emit_json,
     fail,
+    fetch,
     json_option,
     load_key,
     node_option,
@@ -37,13 +38,6 @@ from .kyc import print_salt, salted_evidence_hash
 def asset() -> None:
     """Show an asset with its reserves; add or change one (the regulator); report and co-sign
     reserves (its issuer, an auditor); freeze it or claw units back."""
-
-
-def fetch(node_url: str | None, path: str) -> dict:
-    try:
-        return client_for(node_url).get(path)
-    except ApiError as err:
-        fail(err.code, err.message)
 
 
 def when(ms: int | None) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -170,6 +171,48 @@ def resolve_address(spec: str) -> bytes:
     except click.BadParameter:
         raise click.BadParameter(f"{spec!r} is not a 64-digit hex address, a key file, or a key "
                                  f"name in .devnet/keys") from None
+
+
+def fetch(node_url: str | None, path: str) -> dict:
+    """GET a node's JSON; a refusal prints its reason code and exits non-zero."""
+    try:
+        return client_for(node_url).get(path)
+    except ApiError as err:
+        fail(err.code, err.message)
+
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)?")
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(text: str) -> int:
+    """`500ms`, `30s`, `5m`, `2h`, `7d`, or a bare number of seconds -> milliseconds."""
+    m = _DURATION.fullmatch(text.strip())
+    if m is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 30s, 5m, 2h or 7d")
+    return int(m.group(1)) * _UNIT_MS[m.group(2) or "s"]
+
+
+class Duration(click.ParamType):
+    """A click option of a duration, as milliseconds."""
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> int:
+        return value if isinstance(value, int) else parse_duration(value)
+
+
+DURATION = Duration()
+
+
+def parse_tx_id(text: str, what: str) -> bytes:
+    """An offer's, escrow's or loan's id: the 64 hex digits of the tx that made it."""
+    try:
+        h = bytes.fromhex(text)
+    except ValueError:
+        h = b""
+    if len(h) != 32:
+        raise click.BadParameter(f"{what} is the 64 hex digits of the hash of its transaction")
+    return h
 
 
 def fail(code: str, message: str) -> NoReturn:

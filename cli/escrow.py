@@ -9,18 +9,21 @@ import click
 
 from node.ledger.types import MAX_PREIMAGE_BYTES, EscrowCancel, EscrowCreate, EscrowRelease
 
-from .asset import fetch, units
+from .asset import units
 from .common import (
+    DURATION,
     console,
     emit_json,
+    fetch,
     json_option,
     load_key,
     node_option,
+    parse_tx_id,
     resolve_address,
     submit_tx,
     wait_option,
 )
-from .fx import decimals_of, duration_ms, hash_arg, now_ms
+from .fx import decimals_of, now_ms
 from .kyc import print_salt
 from .render import when
 from .tx import amount_option, travel_rule_from, travel_rule_options
@@ -48,9 +51,9 @@ def escrow() -> None:
 @click.option("--to", "to", required=True, help="Recipient: address, key file or devnet key name.")
 @click.option("--asset", required=True, help="Asset code, e.g. USD.")
 @amount_option
-@click.option("--release-in", default="0s", show_default=True,
+@click.option("--release-in", default="0s", show_default=True, type=DURATION,
               help="From when it may be released (90s, 15m, 2h, 7d from now).")
-@click.option("--cancel-in", default="1d", show_default=True,
+@click.option("--cancel-in", default="1d", show_default=True, type=DURATION,
               help="From when the payer may take it back instead (after --release-in).")
 @click.option("--secret-file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A conditional escrow: only sha256 of this file's bytes goes on chain; "
@@ -67,8 +70,7 @@ def create(key, to, asset, amount, release_in, cancel_in, secret_file, travel_ru
     secret = read_secret(secret_file, "--secret-file")
     rule, salt = travel_rule_from(travel_rule_file, originator, beneficiary)
     payload = EscrowCreate(asset.upper(), resolve_address(to), amount,
-                           now + duration_ms(release_in, "--release-in"),
-                           now + duration_ms(cancel_in, "--cancel-in"),
+                           now + release_in, now + cancel_in,
                            hashlib.sha256(secret).digest() if secret else b"", rule)
     result = submit_tx(node_url, load_key(key), payload, no_wait, as_json,
                        f"escrow {amount} {payload.asset} for {to}"
@@ -91,10 +93,10 @@ def create(key, to, asset, amount, release_in, cancel_in, secret_file, travel_ru
 def release(escrow_id, key, secret_file, node_url, as_json, no_wait, timeout) -> None:
     """Pay escrow ESCROW_ID to its recipient (from its release time until its cancel time).
     Both parties' KYC and freezes are checked again now."""
-    escrow_id = hash_arg(escrow_id, "ESCROW_ID")
-    payload = EscrowRelease(bytes.fromhex(escrow_id), read_secret(secret_file, "--secret-file"))
+    eid = parse_tx_id(escrow_id, "ESCROW_ID")
+    payload = EscrowRelease(eid, read_secret(secret_file, "--secret-file"))
     submit_tx(node_url, load_key(key), payload, no_wait, as_json,
-              f"release escrow {escrow_id[:16]}…")
+              f"release escrow {eid.hex()[:16]}…")
 
 
 @escrow.command("cancel")
@@ -105,9 +107,9 @@ def release(escrow_id, key, secret_file, node_url, as_json, no_wait, timeout) ->
 @wait_option
 def cancel(escrow_id, key, node_url, as_json, no_wait, timeout) -> None:
     """Take escrow ESCROW_ID back (the payer, from its cancel time)."""
-    escrow_id = hash_arg(escrow_id, "ESCROW_ID")
-    submit_tx(node_url, load_key(key), EscrowCancel(bytes.fromhex(escrow_id)), no_wait, as_json,
-              f"cancel escrow {escrow_id[:16]}…")
+    eid = parse_tx_id(escrow_id, "ESCROW_ID")
+    submit_tx(node_url, load_key(key), EscrowCancel(eid), no_wait, as_json,
+              f"cancel escrow {eid.hex()[:16]}…")
 
 
 def describe(doc: dict, decimals: dict[str, int]) -> str:
@@ -123,7 +125,7 @@ def describe(doc: dict, decimals: dict[str, int]) -> str:
 @json_option
 def show(escrow_id, node_url, as_json) -> None:
     """Escrow ESCROW_ID: its parties, amount, window, condition and status."""
-    doc = fetch(node_url, f"/v1/escrows/{hash_arg(escrow_id, 'ESCROW_ID')}")
+    doc = fetch(node_url, f"/v1/escrows/{parse_tx_id(escrow_id, 'ESCROW_ID').hex()}")
     if as_json:
         emit_json(doc)
         return

@@ -10,13 +10,16 @@ import click
 
 from node.ledger.types import FxAccept, FxCancel, FxOffer
 
-from .asset import fetch, units
+from .asset import units
 from .common import (
+    DURATION,
     console,
     emit_json,
+    fetch,
     json_option,
     load_key,
     node_option,
+    parse_tx_id,
     resolve_address,
     submit_tx,
     wait_option,
@@ -25,28 +28,11 @@ from .kyc import print_salt
 from .render import short, when
 from .tx import travel_rule_from, travel_rule_options
 
-UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def duration_ms(text: str, option: str) -> int:
-    """`90s`, `15m`, `2h`, `7d` or a bare number of seconds, as milliseconds."""
-    m = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
-    if m is None:
-        raise click.BadParameter(f"{text!r} is not a duration such as 90s, 15m, 2h or 7d",
-                                 param_hint=option)
-    return int(m.group(1)) * UNIT_MS[m.group(2) or "s"]
-
 
 def now_ms() -> int:
     """This machine's clock: expiries are judged later by block time, which the leader's
     clock sets, so a client's clock is as good a base as any for 'in 1 hour'."""
     return int(time.time() * 1000)
-
-
-def hash_arg(value: str, what: str) -> str:
-    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise click.BadParameter(f"{what} is the 64-hex-digit hash of its transaction")
-    return value.lower()
 
 
 @click.group()
@@ -60,7 +46,7 @@ def fx() -> None:
               metavar="AMOUNT ASSET", help="What the maker gives, e.g. --give 100000 USD.")
 @click.option("--want", nargs=2, type=(click.IntRange(min=1), str), required=True,
               metavar="AMOUNT ASSET", help="What it wants for all of it, e.g. --want 135000 SGD.")
-@click.option("--expires-in", default="1h", show_default=True,
+@click.option("--expires-in", default="1h", show_default=True, type=DURATION,
               help="How long the offer stands (90s, 15m, 2h, 7d); the first block after it "
                    "releases the lock.")
 @click.option("--all-or-nothing", is_flag=True,
@@ -77,7 +63,7 @@ def offer(key, give, want, expires_in, all_or_nothing, counterparty, node_url, a
     floor(p * give / want): never a better rate than offered."""
     (give_amount, give_asset), (want_amount, want_asset) = give, want
     payload = FxOffer(give_asset.upper(), give_amount, want_asset.upper(), want_amount,
-                      now_ms() + duration_ms(expires_in, "--expires-in"), not all_or_nothing,
+                      now_ms() + expires_in, not all_or_nothing,
                       resolve_address(counterparty) if counterparty else b"")
     result = submit_tx(node_url, load_key(key), payload, no_wait, as_json,
                        f"offer {give_amount} {payload.give_asset} for {want_amount} "
@@ -100,15 +86,15 @@ def accept(offer_id, key, amount, travel_rule_file, originator, beneficiary, nod
     """Take offer OFFER_ID: pay AMOUNT of its want leg and receive the give leg at its rate,
     both legs in one transaction or neither. Both parties' KYC, freezes, jurisdictions and
     tier limits are checked per leg; travel rule data names [maker's institution, taker's]."""
-    offer_id = hash_arg(offer_id, "OFFER_ID")
-    doc = fetch(node_url, f"/v1/offers/{offer_id}")
+    oid = parse_tx_id(offer_id, "OFFER_ID")
+    doc = fetch(node_url, f"/v1/offers/{oid.hex()}")
     # a closed offer has nothing left: pay 1 and let the ledger say why it refuses
     pay = amount if amount is not None else max(doc["remaining_want"], 1)
     rule, salt = travel_rule_from(travel_rule_file, originator, beneficiary)
     got = pay * doc["give_amount"] // doc["want_amount"]
-    submit_tx(node_url, load_key(key), FxAccept(bytes.fromhex(offer_id), pay, rule),
+    submit_tx(node_url, load_key(key), FxAccept(oid, pay, rule),
               no_wait, as_json, f"pay {pay} {doc['want_asset']} for {got} {doc['give_asset']} "
-                                f"(offer {offer_id[:16]}…)")
+                                f"(offer {oid.hex()[:16]}…)")
     if rule:
         print_salt(salt, rule[2], as_json, "the IVMS101 record")
 
@@ -121,9 +107,9 @@ def accept(offer_id, key, amount, travel_rule_file, originator, beneficiary, nod
 @wait_option
 def cancel(offer_id, key, node_url, as_json, no_wait, timeout) -> None:
     """Withdraw your open offer OFFER_ID: what it still locks comes back."""
-    offer_id = hash_arg(offer_id, "OFFER_ID")
-    submit_tx(node_url, load_key(key), FxCancel(bytes.fromhex(offer_id)), no_wait, as_json,
-              f"cancel offer {offer_id[:16]}…")
+    oid = parse_tx_id(offer_id, "OFFER_ID")
+    submit_tx(node_url, load_key(key), FxCancel(oid), no_wait, as_json,
+              f"cancel offer {oid.hex()[:16]}…")
 
 
 def decimals_of(node_url: str | None) -> dict[str, int]:
@@ -144,7 +130,7 @@ def price(quote_units: int, base_units: int, dq: int, db: int) -> str:
 @json_option
 def show(offer_id, node_url, as_json) -> None:
     """Offer OFFER_ID: its legs and rate, what is filled and locked, its expiry and status."""
-    doc = fetch(node_url, f"/v1/offers/{hash_arg(offer_id, 'OFFER_ID')}")
+    doc = fetch(node_url, f"/v1/offers/{parse_tx_id(offer_id, 'OFFER_ID').hex()}")
     if as_json:
         emit_json(doc)
         return

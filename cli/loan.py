@@ -7,48 +7,26 @@ the borrower's on-chain credit record, which any lender reads before lending.
 """
 from __future__ import annotations
 
-import re
 import time
 
 import click
 
-from devnet.client import ApiError
 from node.ledger.rules.loans import equal_instalments, loan_total
 from node.ledger.types import MAX_INSTALMENTS, LoanAccept, LoanOffer, LoanRepay, LoanWriteoff
 
 from .common import (
-    client_for,
+    DURATION,
     emit_json,
-    fail,
+    fetch,
     json_option,
     load_key,
     node_option,
+    parse_tx_id,
     resolve_address,
     submit_tx,
     wait_option,
 )
 from .render import short, when
-
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
-_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def parse_duration(text: str) -> int:
-    """`30s`, `5m`, `2h`, `7d`, `500ms` -> milliseconds."""
-    m = _DURATION.fullmatch(text.strip())
-    if m is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 5m, 2h or 7d")
-    return int(m.group(1)) * _UNIT_MS[m.group(2)]
-
-
-class Duration(click.ParamType):
-    name = "duration"
-
-    def convert(self, value, param, ctx) -> int:
-        return value if isinstance(value, int) else parse_duration(value)
-
-
-DURATION = Duration()
 
 
 @click.group()
@@ -56,25 +34,12 @@ def loan() -> None:
     """Offer, accept, repay, write off and show microfinance loans; a borrower's history."""
 
 
-def fetch(node_url: str | None, path: str) -> dict:
-    try:
-        return client_for(node_url).get(path)
-    except ApiError as err:
-        fail(err.code, err.message)
-
-
 def loan_id_argument(f):
     return click.argument("loan_id")(f)
 
 
 def parse_loan_id(text: str) -> bytes:
-    try:
-        h = bytes.fromhex(text)
-    except ValueError:
-        h = b""
-    if len(h) != 32:
-        raise click.BadParameter("a loan id is the 64 hex digits of its loan_offer tx hash")
-    return h
+    return parse_tx_id(text, "a loan id")
 
 
 @loan.command("offer")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import cli.common
-from cli.loan import parse_duration
+from cli.common import parse_duration
 from devnet.client import ApiError
 from node.ledger import rules as R
 from node.ledger.types import LoanAccept, LoanOffer, LoanRepay, LoanWriteoff, decode_tx
