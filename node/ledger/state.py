@@ -45,9 +45,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgpack
 
@@ -393,8 +393,58 @@ def _loan_due(loan_id: bytes, loan: Loan) -> tuple[int, bytes] | None:
     return None if at is None else (at, loan_id)
 
 
-def _offer_due(offer_id: bytes, offer: Offer) -> tuple[int, bytes]:
-    return (offer.expires_at, offer_id)
+def _offer_due(offer_id: bytes, offer: Offer) -> tuple[int, bytes] | None:
+    return (offer.expires_at, offer_id) if offer.status == OfferStatus.OPEN else None
+
+
+Due = tuple[int, bytes]  # (block time, record id): an entry of a DueQueue
+
+
+class DueQueue:
+    """(time, id) entries kept sorted: a schedule derived from records (never encoded), so a
+    block's sweep peeks its head instead of scanning every record (open FX offers by expiry,
+    loans by their next collection turn)."""
+
+    def __init__(self) -> None:
+        self._entries: list[Due] = []
+
+    def move(self, old: Due | None, new: Due | None) -> None:
+        """A record's entry changed from `old` to `new` (None: it had, or has, none)."""
+        if old is not None:
+            i = bisect_left(self._entries, old)
+            if i < len(self._entries) and self._entries[i] == old:
+                del self._entries[i]
+        if new is not None:
+            insort(self._entries, new)
+
+    def due(self, until: int, limit: int) -> list[bytes]:
+        """At most `limit` ids due at or before `until`, soonest first (ties by id)."""
+        entries = self._entries
+        if not entries or entries[0][0] > until:  # every block asks: the common answer
+            return []
+        out: list[bytes] = []
+        for at, rid in entries:
+            if at > until or len(out) == limit:
+                break
+            out.append(rid)
+        return out
+
+
+R = TypeVar("R")
+
+
+def merged_due(parent_due: list[bytes], ours: Mapping[bytes, R],
+               parent_get: Callable[[bytes], R | None], due_of: Callable[[bytes, R], Due | None],
+               until: int, limit: int) -> list[bytes]:
+    """An overlay's due ids: its parent's (less the records it changed) with its own,
+    re-sorted by their entries. `parent_due` must ask for limit + len(ours) ids."""
+    entries = [due_of(rid, rec) for rid, rec in ours.items()]
+    for rid in parent_due:
+        rec = None if rid in ours else parent_get(rid)
+        if rec is not None:  # the parent named it due: it has the record
+            entries.append(due_of(rid, rec))
+    due = sorted(d for d in entries if d is not None and d[0] <= until)
+    return [rid for _, rid in due[:limit]]
 
 
 ACCOUNT, LICENSE, SUPPLY, ASSET_FROZEN, PROPOSAL = b"a", b"l", b"s", b"f", b"p"
@@ -783,14 +833,10 @@ class State(StateView):
         self.offer_records: dict[bytes, Offer] = {}
         self.escrow_records: dict[bytes, Escrow] = {}
         self.held_units: dict[str, int] = {}
-        # (expires_at, id) of every open offer, sorted: derived from offer_records (never
-        # encoded), so the expiry sweep peeks its head instead of scanning offers
-        self._open_offers: list[tuple[int, bytes]] = []
+        self._open_offers = DueQueue()  # open offers by expiry, derived from offer_records
         self.loan_records: dict[bytes, Loan] = {}
         self.credit_records: dict[bytes, CreditRecord] = {}
-        # (next_at, id) of every loan collection runs for, sorted: derived from loan_records
-        # (never encoded), so a block's collection peeks its head instead of scanning loans
-        self._loans_due: list[tuple[int, bytes]] = []
+        self._loans_due = DueQueue()  # loans by next collection turn, from loan_records
         self._rotation = RotationSeen()
         # current rotated key -> institution name, node and authority keys apart
         self._owners: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -907,28 +953,15 @@ class State(StateView):
 
     def set_offer(self, offer_id: bytes, offer: Offer) -> None:
         old = self.offer_records.get(offer_id)
-        if old is not None and old.status == OfferStatus.OPEN:
-            due = self._open_offers
-            i = bisect_left(due, _offer_due(offer_id, old))
-            if i < len(due) and due[i] == _offer_due(offer_id, old):
-                del due[i]
+        self._open_offers.move(_offer_due(offer_id, old) if old is not None else None,
+                               _offer_due(offer_id, offer))
         self.offer_records[offer_id] = offer
-        if offer.status == OfferStatus.OPEN:
-            insort(self._open_offers, _offer_due(offer_id, offer))
 
     def offers(self) -> list[tuple[bytes, Offer]]:
         return sorted(self.offer_records.items())
 
     def offers_due(self, until: int, limit: int) -> list[bytes]:
-        due = self._open_offers
-        if not due or due[0][0] > until:  # every block asks: the common answer is one test
-            return []
-        out: list[bytes] = []
-        for expires_at, offer_id in due:
-            if expires_at > until or len(out) == limit:
-                break
-            out.append(offer_id)
-        return out
+        return self._open_offers.due(until, limit)
 
     def escrow(self, escrow_id: bytes) -> Escrow | None:
         return self.escrow_records.get(escrow_id)
@@ -944,30 +977,15 @@ class State(StateView):
 
     def set_loan(self, loan_id: bytes, loan: Loan) -> None:
         old = self.loan_records.get(loan_id)
-        old_due = _loan_due(loan_id, old) if old is not None else None
-        if old_due is not None:
-            due = self._loans_due
-            i = bisect_left(due, old_due)
-            if i < len(due) and due[i] == old_due:
-                del due[i]
+        self._loans_due.move(_loan_due(loan_id, old) if old is not None else None,
+                             _loan_due(loan_id, loan))
         self.loan_records[loan_id] = loan
-        new_due = _loan_due(loan_id, loan)
-        if new_due is not None:
-            insort(self._loans_due, new_due)
 
     def loans(self) -> list[tuple[bytes, Loan]]:
         return sorted(self.loan_records.items())
 
     def loans_due(self, until: int, limit: int) -> list[bytes]:
-        due = self._loans_due
-        if not due or due[0][0] > until:  # every block asks: the common answer is one test
-            return []
-        out: list[bytes] = []
-        for at, loan_id in due:
-            if at > until or len(out) == limit:
-                break
-            out.append(loan_id)
-        return out
+        return self._loans_due.due(until, limit)
 
     def credit(self, borrower: bytes) -> CreditRecord:
         return self.credit_records.get(borrower) or CreditRecord()
@@ -1209,13 +1227,8 @@ class Overlay(StateView):
         ours = self.offer_records
         if not ours:
             return self.parent.offers_due(until, limit)
-        # the parent's, less those this overlay changed, and ours still open and due
-        theirs = [oid for oid in self.parent.offers_due(until, limit + len(ours))
-                  if oid not in ours]
-        due = sorted([_offer_due(oid, o) for oid, o in ours.items()
-                      if o.status == OfferStatus.OPEN and o.expires_at <= until]
-                     + [_offer_due(oid, self.parent.offer(oid)) for oid in theirs])  # type: ignore[arg-type]
-        return [oid for _, oid in due[:limit]]
+        return merged_due(self.parent.offers_due(until, limit + len(ours)), ours,
+                          self.parent.offer, _offer_due, until, limit)
 
     def escrow(self, escrow_id: bytes) -> Escrow | None:
         e = self.escrow_records.get(escrow_id)
@@ -1241,16 +1254,8 @@ class Overlay(StateView):
         ours = self.loan_records
         if not ours:
             return self.parent.loans_due(until, limit)
-        # the parent's, less those this overlay changed, and ours whose turn has come
-        theirs = [lid for lid in self.parent.loans_due(until, limit + len(ours))
-                  if lid not in ours]
-        turns = [_loan_due(lid, loan) for lid, loan in ours.items()]
-        for lid in theirs:
-            loan = self.parent.loan(lid)
-            assert loan is not None  # the parent named it due
-            turns.append(_loan_due(lid, loan))
-        due = sorted(d for d in turns if d is not None and d[0] <= until)
-        return [lid for _, lid in due[:limit]]
+        return merged_due(self.parent.loans_due(until, limit + len(ours)), ours,
+                          self.parent.loan, _loan_due, until, limit)
 
     def credit(self, borrower: bytes) -> CreditRecord:
         r = self.credit_records.get(borrower) if self.credit_records else None
