@@ -9,7 +9,15 @@ from node.ledger import errors as E
 from node.ledger.execution import ChainTip
 from node.ledger.genesis import Genesis
 from node.ledger.mempool import Mempool
-from node.ledger.rules import Context, best_attestation, check_kyc
+from node.ledger.rules import (
+    Context,
+    best_attestation,
+    cancel_time_come,
+    check_kyc,
+    in_release_window,
+    offer_expired,
+    offer_lapsed,
+)
 from node.ledger.rules import licensed_validators as validators
 from node.ledger.state import Escrow, Loan, Offer, State, SupervisoryReport
 from node.ledger.types import (
@@ -149,8 +157,7 @@ class ChainReader:
         return None if offer is None else self._offer_view(offer_id, offer)
 
     def _offer_view(self, offer_id: bytes, offer: Offer) -> OfferView:
-        expired = offer.status == OfferStatus.OPEN and offer.expires_at <= self.tip().timestamp
-        return OfferView(offer_id, offer, expired)
+        return OfferView(offer_id, offer, offer_expired(offer, self.tip().timestamp))
 
     def offers(self, q: OfferQuery) -> list[OfferView]:
         """The offers matching the query (GET /v1/offers): by pair, and within a pair the best
@@ -169,8 +176,8 @@ class ChainReader:
 
     def _escrow_view(self, escrow_id: bytes, e: Escrow) -> EscrowView:
         now, is_open = self.tip().timestamp, e.status == EscrowStatus.OPEN
-        return EscrowView(escrow_id, e, is_open and e.release_after <= now < e.cancel_after,
-                          is_open and now >= e.cancel_after)
+        return EscrowView(escrow_id, e, is_open and in_release_window(e, now),
+                          is_open and cancel_time_come(e, now))
 
     def escrows(self, q: EscrowQuery) -> list[EscrowView]:
         """The escrows matching the query (GET /v1/escrows), soonest release first."""
@@ -184,8 +191,7 @@ class ChainReader:
     def _loan_view(self, loan_id: bytes, loan: Loan) -> LoanView:
         now = self.tip().timestamp
         inst = self.state.institution_by_authority_key(loan.lender)
-        lapsed = loan.status == LoanStatus.OFFERED and (
-            loan.expires_at <= now or loan.schedule[0][0] <= now)
+        lapsed = loan.status == LoanStatus.OFFERED and offer_lapsed(loan, now)
         return LoanView(loan_id, loan, inst.name if inst is not None else None, lapsed)
 
     def loans(self) -> list[LoanView]:

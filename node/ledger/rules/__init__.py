@@ -146,11 +146,15 @@ A payment (assets.py): the checks of a movement of value, shared by transfer, es
   asset, not frozen, not to self, both parties,
     travel rule, sender's limits, funds (unless
     held in a lock), no overflow ............... check_payment .......... the codes of those checks
+  units locked in, or released from, an offer
+    or escrow (balances + held = supply) ....... add_held
 
 PvP FX settlement (fx.py): the give leg locked at the offer; both legs or neither
   two assets, an expiry after block time ....... check_offer_terms ...... BAD_OFFER
   the offer exists ............................. check_offer ............ UNKNOWN_OFFER
-  open, and not expired by block time .......... check_offer_open ....... OFFER_CLOSED, OFFER_EXPIRED
+  not filled, cancelled or swept ............... check_offer_not_closed . OFFER_CLOSED
+  that, and not expired by block time
+    (offer_expired) ............................ check_offer_open ....... OFFER_CLOSED, OFFER_EXPIRED
   the named counterparty, not the maker ........ check_counterparty ..... NOT_COUNTERPARTY, SELF_TRANSFER
   at most what is still wanted, whole unless
     partial, at least one unit received
@@ -165,10 +169,12 @@ PvP FX settlement (fx.py): the give leg locked at the offer; both legs or neithe
 Escrow (escrow.py): value held for a recipient until a time and optionally a condition
   cancel_after after release_after ............. check_escrow_times ..... BAD_ESCROW
   the escrow exists and is open ................ check_escrow ........... UNKNOWN_ESCROW, ESCROW_CLOSED
-  from release_after, before cancel_after ...... check_release_window ... ESCROW_NOT_YET, ESCROW_EXPIRED
+  from release_after, before cancel_after
+    (in_release_window) ........................ check_release_window ... ESCROW_NOT_YET, ESCROW_EXPIRED
   the payer, or anyone with the secret ......... check_releaser ......... ESCROW_CONDITION, UNAUTHORIZED
   asset, payer and recipient still in standing . check_releasable ....... ASSET_FROZEN, FROZEN and the KYC codes
-  the payer, from cancel_after ................. check_cancellable ...... UNAUTHORIZED, ESCROW_NOT_YET
+  the payer, from cancel_after
+    (cancel_time_come) ......................... check_cancellable ...... UNAUTHORIZED, ESCROW_NOT_YET
   escrow_create (check_payment), escrow_release,
     escrow_cancel .............................. apply_escrow_create, apply_escrow_release, apply_escrow_cancel
 
@@ -181,7 +187,7 @@ Microfinance loans (loans.py): collected on schedule by block time
     an offer expiry after block time ........... check_schedule ......... BAD_SCHEDULE, LOAN_OFFER_EXPIRED
   the loan exists .............................. check_loan ............. UNKNOWN_LOAN
   the borrower, still offered, before expiry
-    and the first due time ..................... check_acceptable ....... NOT_BORROWER, LOAN_NOT_OFFERED,
+    and the first due time (offer_lapsed) ...... check_acceptable ....... NOT_BORROWER, LOAN_NOT_OFFERED,
                                                                           LOAN_OFFER_EXPIRED
   accepted and not paid off or written off ..... check_active ........... LOAN_NOT_ACCEPTED, LOAN_CLOSED
   the borrower, at most what is outstanding .... check_repayment ........ NOT_BORROWER, OVERPAYMENT
@@ -285,6 +291,7 @@ execution still takes a committed block's timestamp as given and reads no clock.
 from __future__ import annotations
 
 from node.ledger.rules.assets import (
+                                      add_held,
                                       apply_asset_add,
                                       apply_asset_freeze,
                                       apply_asset_unfreeze,
@@ -324,12 +331,14 @@ from node.ledger.rules.escrow import (
                                       apply_escrow_cancel,
                                       apply_escrow_create,
                                       apply_escrow_release,
+                                      cancel_time_come,
                                       check_cancellable,
                                       check_escrow,
                                       check_escrow_times,
                                       check_releasable,
                                       check_release_window,
                                       check_releaser,
+                                      in_release_window,
 )
 from node.ledger.rules.fx import (
                                       MAX_EXPIRIES_PER_BLOCK,
@@ -341,9 +350,11 @@ from node.ledger.rules.fx import (
                                       check_fill,
                                       check_maker,
                                       check_offer,
+                                      check_offer_not_closed,
                                       check_offer_open,
                                       check_offer_terms,
                                       fill_amount,
+                                      offer_expired,
 )
 from node.ledger.rules.governance import (
                                       apply_governance_approve,
@@ -428,6 +439,7 @@ from node.ledger.rules.loans import (
                                       check_writeoff,
                                       equal_instalments,
                                       loan_total,
+                                      offer_lapsed,
 )
 from node.ledger.rules.membership import (
                                       PEER_ROLES,
@@ -502,5 +514,7 @@ __all__ = [
     "MAX_COLLECTIONS_PER_BLOCK", "apply_loan_accept", "apply_loan_collections",
     "apply_loan_offer", "apply_loan_repay", "apply_loan_writeoff", "check_acceptable",
     "check_active", "check_lender", "check_loan", "check_repayment", "check_schedule",
-    "check_writeoff", "equal_instalments", "loan_total",
+    "check_writeoff", "equal_instalments", "loan_total", "offer_lapsed",
+    "check_offer_not_closed", "offer_expired", "cancel_time_come", "in_release_window",
+    "add_held",
 ]

@@ -128,6 +128,12 @@ def credit(view: StateView, to: bytes, code: str, amount: int) -> None:
     recipient.balances[code] = recipient.balance(code) + amount
 
 
+def add_held(view: StateView, code: str, delta: int) -> None:
+    """Units locked (delta > 0) into an offer or escrow, or released from one (< 0): out of
+    every balance, still in supply."""
+    view.set_held(code, view.held(code) + delta)
+
+
 def apply_transfer(view: StateView, tx: Transaction, p: Transfer, ctx: Context) -> None:
     asset, sender_status, _ = check_payment(view, ctx, tx.sender, p.to, p.asset, p.amount,
                                             p.travel_rule)

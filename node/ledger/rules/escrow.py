@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from node.ledger import errors as E
 from node.ledger.codec import sha256
-from node.ledger.rules.assets import check_payment, credit, debit
+from node.ledger.rules.assets import add_held, check_payment, credit, debit
 from node.ledger.rules.context import Context
 from node.ledger.rules.controls import check_asset_not_frozen
 from node.ledger.rules.kyc import check_party
@@ -50,11 +50,21 @@ def check_escrow(view: StateView, escrow_id: bytes) -> Escrow:
     return escrow
 
 
-def check_release_window(escrow: Escrow, ctx: Context) -> None:
+def cancel_time_come(escrow: Escrow, at: int) -> bool:
+    """From cancel_after on, the payer may take the escrow back (and no one release it)."""
+    return at >= escrow.cancel_after
+
+
+def in_release_window(escrow: Escrow, at: int) -> bool:
     """From release_after (inclusive) until cancel_after (exclusive)."""
+    return escrow.release_after <= at and not cancel_time_come(escrow, at)
+
+
+def check_release_window(escrow: Escrow, ctx: Context) -> None:
+    """In the release window (in_release_window)."""
     if ctx.timestamp < escrow.release_after:
         raise E.EscrowNotYet(f"the escrow releases from {escrow.release_after}")
-    if ctx.timestamp >= escrow.cancel_after:
+    if cancel_time_come(escrow, ctx.timestamp):
         raise E.EscrowExpired(f"the escrow could be released until {escrow.cancel_after}; "
                               "it can only be cancelled now")
 
@@ -83,7 +93,7 @@ def check_releasable(view: StateView, ctx: Context, escrow: Escrow) -> None:
 def check_cancellable(escrow: Escrow, sender: bytes, ctx: Context) -> None:
     if sender != escrow.payer:
         raise E.Unauthorized("only the payer cancels an escrow")
-    if ctx.timestamp < escrow.cancel_after:
+    if not cancel_time_come(escrow, ctx.timestamp):
         raise E.EscrowNotYet(f"the escrow can be cancelled from {escrow.cancel_after}")
 
 
@@ -94,7 +104,7 @@ def apply_escrow_create(view: StateView, tx: Transaction, p: EscrowCreate, ctx: 
     debit(view, ctx, tx.sender, p.asset, p.amount, payer_status)
     apply_supervisory_report(view, ctx, tx.hash, asset, tx.sender, p.to, p.amount,
                              payer_status.tier)  # reported as the payment it is, when made
-    view.set_held(p.asset, view.held(p.asset) + p.amount)
+    add_held(view, p.asset, p.amount)
     view.set_escrow(tx.hash, Escrow(tx.sender, p.asset, p.to, p.amount, p.release_after,
                                     p.cancel_after, p.condition, ctx.timestamp))
 
@@ -117,6 +127,6 @@ def apply_escrow_cancel(view: StateView, tx: Transaction, p: EscrowCancel, ctx: 
 def close_escrow(view: StateView, escrow_id: bytes, escrow: Escrow, status: str, to: bytes,
                  ctx: Context) -> None:
     """The held units go to `to` (the recipient, or back to the payer)."""
-    view.set_held(escrow.asset, view.held(escrow.asset) - escrow.amount)
+    add_held(view, escrow.asset, -escrow.amount)
     credit(view, to, escrow.asset, escrow.amount)
     view.set_escrow(escrow_id, replace(escrow, status=status, closed_at=ctx.timestamp))

@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from node.ledger import errors as E
 from node.ledger.rules.assets import (
+    add_held,
     check_asset,
     check_not_to_self,
     check_payment,
@@ -65,11 +66,21 @@ def check_offer(view: StateView, offer_id: bytes) -> Offer:
     return offer
 
 
-def check_offer_open(offer: Offer, ctx: Context) -> None:
-    """Not filled, cancelled or expired (by status, or by time before the sweep ran)."""
+def offer_expired(offer: Offer, at: int) -> bool:
+    """Open, but past its expiry at block time `at`: refused, until the sweep closes it."""
+    return offer.status == OfferStatus.OPEN and offer.expires_at <= at
+
+
+def check_offer_not_closed(offer: Offer) -> None:
+    """Not filled, cancelled or swept as expired."""
     if offer.status != OfferStatus.OPEN:
         raise E.OfferClosed(f"the offer is {offer.status}")
-    if offer.expires_at <= ctx.timestamp:
+
+
+def check_offer_open(offer: Offer, ctx: Context) -> None:
+    """Not closed, and not expired by time before the sweep ran."""
+    check_offer_not_closed(offer)
+    if offer_expired(offer, ctx.timestamp):
         raise E.OfferExpired(f"the offer expired at {offer.expires_at}")
 
 
@@ -118,7 +129,7 @@ def apply_fx_offer(view: StateView, tx: Transaction, p: FxOffer, ctx: Context) -
     check_funds(view.account(tx.sender), p.give_asset, p.give_amount)
 
     view.account_mut(tx.sender).balances[p.give_asset] -= p.give_amount
-    view.set_held(p.give_asset, view.held(p.give_asset) + p.give_amount)
+    add_held(view, p.give_asset, p.give_amount)
     view.set_offer(tx.hash, Offer(tx.sender, p.give_asset, p.give_amount, p.want_asset,
                                   p.want_amount, p.expires_at, p.partial, p.counterparty,
                                   ctx.timestamp))
@@ -137,7 +148,7 @@ def apply_fx_accept(view: StateView, tx: Transaction, p: FxAccept, ctx: Context)
                                           p.amount, swapped(p.travel_rule))
 
     # the give leg: out of the lock, counted in the maker's window
-    view.set_held(offer.give_asset, view.held(offer.give_asset) - got)
+    add_held(view, offer.give_asset, -got)
     if maker_status.tier is not None:
         apply_spend(view.account_mut(offer.maker), offer.give_asset, got, ctx.timestamp)
     credit(view, tx.sender, offer.give_asset, got)
@@ -162,8 +173,7 @@ def apply_fx_cancel(view: StateView, tx: Transaction, p: FxCancel, ctx: Context)
     before the sweep reaches it)."""
     offer = check_offer(view, p.offer)
     check_maker(offer, tx.sender)
-    if offer.status != OfferStatus.OPEN:
-        raise E.OfferClosed(f"the offer is {offer.status}")
+    check_offer_not_closed(offer)
     close_offer(view, p.offer, offer, OfferStatus.CANCELLED, ctx)
 
 
@@ -173,7 +183,7 @@ def close_offer(view: StateView, offer_id: bytes, offer: Offer, status: str,
     that: the units were the maker's and never left supply, so no balance can overflow)."""
     left = offer.locked
     if left:
-        view.set_held(offer.give_asset, view.held(offer.give_asset) - left)
+        add_held(view, offer.give_asset, -left)
         credit(view, offer.maker, offer.give_asset, left)
     view.set_offer(offer_id, replace(offer, status=status, closed_at=ctx.timestamp))
 

@@ -118,6 +118,12 @@ def check_loan(view: StateView, loan_id: bytes) -> Loan:
     return loan
 
 
+def offer_lapsed(loan: Loan, at: int) -> bool:
+    """An offer past its expiry or its first due time at block time `at` can no longer be
+    accepted."""
+    return loan.expires_at <= at or loan.schedule[0][0] <= at
+
+
 def check_acceptable(loan: Loan, sender: bytes, ctx: Context) -> None:
     """The borrower accepts an offer still offered, before its expiry and its first due time."""
     if sender != loan.borrower:
