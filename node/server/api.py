@@ -26,7 +26,7 @@ from aiohttp import web
 from node.ledger import errors as E
 from node.ledger.codec import sha256
 from node.ledger.crypto import parse_address
-from node.ledger.state import Attestation, SupervisoryReport
+from node.ledger.state import Attestation, Escrow, Offer, SupervisoryReport
 from node.ledger.types import LoanStatus, OfferStatus, ReportKind, Transaction, decode_tx
 from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
@@ -689,12 +689,17 @@ def _status_param(request: web.Request) -> bool:
     return status == "open"
 
 
-def _address_param(request: web.Request, name: str) -> bytes:
-    raw = request.query.get(name, "")
+def _address_text(text: str, name: str) -> bytes:
     try:
-        return parse_address(raw) if raw else b""
+        return parse_address(text)
     except ValueError as exc:
         raise E.Malformed(f"{name}: {exc}") from None
+
+
+def _address_param(request: web.Request, name: str) -> bytes:
+    """An address query parameter; b"" when absent."""
+    raw = request.query.get(name, "")
+    return _address_text(raw, name) if raw else b""
 
 
 def _asset_param(request: web.Request, name: str) -> str:
@@ -702,7 +707,7 @@ def _asset_param(request: web.Request, name: str) -> str:
     return _check_asset_code(name, raw.upper()) if raw else ""
 
 
-def offer_visible(scope: Scope, o) -> bool:
+def offer_visible(scope: Scope, o: Offer) -> bool:
     """With read_auth a token sees offers open to anyone (a taker must find them), and those
     its accounts made or were made."""
     return not o.counterparty or scope.sees(o.maker) or scope.sees(o.counterparty)
@@ -732,10 +737,15 @@ def render_offer(view: OfferView) -> dict:
             "give_asset": o.give_asset, "give_amount": o.give_amount,
             "want_asset": o.want_asset, "want_amount": o.want_amount,
             "given": o.given, "paid": o.paid, "locked": o.locked,
-            "remaining_want": o.want_amount - o.paid if o.status == OfferStatus.OPEN else 0,
+            "remaining_want": o.wanted if o.status == OfferStatus.OPEN else 0,
             "partial": o.partial, "counterparty": o.counterparty.hex() or None,
             "expires_at": o.expires_at, "expired": view.expired, "created_at": o.created_at,
             "status": o.status, "closed_at": o.closed_at or None}
+
+
+def escrow_visible(scope: Scope, e: Escrow) -> bool:
+    """A token sees the escrows its accounts pay or receive."""
+    return scope.sees(e.payer) or scope.sees(e.to)
 
 
 async def get_escrows(request: web.Request) -> web.Response:
@@ -746,15 +756,13 @@ async def get_escrows(request: web.Request) -> web.Response:
     if account:
         scope.require_account(account)
     query = EscrowQuery(account, _status_param(request), _limit_param(request))
-    views = [v for v in request.app[NODE].escrows(query)
-             if scope.sees(v.escrow.payer) or scope.sees(v.escrow.to)]
+    views = [v for v in request.app[NODE].escrows(query) if escrow_visible(scope, v.escrow)]
     return reply(request, {"escrows": [render_escrow(v) for v in views]})
 
 
 async def get_escrow(request: web.Request) -> web.Response:
     view = request.app[NODE].escrow_view(_parse_hash(request.match_info["id"]))
-    scope = reader_scope(request)
-    if view is None or not (scope.sees(view.escrow.payer) or scope.sees(view.escrow.to)):
+    if view is None or not escrow_visible(reader_scope(request), view.escrow):
         raise E.NotFound("no such escrow")
     return reply(request, render_escrow(view))
 
@@ -784,29 +792,20 @@ async def metrics(request: web.Request) -> web.Response:
 
 # ---- loans (node.ledger.rules.loans) -------------------------------------------------------------
 
-def _address_text(text: str, name: str) -> bytes:
-    try:
-        return parse_address(text)
-    except ValueError as exc:
-        raise E.Malformed(f"{name}: {exc}") from None
-
-
 async def get_loans(request: web.Request) -> web.Response:
     """Loans by id, filtered by borrower, lender and status. With read_auth a token sees the
     loans its accounts borrowed or lent (a filter by an account it does not cover: 403)."""
-    q = request.query
-    borrower = _address_text(q["borrower"], "borrower") if q.get("borrower") else None
-    lender = _address_text(q["lender"], "lender") if q.get("lender") else None
-    status = q.get("status", "")
+    borrower, lender = _address_param(request, "borrower"), _address_param(request, "lender")
+    status = request.query.get("status", "")
     if status not in ("", *(s.value for s in LoanStatus)):
         raise E.Malformed(f"status must be one of {', '.join(s.value for s in LoanStatus)}")
     scope = reader_scope(request)
     for account in (borrower, lender):
-        if account is not None:
+        if account:
             scope.require_account(account)
     views = [v for v in request.app[NODE].loans()
-             if (borrower is None or v.loan.borrower == borrower)
-             and (lender is None or v.loan.lender == lender)
+             if (not borrower or v.loan.borrower == borrower)
+             and (not lender or v.loan.lender == lender)
              and (not status or v.loan.status == status) and loan_visible(scope, v)]
     return reply(request, {"loans": [render_loan(v) for v in views]})
 

@@ -2,8 +2,9 @@
 
 A block is cut when the pool holds a full block's worth, or when `interval_ms` has passed since
 the last cut with transactions waiting. An empty block is cut only when the ledger has timed
-work due by now (`due_at`: an FX offer to expire; node.ledger.execution.next_timed_work) and
-nothing is in flight, so an idle chain still releases expired locks on time. Blocks are chained on the tip
+work due by now (`due_at`: an FX offer to expire, a loan's collection turn;
+node.ledger.execution.next_timed_work) and nothing is in flight, so an idle chain still
+releases expired locks and collects instalments on time. Blocks are chained on the tip
 of the last proposed block, so up to `max_inflight` blocks are in Raft at once; each cut skips
 the transactions already proposed. When proposals may have been lost (a leader change, a
 skipped entry) everything restarts from the executed tip.
