@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from node.ledger.crypto import KeyPair
-from node.ledger.types import Block, Issue, KycAttest, Transfer, sign_tx
+from node.ledger.types import Block, Transfer, sign_tx
 
-from .aioclient import connector, get_json, post_batch, wait_committed
+from .aioclient import connector, get_json, post_batch
 from .errors import DevnetError
 from .html_report import Verdict, render
 from .network import Devnet
 from .profile import NodeProfile, Sample, profile_of, sample
+from .seed import attest_and_fund
 from .timeline import Timeline, sample_heights
 
 MAX_RATE_TOTAL_PER_S = 12_000  # with no rate asked: txs pre-signed per second of load
 BLOCK_FETCHES = 16  # blocks the watcher fetches at once: over a WAN one at a time falls behind
-SETUP_CHUNK = 50  # txs per set-up batch: the pool holds a sender's future nonces in a small window
 DRAIN_S = 10.0  # after the load: how long what was accepted may take to commit
 WINDOW_S = 20.0  # the report's committed rate per window of the load
 ATTESTATION_DAYS = 7
@@ -130,26 +130,10 @@ def percentile(values: list[float], p: float) -> float:
 async def set_up_accounts(session: aiohttp.ClientSession, url: str, chain_id: bytes,
                           institution: KeyPair, accounts: list[KeyPair], asset: str, tier: int,
                           funding: int) -> None:
-    """Attest every bench account and issue it funds, from one institution key."""
-    nonce = (await get_json(session, f"{url}/v1/accounts/{institution.address_hex}"))["next_nonce"]
-    expires = int(time.time() * 1000) + ATTESTATION_DAYS * 86_400_000
-    txs = []
-    for acct in accounts:
-        evidence = hashlib.sha256(b"bench:" + acct.address).digest()
-        txs.append(sign_tx(institution, chain_id, nonce,
-                           KycAttest(acct.address, tier, "US", expires, evidence)))
-        txs.append(sign_tx(institution, chain_id, nonce + 1, Issue(asset, acct.address, funding)))
-        nonce += 2
-    for i in range(0, len(txs), SETUP_CHUNK):
-        chunk = txs[i:i + SETUP_CHUNK]
-        results = await post_batch(session, url, [t.raw for t in chunk])
-        bad = [r for r in results if "error" in r]
-        if bad:
-            raise DevnetError(f"bench set-up refused: {bad[0]['error']} "
-                              f"{bad[0].get('message', '')}")
-        doc = await wait_committed(session, url, chunk[-1].hash_hex)
-        if doc["status"] != "committed":
-            raise DevnetError(f"bench set-up failed: {doc.get('code')} {doc.get('message', '')}")
+    """Attest every bench account and issue it funds, from one institution key (the
+    pipelined batches of `lichen devnet seed`)."""
+    await attest_and_fund(session, url, chain_id, institution, [a.address for a in accounts],
+                          asset, tier, funding, ATTESTATION_DAYS)
 
 
 def presign(chain_id: bytes, accounts: list[KeyPair], n_nodes: int, total: int, asset: str) -> Load:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import aiohttp
 
@@ -55,46 +56,66 @@ async def seed(net: Devnet, count: int, start: int = 0,
     if not running:
         raise DevnetError("no devnet node is running; `lichen devnet up` first")
     url = running[0].url
-    inst = net.key("inst0")
     genesis = net.genesis_doc()
     asset = next(a["code"] for a in genesis["assets"] if a["issuer"] == "inst0")
     tier = max(t["tier"] for t in genesis["tiers"])
-    expires = int(time.time() * 1000) + ATTESTATION_DAYS * 86_400_000
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120),
                                      connector=connector()) as session:
         chain_id = bytes.fromhex((await get_json(session, f"{url}/v1/status"))["chain_id"])
-        nonce = (await get_json(session, f"{url}/v1/accounts/{inst.address_hex}"))["next_nonce"]
         t0 = time.monotonic()
-        pending: list[tuple[int, str]] = []  # (accounts done once it commits, its last tx)
-        for first in range(start, start + count, BATCH):
-            indexes = range(first, min(first + BATCH, start + count))
-            txs = []
-            for i in indexes:
-                address = seed_key(i).address
-                evidence = hashlib.sha256(b"seed:" + address).digest()
-                txs.append(sign_tx(inst, chain_id, nonce,
-                                   KycAttest(address, tier, "US", expires, evidence)))
-                txs.append(sign_tx(inst, chain_id, nonce + 1, Issue(asset, address, FUNDING)))
-                nonce += 2
-            if len(pending) >= IN_FLIGHT:
-                await _committed(session, url, *pending.pop(0), progress)
-            refused = [r for r in await post_batch(session, url, [t.raw for t in txs])
-                       if "error" in r]
-            if refused:
-                raise DevnetError(f"seeding refused: {refused[0]['error']} "
-                                  f"{refused[0].get('message', '')}")
-            pending.append((indexes[-1] - start + 1, txs[-1].hash_hex))
-        height = 0
-        for done, last in pending:
-            height = await _committed(session, url, done, last, progress)
+        addresses = (seed_key(i).address for i in range(start, start + count))
+        height = await attest_and_fund(session, url, chain_id, net.key("inst0"), addresses,
+                                       asset, tier, FUNDING, ATTESTATION_DAYS, progress)
         return SeedReport(count, 2 * count, time.monotonic() - t0, height)
+
+
+async def attest_and_fund(session: aiohttp.ClientSession, url: str, chain_id: bytes,
+                          inst: KeyPair, addresses: Iterable[bytes], asset: str, tier: int,
+                          funding: int, days: int,
+                          progress: Callable[[int], object] = lambda done: None) -> int:
+    """Attest each account at `tier` for `days` and issue it `funding` of `asset`, all signed
+    by `inst` (a kyc_issuer and the asset's issuer) with consecutive nonces, in batches of
+    BATCH accounts, IN_FLIGHT of them submitted ahead; returns the height the last committed
+    at. The bench's set-up and `lichen devnet seed` both go through here."""
+    expires = int(time.time() * 1000) + days * 86_400_000
+    nonce = (await get_json(session, f"{url}/v1/accounts/{inst.address_hex}"))["next_nonce"]
+    pending: list[tuple[int, str]] = []  # (accounts done once it commits, its last tx)
+    done = height = 0
+    for batch in batches(addresses, BATCH):
+        txs = []
+        for address in batch:
+            evidence = hashlib.sha256(b"seed:" + address).digest()
+            txs.append(sign_tx(inst, chain_id, nonce,
+                               KycAttest(address, tier, "US", expires, evidence)))
+            txs.append(sign_tx(inst, chain_id, nonce + 1, Issue(asset, address, funding)))
+            nonce += 2
+        if len(pending) >= IN_FLIGHT:
+            height = await _committed(session, url, *pending.pop(0), progress)
+        refused = [r for r in await post_batch(session, url, [t.raw for t in txs])
+                   if "error" in r]
+        if refused:
+            raise DevnetError(f"set-up refused: {refused[0]['error']} "
+                              f"{refused[0].get('message', '')}")
+        done += len(batch)
+        pending.append((done, txs[-1].hash_hex))
+    for n, last in pending:
+        height = await _committed(session, url, n, last, progress)
+    return height
+
+
+def batches(items: Iterable[bytes], n: int) -> Iterator[list[bytes]]:
+    """`items` in lists of n (the last shorter), read lazily (a million keys are not made at
+    once). itertools.batched from Python 3.12."""
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
 
 
 async def _committed(session: aiohttp.ClientSession, url: str, done: int, last_tx: str,
                      progress: Callable[[int], object]) -> int:
     doc = await wait_committed(session, url, last_tx, timeout=300)
     if doc["status"] != "committed":
-        raise DevnetError(f"seeding failed: {doc.get('code')} {doc.get('message', '')}")
+        raise DevnetError(f"set-up failed: {doc.get('code')} {doc.get('message', '')}")
     progress(done)
     return int(doc["height"])
 
