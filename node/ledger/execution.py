@@ -16,10 +16,8 @@ from node.ledger.merkle import merkle_root
 from node.ledger.rules import (
     Context,
     SignatureCache,
+    apply_block_start,
     apply_in_block,
-    apply_license_expiries,
-    apply_loan_collections,
-    apply_offer_expiries,
     check_block,
     check_envelope,
 )
@@ -65,9 +63,7 @@ def execute_block(state: State, block: Block, tip: ChainTip, sigs: SignatureCach
     tx_hashes = validate_block(block, tip, state)
     ctx = Context(timestamp=block.header.timestamp)
     view = Overlay(state)
-    apply_license_expiries(view, ctx)  # licences lapse at the block's time, before its txs
-    apply_offer_expiries(view, ctx)  # expired FX offers give their locks back, likewise
-    apply_loan_collections(view, ctx)  # loan instalments due by the block's time, likewise
+    apply_block_start(view, ctx)  # licence lapses, offer expiries, loan collections
     receipts = [execute_tx(view, known(h) or raw, h, block.header.height, i, ctx, sigs)
                 for i, (raw, h) in enumerate(zip(block.txs, tx_hashes, strict=True))]
     changes = view.changes()

@@ -244,7 +244,7 @@ def test_fx_and_escrow_conserve_supply_and_admission_agrees_with_execution(genes
     for _ in range(data.draw(st.integers(1, 5))):
         t += HOUR
         pool = Overlay(chain.state)
-        R.apply_offer_expiries(pool, R.Context(t))
+        R.apply_block_start(pool, R.Context(t))  # as the block will, before its txs
         admitted = []
         for act in data.draw(st.lists(_action(keys), max_size=8)):
             payload, key = _payload(act, keys, offers, escrows, t)

@@ -620,7 +620,7 @@ def test_every_apply_of_the_rulebook_is_a_kind_or_tested_here():
     kinds = {fn.__name__ for fn in R.APPLY.values()}
     here = {"apply_nonce", "apply_license", "apply_spend", "apply_proposal", "apply_in_block",
             "apply_rules", "apply_license_expiries", "apply_supervisory_report",
-            "apply_offer_expiries", "apply_loan_collections"}
+            "apply_offer_expiries", "apply_loan_collections", "apply_block_start"}
     assert set(rulebook_functions("apply_")) == kinds | here
     assert set(R.APPLY) == set(TxKind)
 

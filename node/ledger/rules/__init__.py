@@ -22,6 +22,9 @@ A transaction (transaction.py)
   admission: a failure rejects, changes nothing  admit
   in a block: a failure after the envelope
     still consumes the nonce ................... apply_in_block ......... the rule's code, in the receipt
+  a block's timed work, before its txs:
+    licence lapses, offer expiries, loan
+    collections ................................ apply_block_start
 
 Who may act (licensing.py)
   the sender is the regulator .................. check_regulator ........ NOT_LICENSED
@@ -471,7 +474,13 @@ from node.ledger.rules.reserves import (
                                       check_reserves_fresh,
                                       check_within_reserves,
 )
-from node.ledger.rules.transaction import APPLY, admit, apply_in_block, apply_rules
+from node.ledger.rules.transaction import (
+                                      APPLY,
+                                      admit,
+                                      apply_block_start,
+                                      apply_in_block,
+                                      apply_rules,
+)
 from node.ledger.rules.travel import check_travel_rule, travel_rule_required, vouches_for
 
 bump_nonce = apply_nonce  # the name before the rulebook package
@@ -479,7 +488,7 @@ bump_nonce = apply_nonce  # the name before the rulebook package
 __all__ = [
     "APPLY", "EXEMPT_ROLES", "HOUR_MS", "MAX_SPENDS", "PEER_ROLES", "WINDOW_HOURS", "WINDOW_MS", "Context", "KycStatus", "Membership",
     "SignatureCache", "admit", "apply_asset_freeze", "apply_asset_unfreeze", "apply_clawback",
-    "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block",
+    "apply_freeze", "apply_governance_approve", "apply_governance_propose", "apply_in_block", "apply_block_start",
     "apply_issue", "apply_key_rotate", "apply_kyc_attest", "apply_kyc_revoke", "apply_license",
     "apply_license_change", "apply_nonce", "apply_proposal", "apply_redeem", "apply_rules",
     "apply_spend", "apply_transfer", "apply_unfreeze", "authority_as", "bump_nonce", "check_asset",

@@ -32,14 +32,20 @@ from node.ledger.rules.escrow import (
     apply_escrow_create,
     apply_escrow_release,
 )
-from node.ledger.rules.fx import apply_fx_accept, apply_fx_cancel, apply_fx_offer
+from node.ledger.rules.fx import (
+    apply_fx_accept,
+    apply_fx_cancel,
+    apply_fx_offer,
+    apply_offer_expiries,
+)
 from node.ledger.rules.governance import apply_governance_approve, apply_governance_propose
 from node.ledger.rules.institutions import apply_institution_add
 from node.ledger.rules.keys import apply_key_rotate
 from node.ledger.rules.kyc import apply_kyc_attest, apply_kyc_revoke
-from node.ledger.rules.licensing import apply_license_change
+from node.ledger.rules.licensing import apply_license_change, apply_license_expiries
 from node.ledger.rules.loans import (
     apply_loan_accept,
+    apply_loan_collections,
     apply_loan_offer,
     apply_loan_repay,
     apply_loan_writeoff,
@@ -104,6 +110,15 @@ def admit(view: StateView, tx: Transaction, ctx: Context, sigs: SignatureCache) 
     check_envelope(view, tx, sigs)
     apply_rules(view, tx, ctx)
     apply_nonce(view, tx)
+
+
+def apply_block_start(view: StateView, ctx: Context) -> None:
+    """A block's timed work, before its transactions and by its time alone: licences lapse,
+    expired FX offers give their locks back, loans whose turn has come are collected (each
+    bounded per block; one test each when nothing is due)."""
+    apply_license_expiries(view, ctx)
+    apply_offer_expiries(view, ctx)
+    apply_loan_collections(view, ctx)
 
 
 def apply_in_block(view: StateView, tx: Transaction, ctx: Context) -> None:
