@@ -571,12 +571,6 @@ class AccountTable:
     def values(self) -> Iterator[Account]:
         return (acct for _, acct in self.items())
 
-    def __contains__(self, address: object) -> bool:
-        return isinstance(address, bytes) and self.get(address) is not None
-
-    def __len__(self) -> int:
-        return len(self._cached) if self.source is None else sum(1 for _ in self.source.scan())
-
     @property
     def cached(self) -> int:
         """Accounts decoded in memory now."""
