@@ -513,22 +513,23 @@ DEFAULT_ACCOUNT_CACHE = 50_000  # accounts a store-backed State keeps decoded (~
 
 class AccountTable:
     """The committed accounts by address: every one in memory without a source; with one, the
-    `capacity` most recently used, the rest decoded from the source when asked for."""
+    `capacity` most recently written or loaded, the rest decoded from the source when asked
+    for. A read that finds its account (`hit`) is one dict lookup, as when every account was
+    in memory, and does not refresh it: every committed change re-inserts the accounts it
+    touched, so the accounts in use stay."""
 
     def __init__(self, source: AccountSource | None = None,
                  capacity: int = DEFAULT_ACCOUNT_CACHE):
         self.source = source
         self.capacity = capacity
         self._cached: OrderedDict[bytes, Account] = OrderedDict()
+        self.hit = self._cached.get  # the cached account or None, no source asked
         self.misses = 0  # reads the source answered (for metrics and tests)
 
     def get(self, address: bytes) -> Account | None:
         acct = self._cached.get(address)
-        if acct is not None:
-            if self.source is not None:
-                self._cached.move_to_end(address)
+        if acct is not None or self.source is None:
             return acct
-        if self.source is None:
             return None
         raw = self.source.get(address)
         if raw is None:
@@ -853,7 +854,7 @@ class State(StateView):
         return self.accounts.setdefault(address, Account())
 
     def account(self, address: bytes) -> Account:
-        return self.accounts.get(address) or Account()
+        return self.accounts.hit(address) or self.accounts.get(address) or Account()
 
     def account_mut(self, address: bytes) -> Account:
         return self._acct(address)

@@ -16,7 +16,7 @@ from node.ledger.execution import (
 from node.ledger.mempool import Mempool
 from node.ledger.merkle import merkle_root
 from node.ledger.rules import SignatureCache
-from node.ledger.state import Account, Overlay
+from node.ledger.state import Account, AccountTable, Overlay
 from node.ledger.types import (
     Block,
     Freeze,
@@ -92,9 +92,11 @@ def test_history_receipts_carry_the_rule_that_failed(chain, keys, signer):
 def test_state_hash_does_not_depend_on_dict_order(genesis, make_chain, keys, signer):
     a, b = make_chain(), make_chain()
     # b's records were inserted in the opposite order, and so were each account's balances
-    b.state.accounts = {addr: Account(acct.nonce, dict(reversed(list(acct.balances.items()))),
-                                      acct.attestations, acct.frozen, acct.spent)
-                        for addr, acct in reversed(list(b.state.accounts.items()))}
+    reordered = AccountTable()
+    reordered.update({addr: Account(acct.nonce, dict(reversed(list(acct.balances.items()))),
+                                    acct.attestations, acct.frozen, acct.spent)
+                      for addr, acct in reversed(list(b.state.accounts.items()))})
+    b.state.accounts = reordered
     b.state.licenses = dict(reversed(list(b.state.licenses.items())))
     b.state.supplies = dict(reversed(list(b.state.supplies.items())))
     assert a.state.genesis_hash() == b.state.genesis_hash()
