@@ -55,7 +55,7 @@ def print_report(r: engine.Report) -> None:
         console.print(f"committed tx/s by {engine.WINDOW_S:.0f} s of load: "
                       + " · ".join(f"{rate:,.0f}" for rate in r.by_window), highlight=False)
     if r.profile:
-        console.print("\n[bold]profile[/]: each node's event loop, µs per committed tx "
+        console.print("\n[bold]profile[/]: each node's event loop, CPU µs per committed tx "
                       "(stages nest; verify_ahead is wall time in the signature workers)",
                       highlight=False)
         for line in render_table(r.profile):

@@ -19,7 +19,6 @@ import logging
 import os
 import random
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +37,7 @@ from node.server.clock import Clock
 from node.server.config import NodeConfig
 from node.server.limits import BoundedHandshakeSite, app_runner, handler_args, peer_app_runner
 from node.server.membership import Licensed, is_licensed_peer, peer_table
-from node.server.metrics import Metrics
+from node.server.metrics import Metrics, stage_clock
 from node.server.raft_log import RaftLog
 from node.server.service import NodeService
 from node.server.tls import client_context, server_context
@@ -81,7 +80,7 @@ def assemble(config: NodeConfig, genesis: Genesis | None, key: Signer | None, *,
     is a plyvel-like database to use instead of opening one in the data dir."""
     genesis = genesis or Genesis.load(config.genesis)
     key = key if key is not None else KeyPair.load(config.key_file)
-    sigs = SignatureCache(config.sig_cache_size, timer=time.perf_counter)
+    sigs = SignatureCache(config.sig_cache_size, timer=stage_clock)
     store = Store(f"{config.data_dir}/db", genesis, db,
                   write_buffer_size=config.leveldb_write_buffer_mb * 1024 * 1024,
                   max_open_files=config.leveldb_max_open_files)
