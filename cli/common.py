@@ -204,15 +204,20 @@ class Duration(click.ParamType):
 DURATION = Duration()
 
 
-def parse_tx_id(text: str, what: str) -> bytes:
-    """An offer's, escrow's or loan's id: the 64 hex digits of the tx that made it."""
+def parse_hash(text: str, message: str, param_hint: str | None = None) -> bytes:
+    """A 32-byte hash given as 64 hex digits; click.BadParameter(message) otherwise."""
     try:
         h = bytes.fromhex(text)
     except ValueError:
         h = b""
     if len(h) != 32:
-        raise click.BadParameter(f"{what} is the 64 hex digits of the hash of its transaction")
+        raise click.BadParameter(message, param_hint=param_hint)
     return h
+
+
+def parse_tx_id(text: str, what: str) -> bytes:
+    """An offer's, escrow's or loan's id: the 64 hex digits of the tx that made it."""
+    return parse_hash(text, f"{what} is the 64 hex digits of the hash of its transaction")
 
 
 def fail(code: str, message: str) -> NoReturn:

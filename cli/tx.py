@@ -20,6 +20,7 @@ from .common import (
     json_option,
     load_key,
     node_option,
+    parse_hash,
     resolve_address,
     submit_tx,
     wait_option,
@@ -178,7 +179,7 @@ def verify_cmd(tx_hash, header_hash, proof_file, require_certificate, node_url, 
 
     Exits non-zero with BAD_PROOF when any check fails."""
     genesis_file = click.get_current_context().meta.get("lichen.genesis_pin")
-    trusted = _hash_arg("--header-hash", header_hash) if header_hash else None
+    trusted = parse_hash(header_hash, "a block hash is 64 hex digits", "--header-hash") if header_hash else None
     doc = _load_proof(tx_hash, proof_file, node_url)
     ok, reason = verify_tx_proof(doc, trusted)
     if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():
@@ -258,11 +259,3 @@ def _load_proof(tx_hash: str, proof_file: str | None, node_url: str | None) -> d
     return doc
 
 
-def _hash_arg(option: str, value: str) -> bytes:
-    try:
-        h = bytes.fromhex(value)
-    except ValueError:
-        h = b""
-    if len(h) != 32:
-        raise click.BadParameter("a block hash is 64 hex digits", param_hint=option)
-    return h

@@ -5,9 +5,10 @@ StageTimes, on /metrics as lichen_stage_seconds and lichen_stage_calls) and its 
 (lichen_process_cpu_seconds). The bench reads them on every node before and after its load and
 divides the difference by the transactions committed meanwhile: microseconds per tx, per stage,
 per node. Stages are the loop thread's CPU time (node.server.metrics.stage_clock), so they
-compare with the process CPU and do not grow when the node waits for a core. Stages nest (admit holds verify; gossip_in and http_submit hold decode and admit), so
-a node's stages do not add up to its CPU; `verify_ahead` is wall time in the signature pool's
-worker processes (off the loop, batches overlapping), not loop time.
+compare with the process CPU and do not grow when the node waits for a core. Stages nest
+(admit holds verify; gossip_in and http_submit hold decode and admit), so a node's stages do
+not add up to its CPU; `verify_ahead` is wall time in the signature pool's worker processes
+(off the loop, batches overlapping), not loop time.
 """
 from __future__ import annotations
 
