@@ -214,3 +214,15 @@ async def test_chain_verify_refuses_a_certificate_signed_by_too_few(start_node, 
     assert report["first_bad"]["height"] == 3
     assert "block 3: certificate refused (SUB_QUORUM)" in report["first_bad"]["reason"]
     assert report["certified_blocks"] == 3  # carrying one: blocks 1 and 2 passed, 3 did not
+
+
+async def test_a_replay_of_a_node_that_lost_a_block_ends_short_of_its_tip(start_node, keys):
+    """A node whose store lacks block 3 serves the blocks before it only: the replay stops
+    there and says the node's tip is not where its blocks end."""
+    node = await start_node()
+    height = await commit_blocks(node, keys)
+    node.store.db.delete(BLOCK + struct.pack(">Q", 3))
+    status, report, problem = await asyncio.to_thread(
+        verify_node, Client(f"http://{node.config.listen}"))
+    assert report.ok and report.height == 2 and status["height"] == height
+    assert problem == f"the node reports height {height} but serves blocks up to 2"

@@ -50,7 +50,8 @@ async def fill_a_block(node: Node, keys, count: int) -> int:
 # ---- the read bucket ----------------------------------------------------------------------------
 
 def test_the_default_read_limit_is_generous():
-    """`lichen chain verify` reads two documents per block, bench one per block and a status."""
+    """`lichen chain verify` reads 64 blocks a request (GET /v1/blocks/raw), bench one document
+    per block and a status."""
     defaults = NodeConfig(name="n", key_file="", genesis="", data_dir="")
     assert defaults.read_rate_limit_per_s >= 1_000 and defaults.read_rate_limit_burst >= 2_000
 
