@@ -7,9 +7,11 @@ from rich.table import Table
 
 from devnet.client import ApiError, Client
 from devnet.replay import BadGenesis, fetch_blocks, node_genesis, tip_mismatch
+from node.ledger.execution import BlockResult
 from node.ledger.genesis import Genesis
 from node.ledger.sigpool import audit_pool
-from node.ledger.verify import ChainReport, certificate_problem, verify_chain
+from node.ledger.verify import ChainReport, certificate_wire_problem, verify_chain
+from node.server.service import BlockRecord
 
 from .common import client_for, console, emit_json, err_console, fail, json_option, node_option
 
@@ -30,15 +32,15 @@ def verify(node_url, as_json) -> None:
     be signed by a majority of the validators the replayed licences name at that height.
     Exits non-zero with BAD_CHAIN at the first bad block."""
     client = client_for(node_url)
-    certs: dict[int, object] = {}
+    certs: dict[int, list | None] = {}  # height -> certificate wire, fetched, not yet replayed
 
-    def keep_certificate(height: int, raw: bytes, doc: dict) -> None:
-        certs[height] = doc.get("certificate")
+    def keep_certificate(record: BlockRecord) -> None:
+        certs[record.height] = record.certificate
 
-    def check_certificate(result) -> str | None:
+    def check_certificate(result: BlockResult) -> str | None:
         cert = certs.pop(result.block.header.height, None)
         certified.append(cert is not None)
-        return certificate_problem(result, cert, genesis.chain_id)
+        return certificate_wire_problem(result, cert, genesis.chain_id)
 
     certified: list[bool] = []
     try:
@@ -47,7 +49,7 @@ def verify(node_url, as_json) -> None:
         with progress_bar(as_json) as bar:
             task = bar.add_task("replaying", total=status["height"])
             blocks = fetch_blocks(client, status["height"], lambda: bar.advance(task),
-                                  keep_certificate, txs=False)
+                                  keep_certificate)
             with audit_pool() as pool:
                 report = verify_chain(genesis, blocks, on_block=check_certificate, pool=pool)
     except ApiError as err:

@@ -149,6 +149,10 @@ async def test_every_route_answers_as_the_document_says(start_node, keys):
         await call("GET", "/v1/blocks/1/raw", 200)
         await call("GET", "/v1/blocks/99/raw", 404)
         await call("GET", "/v1/blocks/x/raw", 400)
+        run = await call("GET", "/v1/blocks/raw?from=1&count=2", 200)
+        assert run[0][0] == 1 and run[0][1] == await call("GET", "/v1/blocks/1/raw", 200)
+        assert await call("GET", "/v1/blocks/raw?from=99", 200) == []
+        await call("GET", "/v1/blocks/raw?from=0", 400)
         await call("GET", f"/v1/accounts/{bob}", 200)
         await call("GET", f"/v1/accounts/{keys['carol'].address_hex}", 200)  # KYC invalid
         await call("GET", "/v1/accounts/bob", 400)

@@ -50,7 +50,8 @@ async def fill_a_block(node: Node, keys, count: int) -> int:
 # ---- the read bucket ----------------------------------------------------------------------------
 
 def test_the_default_read_limit_is_generous():
-    """`lichen chain verify` reads two documents per block, bench one per block and a status."""
+    """`lichen chain verify` reads 64 blocks a request (GET /v1/blocks/raw), bench one document
+    per block and a status."""
     defaults = NodeConfig(name="n", key_file="", genesis="", data_dir="")
     assert defaults.read_rate_limit_per_s >= 1_000 and defaults.read_rate_limit_burst >= 2_000
 
@@ -155,7 +156,8 @@ async def test_without_a_known_token_guarded_reads_are_401_unauthenticated(
     node = await start_node(read_auth=True, read_tokens_file=str(tokens_file))
     tx = await committed_transfer(node, keys)
     guarded = [f"/v1/accounts/{keys['alice'].address_hex}", f"/v1/txs/{tx.hash_hex}",
-               f"/v1/proofs/{tx.hash_hex}", "/v1/blocks/1", "/v1/blocks/latest", "/v1/blocks/1/raw"]
+               f"/v1/proofs/{tx.hash_hex}", "/v1/blocks/1", "/v1/blocks/latest", "/v1/blocks/1/raw",
+               "/v1/blocks/raw?from=1"]
     async with session(node) as http:
         for path in guarded:
             for token in (None, "lct_not-issued-here"):
@@ -182,7 +184,8 @@ async def test_a_scoped_token_sees_its_accounts_and_their_txs_only(start_node, k
                      f"/v1/proofs/{tx.hash_hex}"):
             status, doc = await get(http, path, carols)
             assert (status, doc["error"]) == (403, "FORBIDDEN"), path
-        for path in ("/v1/blocks/1", "/v1/blocks/latest", "/v1/blocks/1/raw"):
+        for path in ("/v1/blocks/1", "/v1/blocks/latest", "/v1/blocks/1/raw",
+                     "/v1/blocks/raw?from=1"):
             assert (await get(http, path, bobs))[0] == 403, path
 
 
@@ -193,7 +196,8 @@ async def test_an_all_token_reads_everything_and_the_file_holds_no_token(
     regulator = issue_token(tokens_file, [], everything=True, label="regulator")
     async with session(node) as http:  # issued while the node runs: usable at once
         for path in (f"/v1/accounts/{keys['carol'].address_hex}", f"/v1/txs/{tx.hash_hex}",
-                     "/v1/blocks/1", "/v1/blocks/1/raw", f"/v1/proofs/{tx.hash_hex}"):
+                     "/v1/blocks/1", "/v1/blocks/1/raw", "/v1/blocks/raw?from=1",
+                     f"/v1/proofs/{tx.hash_hex}"):
             assert (await get(http, path, regulator))[0] == 200, path
     stored = tokens_file.read_text()
     assert regulator not in stored and token_hash(regulator) in stored

@@ -15,14 +15,12 @@ nodes hold afterwards, returning a Check (ok, detail):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import aiohttp
 
-from node.ledger.errors import LedgerError
-from node.ledger.types import Block
+from node.ledger.execution import BlockResult
 
 from ..client import ApiError, Client
 from ..replay import BadGenesis, verify_node
@@ -48,7 +46,7 @@ class NodeChain:
     status: dict | None = None
     problem: str = ""  # chain verification: "" when it passed
     blocks: int = 0
-    # tx hash -> [(height, its receipt's status as the node's block JSON says)]
+    # tx hash -> [(height, "committed" or "failed" as the replay re-executed it)]
     where: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
     index: dict[str, dict] = field(default_factory=dict)  # GET /v1/txs/{h} for acknowledged txs
 
@@ -57,17 +55,14 @@ def replay_node(name: str, url: str) -> NodeChain:
     """Verify the node's chain as `lichen chain verify` does, noting every tx it holds."""
     chain = NodeChain(name)
 
-    def note(height: int, raw: bytes, doc: dict) -> None:
-        # Hashes from the block's bytes, which the replay checks; outcomes from the node's JSON.
-        try:
-            txs = Block.decode(raw).txs
-        except LedgerError:
-            return  # the replay reports the undecodable block
+    def note(result: BlockResult) -> None:
+        # What the replay re-executed: each tx's hash and outcome as the checked state hash
+        # covers them, not as the node's JSON renders them.
         chain.blocks += 1
-        outcomes = [tx.get("status") for tx in doc.get("txs", [])]
-        for i, tx_raw in enumerate(txs):
-            outcome = outcomes[i] if i < len(outcomes) else None
-            chain.where.setdefault(hashlib.sha256(tx_raw).hexdigest(), []).append((height, outcome))
+        height = result.block.header.height
+        for r in result.receipts:
+            outcome = "committed" if r.ok else "failed"
+            chain.where.setdefault(r.tx_hash.hex(), []).append((height, outcome))
 
     try:
         chain.status, _, chain.problem = verify_node(Client(url, timeout=10), note)

@@ -79,9 +79,9 @@ class SignaturePool:
         """Verify `raws` in a worker; the future gives verified_hashes(raws)."""
         return self._pool().submit(verified_hashes, list(raws))
 
-    def submit_block(self, raw_block: bytes) -> Future[list[bytes]]:
-        """Verify an encoded block's txs in a worker; the future gives their verified hashes."""
-        return self._pool().submit(block_verified_hashes, raw_block)
+    def submit_blocks(self, raw_blocks: Sequence[bytes]) -> Future[list[bytes]]:
+        """Verify encoded blocks' txs in a worker; the future gives their verified hashes."""
+        return self._pool().submit(blocks_verified_hashes, list(raw_blocks))
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -112,32 +112,49 @@ def audit_pool() -> Iterator[SignaturePool | None]:
         pool.close()
 
 
-def block_verified_hashes(raw_block: bytes) -> list[bytes]:
-    """verified_hashes of an encoded block's txs (none if it does not decode: the replay
-    reports that block itself)."""
-    try:
-        block = Block.decode(raw_block)
-    except E.LedgerError:
-        return []
-    return verified_hashes(block.txs)
+def blocks_verified_hashes(raw_blocks: Sequence[bytes]) -> list[bytes]:
+    """verified_hashes of the txs of encoded blocks (none of a block that does not decode: the
+    replay reports that block itself)."""
+    out: list[bytes] = []
+    for raw_block in raw_blocks:
+        try:
+            block = Block.decode(raw_block)
+        except E.LedgerError:
+            continue
+        out += verified_hashes(block.txs)
+    return out
+
+
+GROUP_BYTES = 64 * 1024  # consecutive blocks travel to a worker together, up to about this much
 
 
 def warmed_ahead(blocks: Iterable[tuple[bytes, bytes]], sigs: SignatureCache,
                  pool: SignaturePool, depth: int = 16) -> Iterator[tuple[bytes, bytes]]:
     """Pass (raw block, reported state hash) pairs through unchanged, each only once `sigs` is
-    warmed with the signatures of its txs; up to `depth` blocks are checked ahead in the pool
-    while the caller replays the current one (a replay: signatures in the pool, rules here)."""
-    window: deque[tuple[tuple[bytes, bytes], Future[list[bytes]]]] = deque()
+    warmed with the signatures of its txs; up to `depth` groups of blocks are checked ahead in
+    the pool while the caller replays the current one (a replay: signatures in the pool, rules
+    here). A group is one block, or consecutive small ones up to GROUP_BYTES: a chain of
+    one-transaction blocks then pays a worker's round trip per group, not per transaction."""
+    window: deque[tuple[list[tuple[bytes, bytes]], Future[list[bytes]]]] = deque()
+    group: list[tuple[bytes, bytes]] = []
+    size = 0
     for entry in blocks:
-        window.append((entry, pool.submit_block(entry[0])))
+        group.append(entry)
+        size += len(entry[0])
+        if size < GROUP_BYTES:
+            continue
+        window.append((group, pool.submit_blocks([raw for raw, _ in group])))
+        group, size = [], 0
         if len(window) > depth:
-            yield _settled(window.popleft(), sigs)
+            yield from _settled(window.popleft(), sigs)
+    if group:
+        window.append((group, pool.submit_blocks([raw for raw, _ in group])))
     while window:
-        yield _settled(window.popleft(), sigs)
+        yield from _settled(window.popleft(), sigs)
 
 
-def _settled(pending: tuple[tuple[bytes, bytes], Future[list[bytes]]],
-             sigs: SignatureCache) -> tuple[bytes, bytes]:
-    entry, future = pending
+def _settled(pending: tuple[list[tuple[bytes, bytes]], Future[list[bytes]]],
+             sigs: SignatureCache) -> list[tuple[bytes, bytes]]:
+    group, future = pending
     warm(sigs, future.result())
-    return entry
+    return group

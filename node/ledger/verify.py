@@ -257,15 +257,26 @@ def verify_chain(genesis: Genesis, blocks: Iterable[tuple[bytes, bytes]],
 
 
 def certificate_problem(result: BlockResult, cert_json: Any, chain_id: bytes) -> str | None:
-    """A replayed block's commit certificate (None: the node has none), checked against the
-    block, the recomputed state hash and the validators that the replayed licences call for
-    after the block: the answer to "which validator set at that height" without trusting the
-    node. The problem, or None."""
-    if cert_json is None:
+    """certificate_wire_problem for a certificate in its JSON form (Certificate.to_json)."""
+    return _certificate_problem(result, cert_json, Certificate.from_json, chain_id)
+
+
+def certificate_wire_problem(result: BlockResult, cert_wire: Any, chain_id: bytes) -> str | None:
+    """A replayed block's commit certificate in wire form (Certificate.to_wire, as GET
+    /v1/blocks/raw serves it; None: the node has none), checked against the block, the
+    recomputed state hash and the validators that the replayed licences call for after the
+    block: the answer to "which validator set at that height" without trusting the node.
+    The problem, or None."""
+    return _certificate_problem(result, cert_wire, Certificate.from_wire, chain_id)
+
+
+def _certificate_problem(result: BlockResult, served: Any, parse: Callable[[Any], Certificate],
+                         chain_id: bytes) -> str | None:
+    if served is None:
         return None
     height = result.block.header.height
     try:
-        cert = Certificate.from_json(cert_json)
+        cert = parse(served)
         check_certifies(cert, chain_id, height, result.block.hash)
         if cert.statement.state_hash != result.state_hash:
             raise E.BadCertificate(f"it certifies state hash {cert.statement.state_hash.hex()}, "

@@ -31,7 +31,15 @@ from node.ledger.types import _asset as _check_asset_code
 from node.ledger.verify import tx_proof
 from node.server import dashboard
 from node.server.auth import EVERYTHING, Scope, TokenBook
-from node.server.limits import RateLimiter, Slots, client_key, handler_args, retry_after_header
+from node.server.limits import (
+    BLOCK_RECORDS_BYTES,
+    MAX_BLOCK_RECORDS,
+    RateLimiter,
+    Slots,
+    client_key,
+    handler_args,
+    retry_after_header,
+)
 from node.server.logs import note
 from node.server.metrics import stage_clock
 from node.server.openapi import document as openapi_document
@@ -208,6 +216,7 @@ def build_app(node: NodeService) -> web.Application:
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/txs/{hash}", get_tx)
     app.router.add_get("/v1/blocks/latest", get_latest_block)
+    app.router.add_get("/v1/blocks/raw", get_block_records)  # before {height}, which it would match
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/blocks/{height}/raw", get_block_raw)
     app.router.add_get("/v1/accounts/{address}", get_account)
@@ -478,6 +487,35 @@ async def get_block_raw(request: web.Request) -> web.Response:
     if raw is None:
         raise E.NotFound(f"no block at height {height}")
     return web.Response(body=raw, content_type="application/octet-stream")
+
+
+async def get_block_records(request: web.Request) -> web.Response:
+    """GET /v1/blocks/raw?from=H&count=N: a replay's read, the committed blocks from H on as
+    msgpack [[height, raw block, state hash after it, certificate wire or nil], ...]; at most
+    N (default and cap MAX_BLOCK_RECORDS), and fewer once their bytes reach
+    BLOCK_RECORDS_BYTES; an empty list from beyond the tip."""
+    node = request.app[NODE]
+    reader_scope(request).require_everything("blocks")
+    start = _int_param(request, "from", 1, 2**64 - 1, None,
+                       "from must be a block height (an integer, 1 or more)")
+    count = _int_param(request, "count", 1, MAX_BLOCK_RECORDS, MAX_BLOCK_RECORDS,
+                       f"count must be an integer from 1 to {MAX_BLOCK_RECORDS}")
+    body = await off_loop(request, lambda: msgpack.packb(
+        [r.to_wire() for r in node.block_records(start, count, BLOCK_RECORDS_BYTES)],
+        use_bin_type=True))
+    return web.Response(body=body, content_type=MSGPACK)
+
+
+def _int_param(request: web.Request, name: str, low: int, high: int, default: int | None,
+               refusal: str) -> int:
+    """An integer query parameter in [low, high], else MALFORMED with `refusal`; required
+    when `default` is None."""
+    raw = request.query.get(name, "")
+    if raw == "" and default is not None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or not low <= int(raw) <= high:
+        raise E.Malformed(refusal)
+    return int(raw)
 
 
 async def get_account(request: web.Request) -> web.Response:
@@ -874,6 +912,7 @@ def render_credit(view: CreditView) -> dict:
 
 # The routes a client reads the chain with: each costs a token of the client's read bucket.
 READ_HANDLERS = frozenset({get_status, get_tx, get_latest_block, get_block, get_block_raw,
+                           get_block_records,
                            get_account, get_proposal, get_proof, get_genesis, get_institutions,
                            dashboard.get_events, get_policy, get_assets, get_asset,
                            get_reports, get_offers, get_offer, get_escrows, get_escrow}

@@ -75,6 +75,7 @@ from node.server.queries import ChainReader
 from node.server.service import (
     AccountView,
     AssetView,
+    BlockRecord,
     BlockView,
     CreditView,
     DashboardStatus,
@@ -758,6 +759,9 @@ class Node:
 
     def block_view(self, height: int, with_txs: bool = True) -> BlockView | None:
         return self.reader.block_view(height, with_txs)
+
+    def block_records(self, start: int, count: int, max_bytes: int) -> list[BlockRecord]:
+        return self.reader.block_records(start, count, max_bytes)
 
     def account_view(self, address: bytes) -> AccountView:
         return self.reader.account_view(address)

@@ -6,6 +6,8 @@
 - `Slots`: a bound on concurrent holders of something (long-polls); beyond it UNAVAILABLE.
 - `ConnectionGuard` and `app_runner`: at most N open HTTP connections, and M from one client,
   counted as connections are accepted; the connection over a bound gets a 503 and is closed.
+- `MAX_BLOCK_RECORDS`, `BLOCK_RECORDS_BYTES`: the most one read of a run of blocks
+  (GET /v1/blocks/raw) answers, in blocks and in bytes (a few MB, read and packed off the loop).
 - `handler_args`: aiohttp's idle timeout, so a client that connects and sends nothing (or
   dribbles its request head) is cut off. Bodies have their own timeout, in node.api.
 
@@ -264,6 +266,8 @@ def peer_app_runner(app: web.Application, config: NodeConfig) -> GuardedAppRunne
     return GuardedAppRunner(app, guard, access_log=None)
 
 
+MAX_BLOCK_RECORDS = 256  # blocks per GET /v1/blocks/raw ...
+BLOCK_RECORDS_BYTES = 4 * 1024 * 1024  # ... and none more once their bytes reach this
 LINGER_S = 1.0  # after answering a request whose body was not read, read (and drop) it this long
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.ledger import errors as E
+from node.server.limits import BLOCK_RECORDS_BYTES, MAX_BLOCK_RECORDS
 
 Schema = dict[str, Any]
 
@@ -108,6 +109,15 @@ def schemas() -> dict[str, Schema]:
             {"height": nullable(INT), "index": INT, "code": ref("ReasonCode"), "message": STR,
              "dropped": BOOL, "tx": ref("Tx")}),
         "Certificate": certificate,
+        "BlockRecords": {
+            "type": "array", "description": "msgpack: one entry per block, in height order",
+            "items": {"type": "array", "minItems": 4, "maxItems": 4, "prefixItems": [
+                {**INT, "description": "height"},
+                {"description": "the block's canonical msgpack bytes (bin)"},
+                {"description": "the state hash after the block (bin, 32 bytes)"},
+                {"description": "the commit certificate in wire form, [chain_id, height, "
+                                "block_hash, state_hash, [[signer, signature], ...]] (bytes as "
+                                "bin), or nil while the node holds none"}]}},
         "Block": obj({
             "height": INT, "hash": HASH, "prev_hash": HASH, "tx_root": HASH, "timestamp": INT,
             "proposer": HASH, "term": INT, "state_hash": HASH, "tx_count": INT,
@@ -327,6 +337,13 @@ def paths() -> dict[str, Any]:
             {200: ("the block's bytes", {OCTETS: {"schema": {"type": "string",
                                                               "contentMediaType": OCTETS}}})},
             (400, 401, 403, 404, 429), ("height",), read=True)},
+        "/v1/blocks/raw": {"get": op(
+            "A run of committed blocks as stored, for a replay (`lichen chain verify`): from "
+            f"height `from` on, at most `count` (default and cap {MAX_BLOCK_RECORDS}), fewer "
+            f"once their bytes reach {BLOCK_RECORDS_BYTES // 2**20} MiB (always at least the "
+            "first); fewer past the tip, and an empty list when `from` is beyond it",
+            {200: ("the blocks, in height order", {MSGPACK: {"schema": ref("BlockRecords")}})},
+            (400, 401, 403, 429), ("block_from", "count"), read=True)},
         "/v1/accounts/{address}": {"get": op(
             "An account: balances, nonces, attestation, frozen, KYC standing",
             {200: ("account", body_of(ref("Account")))}, (400, 401, 403, 429), ("address",),
@@ -444,6 +461,12 @@ PARAMETERS: dict[str, Any] = {
             "description": "false: leave the transactions out (default true)"},
     "height": {"name": "height", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}},
+    "block_from": {"name": "from", "in": "query", "required": True,
+                   "schema": {"type": "integer", "minimum": 1},
+                   "description": "the first block height"},
+    "count": {"name": "count", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_RECORDS},
+              "description": f"at most this many blocks (default {MAX_BLOCK_RECORDS})"},
     "address": {"name": "address", "in": "path", "required": True, "schema": HASH},
     "name": {"name": "name", "in": "path", "required": True, "schema": STR,
              "description": "a file of the dashboard page"},

@@ -33,6 +33,7 @@ from node.server.certificates import stored_certificate
 from node.server.service import (
     AccountView,
     AssetView,
+    BlockRecord,
     BlockTx,
     BlockView,
     CreditView,
@@ -73,6 +74,22 @@ class ChainReader:
             txs.append(BlockTx(tx, self.store.receipt(tx.hash)))
         cert, voters = stored_certificate(self.store, height) or (None, ())
         return BlockView(block, self.store.state_hash_at(height) or b"", tuple(txs), cert, voters)
+
+    def block_records(self, start: int, count: int, max_bytes: int) -> list[BlockRecord]:
+        """The committed blocks from `start` on, as stored: at most `count`, and no more once
+        their bytes reach `max_bytes` (the first is always given, whatever its size); fewer,
+        or none, past the tip."""
+        out: list[BlockRecord] = []
+        size = 0
+        for height in range(start, start + count):
+            raw = self.store.block_bytes(height)
+            if raw is None or (out and size + len(raw) > max_bytes):
+                break
+            record = self.store.certificate(height)  # [certificate wire, voters] or None
+            out.append(BlockRecord(height, raw, self.store.state_hash_at(height) or b"",
+                                   record[0] if record is not None else None))
+            size += len(raw)
+        return out
 
     def committed_tx(self, receipt: Receipt) -> Transaction:
         block = Block.decode(self.store.block_bytes(receipt.height))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from node.ledger import errors as E
 from node.ledger.certificates import Certificate
@@ -150,6 +150,33 @@ class BlockView:
     txs: tuple[BlockTx, ...]
     certificate: Certificate | None = None  # a majority of the voters signed it (if stored)
     voters: tuple[bytes, ...] = ()  # the validators at that height the certificate counts
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """A committed block as a replay reads it (GET /v1/blocks/raw): its canonical bytes, the
+    state hash after it and its commit certificate in wire form (Certificate.to_wire; None
+    while the node holds none). Nothing decoded: the auditor decodes and checks it all."""
+    height: int
+    raw: bytes
+    state_hash: bytes
+    certificate: list[Any] | None
+
+    def to_wire(self) -> list[Any]:
+        return [self.height, self.raw, self.state_hash, self.certificate]
+
+    @classmethod
+    def from_wire(cls, w: Any) -> BlockRecord:
+        """An entry as a node sent it; ValueError names what is wrong (the certificate's own
+        fields are the replay's to check, block by block)."""
+        if type(w) is not list or len(w) != 4:
+            raise ValueError("an entry is [height, block bytes, state hash, certificate or nil]")
+        height, raw, state_hash, cert = w
+        if type(height) is not int or type(raw) is not bytes or type(state_hash) is not bytes:
+            raise ValueError("an entry's height is an integer, its block and state hash bytes")
+        if cert is not None and type(cert) is not list:
+            raise ValueError("an entry's certificate is a list or nil")
+        return cls(height, raw, state_hash, cert)
 
 
 @dataclass(frozen=True)
@@ -352,6 +379,7 @@ class NodeService(Protocol):
     def height(self) -> int: ...
     def block_bytes(self, height: int) -> bytes | None: ...
     def block_view(self, height: int, with_txs: bool = True) -> BlockView | None: ...
+    def block_records(self, start: int, count: int, max_bytes: int) -> list[BlockRecord]: ...
     def account_view(self, address: bytes) -> AccountView: ...
     def proposal_view(self, proposal_id: bytes) -> ProposalView | None: ...
     def institutions(self) -> list[InstitutionView]: ...

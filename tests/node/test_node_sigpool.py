@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from node.ledger import errors as E
+from node.ledger import sigpool
 from node.ledger.mempool import Mempool
 from node.ledger.rules import SignatureCache
 from node.ledger.sigpool import SignaturePool, verified_hashes, warm
 from node.ledger.state import State
-from node.ledger.types import Transaction, Transfer, decode_tx, sign_tx
+from node.ledger.types import Block, Transaction, Transfer, decode_tx, sign_tx
 from node.ledger.verify import verify_chain
 
 from .support import HOUR, T0, Chain
@@ -98,3 +99,26 @@ def test_a_replay_with_the_pool_reports_the_first_bad_block_as_without(genesis, 
         assert plain.ok == (name == "honest")
         assert plain.bad_height == (None if name == "honest" else 3)
         assert plain.txs_failed == (1 if name == "honest" else 0)
+
+
+def test_blocks_go_to_the_workers_in_groups_and_come_out_in_order_each_warmed(
+        genesis, keys, pool, monkeypatch):
+    """warmed_ahead sends consecutive small blocks to a worker together (up to GROUP_BYTES):
+    every block still comes out unchanged, in order, and only once each of its signatures is
+    in the cache (not one left for the replay to check inline)."""
+    g = genesis.chain_id
+    chain = Chain(genesis, keys.bank_a)
+    blocks, nonce = [], 0
+    for height, count in enumerate((1, 1, 1, 6, 1, 2, 1), start=1):
+        txs = [sign_tx(keys.alice, g, nonce + i, Transfer("USD", keys.bob.address, 1, ""))
+               for i in range(count)]
+        nonce += count
+        result = chain.run(txs, T0 + height * 1000)
+        blocks.append((result.block.encode(), result.state_hash))
+    monkeypatch.setattr(sigpool, "GROUP_BYTES", 2 * len(blocks[0][0]) + 1)  # 3 small, or 1 big
+    sigs = SignatureCache()
+    out = []
+    for entry in sigpool.warmed_ahead(iter(blocks), sigs, pool, depth=1):
+        assert all(sigs.check(decode_tx(raw)) for raw in Block.decode(entry[0]).txs)
+        out.append(entry)
+    assert out == blocks and sigs.inline == 0 and sigs.verified == nonce
