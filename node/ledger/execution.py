@@ -109,5 +109,6 @@ def execute_tx(view: Overlay, tx: Transaction | bytes, tx_hash: bytes, height: i
 def next_state_hash(prev: bytes, height: int, block_hash: bytes,
                     changes: list[tuple[bytes, bytes]], receipts: list[Receipt]) -> bytes:
     """Running hash: the previous one, this block, its sorted state changes and its receipts."""
-    return sha256(pack([prev, height, block_hash, [list(c) for c in changes],
+    # each change is a (key, value) tuple, which msgpack encodes as the array a list would be
+    return sha256(pack([prev, height, block_hash, changes,
                         [[r.tx_hash, r.code] for r in receipts]]))

@@ -109,7 +109,8 @@ class Account:
             sorted([a, v] for a, v in self.balances.items() if v),
             [att.to_wire() for _, att in sorted(self.attestations.items())],
             self.frozen,
-            sorted([a, [list(s) for s in b]] for a, b in self.spent.items() if b),
+            # a spend is a tuple, which msgpack encodes as the same array a list would be
+            sorted([a, b] for a, b in self.spent.items() if b),
         ]
 
     @classmethod
