@@ -27,6 +27,7 @@ from .common import (
     json_option,
     load_key,
     node_option,
+    parse_hash,
     resolve_address,
     submit_tx,
     wait_option,
@@ -212,10 +213,7 @@ def reserve_attest(code, report, key, node_url, as_json, no_wait, timeout) -> No
         if latest is None:
             fail("UNKNOWN_REPORT", f"{code.upper()} has no reserve report")
         report = latest["report"]
-    try:
-        report_id = bytes.fromhex(report)
-    except ValueError:
-        raise click.BadParameter("a report id is 64 hex digits", param_hint="--report") from None
+    report_id = parse_hash(report, "a report id is 64 hex digits", "--report")
     submit_tx(node_url, load_key(key), ReserveAttest(code.upper(), report_id), no_wait, as_json,
               f"co-sign {code.upper()} reserve report {report[:16]}")
 

@@ -9,9 +9,17 @@ import time
 
 import click
 
-from node.ledger.types import HASH_LEN, ROLES, GovernanceApprove, GovernancePropose
+from node.ledger.types import ROLES, GovernanceApprove, GovernancePropose
 
-from .common import console, json_option, load_key, node_option, submit_tx, wait_option
+from .common import (
+    console,
+    json_option,
+    load_key,
+    node_option,
+    parse_hash,
+    submit_tx,
+    wait_option,
+)
 
 DAY_MS = 86_400_000
 ACTIONS = {"grant": "license_grant", "revoke": "license_revoke"}
@@ -50,14 +58,7 @@ def propose(key, action, institution, role, days, node_url, as_json, no_wait, ti
 
 
 def _proposal_id(ctx, param, value: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) != HASH_LEN:
-        raise click.BadParameter(f"a proposal id is {HASH_LEN * 2} hex digits (the proposing "
-                                 f"transaction's hash)")
-    return raw
+    return parse_hash(value, "a proposal id is 64 hex digits (the proposing transaction's hash)")
 
 
 @governance.command("approve")

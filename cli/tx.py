@@ -179,7 +179,8 @@ def verify_cmd(tx_hash, header_hash, proof_file, require_certificate, node_url, 
 
     Exits non-zero with BAD_PROOF when any check fails."""
     genesis_file = click.get_current_context().meta.get("lichen.genesis_pin")
-    trusted = parse_hash(header_hash, "a block hash is 64 hex digits", "--header-hash") if header_hash else None
+    trusted = (parse_hash(header_hash, "a block hash is 64 hex digits", "--header-hash")
+               if header_hash else None)
     doc = _load_proof(tx_hash, proof_file, node_url)
     ok, reason = verify_tx_proof(doc, trusted)
     if ok and doc.get("tx_hash", "").lower() != tx_hash.lower():

@@ -232,6 +232,15 @@ def test_bad_arguments_are_usage_errors_and_submit_nothing(node, key_file, args,
     assert node.received == []
 
 
+@pytest.mark.parametrize("proposal", ["nothex", "ab" * 31, "ab" * 33])
+def test_a_proposal_id_is_64_hex_digits(node, key_file, proposal):
+    result = run("governance", "approve", "--key", str(key_file[0]), "--node", "http://fake",
+                 proposal)
+    assert result.exit_code == 2
+    assert "a proposal id is 64 hex digits" in text(result.stderr)
+    assert node.received == []
+
+
 def test_a_missing_option_is_named(node, key_file):
     result = run("tx", "transfer", "--key", str(key_file[0]), "--asset", "USD", "--amount", "1")
     assert result.exit_code == 2 and "Missing option '--to'" in result.stderr

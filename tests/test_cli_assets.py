@@ -112,9 +112,10 @@ def test_reserve_attest_names_the_latest_report_by_default(node, key_file):
     assert out.exit_code == 0, out.output
     none = run("asset", "reserve-attest", "XAU", "--key", str(key_file[0]), "--node", "http://fake")
     assert none.exit_code == 1 and "UNKNOWN_REPORT" in none.stderr
-    bad = run("asset", "reserve-attest", "USD", "--report", "zz", "--key", str(key_file[0]),
-              "--node", "http://fake")
-    assert bad.exit_code == 2
+    for report in ("zz", "abcd"):  # not hex; hex but not 32 bytes
+        bad = run("asset", "reserve-attest", "USD", "--report", report, "--key",
+                  str(key_file[0]), "--node", "http://fake")
+        assert bad.exit_code == 2 and "a report id is 64 hex digits" in text(bad.stderr)
     assert payloads(node) == [ReserveAttest("USD", bytes.fromhex(REPORT))]
 
 
